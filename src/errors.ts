@@ -1,0 +1,80 @@
+/**
+ * One table of reclm's errors (Fastify's lib/errors.js shape): a stable code, a message, an HTTP status for `serve`.
+ * Data errors carry the file, line and field so a user can fix their input without reading a stack trace.
+ */
+
+export type ReclmErrorCode =
+  | "RECLM_ERR_FILE_NOT_FOUND"
+  | "RECLM_ERR_FILE_EMPTY"
+  | "RECLM_ERR_BAD_ENCODING"
+  | "RECLM_ERR_BAD_HEADER"
+  | "RECLM_ERR_BAD_ROW"
+  | "RECLM_ERR_BAD_FIELD"
+  | "RECLM_ERR_BAD_DATASET"
+  | "RECLM_ERR_UNKNOWN_DATASET"
+  | "RECLM_ERR_UNKNOWN_MODEL"
+  | "RECLM_ERR_UNKNOWN_ITEM"
+  | "RECLM_ERR_BAD_CONFIG"
+  | "RECLM_ERR_BAD_CHECKPOINT"
+  | "RECLM_ERR_ENGINE"
+  | "RECLM_ERR_ENGINE_CRASH"
+  | "RECLM_ERR_SHAPE"
+  | "RECLM_ERR_DISPOSED"
+  | "RECLM_ERR_INTERNAL";
+
+const HTTP_STATUS: Record<ReclmErrorCode, number> = {
+  RECLM_ERR_FILE_NOT_FOUND: 404,
+  RECLM_ERR_FILE_EMPTY: 400,
+  RECLM_ERR_BAD_ENCODING: 400,
+  RECLM_ERR_BAD_HEADER: 400,
+  RECLM_ERR_BAD_ROW: 400,
+  RECLM_ERR_BAD_FIELD: 400,
+  RECLM_ERR_BAD_DATASET: 400,
+  RECLM_ERR_UNKNOWN_DATASET: 404,
+  RECLM_ERR_UNKNOWN_MODEL: 404,
+  RECLM_ERR_UNKNOWN_ITEM: 400,
+  RECLM_ERR_BAD_CONFIG: 400,
+  RECLM_ERR_BAD_CHECKPOINT: 400,
+  RECLM_ERR_ENGINE: 500,
+  RECLM_ERR_ENGINE_CRASH: 500,
+  RECLM_ERR_SHAPE: 500,
+  RECLM_ERR_DISPOSED: 500,
+  RECLM_ERR_INTERNAL: 500,
+};
+
+/** Where in an input file a problem is. Lines are 1-based, as an editor shows them. */
+export interface SourceLocation {
+  file?: string;
+  line?: number;
+  field?: string;
+}
+
+export class ReclmError extends Error {
+  readonly code: ReclmErrorCode;
+  readonly location: SourceLocation;
+  readonly statusCode: number;
+
+  constructor(code: ReclmErrorCode, message: string, location: SourceLocation = {}, options?: { cause?: unknown }) {
+    super(formatMessage(message, location), options);
+    this.name = "ReclmError";
+    this.code = code;
+    this.location = location;
+    this.statusCode = HTTP_STATUS[code];
+  }
+}
+
+function formatMessage(message: string, loc: SourceLocation): string {
+  const where: string[] = [];
+  if (loc.file !== undefined) where.push(loc.line !== undefined ? `${loc.file}:${loc.line}` : loc.file);
+  if (loc.field !== undefined) where.push(`field "${loc.field}"`);
+  return where.length ? `${where.join(", ")}: ${message}` : message;
+}
+
+/** A data-file problem: always names the file, and the line and field when known. */
+export function dataError(code: ReclmErrorCode, message: string, location: SourceLocation): ReclmError {
+  return new ReclmError(code, message, location);
+}
+
+export function isReclmError(e: unknown): e is ReclmError {
+  return e instanceof ReclmError;
+}
