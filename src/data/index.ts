@@ -1,0 +1,95 @@
+/**
+ * The data layer's public API: load a named dataset under a named protocol, list datasets, stats, histories.
+ * See protocols/README.md for what each protocol does and embedded/README.md for the synthetic dataset.
+ */
+import { join } from "node:path";
+import type { LongWorkOptions, SequenceDataset } from "../contracts.ts";
+import { ReclmError } from "../errors.ts";
+import { cacheDir as defaultCacheDir, sharedDir } from "../paths.ts";
+import { cacheKey, cachePath, readCachedDataset, writeCachedDataset } from "./cache.ts";
+import { DATASETS, findDataset, type BuildContext, type DatasetDef } from "./registry.ts";
+
+export { datasetStats, historyFor, type DatasetStats } from "./stats.ts";
+export { cleanMovieLensTitle, cleanAmazonTitle, decodeHtmlEntities } from "./protocols/titles.ts";
+
+export interface LoadDatasetOptions extends LongWorkOptions {
+  /** Default: the dataset's default protocol. */
+  protocol?: string;
+  /** Where the raw files are; default <sharedDir()>/data/<folder>; required for "custom". */
+  dataDir?: string;
+  /** Default: cacheDir()/datasets. */
+  cacheDir?: string;
+  /** Ignore (and overwrite) the cache. */
+  refresh?: boolean;
+  /** custom: path to a CSV/JSONL interactions file. */
+  interactions?: string;
+  /** custom: path to a CSV/JSONL items file. */
+  items?: string;
+}
+
+export interface DatasetInfo {
+  name: string;
+  description: string;
+  protocols: string[];
+  defaultProtocol: string;
+  available: boolean;
+  source: string;
+}
+
+function defaultDataDir(def: DatasetDef): string | undefined {
+  if (!def.folder) return undefined;
+  const root = sharedDir();
+  return root ? join(root, "data", def.folder) : undefined;
+}
+
+export function listDatasets(): DatasetInfo[] {
+  return DATASETS.map((d) => {
+    const dir = defaultDataDir(d);
+    return {
+      name: d.name,
+      description: d.description,
+      protocols: [...d.protocols],
+      defaultProtocol: d.defaultProtocol(dir),
+      available: d.available(dir),
+      source: d.source,
+    };
+  });
+}
+
+export async function loadDataset(name: string, options: LoadDatasetOptions = {}): Promise<SequenceDataset> {
+  const def = findDataset(name);
+  if (!def) {
+    const known = DATASETS.map((d) => d.name).join(", ");
+    throw new ReclmError("RECLM_ERR_UNKNOWN_DATASET", `unknown dataset "${name}" (known: ${known})`);
+  }
+  const dataDir = options.dataDir ?? defaultDataDir(def);
+  const protocol = options.protocol ?? def.defaultProtocol(dataDir);
+  if (!def.protocols.includes(protocol)) {
+    throw new ReclmError(
+      "RECLM_ERR_BAD_CONFIG",
+      `dataset "${name}" has no protocol "${protocol}" (available: ${def.protocols.join(", ")})`,
+    );
+  }
+  options.signal?.throwIfAborted();
+  const ctx: BuildContext = {
+    dataDir,
+    interactions: options.interactions,
+    items: options.items,
+    onProgress: options.onProgress,
+    signal: options.signal,
+  };
+  const files = def.inputFiles(protocol, ctx);
+  if (files.length === 0) return def.build(protocol, ctx);
+
+  const dir = options.cacheDir ?? join(defaultCacheDir(), "datasets");
+  const key = cacheKey(files, { name, protocol });
+  const path = cachePath(dir, name, protocol, key);
+  if (!options.refresh) {
+    const cached = readCachedDataset(path);
+    if (cached) return cached;
+  }
+  const ds = await def.build(protocol, ctx);
+  options.signal?.throwIfAborted();
+  writeCachedDataset(path, dir, ds);
+  return ds;
+}

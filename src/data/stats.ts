@@ -1,0 +1,37 @@
+import type { SequenceDataset } from "../contracts.ts";
+import { ReclmError } from "../errors.ts";
+
+export interface DatasetStats {
+  users: number;
+  items: number;
+  interactions: number;
+  avgLength: number;
+  density: number;
+}
+
+/** interactions = sum(train) + val + test (every user contributes exactly one val and one test item). */
+export function datasetStats(ds: SequenceDataset): DatasetStats {
+  const users = ds.users.length;
+  const items = ds.catalog.size;
+  let interactions = 0;
+  for (const t of ds.train) interactions += t.length;
+  interactions += ds.val.length + ds.test.length;
+  return {
+    users,
+    items,
+    interactions,
+    avgLength: users > 0 ? interactions / users : 0,
+    density: users > 0 && items > 0 ? interactions / (users * items) : 0,
+  };
+}
+
+/** The input history for a split: val sees train; test sees train + val. */
+export function historyFor(ds: SequenceDataset, user: number, split: "val" | "test"): Int32Array {
+  const train = ds.train[user];
+  if (train === undefined) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `user index ${user} is out of range 0..${ds.users.length - 1}`);
+  if (split === "val") return train;
+  const h = new Int32Array(train.length + 1);
+  h.set(train);
+  h[train.length] = ds.val[user];
+  return h;
+}
