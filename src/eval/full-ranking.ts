@@ -1,0 +1,230 @@
+/**
+ * Full ranking (LRURec / LlamaRec retriever / Lite-LLM4Rec, anchors.md §1.3): every model scores the whole catalogue
+ * for each user's input history; eval (not the model) masks padding and the history's items, identically for every
+ * model, then ranks the single held-out positive among all items.
+ */
+import type { EvalSplit, LongWorkOptions, SequenceDataset, SequentialRecommender } from "../contracts.ts";
+import { ReclmError } from "../errors.ts";
+import { checkSplit, inputHistory, resolveUsers, targetOf } from "./history.ts";
+import { metricsFromRanks, rankOfPositive, validateKs, type Metrics } from "./metrics.ts";
+
+export const DEFAULT_KS: readonly number[] = [5, 10, 20];
+
+export interface FullRankingOptions extends LongWorkOptions {
+  split?: EvalSplit;
+  ks?: readonly number[];
+  /** Users scored per `scoreAll` call. Defaults to 64. */
+  batchSize?: number;
+  /**
+   * Set the history's items to -Infinity before ranking (LlamaRec's trainer does, also when the target is among them,
+   * which then ranks last). Defaults to true.
+   */
+  maskHistory?: boolean;
+  /** User indices to evaluate; defaults to all users in order. */
+  users?: ArrayLike<number>;
+}
+
+/** A protocol's result: its name, per-user ranks (for significance tests and subsets) and the per-user-mean metrics. */
+export interface RankingReport {
+  /** Evaluation protocol, as bench-results.md spells it: "full-ranking", "llamarec-subset", ... */
+  protocol: string;
+  model: string;
+  dataset: string;
+  /** The data protocol that produced the split ("llamarec", "lrurec", ...). */
+  datasetProtocol: string;
+  split: EvalSplit;
+  ks: number[];
+  nUsers: number;
+  /** User indices, aligned with `ranks`. */
+  users: Int32Array;
+  /** 1-based pessimistic rank of each user's positive. */
+  ranks: Int32Array;
+  metrics: Metrics;
+}
+
+interface ScoredBatch {
+  users: Int32Array;
+  /** [B x (N+1)], history masked when asked. */
+  scores: Float32Array;
+  targets: Int32Array;
+}
+
+/** Scores users in batches, checks shape and NaNs, masks padding and history. Yields one batch at a time. */
+async function* scoreBatches(
+  model: SequentialRecommender,
+  ds: SequenceDataset,
+  split: EvalSplit,
+  users: Int32Array,
+  batchSize: number,
+  maskHistory: boolean,
+  options: LongWorkOptions,
+  stage: string,
+): AsyncGenerator<ScoredBatch> {
+  const n = ds.catalog.size;
+  if (model.nItems !== n) {
+    throw new ReclmError(
+      "RECLM_ERR_SHAPE",
+      `model "${model.name}" scores ${model.nItems} items but dataset "${ds.name}" has ${n}`,
+      { field: "nItems" },
+    );
+  }
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `batch size must be a positive integer, got ${batchSize}`, { field: "batchSize" });
+  }
+  const width = n + 1;
+  for (let start = 0; start < users.length; start += batchSize) {
+    options.signal?.throwIfAborted();
+    const batchUsers = users.subarray(start, Math.min(users.length, start + batchSize));
+    const histories = Array.from(batchUsers, (u) => inputHistory(ds, u, split));
+    const scores = await model.scoreAll(histories);
+    if (scores.length !== batchUsers.length * width) {
+      throw new ReclmError(
+        "RECLM_ERR_SHAPE",
+        `model "${model.name}" returned ${scores.length} scores for ${batchUsers.length} histories; expected ${batchUsers.length} x ${width}`,
+        { field: "scoreAll" },
+      );
+    }
+    for (let b = 0; b < batchUsers.length; b++) {
+      const row = b * width;
+      scores[row] = -Infinity;
+      if (maskHistory) for (const item of histories[b]) scores[row + item] = -Infinity;
+    }
+    const targets = Int32Array.from(batchUsers, (u) => targetOf(ds, u, split));
+    yield { users: batchUsers, scores, targets };
+    options.onProgress?.({ stage, done: Math.min(users.length, start + batchSize), total: users.length, unit: "users" });
+  }
+}
+
+function rankInRow(scores: Float32Array, row: number, width: number, target: number, where: string): number {
+  // Column 0 (padding) is already -Infinity; scanning only 1..N keeps it out of the count entirely.
+  const view = scores.subarray(row * width, (row + 1) * width);
+  return rankOfPositive(view, target, { from: 1, where });
+}
+
+export async function fullRanking(
+  model: SequentialRecommender,
+  ds: SequenceDataset,
+  options: FullRankingOptions = {},
+): Promise<RankingReport> {
+  const split = checkSplit(options.split ?? "test");
+  const ks = [...(options.ks ?? DEFAULT_KS)];
+  validateKs(ks);
+  const users = resolveUsers(ds, options.users);
+  const ranks = new Int32Array(users.length);
+  const width = ds.catalog.size + 1;
+  let i = 0;
+  for await (const batch of scoreBatches(model, ds, split, users, options.batchSize ?? 64, options.maskHistory ?? true, options, "full-ranking")) {
+    for (let b = 0; b < batch.users.length; b++) {
+      ranks[i++] = rankInRow(batch.scores, b, width, batch.targets[b], `scores of user ${ds.users[batch.users[b]]}`);
+    }
+  }
+  return {
+    protocol: "full-ranking",
+    model: model.name,
+    dataset: ds.name,
+    datasetProtocol: ds.protocol,
+    split,
+    ks,
+    nUsers: users.length,
+    users,
+    ranks,
+    metrics: metricsFromRanks(ranks, ks),
+  };
+}
+
+/** Per-user top-k of a retriever, in score order, history masked; with the positive's full-ranking rank. */
+export interface Retrieval {
+  model: string;
+  dataset: string;
+  datasetProtocol: string;
+  split: EvalSplit;
+  k: number;
+  users: Int32Array;
+  /** Input history length of each user. */
+  historyLengths: Int32Array;
+  /** candidates[i]: item ids, best first (ties: lower id first). */
+  candidates: Int32Array[];
+  /** scores[i]: the retriever's scores, aligned with candidates[i]. */
+  scores: Float32Array[];
+  positives: Int32Array;
+  /** 1-based pessimistic rank of the positive among all items (so retriever metrics come for free). */
+  ranks: Int32Array;
+  /** Whether the positive is among the user's k candidates. */
+  hits: Uint8Array;
+}
+
+export interface RetrieveOptions extends LongWorkOptions {
+  batchSize?: number;
+  maskHistory?: boolean;
+  users?: ArrayLike<number>;
+}
+
+export async function retrieveTopK(
+  model: SequentialRecommender,
+  ds: SequenceDataset,
+  split: EvalSplit = "test",
+  k = 20,
+  options: RetrieveOptions = {},
+): Promise<Retrieval> {
+  checkSplit(split);
+  if (!Number.isInteger(k) || k < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `k must be a positive integer, got ${k}`, { field: "k" });
+  const users = resolveUsers(ds, options.users);
+  const width = ds.catalog.size + 1;
+  const out: Retrieval = {
+    model: model.name,
+    dataset: ds.name,
+    datasetProtocol: ds.protocol,
+    split,
+    k,
+    users,
+    historyLengths: Int32Array.from(users, (u) => inputHistory(ds, u, split).length),
+    candidates: [],
+    scores: [],
+    positives: new Int32Array(users.length),
+    ranks: new Int32Array(users.length),
+    hits: new Uint8Array(users.length),
+  };
+  let i = 0;
+  for await (const batch of scoreBatches(model, ds, split, users, options.batchSize ?? 64, options.maskHistory ?? true, options, "retrieve")) {
+    for (let b = 0; b < batch.users.length; b++) {
+      const row = batch.scores.subarray(b * width, (b + 1) * width);
+      const top = topK(row, k);
+      const target = batch.targets[b];
+      out.candidates.push(top);
+      out.scores.push(Float32Array.from(top, (item) => row[item]));
+      out.positives[i] = target;
+      out.ranks[i] = rankOfPositive(row, target, { from: 1, where: `scores of user ${ds.users[batch.users[b]]}` });
+      out.hits[i] = top.includes(target) ? 1 : 0;
+      i++;
+    }
+  }
+  return out;
+}
+
+/**
+ * Indices 1..N of the k largest scores, best first; ties go to the lower item id (canonical, not insertion order).
+ * Masked (-Infinity) items are never returned, so a user with a long history may get fewer than k.
+ * Insertion into a short sorted buffer: O(N·k) worst case, fast for the k <= 100 that retrieval uses.
+ */
+export function topK(row: ArrayLike<number>, k: number): Int32Array {
+  const ids = new Int32Array(k);
+  const vals = new Float64Array(k);
+  let size = 0;
+  for (let item = 1; item < row.length; item++) {
+    const s = row[item];
+    if (s === -Infinity) continue;
+    if (size === k && s <= vals[size - 1]) continue;
+    let pos = size < k ? size : k - 1;
+    while (pos > 0 && vals[pos - 1] < s) {
+      if (pos < k) {
+        vals[pos] = vals[pos - 1];
+        ids[pos] = ids[pos - 1];
+      }
+      pos--;
+    }
+    vals[pos] = s;
+    ids[pos] = item;
+    if (size < k) size++;
+  }
+  return ids.slice(0, size);
+}
