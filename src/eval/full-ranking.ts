@@ -6,7 +6,7 @@
 import type { EvalSplit, LongWorkOptions, SequenceDataset, SequentialRecommender } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
 import { checkSplit, inputHistory, resolveUsers, targetOf } from "./history.ts";
-import { metricsFromRanks, rankOfPositive, validateKs, type Metrics } from "./metrics.ts";
+import { metricsFromRanks, ndcgAt, rankOfPositive, recallAt, validateKs, type Metrics } from "./metrics.ts";
 
 export const DEFAULT_KS: readonly number[] = [5, 10, 20];
 
@@ -58,7 +58,6 @@ async function* scoreBatches(
   batchSize: number,
   maskHistory: boolean,
   options: LongWorkOptions,
-  stage: string,
 ): AsyncGenerator<ScoredBatch> {
   const n = ds.catalog.size;
   if (model.nItems !== n) {
@@ -91,7 +90,6 @@ async function* scoreBatches(
     }
     const targets = Int32Array.from(batchUsers, (u) => targetOf(ds, u, split));
     yield { users: batchUsers, scores, targets };
-    options.onProgress?.({ stage, done: Math.min(users.length, start + batchSize), total: users.length, unit: "users" });
   }
 }
 
@@ -112,11 +110,25 @@ export async function fullRanking(
   const users = resolveUsers(ds, options.users);
   const ranks = new Int32Array(users.length);
   const width = ds.catalog.size + 1;
+  // Live info for progress bars: the running Recall/NDCG at the k users look at most (10 when asked for).
+  const liveK = ks.includes(10) ? 10 : ks[0];
+  let hits = 0;
+  let ndcg = 0;
   let i = 0;
-  for await (const batch of scoreBatches(model, ds, split, users, options.batchSize ?? 64, options.maskHistory ?? true, options, "full-ranking")) {
+  for await (const batch of scoreBatches(model, ds, split, users, options.batchSize ?? 64, options.maskHistory ?? true, options)) {
     for (let b = 0; b < batch.users.length; b++) {
-      ranks[i++] = rankInRow(batch.scores, b, width, batch.targets[b], `scores of user ${ds.users[batch.users[b]]}`);
+      const rank = rankInRow(batch.scores, b, width, batch.targets[b], `scores of user ${ds.users[batch.users[b]]}`);
+      ranks[i++] = rank;
+      hits += recallAt(rank, liveK);
+      ndcg += ndcgAt(rank, liveK);
     }
+    options.onProgress?.({
+      stage: "full-ranking",
+      done: i,
+      total: users.length,
+      unit: "users",
+      info: { [`R@${liveK}`]: hits / i, [`N@${liveK}`]: ndcg / i },
+    });
   }
   return {
     protocol: "full-ranking",
@@ -185,7 +197,7 @@ export async function retrieveTopK(
     hits: new Uint8Array(users.length),
   };
   let i = 0;
-  for await (const batch of scoreBatches(model, ds, split, users, options.batchSize ?? 64, options.maskHistory ?? true, options, "retrieve")) {
+  for await (const batch of scoreBatches(model, ds, split, users, options.batchSize ?? 64, options.maskHistory ?? true, options)) {
     for (let b = 0; b < batch.users.length; b++) {
       const row = batch.scores.subarray(b * width, (b + 1) * width);
       const top = topK(row, k);
@@ -197,6 +209,7 @@ export async function retrieveTopK(
       out.hits[i] = top.includes(target) ? 1 : 0;
       i++;
     }
+    options.onProgress?.({ stage: "retrieve", done: i, total: users.length, unit: "users" });
   }
   return out;
 }

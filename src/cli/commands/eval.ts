@@ -1,0 +1,74 @@
+import { Command } from "commander";
+import { fullRanking, DEFAULT_KS } from "../../eval/full-ranking.ts";
+import { formatMetricsTable } from "../../eval/report.ts";
+import { commandLine, loadWithProgress, parseKs, parsePositiveInt, parseSplit } from "../common.ts";
+import { writeFileAtomic } from "../io.ts";
+import { knownModelNames, resolveModel } from "../models.ts";
+import { createProgressReporter } from "../progress.ts";
+import type { EvalSplit } from "../../contracts.ts";
+
+interface EvalOptions {
+  dataset: string;
+  model: string;
+  protocol?: string;
+  split: EvalSplit;
+  ks: number[];
+  batchSize: number;
+  maskHistory: boolean;
+  out?: string;
+  withRanks?: boolean;
+}
+
+export function evalCommand(): Command {
+  return new Command("eval")
+    .description("full-ranking evaluation (history masked) of a model: Recall/NDCG/MRR @k")
+    .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
+    .requiredOption("-m, --model <spec>", `model: ${knownModelNames().join(" | ")}`)
+    .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
+    .option("--split <split>", "val or test", parseSplit, "test")
+    .option("--ks <list>", "cut-offs, comma-separated", parseKs, [...DEFAULT_KS])
+    .option("--batch-size <n>", "histories per scoring call", parsePositiveInt("--batch-size"), 64)
+    .option("--no-mask-history", "do not mask the history's items before ranking")
+    .option("-o, --out <file.json>", "also write the result as JSON")
+    .option("--with-ranks", "include per-user ranks in the JSON (for significance tests)")
+    .action(async (opts: EvalOptions) => {
+      const ds = await loadWithProgress(opts.dataset, { protocol: opts.protocol }, createProgressReporter());
+      const model = await resolveModel(opts.model, ds, { split: opts.split });
+      const progress = createProgressReporter();
+      let report;
+      try {
+        report = await fullRanking(model, ds, {
+          split: opts.split,
+          ks: opts.ks,
+          batchSize: opts.batchSize,
+          maskHistory: opts.maskHistory,
+          onProgress: progress.onProgress,
+        });
+      } finally {
+        progress.stop();
+        await model.dispose?.();
+      }
+      process.stdout.write(
+        `${report.protocol} on ${ds.name} (protocol ${ds.protocol}, ${opts.split} split, ${report.nUsers} users, history ${opts.maskHistory ? "masked" : "not masked"})\n`,
+      );
+      process.stdout.write(`${formatMetricsTable([{ method: model.name, metrics: report.metrics }])}\n`);
+      if (opts.out) {
+        const json = {
+          command: commandLine(),
+          date: new Date().toISOString(),
+          protocol: report.protocol,
+          dataset: ds.name,
+          datasetProtocol: ds.protocol,
+          split: opts.split,
+          model: model.name,
+          maskHistory: opts.maskHistory,
+          ks: report.ks,
+          nUsers: report.nUsers,
+          metrics: report.metrics,
+          ...(opts.withRanks ? { users: Array.from(report.users, (u) => ds.users[u]), ranks: Array.from(report.ranks) } : {}),
+        };
+        const path = writeFileAtomic(opts.out, `${JSON.stringify(json, null, 2)}\n`);
+        process.stdout.write(`wrote ${path}\n`);
+      }
+    });
+}

@@ -1,0 +1,40 @@
+/**
+ * `--model <spec>` -> a SequentialRecommender. Resolvers are tried in order; each claims the specs it knows.
+ * Trained retrievers plug in by adding one resolver (e.g. a checkpoint directory looked up in src/models/registry.ts)
+ * to MODEL_RESOLVERS; eval/retrieve commands need no change.
+ */
+import type { EvalSplit, SequenceDataset, SequentialRecommender } from "../contracts.ts";
+import { ReclmError } from "../errors.ts";
+import { BASELINE_NAMES, createBaseline, isBaselineName } from "../models/baselines.ts";
+
+export interface ModelContext {
+  /** The split the model will be evaluated on (training-free baselines learn from what that split may see). */
+  split: EvalSplit;
+}
+
+export interface ModelResolver {
+  /** What `--help` and the unknown-model error list, e.g. "pop", "cooc", "<checkpoint dir>". */
+  names: readonly string[];
+  resolve(spec: string, ds: SequenceDataset, ctx: ModelContext): Promise<SequentialRecommender | undefined>;
+}
+
+const baselines: ModelResolver = {
+  names: BASELINE_NAMES,
+  async resolve(spec, ds, ctx) {
+    return isBaselineName(spec) ? createBaseline(spec, ds, { split: ctx.split }) : undefined;
+  },
+};
+
+export const MODEL_RESOLVERS: ModelResolver[] = [baselines];
+
+export function knownModelNames(): string[] {
+  return MODEL_RESOLVERS.flatMap((r) => [...r.names]);
+}
+
+export async function resolveModel(spec: string, ds: SequenceDataset, ctx: ModelContext): Promise<SequentialRecommender> {
+  for (const r of MODEL_RESOLVERS) {
+    const model = await r.resolve(spec, ds, ctx);
+    if (model) return model;
+  }
+  throw new ReclmError("RECLM_ERR_UNKNOWN_MODEL", `unknown model "${spec}" (known: ${knownModelNames().join(", ")})`, { field: "--model" });
+}

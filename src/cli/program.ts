@@ -1,0 +1,15 @@
+import { Command } from "commander";
+import { dataCommand } from "./commands/data.ts";
+import { evalCommand } from "./commands/eval.ts";
+import { retrieveCommand } from "./commands/retrieve.ts";
+
+/** The command tree; `main.ts` runs it. Other engineers add their subcommands here (one file each in commands/). */
+export function buildProgram(): Command {
+  const program = new Command("reclm")
+    .description("LLM-powered sequential recommendation: datasets, baselines, evaluation")
+    .showHelpAfterError("(add --help for usage)");
+  program.addCommand(dataCommand());
+  program.addCommand(evalCommand());
+  program.addCommand(retrieveCommand());
+  return program;
+}

@@ -1,0 +1,88 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { PACKAGE_ROOT } from "../../src/paths.ts";
+
+const BIN = resolve(PACKAGE_ROOT, "bin/reclm.js");
+const tmp = mkdtempSync(join(tmpdir(), "reclm-cli-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function reclm(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { cwd: tmp, env: { ...process.env, RECLM_CACHE: join(tmp, "cache"), RECLM_DEBUG: "" } },
+      (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe("reclm CLI (spawned)", () => {
+  it("--help lists the subcommands, and every subcommand has --help", async () => {
+    const top = await reclm("--help");
+    expect(top.code).toBe(0);
+    for (const c of ["data", "eval", "retrieve"]) expect(top.stdout).toContain(c);
+    const subs = [["data", "--help"], ["data", "list", "--help"], ["data", "stats", "--help"], ["data", "prepare", "--help"], ["eval", "--help"], ["retrieve", "--help"]];
+    for (const r of await Promise.all(subs.map((args) => reclm(...args)))) {
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/Usage: reclm/);
+    }
+  });
+
+  it("data stats prints the embedded dataset's numbers, as a table and as JSON", async () => {
+    const json = await reclm("data", "stats", "--dataset", "embedded", "--json");
+    expect(json.code).toBe(0);
+    const s = JSON.parse(json.stdout) as { users: number; items: number; interactions: number; avgLength: number };
+    expect(s.users).toBeGreaterThan(0);
+    expect(s.items).toBeGreaterThan(0);
+    expect(s.avgLength).toBeCloseTo(s.interactions / s.users, 10);
+    const table = await reclm("data", "stats", "--dataset", "embedded");
+    expect(table.stdout).toContain(String(s.users));
+    expect(table.stdout).toContain(String(s.interactions));
+  });
+
+  it("eval --model pop prints a R/N/M table and writes valid JSON", async () => {
+    const out = join(tmp, "pop.json");
+    const r = await reclm("eval", "--dataset", "embedded", "--model", "pop", "--ks", "5,10", "--out", out);
+    expect(r.stderr).not.toMatch(/reclm:/);
+    expect(r.code).toBe(0);
+    for (const h of ["R@5", "R@10", "N@5", "N@10", "M@5", "M@10"]) expect(r.stdout).toContain(h);
+    const json = JSON.parse(readFileSync(out, "utf8")) as Record<string, unknown> & { metrics: Record<string, number> };
+    expect(json).toMatchObject({ protocol: "full-ranking", dataset: "embedded", model: "pop", split: "test" });
+    expect(json.command).toMatch(/^reclm eval --dataset embedded --model pop/);
+    expect(json.nUsers).toBeGreaterThan(0);
+    expect(Object.keys(json.metrics).sort()).toEqual(["MRR@10", "MRR@5", "NDCG@10", "NDCG@5", "Recall@10", "Recall@5"]);
+    expect(json.metrics["Recall@10"]).toBeGreaterThanOrEqual(json.metrics["Recall@5"]);
+    expect(r.stdout).toContain(json.metrics["Recall@10"].toFixed(4));
+    // not a TTY: progress comes as plain lines on stderr, never bars
+    expect(r.stderr).toMatch(/full-ranking: \d+\/\d+ users/);
+  });
+
+  it("retrieve writes one JSON line per user with candidates in score order", async () => {
+    const out = join(tmp, "cands.jsonl");
+    const r = await reclm("retrieve", "--dataset", "embedded", "--model", "cooc", "--top", "5", "--out", out);
+    expect(r.code).toBe(0);
+    const lines = readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { candidates: number[]; scores: number[]; positive: number; hit: boolean });
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines.slice(0, 50)) {
+      expect(l.candidates).toHaveLength(5);
+      for (let i = 1; i < l.scores.length; i++) expect(l.scores[i]).toBeLessThanOrEqual(l.scores[i - 1]);
+      expect(l.hit).toBe(l.candidates.includes(l.positive));
+    }
+  });
+
+  it("a bad dataset or model name is one line on stderr, lists the valid names, exits non-zero", async () => {
+    const ds = await reclm("eval", "--dataset", "no-such-data", "--model", "pop");
+    expect(ds.code).not.toBe(0);
+    expect(ds.stderr.trim().split("\n")).toHaveLength(1);
+    expect(ds.stderr).toMatch(/RECLM_ERR_UNKNOWN_DATASET.*embedded/);
+    expect(ds.stderr).not.toMatch(/at .*\.ts:\d+/);
+    const model = await reclm("eval", "--dataset", "embedded", "--model", "no-such-model");
+    expect(model.code).not.toBe(0);
+    expect(model.stderr.trim().split("\n")).toHaveLength(1);
+    expect(model.stderr).toMatch(/RECLM_ERR_UNKNOWN_MODEL.*pop, cooc/);
+  });
+});
