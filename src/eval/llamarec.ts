@@ -155,3 +155,23 @@ export async function rankRetrievedCandidates(
   }
   return out;
 }
+
+/** Table rows for `formatMetricsTable`: ranker and retriever on the subset and overall, then the batch-mean variant. */
+export function llamarecRows(res: LlamaRecSubsetOverall): { method: string; labels: Record<string, string | number>; metrics: Metrics }[] {
+  const b = res.meanOfBatchMeans;
+  const row = (method: string, protocol: string, users: number, metrics: Metrics, averaging: string) => ({
+    method,
+    labels: { protocol, users, averaging },
+    metrics,
+  });
+  return [
+    row(res.ranker, "llamarec-subset", res.nSubset, res.subset.ranker, "per-user"),
+    row(res.retriever, "llamarec-subset", res.nSubset, res.subset.retriever, "per-user"),
+    row(res.ranker, "llamarec-overall", res.nTotal, res.overall.ranker, "per-user"),
+    row(res.retriever, "llamarec-overall", res.nTotal, res.overall.retriever, "per-user"),
+    row(res.ranker, "llamarec-subset", res.nSubset, b.subsetRanker, `mean of batch-${b.batchSize} means`),
+    row(res.retriever, "llamarec-subset", res.nSubset, b.subsetRetriever, `mean of batch-${b.batchSize} means`),
+    row(res.ranker, "llamarec-overall", res.nTotal, b.overallRanker, `mean of batch-${b.batchSize} means`),
+    row(res.retriever, "llamarec-overall", res.nTotal, b.overallRetriever, `mean of batch-${b.batchSize} means`),
+  ];
+}

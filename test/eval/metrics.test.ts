@@ -81,3 +81,24 @@ describe("metricsMeanOfBatchMeans", () => {
     expect(metricsMeanOfBatchMeans([1, 100, 1, 3], [5], 2)["NDCG@5"]).toBeCloseTo(metricsFromRanks([1, 100, 1, 3], [5])["NDCG@5"], 12);
   });
 });
+
+describe("rankOfPositive against a sort-based reference (property)", () => {
+  it("equals the positive's 1-based position when ties sort ahead of it", async () => {
+    const fc = await import("fast-check");
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -3, max: 3 }), { minLength: 1, maxLength: 30 }),
+        fc.nat(),
+        (raw, p) => {
+          const scores = raw.map((x) => x / 2);
+          const pos = p % scores.length;
+          const order = scores
+            .map((s, i) => ({ s, i }))
+            .sort((a, b) => b.s - a.s || (a.i === pos ? 1 : b.i === pos ? -1 : a.i - b.i));
+          return rankOfPositive(scores, pos) === order.findIndex((o) => o.i === pos) + 1;
+        },
+      ),
+      { numRuns: 300, seed: 42 },
+    );
+  });
+});

@@ -3,7 +3,7 @@ import { ReclmError } from "../../src/errors.ts";
 import { candidateRanking, sampledCandidates } from "../../src/eval/candidates.ts";
 import { fullRanking, retrieveTopK, topK } from "../../src/eval/full-ranking.ts";
 import { generationExactMatch, llaraHitRatio } from "../../src/eval/generation.ts";
-import { llamarecSubsetOverall, rankRetrievedCandidates } from "../../src/eval/llamarec.ts";
+import { llamarecRows, llamarecSubsetOverall, rankRetrievedCandidates } from "../../src/eval/llamarec.ts";
 import { metricsFromRanks } from "../../src/eval/metrics.ts";
 import { formatMetricsTable, toJson } from "../../src/eval/report.ts";
 import { fixedScorer, tinyDataset } from "./fixtures.ts";
@@ -181,6 +181,11 @@ describe("llamarecSubsetOverall", () => {
     expect(res.overall.retriever["Recall@5"]).toBeCloseTo(2 / 3, 12);
     // batch-mean variant: retriever over all users in batches of 2 at k=1: [3,4] -> 0, [6] -> 0 ; at k=5 [1, 0] -> 0.5
     expect(res.meanOfBatchMeans.overallRetriever["Recall@5"]).toBeCloseTo(0.5, 12);
+    const rows = llamarecRows(res);
+    expect(rows).toHaveLength(8);
+    expect(rows[0]).toMatchObject({ method: "reverse", labels: { protocol: "llamarec-subset", users: 1 }, metrics: res.subset.ranker });
+    expect(rows[1]).toMatchObject({ method: "fixed", metrics: res.subset.retriever });
+    expect(rows[7].labels.averaging).toBe("mean of batch-2 means");
     byId.calls.length = 0;
   });
 
@@ -255,5 +260,27 @@ describe("report", () => {
     expect(table).toContain(rep.metrics["NDCG@5"].toFixed(4));
     const json = toJson(rep) as { ranks: number[] };
     expect(json.ranks).toEqual([3, 4, 6]);
+  });
+});
+
+describe("topK against a full sort (property)", () => {
+  it("returns the k best finite items, ties by lower id", async () => {
+    const fc = await import("fast-check");
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.integer({ min: -4, max: 4 }), fc.constant(-Infinity)), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 45 }),
+        (row, k) => {
+          const expected = row
+            .map((s, i) => ({ s, i }))
+            .filter((o) => o.i > 0 && o.s !== -Infinity)
+            .sort((a, b) => b.s - a.s || a.i - b.i)
+            .slice(0, k)
+            .map((o) => o.i);
+          expect(Array.from(topK(row, k))).toEqual(expected);
+        },
+      ),
+      { numRuns: 300, seed: 7 },
+    );
   });
 });

@@ -1,10 +1,15 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadDataset } from "../../src/data/index.ts";
 import { ReclmError } from "../../src/errors.ts";
 import { fullRanking } from "../../src/eval/full-ranking.ts";
 import { createBaseline } from "../../src/models/baselines.ts";
 import { CoocRecommender, transitionCounts } from "../../src/models/cooc.ts";
 import { PopRecommender, itemCounts } from "../../src/models/pop.ts";
 import { tinyDataset } from "../eval/fixtures.ts";
+import { describeWithShared } from "../helpers/shared.ts";
 
 // 5 items; sequences (train..., val, test):
 //   u0: 1 2 3 | 4 | 5
@@ -102,5 +107,22 @@ describe("createBaseline", () => {
     expect(createBaseline("pop", ds).name).toBe("pop");
     expect(createBaseline("cooc", ds).name).toBe("cooc");
     expect(() => createBaseline("sasrec", ds)).toThrow(/pop, cooc/);
+  });
+});
+
+describeWithShared("pop and cooc on ml-latest-small (llamarec protocol)", ["data", "ml-latest-small", "ratings.csv"], () => {
+  it("evaluate every user; transitions beat popularity; pessimistic ranks stay within the catalogue", async () => {
+    const cache = mkdtempSync(join(tmpdir(), "reclm-baselines-"));
+    try {
+      const real = await loadDataset("ml-latest-small", { protocol: "llamarec", cacheDir: cache });
+      const pop = await fullRanking(createBaseline("pop", real), real, { ks: [10, 20] });
+      const cooc = await fullRanking(createBaseline("cooc", real), real, { ks: [10, 20] });
+      expect(pop.nUsers).toBe(real.users.length);
+      expect(Math.max(...pop.ranks)).toBeLessThanOrEqual(real.catalog.size);
+      expect(cooc.metrics["Recall@10"]).toBeGreaterThan(pop.metrics["Recall@10"]);
+      expect(pop.metrics["Recall@20"]).toBeGreaterThan(0);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 });
