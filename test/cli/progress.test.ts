@@ -63,3 +63,30 @@ describe("CLI helpers", () => {
     expect(commandLine(["eval", "--out", "a b.json"])).toBe('reclm eval --out "a b.json"');
   });
 });
+
+describe("progress reporter (TTY)", () => {
+  it("draws one cli-progress bar per stage with unit, ETA and live info", () => {
+    const out: string[] = [];
+    const noop = () => true;
+    const stream = {
+      isTTY: true,
+      columns: 120,
+      write: (s: string) => (out.push(s), true),
+      cursorTo: noop,
+      clearLine: noop,
+      moveCursor: noop,
+      clearScreenDown: noop,
+      on: noop,
+      removeListener: noop,
+    } as unknown as NodeJS.WritableStream;
+    const p = createProgressReporter({ stream });
+    p.onProgress({ stage: "train", done: 1, total: 4, unit: "steps", info: { loss: 1.5 } });
+    p.onProgress({ stage: "train", done: 4, total: 4, unit: "steps", info: { loss: 1.25 } });
+    p.onProgress({ stage: "eval", done: 2, total: 2, unit: "users" });
+    p.stop();
+    const text = out.join("");
+    expect(text).toMatch(/train \[[█░]+\] 100% \| 4\/4 steps \| ETA \S+ \| loss=1\.250/);
+    expect(text).toMatch(/eval \[[█░]+\] 100% \| 2\/2 users/);
+    expect(text.indexOf("train")).toBeLessThan(text.indexOf("eval"));
+  });
+});
