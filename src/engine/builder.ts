@@ -1,0 +1,610 @@
+/**
+ * The graph builder: every op a model uses, with shapes checked in TypeScript BEFORE ggml sees them
+ * (a failed GGML_ASSERT aborts the whole process). Shapes are PyTorch order (see tensor.ts).
+ * Every op here has a backward pass in ggml 0.4.0, natively or because it is composed from ops that do.
+ */
+import { ReclmError } from "../errors.ts";
+import type { Engine } from "./engine.ts";
+import { GGML_OP_POOL, GGML_ROPE_TYPE, GGML_TYPE, type GgmlBase, type Ptr } from "./ffi/ggml.ts";
+import { checkShape, contiguousStrides, fmt, numel, shapeError, Tensor, toNe, type DType, type Shape } from "./tensor.ts";
+
+export type GraphMode = "eval" | "grad" | "train";
+
+/** @internal an input whose data the graph fills itself (constants, dropout masks, CE index/weights). */
+export type HiddenInput =
+  | { kind: "constant"; tensor: Tensor; data: Float32Array | Int32Array }
+  | { kind: "dropout"; tensor: Tensor; p: number }
+  | { kind: "derived"; tensor: Tensor; from: string; fill: (src: Float32Array | Int32Array) => Float32Array | Int32Array };
+
+export interface InputSpec {
+  name: string;
+  tensor: Tensor;
+}
+
+export interface SoftmaxOptions {
+  /** Multiply logits by this before the softmax (attention's 1/sqrt(d)). Default 1. */
+  scale?: number;
+  /** Mask future positions (key index > query index) over the last two dims [.., Lq, Lk]. */
+  causal?: boolean;
+  /**
+   * Additive f32 mask [.., Lq, Lk] (use -1e9, not -Infinity: a fully masked row would give NaN), added after scaling.
+   * Leading dims must be 1 or equal to x's (e.g. [B, 1, Lq, Lk] for x [B, H, Lq, Lk]). Receives no gradient.
+   */
+  mask?: Tensor;
+}
+
+export interface CrossEntropyOptions {
+  /** Targets equal to this contribute nothing (padding). Default: none. */
+  ignoreIndex?: number;
+}
+
+export interface RopeOptions {
+  /** Default 10000. */
+  base?: number;
+  /** "neox" (rotate halves: Llama/HF layout) or "normal" (adjacent pairs, GPT-J/original llama.cpp). Default "neox". */
+  mode?: "neox" | "normal";
+  /** Rotate only the first nDims of each head. Default: the whole head. */
+  nDims?: number;
+}
+
+/** Builds one graph. Obtained from `engine.compile({ build })`; never constructed by model code. */
+export class Builder {
+  readonly mode: GraphMode;
+  /** @internal */ readonly inputs = new Map<string, InputSpec>();
+  /** @internal */ readonly hidden: HiddenInput[] = [];
+  /** @internal */ tensorsCreated = 0;
+  private readonly B: GgmlBase;
+  private readonly ctx: Ptr;
+  private readonly engine: Engine;
+
+  /** @internal */
+  constructor(engine: Engine, ctx: Ptr, mode: GraphMode) {
+    this.engine = engine;
+    this.B = engine.ggml.base;
+    this.ctx = ctx;
+    this.mode = mode;
+  }
+
+  /** True in "grad" and "train" graphs: dropout is active. */
+  get training(): boolean {
+    return this.mode !== "eval";
+  }
+
+  // ---------------------------------------------------------------- inputs and constants
+
+  /** A named input filled on every `graph.run({ [name]: data })`. i32 inputs take Int32Array, f32 Float32Array. */
+  input(name: string, shape: Shape, dtype: DType = "f32"): Tensor {
+    if (this.inputs.has(name)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `duplicate graph input "${name}"`);
+    const t = this.newTensor(shape, dtype, `input "${name}"`);
+    this.B.ggml_set_name(t.ptr, name.slice(0, 60));
+    this.inputs.set(name, { name, tensor: t });
+    return t;
+  }
+
+  /** A constant tensor (set once after allocation). `value` is a number (filled) or the full data. */
+  constant(value: number | Float32Array, shape: Shape): Tensor {
+    const t = this.newTensor(shape, "f32", "constant");
+    const data = typeof value === "number" ? new Float32Array(numel(shape)).fill(value) : value;
+    if (data.length !== numel(shape)) throw shapeError("constant", `${data.length} values for shape ${fmt(shape)}`);
+    this.hidden.push({ kind: "constant", tensor: t, data });
+    return t;
+  }
+
+  // ---------------------------------------------------------------- elementwise
+
+  /** a + b with broadcasting (dims of size 1, or dividing, repeat; shapes right-aligned). */
+  add(a: Tensor, b: Tensor): Tensor {
+    return this.broadcastBinary("add", a, b, (x, y) => this.B.ggml_add(this.ctx, x, y));
+  }
+
+  /** a - b with broadcasting (composed as a + (-1)·b: ggml's SUB backward cannot broadcast). */
+  sub(a: Tensor, b: Tensor): Tensor {
+    return this.add(a, this.scale(b, -1));
+  }
+
+  /** a * b elementwise with broadcasting. */
+  mul(a: Tensor, b: Tensor): Tensor {
+    return this.broadcastBinary("mul", a, b, (x, y) => this.B.ggml_mul(this.ctx, x, y));
+  }
+
+  /** a / b elementwise; b is broadcast to a's shape first (ggml's DIV backward needs equal shapes). */
+  div(a: Tensor, b: Tensor): Tensor {
+    this.f32("div", a, b);
+    const [sa, sb] = rightAlign(a.shape, b.shape);
+    if (!canRepeat(sb, sa)) throw shapeError("div", `cannot broadcast ${fmt(b)} to ${fmt(a)}`);
+    const ac = this.contig(a);
+    let bc = this.contig(this.reshapeTo(b, sb));
+    if (!sameShape(sa, sb)) bc = this.wrap(this.B.ggml_repeat(this.ctx, bc.ptr, ac.ptr), a.shape);
+    return this.wrap(this.B.ggml_div(this.ctx, ac.ptr, bc.ptr), a.shape);
+  }
+
+  scale(x: Tensor, s: number): Tensor {
+    this.f32("scale", x);
+    return this.wrap(this.B.ggml_scale(this.ctx, this.contig(x).ptr, s), x.shape);
+  }
+
+  /** x + c for a scalar c. */
+  addScalar(x: Tensor, c: number): Tensor {
+    return this.add(x, this.constant(c, [1]));
+  }
+
+  neg(x: Tensor): Tensor {
+    return this.scale(x, -1);
+  }
+  sqr(x: Tensor): Tensor {
+    return this.unary("sqr", x, this.B.ggml_sqr);
+  }
+  sqrt(x: Tensor): Tensor {
+    return this.unary("sqrt", x, this.B.ggml_sqrt);
+  }
+  exp(x: Tensor): Tensor {
+    return this.unary("exp", x, this.B.ggml_exp);
+  }
+  log(x: Tensor): Tensor {
+    return this.unary("log", x, this.B.ggml_log);
+  }
+  sin(x: Tensor): Tensor {
+    return this.unary("sin", x, this.B.ggml_sin);
+  }
+  cos(x: Tensor): Tensor {
+    return this.unary("cos", x, this.B.ggml_cos);
+  }
+  abs(x: Tensor): Tensor {
+    return this.unary("abs", x, this.B.ggml_abs);
+  }
+  relu(x: Tensor): Tensor {
+    return this.unary("relu", x, this.B.ggml_relu);
+  }
+  silu(x: Tensor): Tensor {
+    return this.unary("silu", x, this.B.ggml_silu);
+  }
+  softplus(x: Tensor): Tensor {
+    return this.unary("softplus", x, this.B.ggml_softplus);
+  }
+
+  /** Composed: sigmoid(x) = exp(-softplus(-x)) (ggml's SIGMOID has no backward). Stable for large |x|. */
+  sigmoid(x: Tensor): Tensor {
+    return this.exp(this.neg(this.softplus(this.neg(x))));
+  }
+
+  /** Composed: tanh(x) = 2·sigmoid(2x) - 1 (ggml's TANH has no backward). */
+  tanh(x: Tensor): Tensor {
+    return this.addScalar(this.scale(this.sigmoid(this.scale(x, 2)), 2), -1);
+  }
+
+  /**
+   * GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). ggml has no erf with backward;
+   * the max absolute difference to exact erf-GELU is about 3e-4 (test/engine/ops.test.ts measures it).
+   */
+  gelu(x: Tensor): Tensor {
+    const x3 = this.mul(this.sqr(x), x);
+    const inner = this.scale(this.add(x, this.scale(x3, 0.044715)), Math.sqrt(2 / Math.PI));
+    // 0.5·(1 + tanh(z)) = sigmoid(2z)
+    return this.mul(x, this.sigmoid(this.scale(inner, 2)));
+  }
+
+  /** SwiGLU: silu(gate) * up (ggml's split SWIGLU, native backward). */
+  swiglu(gate: Tensor, up: Tensor): Tensor {
+    this.f32("swiglu", gate, up);
+    if (!sameShape(gate.shape, up.shape)) throw shapeError("swiglu", `gate ${fmt(gate)} and up ${fmt(up)} differ`);
+    return this.wrap(this.B.ggml_swiglu_split(this.ctx, this.contig(gate).ptr, this.contig(up).ptr), gate.shape);
+  }
+
+  /**
+   * Inverted dropout: in train/grad graphs multiplies by a fresh random mask (values 0 or 1/(1-p)) drawn from the
+   * graph's Rng on every run; identity in eval graphs or when p = 0.
+   */
+  dropout(x: Tensor, p: number): Tensor {
+    if (!(p >= 0 && p < 1)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `dropout p must be in [0, 1), got ${p}`, { field: "dropout" });
+    if (!this.training || p === 0) return x;
+    this.f32("dropout", x);
+    const mask = this.newTensor(x.shape, "f32", "dropout mask");
+    this.hidden.push({ kind: "dropout", tensor: mask, p });
+    return this.mul(x, mask);
+  }
+
+  // ---------------------------------------------------------------- reductions and norms
+
+  /** Sum over the last dim, keeping it: [.., n] -> [.., 1]. */
+  sumRows(x: Tensor): Tensor {
+    this.f32("sumRows", x);
+    return this.wrap(this.B.ggml_sum_rows(this.ctx, this.contig(x).ptr), [...x.shape.slice(0, -1), 1]);
+  }
+
+  /** Mean over the last dim, keeping it (sum_rows·1/n: ggml's row MEAN has no backward). */
+  meanRows(x: Tensor): Tensor {
+    return this.scale(this.sumRows(x), 1 / x.shape[x.rank - 1]);
+  }
+
+  /** Sum of all elements -> scalar (shape []). */
+  sum(x: Tensor): Tensor {
+    this.f32("sum", x);
+    return this.wrap(this.B.ggml_sum(this.ctx, this.contig(x).ptr), []);
+  }
+
+  /** Mean of all elements -> scalar. */
+  mean(x: Tensor): Tensor {
+    return this.scale(this.sum(x), 1 / x.numel);
+  }
+
+  /**
+   * LayerNorm over the last dim (biased variance, like PyTorch), composed as rms_norm(x - mean(x)) then
+   * ·gamma + beta (ggml's NORM has no backward). gamma/beta: [D] or omitted.
+   */
+  layerNorm(x: Tensor, gamma?: Tensor, beta?: Tensor, eps = 1e-5): Tensor {
+    this.f32("layerNorm", x);
+    const centered = this.sub(x, this.meanRows(x));
+    let y = this.wrap(this.B.ggml_rms_norm(this.ctx, centered.ptr, eps), x.shape);
+    if (gamma) y = this.mul(y, this.checkVec("layerNorm gamma", gamma, x));
+    if (beta) y = this.add(y, this.checkVec("layerNorm beta", beta, x));
+    return y;
+  }
+
+  /** RMSNorm over the last dim, times weight [D] if given (native). */
+  rmsNorm(x: Tensor, weight?: Tensor, eps = 1e-6): Tensor {
+    this.f32("rmsNorm", x);
+    let y = this.wrap(this.B.ggml_rms_norm(this.ctx, this.contig(x).ptr, eps), x.shape);
+    if (weight) y = this.mul(y, this.checkVec("rmsNorm weight", weight, x));
+    return y;
+  }
+
+  // ---------------------------------------------------------------- linear algebra
+
+  /** a @ bᵀ: a [.., M, K], b [.., N, K] -> [.., M, N]. b's leading dims must divide a's (broadcast, GQA-style). Native, fastest. */
+  matmulNT(a: Tensor, b: Tensor): Tensor {
+    this.f32("matmulNT", a, b);
+    if (a.rank < 2 || b.rank < 2) throw shapeError("matmulNT", `needs rank >= 2, got ${fmt(a)} and ${fmt(b)}`);
+    const K = a.shape[a.rank - 1];
+    if (b.shape[b.rank - 1] !== K) throw shapeError("matmulNT", `inner dims differ: ${fmt(a)} @ ${fmt(b)}ᵀ`);
+    const [ba, bb] = rightAlign(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    if (!canRepeat(bb, ba)) throw shapeError("matmulNT", `batch dims of ${fmt(b)} must divide those of ${fmt(a)}`);
+    const bt = b.strides[b.rank - 1] === 1 ? b : this.cont(b);
+    const out = [...ba, a.shape[a.rank - 2], b.shape[b.rank - 2]];
+    checkShape(out, "matmulNT");
+    return this.wrap(this.B.ggml_mul_mat(this.ctx, bt.ptr, this.reshapeTo(a, [...ba, ...a.shape.slice(-2)]).ptr), out);
+  }
+
+  /** a @ b: a [.., M, K], b [.., K, N] -> [.., M, N] (b is transposed and made contiguous). */
+  matmul(a: Tensor, b: Tensor): Tensor {
+    if (b.rank < 2) throw shapeError("matmul", `needs rank >= 2, got ${fmt(b)}`);
+    return this.matmulNT(a, this.cont(this.transpose(b)));
+  }
+
+  /** x [.., in] · W[out, in]ᵀ + bias[out] (PyTorch nn.Linear layout). */
+  linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+    this.f32("linear", x, weight);
+    if (weight.rank !== 2) throw shapeError("linear", `weight must be [out, in], got ${fmt(weight)}`);
+    if (x.shape[x.rank - 1] !== weight.shape[1]) throw shapeError("linear", `x ${fmt(x)} does not match weight ${fmt(weight)} (in = ${weight.shape[1]})`);
+    const out = [...x.shape.slice(0, -1), weight.shape[0]];
+    let y = this.wrap(this.B.ggml_mul_mat(this.ctx, weight.ptr, this.contig(x).ptr), out);
+    if (bias) {
+      if (bias.rank !== 1 || bias.shape[0] !== weight.shape[0]) throw shapeError("linear", `bias ${fmt(bias)} must be [${weight.shape[0]}]`);
+      y = this.add(y, bias);
+    }
+    return y;
+  }
+
+  // ---------------------------------------------------------------- indexing
+
+  /** table [V, D] rows at ids (i32, any shape) -> [...ids.shape, D]. Ids must be in [0, V) (checked by the graph at run). */
+  embedding(table: Tensor, ids: Tensor): Tensor {
+    this.f32("embedding", table);
+    if (ids.dtype !== "i32") throw shapeError("embedding", `ids must be i32, got ${ids.dtype}`);
+    if (table.rank !== 2) throw shapeError("embedding", `table must be [V, D], got ${fmt(table)}`);
+    const flat = this.reshape(ids, [ids.numel]);
+    const rows = this.wrap(this.B.ggml_get_rows(this.ctx, table.ptr, flat.ptr), [ids.numel, table.shape[1]]);
+    return this.reshape(rows, [...ids.shape, table.shape[1]]);
+  }
+
+  /** x [N, D] rows at idx (i32 [M]) -> [M, D]. Selects valid positions; gradient scatters back (native GET_ROWS). */
+  gatherRows(x: Tensor, idx: Tensor): Tensor {
+    if (x.rank !== 2) throw shapeError("gatherRows", `x must be [N, D], got ${fmt(x)}`);
+    if (idx.dtype !== "i32" || idx.rank !== 1) throw shapeError("gatherRows", `idx must be i32 [M], got ${idx.dtype}${fmt(idx)}`);
+    return this.embedding(this.contig(x), idx);
+  }
+
+  // ---------------------------------------------------------------- layout
+
+  /** Same data, new shape (numel must match). Non-contiguous inputs are copied first. */
+  reshape(x: Tensor, shape: Shape): Tensor {
+    checkShape(shape, "reshape");
+    if (numel(shape) !== x.numel) throw shapeError("reshape", `cannot reshape ${fmt(x)} (${x.numel}) to ${fmt(shape)}`);
+    if (sameShape(shape, x.shape)) return x;
+    const c = this.contig(x);
+    const ne = toNe(shape);
+    const ptr = this.B.ggml_reshape_4d(this.ctx, c.ptr, ne[0], ne[1], ne[2], ne[3]);
+    this.tensorsCreated++;
+    return new Tensor(ptr, shape, x.dtype);
+  }
+
+  /** PyTorch permute: output dim j is input dim dims[j]. A view; follow with cont() where an op needs contiguity. */
+  permute(x: Tensor, dims: readonly number[]): Tensor {
+    const r = x.rank;
+    if (dims.length !== r || [...dims].sort().some((d, i) => d !== i)) throw shapeError("permute", `dims [${dims}] is not a permutation of rank ${r}`);
+    if (r < 2) return x;
+    // ggml_permute(ax): source ggml axis i goes to ggml position ax[i]. Torch dim d <-> ggml axis r-1-d.
+    const ax = [0, 1, 2, 3];
+    for (let j = 0; j < r; j++) ax[r - 1 - dims[j]] = r - 1 - j;
+    const ptr = this.B.ggml_permute(this.ctx, x.ptr, ax[0], ax[1], ax[2], ax[3]);
+    this.tensorsCreated++;
+    return new Tensor(ptr, dims.map((d) => x.shape[d]), x.dtype, dims.map((d) => x.strides[d]));
+  }
+
+  /** Swap the last two dims (a view). */
+  transpose(x: Tensor): Tensor {
+    if (x.rank < 2) throw shapeError("transpose", `needs rank >= 2, got ${fmt(x)}`);
+    const dims = x.shape.map((_, i) => i);
+    dims[x.rank - 1] = x.rank - 2;
+    dims[x.rank - 2] = x.rank - 1;
+    return this.permute(x, dims);
+  }
+
+  /** A contiguous copy (no-op when already contiguous). */
+  cont(x: Tensor): Tensor {
+    if (x.isContiguous) return x;
+    return this.wrap(this.B.ggml_cont(this.ctx, x.ptr), x.shape, x.dtype);
+  }
+
+  /** x[.., start:start+length, ..] along `dim` (a view; negative dim counts from the end). */
+  slice(x: Tensor, dim: number, start: number, length: number): Tensor {
+    const d = dim < 0 ? x.rank + dim : dim;
+    if (d < 0 || d >= x.rank) throw shapeError("slice", `dim ${dim} out of range for ${fmt(x)}`);
+    if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 1 || start + length > x.shape[d]) {
+      throw shapeError("slice", `[${start}, ${start + length}) out of range for dim ${d} of ${fmt(x)}`);
+    }
+    const shape = [...x.shape];
+    shape[d] = length;
+    const ne = toNe(shape);
+    const esz = 4;
+    const st = x.strides;
+    const r = x.rank;
+    const nb = [1, 2, 3].map((i) => (i < r ? st[r - 1 - i] * esz : (i === r ? numel(x.shape) * esz : numel(x.shape) * esz)));
+    if (st[r - 1] !== 1) throw shapeError("slice", `innermost dim of ${fmt(x)} is strided; call cont() first`);
+    const ptr = this.B.ggml_view_4d(this.ctx, x.ptr, ne[0], ne[1], ne[2], ne[3], nb[0], nb[1], nb[2], start * st[d] * esz);
+    this.tensorsCreated++;
+    return new Tensor(ptr, shape, x.dtype, st);
+  }
+
+  /** Concatenate along `dim` (composed from ACC into zeros: ggml's CONCAT has no backward). */
+  concat(parts: readonly Tensor[], dim: number): Tensor {
+    if (parts.length === 0) throw shapeError("concat", "no tensors");
+    if (parts.length === 1) return parts[0];
+    const first = parts[0];
+    const d = dim < 0 ? first.rank + dim : dim;
+    if (d < 0 || d >= first.rank) throw shapeError("concat", `dim ${dim} out of range for ${fmt(first)}`);
+    for (const p of parts) {
+      this.f32("concat", p);
+      if (p.rank !== first.rank || p.shape.some((n, i) => i !== d && n !== first.shape[i])) {
+        throw shapeError("concat", `shapes ${parts.map((q) => fmt(q)).join(", ")} differ outside dim ${d}`);
+      }
+    }
+    const shape = [...first.shape];
+    shape[d] = parts.reduce((s, p) => s + p.shape[d], 0);
+    checkShape(shape, "concat");
+    const strides = contiguousStrides(shape);
+    const r = shape.length;
+    const nb = [1, 2, 3].map((i) => (i < r ? strides[r - 1 - i] * 4 : numel(shape) * 4));
+    let acc = this.constant(0, shape);
+    let offset = 0;
+    for (const p of parts) {
+      const pc = this.cont(p);
+      const ptr = this.B.ggml_acc(this.ctx, acc.ptr, pc.ptr, nb[0], nb[1], nb[2], offset * strides[d] * 4);
+      acc = this.wrap(ptr, shape);
+      offset += p.shape[d];
+    }
+    return acc;
+  }
+
+  // ---------------------------------------------------------------- attention, pooling, convolution, rope
+
+  /**
+   * Softmax over the last dim of x [.., Lq, Lk] with optional scale, causal mask and additive mask.
+   * Native SOFT_MAX (+ DIAG_MASK_INF for causal); the mask gets no gradient.
+   */
+  softmax(x: Tensor, options: SoftmaxOptions = {}): Tensor {
+    this.f32("softmax", x);
+    let a = this.contig(x);
+    if (options.causal) {
+      if (x.rank < 2) throw shapeError("softmax", `causal needs rank >= 2, got ${fmt(x)}`);
+      a = this.wrap(this.B.ggml_diag_mask_inf(this.ctx, a.ptr, 0), x.shape);
+    }
+    let maskPtr: Ptr = null;
+    if (options.mask) {
+      const m = options.mask;
+      this.f32("softmax mask", m);
+      const [sx, sm] = rightAlign(x.shape, m.shape);
+      const r = sx.length;
+      if (r < 2 || sm[r - 1] !== sx[r - 1] || sm[r - 2] !== sx[r - 2]) {
+        throw shapeError("softmax", `mask ${fmt(m)} must end with [Lq, Lk] = [${sx.slice(-2)}] of x ${fmt(x)}`);
+      }
+      if (!canRepeat(sm, sx)) throw shapeError("softmax", `mask ${fmt(m)} does not broadcast to ${fmt(x)}`);
+      maskPtr = this.contig(this.reshapeTo(m, sm)).ptr;
+    }
+    const y = this.wrap(this.B.ggml_soft_max_ext(this.ctx, a.ptr, maskPtr, options.scale ?? 1, 0), x.shape);
+    // SOFT_MAX_BACK reads y after copying dy into dx; gallocr may place dx in y's buffer (in-place) and corrupt
+    // the gradient (measured: wrong grads for softmax->reshape). Outputs are never reused, so pin y.
+    if (this.training) this.B.ggml_set_output(y.ptr);
+    return y;
+  }
+
+  /**
+   * Max pooling over the last dim: x [.., T] -> [.., floor((T - kernel) / stride) + 1] (native POOL_2D with a 1-high window).
+   * kernel = T pools over all time (Caser).
+   */
+  maxPool1d(x: Tensor, kernel: number, stride = kernel): Tensor {
+    this.f32("maxPool1d", x);
+    const T = x.shape[x.rank - 1];
+    if (!Number.isInteger(kernel) || kernel < 1 || kernel > T || !Number.isInteger(stride) || stride < 1) {
+      throw shapeError("maxPool1d", `kernel ${kernel} / stride ${stride} invalid for ${fmt(x)}`);
+    }
+    const outT = Math.floor((T - kernel) / stride) + 1;
+    const shape = [...x.shape.slice(0, -1), outT];
+    return this.wrap(this.B.ggml_pool_2d(this.ctx, this.contig(x).ptr, GGML_OP_POOL.MAX, kernel, 1, stride, 1, 0, 0), shape);
+  }
+
+  /**
+   * 1-D convolution (PyTorch Conv1d, no groups): x [B, C, L], weight [OC, C, K], bias [OC] -> [B, OC, Lout], via IM2COL + matmul.
+   * The result is a permuted view; cont() it if a following op needs contiguity.
+   */
+  conv1d(x: Tensor, weight: Tensor, bias?: Tensor, options: { stride?: number; padding?: number; dilation?: number } = {}): Tensor {
+    this.f32("conv1d", x, weight);
+    if (x.rank !== 3 || weight.rank !== 3) throw shapeError("conv1d", `x must be [B, C, L] and weight [OC, C, K], got ${fmt(x)}, ${fmt(weight)}`);
+    const [B, C, L] = x.shape;
+    const [OC, WC, K] = weight.shape;
+    const s = options.stride ?? 1;
+    const p = options.padding ?? 0;
+    const dl = options.dilation ?? 1;
+    if (WC !== C) throw shapeError("conv1d", `x has ${C} channels, weight expects ${WC}`);
+    const OL = Math.floor((L + 2 * p - dl * (K - 1) - 1) / s) + 1;
+    if (OL < 1) throw shapeError("conv1d", `kernel ${K} (dilation ${dl}) longer than padded input ${L}`);
+    const cols = this.wrap(
+      this.B.ggml_im2col(this.ctx, weight.ptr, this.contig(x).ptr, s, 0, p, 0, dl, 0, false, GGML_TYPE.F32),
+      [B, OL, C * K],
+    );
+    const w2 = this.reshape(weight, [OC, C * K]);
+    let y = this.linear(cols, w2); // [B, OL, OC]
+    if (bias) {
+      if (bias.rank !== 1 || bias.shape[0] !== OC) throw shapeError("conv1d", `bias ${fmt(bias)} must be [${OC}]`);
+      y = this.add(y, bias);
+    }
+    return this.permute(y, [0, 2, 1]);
+  }
+
+  /**
+   * Rotary position embedding on x [B, L, H, Dh] with positions (i32 [L]) (native ROPE, backward to x only).
+   */
+  rope(x: Tensor, positions: Tensor, options: RopeOptions = {}): Tensor {
+    this.f32("rope", x);
+    if (x.rank !== 4) throw shapeError("rope", `x must be [B, L, H, Dh], got ${fmt(x)}`);
+    if (positions.dtype !== "i32" || positions.rank !== 1 || positions.shape[0] !== x.shape[1]) {
+      throw shapeError("rope", `positions must be i32 [${x.shape[1]}], got ${positions.dtype}${fmt(positions)}`);
+    }
+    const nDims = options.nDims ?? x.shape[3];
+    if (nDims % 2 !== 0 || nDims > x.shape[3]) throw shapeError("rope", `nDims ${nDims} must be even and <= ${x.shape[3]}`);
+    const mode = (options.mode ?? "neox") === "neox" ? GGML_ROPE_TYPE.NEOX : GGML_ROPE_TYPE.NORMAL;
+    const ptr = this.B.ggml_rope_ext(this.ctx, this.contig(x).ptr, positions.ptr, null, nDims, mode, 0, options.base ?? 10000, 1, 0, 1, 0, 0);
+    return this.wrap(ptr, x.shape);
+  }
+
+  // ---------------------------------------------------------------- losses
+
+  /**
+   * Mean cross-entropy of logits [N, V] against integer targets (i32 input [N]) over rows whose target is not
+   * `ignoreIndex`; ignored rows get exactly zero gradient. Composed: -Σ w·log(softmax(logits)[target] + 1e-30),
+   * the target probabilities picked with GET_ROWS, w = 1/nValid (0 for ignored rows), computed when `targets` is set.
+   * `targets` must be a graph input (b.input(..., "i32")). Returns a scalar.
+   */
+  crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntropyOptions = {}): Tensor {
+    this.f32("crossEntropy", logits);
+    if (logits.rank !== 2) throw shapeError("crossEntropy", `logits must be [N, V], got ${fmt(logits)}`);
+    const [N, V] = logits.shape;
+    if (targets.dtype !== "i32" || targets.numel !== N) throw shapeError("crossEntropy", `targets must be i32 with ${N} values, got ${targets.dtype}${fmt(targets)}`);
+    const src = [...this.inputs.values()].find((s) => s.tensor === targets);
+    if (!src) throw shapeError("crossEntropy", "targets must be a graph input created with b.input(name, shape, 'i32')");
+    const ignore = options.ignoreIndex;
+    const flatIdx = this.newTensor([N], "i32", "crossEntropy index");
+    const weights = this.newTensor([N, 1], "f32", "crossEntropy weights");
+    const name = src.name;
+    this.hidden.push({
+      kind: "derived",
+      tensor: flatIdx,
+      from: name,
+      fill: (t) => {
+        const out = new Int32Array(N);
+        for (let i = 0; i < N; i++) {
+          const y = t[i];
+          if (y === ignore) continue;
+          if (!(y >= 0 && y < V)) throw new ReclmError("RECLM_ERR_SHAPE", `crossEntropy: target ${y} at row ${i} of input "${name}" is outside [0, ${V})`, { field: name });
+          out[i] = i * V + y;
+        }
+        return out;
+      },
+    });
+    this.hidden.push({
+      kind: "derived",
+      tensor: weights,
+      from: name,
+      fill: (t) => {
+        let valid = 0;
+        for (let i = 0; i < N; i++) if (t[i] !== ignore) valid++;
+        const out = new Float32Array(N);
+        if (valid > 0) for (let i = 0; i < N; i++) out[i] = t[i] === ignore ? 0 : 1 / valid;
+        return out;
+      },
+    });
+    const probs = this.softmax(logits);
+    const picked = this.wrap(this.B.ggml_get_rows(this.ctx, this.reshape(probs, [N * V, 1]).ptr, flatIdx.ptr), [N, 1]);
+    const logp = this.log(this.addScalar(picked, 1e-30));
+    return this.neg(this.sum(this.mul(logp, weights)));
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** @internal */
+  newTensor(shape: Shape, dtype: DType, what: string): Tensor {
+    checkShape(shape, what);
+    const ne = toNe(shape);
+    const ptr = this.B.ggml_new_tensor_4d(this.ctx, dtype === "i32" ? GGML_TYPE.I32 : GGML_TYPE.F32, ne[0], ne[1], ne[2], ne[3]);
+    if (!ptr) throw new ReclmError("RECLM_ERR_ENGINE", `ggml context full creating ${what}; raise compile({ maxNodes })`);
+    this.tensorsCreated++;
+    return new Tensor(ptr, shape, dtype);
+  }
+
+  private wrap(ptr: Ptr, shape: Shape, dtype: DType = "f32"): Tensor {
+    if (!ptr) throw new ReclmError("RECLM_ERR_ENGINE", "ggml context full; raise compile({ maxNodes })");
+    this.tensorsCreated++;
+    return new Tensor(ptr, shape, dtype);
+  }
+
+  private contig(x: Tensor): Tensor {
+    return this.cont(x);
+  }
+
+  private reshapeTo(x: Tensor, shape: Shape): Tensor {
+    return sameShape(x.shape, shape) ? x : this.reshape(x, shape);
+  }
+
+  private unary(op: string, x: Tensor, f: (ctx: Ptr, a: Ptr) => Ptr): Tensor {
+    this.f32(op, x);
+    return this.wrap(f(this.ctx, this.contig(x).ptr), x.shape);
+  }
+
+  private broadcastBinary(op: string, a: Tensor, b: Tensor, f: (x: Ptr, y: Ptr) => Ptr): Tensor {
+    this.f32(op, a, b);
+    const [sa, sb] = rightAlign(a.shape, b.shape);
+    let big = a, small = b, sBig = sa, sSmall = sb;
+    if (!canRepeat(sb, sa)) {
+      if (!canRepeat(sa, sb)) throw shapeError(op, `shapes ${fmt(a)} and ${fmt(b)} do not broadcast`);
+      big = b; small = a; sBig = sb; sSmall = sa;
+    }
+    const bigR = this.reshapeTo(this.contig(big), sBig);
+    const smallR = this.reshapeTo(this.contig(small), sSmall);
+    return this.wrap(f(bigR.ptr, smallR.ptr), sBig);
+  }
+
+  private checkVec(what: string, v: Tensor, x: Tensor): Tensor {
+    const D = x.shape[x.rank - 1];
+    if (v.numel !== D || v.shape[v.rank - 1] !== D) throw shapeError(what, `must be [${D}] for x ${fmt(x)}, got ${fmt(v)}`);
+    return v;
+  }
+
+  private f32(op: string, ...ts: Tensor[]): void {
+    for (const t of ts) if (t.dtype !== "f32") throw shapeError(op, `expects f32 tensors, got ${t.dtype}${fmt(t)}`);
+  }
+}
+
+function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((n, i) => n === b[i]);
+}
+
+/** Pads the shorter shape with leading 1s. */
+function rightAlign(a: Shape, b: Shape): [number[], number[]] {
+  const r = Math.max(a.length, b.length);
+  const pad = (s: Shape) => [...new Array<number>(r - s.length).fill(1), ...s];
+  return [pad(a), pad(b)];
+}
+
+/** ggml_can_repeat: every dim of `small` divides the matching dim of `big`. */
+function canRepeat(small: Shape, big: Shape): boolean {
+  return small.length === big.length && small.every((n, i) => big[i] % n === 0);
+}

@@ -1,0 +1,62 @@
+import { cpus } from "node:os";
+import { ReclmError } from "../errors.ts";
+import { loadGgml, type Ggml, type Ptr } from "./ffi/ggml.ts";
+
+export interface EngineOptions {
+  /**
+   * CPU threads for ggml compute. Default: the number of cores (os.cpus().length) or $RECLM_THREADS.
+   * Set it explicitly: ggml's own default (4) spins in barriers on a 2-core machine.
+   */
+  threads?: number;
+  /** Only "cpu" today; GPU backends would be selected in ffi/library.ts. */
+  backend?: "cpu";
+}
+
+/** One ggml backend (CPU, n threads). Owns nothing else; parameter stores and graphs hold a reference to it. */
+export class Engine {
+  /** @internal */ readonly ggml: Ggml;
+  /** @internal */ readonly backend: Ptr;
+  readonly threads: number;
+  private disposed = false;
+
+  private constructor(ggml: Ggml, backend: Ptr, threads: number) {
+    this.ggml = ggml;
+    this.backend = backend;
+    this.threads = threads;
+  }
+
+  static create(options: EngineOptions = {}): Engine {
+    const envThreads = process.env.RECLM_THREADS ? Number(process.env.RECLM_THREADS) : undefined;
+    const threads = options.threads ?? envThreads ?? cpus().length;
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new ReclmError("RECLM_ERR_BAD_CONFIG", `engine threads must be a positive integer, got ${threads}`, {
+        field: "threads",
+      });
+    }
+    const ggml = loadGgml();
+    const backend = ggml.cpu.ggml_backend_cpu_init();
+    if (!backend) throw new ReclmError("RECLM_ERR_ENGINE", "ggml_backend_cpu_init failed");
+    ggml.cpu.ggml_backend_cpu_set_n_threads(backend, threads);
+    return new Engine(ggml, backend, threads);
+  }
+
+  /** The loaded library files, e.g. for a benchmark report. */
+  get libraries(): { base: string; cpu: string } {
+    return this.ggml.files;
+  }
+
+  /** @internal */
+  assertAlive(): void {
+    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "engine was disposed");
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.ggml.base.ggml_backend_free(this.backend);
+  }
+}

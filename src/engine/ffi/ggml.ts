@@ -1,0 +1,201 @@
+/**
+ * koffi bindings to ggml (libggml-base + the best libggml-cpu-<arch> variant) shipped by node-llama-cpp 3.21.1.
+ * Prototypes are copied from the matching headers (/tmp/llama.cpp/ggml/include: ggml.h, ggml-alloc.h,
+ * ggml-backend.h, ggml-cpu.h). Struct layouts MUST track those headers exactly, hence the pinned version.
+ * This file and library.ts are the only importers of koffi.
+ */
+import koffi, { type LibraryHandle } from "koffi";
+import { ReclmError } from "../../errors.ts";
+import { locateGgml } from "./library.ts";
+
+/** Opaque native pointer (a koffi External). */
+export type Ptr = unknown;
+
+/** ggml_type values used by reclm (ggml.h `enum ggml_type`). */
+export const GGML_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, I32: 26, BF16: 30 } as const;
+export const GGML_OP_POOL = { MAX: 0, AVG: 1 } as const;
+export const GGML_ROPE_TYPE = { NORMAL: 0, NEOX: 2 } as const;
+
+koffi.opaque("ggml_context");
+koffi.opaque("ggml_tensor");
+koffi.opaque("ggml_cgraph");
+koffi.opaque("ggml_backend");
+koffi.opaque("ggml_backend_buffer");
+koffi.opaque("ggml_backend_buffer_type");
+koffi.opaque("ggml_gallocr");
+koffi.struct("ggml_init_params", { mem_size: "size_t", mem_buffer: "void *", no_alloc: "bool" });
+
+function bindBase(lib: LibraryHandle) {
+  const f = (proto: string) => lib.func(proto);
+  return {
+    ggml_init: f("ggml_context * ggml_init(ggml_init_params params)"),
+    ggml_free: f("void ggml_free(ggml_context * ctx)"),
+    ggml_tensor_overhead: f("size_t ggml_tensor_overhead()"),
+    ggml_graph_overhead_custom: f("size_t ggml_graph_overhead_custom(size_t size, bool grads)"),
+    ggml_new_tensor_1d: f("ggml_tensor * ggml_new_tensor_1d(ggml_context * ctx, int type, int64_t ne0)"),
+    ggml_new_tensor_2d: f("ggml_tensor * ggml_new_tensor_2d(ggml_context * ctx, int type, int64_t ne0, int64_t ne1)"),
+    ggml_new_tensor_3d: f(
+      "ggml_tensor * ggml_new_tensor_3d(ggml_context * ctx, int type, int64_t ne0, int64_t ne1, int64_t ne2)",
+    ),
+    ggml_new_tensor_4d: f(
+      "ggml_tensor * ggml_new_tensor_4d(ggml_context * ctx, int type, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3)",
+    ),
+    ggml_set_name: f("ggml_tensor * ggml_set_name(ggml_tensor * t, const char * name)"),
+    ggml_set_param: f("void ggml_set_param(ggml_tensor * t)"),
+    ggml_set_loss: f("void ggml_set_loss(ggml_tensor * t)"),
+    ggml_set_input: f("void ggml_set_input(ggml_tensor * t)"),
+    ggml_set_output: f("void ggml_set_output(ggml_tensor * t)"),
+    ggml_nbytes: f("size_t ggml_nbytes(const ggml_tensor * t)"),
+
+    // binary / unary ops
+    ggml_add: f("ggml_tensor * ggml_add(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b)"),
+    ggml_sub: f("ggml_tensor * ggml_sub(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b)"),
+    ggml_mul: f("ggml_tensor * ggml_mul(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b)"),
+    ggml_div: f("ggml_tensor * ggml_div(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b)"),
+    ggml_scale: f("ggml_tensor * ggml_scale(ggml_context * ctx, ggml_tensor * a, float s)"),
+    ggml_repeat: f("ggml_tensor * ggml_repeat(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b)"),
+    ggml_sqr: f("ggml_tensor * ggml_sqr(ggml_context * ctx, ggml_tensor * a)"),
+    ggml_sqrt: f("ggml_tensor * ggml_sqrt(ggml_context * ctx, ggml_tensor * a)"),
+    ggml_log: f("ggml_tensor * ggml_log(ggml_context * ctx, ggml_tensor * a)"),
+    ggml_exp: f("ggml_tensor * ggml_exp(ggml_context * ctx, ggml_tensor * a)"),
+    ggml_sin: f("ggml_tensor * ggml_sin(ggml_context * ctx, ggml_tensor * a)"),
+    ggml_cos: f("ggml_tensor * ggml_cos(ggml_context * ctx, ggml_tensor * a)"),
+    ggml_neg: f("ggml_tensor * ggml_neg(ggml_context * ctx, ggml_tensor * a)"),
+    ggml_abs: f("ggml_tensor * ggml_abs(ggml_context * ctx, ggml_tensor * a)"),
+    ggml_relu: f("ggml_tensor * ggml_relu(ggml_context * ctx, ggml_tensor * a)"),
+    ggml_silu: f("ggml_tensor * ggml_silu(ggml_context * ctx, ggml_tensor * a)"),
+    ggml_softplus: f("ggml_tensor * ggml_softplus(ggml_context * ctx, ggml_tensor * a)"),
+    ggml_sum: f("ggml_tensor * ggml_sum(ggml_context * ctx, ggml_tensor * a)"),
+    ggml_sum_rows: f("ggml_tensor * ggml_sum_rows(ggml_context * ctx, ggml_tensor * a)"),
+    ggml_clamp: f("ggml_tensor * ggml_clamp(ggml_context * ctx, ggml_tensor * a, float min, float max)"),
+    ggml_rms_norm: f("ggml_tensor * ggml_rms_norm(ggml_context * ctx, ggml_tensor * a, float eps)"),
+    ggml_mul_mat: f("ggml_tensor * ggml_mul_mat(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b)"),
+    ggml_get_rows: f("ggml_tensor * ggml_get_rows(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b)"),
+    ggml_soft_max_ext: f(
+      "ggml_tensor * ggml_soft_max_ext(ggml_context * ctx, ggml_tensor * a, ggml_tensor * mask, float scale, float max_bias)",
+    ),
+    ggml_diag_mask_inf: f("ggml_tensor * ggml_diag_mask_inf(ggml_context * ctx, ggml_tensor * a, int n_past)"),
+    ggml_swiglu_split: f("ggml_tensor * ggml_swiglu_split(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b)"),
+    ggml_rope_ext: f(
+      "ggml_tensor * ggml_rope_ext(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b, ggml_tensor * c, int n_dims, int mode, int n_ctx_orig, float freq_base, float freq_scale, float ext_factor, float attn_factor, float beta_fast, float beta_slow)",
+    ),
+    ggml_im2col: f(
+      "ggml_tensor * ggml_im2col(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b, int s0, int s1, int p0, int p1, int d0, int d1, bool is_2D, int dst_type)",
+    ),
+    ggml_pool_2d: f(
+      "ggml_tensor * ggml_pool_2d(ggml_context * ctx, ggml_tensor * a, int op, int k0, int k1, int s0, int s1, float p0, float p1)",
+    ),
+    ggml_acc: f(
+      "ggml_tensor * ggml_acc(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b, size_t nb1, size_t nb2, size_t nb3, size_t offset)",
+    ),
+    ggml_cross_entropy_loss: f(
+      "ggml_tensor * ggml_cross_entropy_loss(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b)",
+    ),
+    ggml_opt_step_adamw: f(
+      "ggml_tensor * ggml_opt_step_adamw(ggml_context * ctx, ggml_tensor * a, ggml_tensor * grad, ggml_tensor * m, ggml_tensor * v, ggml_tensor * adamw_params)",
+    ),
+
+    // layout
+    ggml_cont: f("ggml_tensor * ggml_cont(ggml_context * ctx, ggml_tensor * a)"),
+    ggml_reshape_1d: f("ggml_tensor * ggml_reshape_1d(ggml_context * ctx, ggml_tensor * a, int64_t ne0)"),
+    ggml_reshape_2d: f("ggml_tensor * ggml_reshape_2d(ggml_context * ctx, ggml_tensor * a, int64_t ne0, int64_t ne1)"),
+    ggml_reshape_3d: f(
+      "ggml_tensor * ggml_reshape_3d(ggml_context * ctx, ggml_tensor * a, int64_t ne0, int64_t ne1, int64_t ne2)",
+    ),
+    ggml_reshape_4d: f(
+      "ggml_tensor * ggml_reshape_4d(ggml_context * ctx, ggml_tensor * a, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3)",
+    ),
+    ggml_permute: f("ggml_tensor * ggml_permute(ggml_context * ctx, ggml_tensor * a, int ax0, int ax1, int ax2, int ax3)"),
+    ggml_transpose: f("ggml_tensor * ggml_transpose(ggml_context * ctx, ggml_tensor * a)"),
+    ggml_view_4d: f(
+      "ggml_tensor * ggml_view_4d(ggml_context * ctx, ggml_tensor * a, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3, size_t nb1, size_t nb2, size_t nb3, size_t offset)",
+    ),
+
+    // graphs and autograd
+    ggml_new_graph_custom: f("ggml_cgraph * ggml_new_graph_custom(ggml_context * ctx, size_t size, bool grads)"),
+    ggml_build_forward_expand: f("void ggml_build_forward_expand(ggml_cgraph * g, ggml_tensor * t)"),
+    ggml_build_backward_expand: f(
+      "void ggml_build_backward_expand(ggml_context * ctx, ggml_cgraph * g, ggml_tensor ** grad_accs)",
+    ),
+    ggml_graph_get_grad: f("ggml_tensor * ggml_graph_get_grad(ggml_cgraph * g, ggml_tensor * t)"),
+    ggml_graph_get_grad_acc: f("ggml_tensor * ggml_graph_get_grad_acc(ggml_cgraph * g, ggml_tensor * t)"),
+    ggml_graph_n_nodes: f("int ggml_graph_n_nodes(ggml_cgraph * g)"),
+    ggml_graph_get_tensor: f("ggml_tensor * ggml_graph_get_tensor(ggml_cgraph * g, const char * name)"),
+
+    // backends and allocation
+    ggml_backend_free: f("void ggml_backend_free(ggml_backend * b)"),
+    ggml_backend_get_default_buffer_type: f("ggml_backend_buffer_type * ggml_backend_get_default_buffer_type(ggml_backend * b)"),
+    ggml_backend_alloc_ctx_tensors: f("ggml_backend_buffer * ggml_backend_alloc_ctx_tensors(ggml_context * ctx, ggml_backend * b)"),
+    ggml_backend_buffer_free: f("void ggml_backend_buffer_free(ggml_backend_buffer * buf)"),
+    ggml_backend_buffer_get_size: f("size_t ggml_backend_buffer_get_size(ggml_backend_buffer * buf)"),
+    ggml_backend_tensor_set: f("void ggml_backend_tensor_set(ggml_tensor * t, const void * data, size_t offset, size_t size)"),
+    ggml_backend_tensor_get: f("void ggml_backend_tensor_get(const ggml_tensor * t, _Out_ void * data, size_t offset, size_t size)"),
+    ggml_backend_graph_compute: f("int ggml_backend_graph_compute(ggml_backend * b, ggml_cgraph * g)"),
+    ggml_gallocr_new: f("ggml_gallocr * ggml_gallocr_new(ggml_backend_buffer_type * buft)"),
+    ggml_gallocr_free: f("void ggml_gallocr_free(ggml_gallocr * g)"),
+    ggml_gallocr_alloc_graph: f("bool ggml_gallocr_alloc_graph(ggml_gallocr * g, ggml_cgraph * graph)"),
+    ggml_gallocr_get_buffer_size: f("size_t ggml_gallocr_get_buffer_size(ggml_gallocr * g, int buffer_id)"),
+  };
+}
+
+function bindCpu(lib: LibraryHandle) {
+  return {
+    ggml_backend_cpu_init: lib.func("ggml_backend * ggml_backend_cpu_init()"),
+    ggml_backend_cpu_set_n_threads: lib.func("void ggml_backend_cpu_set_n_threads(ggml_backend * b, int n_threads)"),
+  };
+}
+
+export type GgmlBase = ReturnType<typeof bindBase>;
+export type GgmlCpu = ReturnType<typeof bindCpu>;
+
+export interface Ggml {
+  base: GgmlBase;
+  cpu: GgmlCpu;
+  /** Which files were loaded (for diagnostics and reports). */
+  files: { base: string; cpu: string };
+}
+
+let loaded: Ggml | undefined;
+
+/** Loads the libraries once per process. The CPU variant is the one whose own `ggml_backend_score()` is highest. */
+export function loadGgml(): Ggml {
+  if (loaded) return loaded;
+  const files = locateGgml();
+  let baseLib: LibraryHandle;
+  try {
+    baseLib = koffi.load(files.base);
+  } catch (e) {
+    throw new ReclmError("RECLM_ERR_ENGINE", `cannot load ${files.base}: ${(e as Error).message}`, {}, { cause: e });
+  }
+  const forced = process.env.RECLM_GGML_CPU_VARIANT;
+  let best: { path: string; score: number; lib: LibraryHandle } | undefined;
+  for (const path of files.cpuVariants) {
+    if (forced && !path.endsWith(`libggml-cpu-${forced}.so`)) continue;
+    let lib: LibraryHandle;
+    try {
+      lib = koffi.load(path);
+    } catch {
+      continue;
+    }
+    const score = Number(lib.func("int ggml_backend_score()")());
+    if (score > 0 && (!best || score > best.score)) {
+      best?.lib.unload();
+      best = { path, score, lib };
+    } else {
+      lib.unload();
+    }
+  }
+  if (!best) {
+    throw new ReclmError(
+      "RECLM_ERR_ENGINE",
+      `no ggml CPU variant in ${files.dir} supports this CPU${forced ? ` (RECLM_GGML_CPU_VARIANT=${forced})` : ""}`,
+    );
+  }
+  loaded = { base: bindBase(baseLib), cpu: bindCpu(best.lib), files: { base: files.base, cpu: best.path } };
+  return loaded;
+}
+
+/** Numeric address of a native pointer, for identity comparisons. */
+export function addressOf(p: Ptr): bigint {
+  return koffi.address(p as never) as bigint;
+}

@@ -1,0 +1,297 @@
+import { ReclmError } from "../errors.ts";
+import { Rng } from "../rng.ts";
+import { Builder, type GraphMode, type HiddenInput } from "./builder.ts";
+import type { Engine } from "./engine.ts";
+import { addressOf, GGML_TYPE, type Ptr } from "./ffi/ggml.ts";
+import type { AdamW } from "./optim.ts";
+import { Param, type ParamStore } from "./params.ts";
+import { Tensor, fmt } from "./tensor.ts";
+
+export interface BuildResult {
+  /** Scalar loss; required in "grad" and "train" graphs. */
+  loss?: Tensor;
+  /** Tensors to read back after `run` with `graph.read(name)`. */
+  outputs?: Record<string, Tensor>;
+}
+
+export interface CompileOptions {
+  /** "eval": forward only, dropout off. "grad": forward + backward, gradients readable. "train": + clipping + AdamW step. */
+  mode: GraphMode;
+  /** The parameters the graph may use (must be initialized). */
+  params: ParamStore;
+  /** The model, written once with builder ops. Runs exactly once, at compile time. */
+  build: (b: Builder) => BuildResult;
+  /** Required for "train". */
+  optimizer?: AdamW;
+  /** Source of dropout masks (seeded). Default new Rng(0). */
+  rng?: Rng;
+  /** Capacity of the ggml context / graph in tensors. Default 32768; raise it for long unrolled recurrences. */
+  maxNodes?: number;
+}
+
+export interface RunOptions {
+  /** Keep the dropout masks of the previous run instead of drawing new ones (gradient checks). */
+  keepDropoutMasks?: boolean;
+}
+
+export interface RunResult {
+  /** The loss value, NaN when the graph has no loss. */
+  loss: number;
+  /** Global gradient L2 norm before clipping ("train" graphs only). */
+  gradNorm?: number;
+}
+
+type InputData = Float32Array | Int32Array;
+
+/**
+ * One compiled ggml graph for one batch shape, built ONCE and reused: each `run` copies inputs in and computes.
+ * Holds its own context and compute buffer; call `dispose()` (or reuse it) — nothing is freed by GC.
+ */
+export class Graph {
+  readonly mode: GraphMode;
+  readonly nodeCount: number;
+  /** Bytes of the compute buffer (activations, gradients). */
+  readonly computeBytes: number;
+  private readonly engine: Engine;
+  private readonly store: ParamStore;
+  private readonly ctx: Ptr;
+  private readonly gallocr: Ptr;
+  private readonly gf: Ptr;
+  private readonly inputs: Map<string, Tensor>;
+  private readonly hidden: HiddenInput[];
+  private readonly outputs: Map<string, Tensor>;
+  private readonly loss?: Tensor;
+  private readonly lossGrad: Ptr | null;
+  private readonly grads = new Map<Param, Ptr>();
+  private readonly optimizer?: AdamW;
+  private readonly adamParams: { decay: Ptr; noDecay: Ptr } | null = null;
+  private readonly clip: { maxNorm: Ptr; norm: Ptr } | null = null;
+  private readonly rng: Rng;
+  private readonly lastInputs = new Map<string, InputData>();
+  /** Inputs the graph reads directly (an i32 target consumed only by crossEntropy's derived inputs is not). */
+  private readonly inGraph = new Set<string>();
+  private ran = false;
+  private disposed = false;
+
+  /** @internal use engine-level `compile()` */
+  constructor(engine: Engine, options: CompileOptions) {
+    engine.assertAlive();
+    options.params.assertReady();
+    const { mode } = options;
+    if (mode === "train" && !options.optimizer) throw new ReclmError("RECLM_ERR_BAD_CONFIG", 'compile: mode "train" needs an optimizer');
+    if (options.optimizer && options.optimizer.store !== options.params) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "compile: optimizer belongs to another ParamStore");
+    this.engine = engine;
+    this.store = options.params;
+    this.mode = mode;
+    this.rng = options.rng ?? new Rng(0);
+    this.optimizer = mode === "train" ? options.optimizer : undefined;
+    const B = engine.ggml.base;
+    const maxNodes = options.maxNodes ?? 32768;
+    const memSize = Number(B.ggml_tensor_overhead()) * maxNodes * 2 + Number(B.ggml_graph_overhead_custom(maxNodes, true)) + 4096;
+    this.ctx = B.ggml_init({ mem_size: memSize, mem_buffer: null, no_alloc: true });
+    try {
+      const builder = new Builder(engine, this.ctx, mode);
+      const res = options.build(builder);
+      this.inputs = new Map([...builder.inputs].map(([k, v]) => [k, v.tensor]));
+      this.hidden = builder.hidden;
+      this.outputs = new Map();
+      const grads = mode !== "eval";
+      this.gf = B.ggml_new_graph_custom(this.ctx, maxNodes, grads);
+      for (const [name, t] of Object.entries(res.outputs ?? {})) {
+        const c = builder.cont(t);
+        B.ggml_set_output(c.ptr);
+        B.ggml_build_forward_expand(this.gf, c.ptr);
+        this.outputs.set(name, c);
+      }
+      if (res.loss) {
+        if (res.loss.numel !== 1 || res.loss.dtype !== "f32") throw new ReclmError("RECLM_ERR_SHAPE", `compile: loss must be an f32 scalar, got ${res.loss}`);
+        this.loss = res.loss;
+        B.ggml_set_output(res.loss.ptr);
+        B.ggml_build_forward_expand(this.gf, res.loss.ptr);
+      } else if (grads) {
+        throw new ReclmError("RECLM_ERR_BAD_CONFIG", `compile: mode "${mode}" needs build() to return a loss`);
+      }
+      for (const t of this.inputs.values()) this.markInput(t.ptr);
+      for (const h of this.hidden) this.markInput(h.tensor.ptr);
+
+      this.lossGrad = null;
+      if (grads && this.loss) {
+        const used = this.store.list().filter((p) => p.trainable);
+        if (used.length === 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "compile: no trainable parameters");
+        B.ggml_set_loss(this.loss.ptr);
+        B.ggml_build_backward_expand(this.ctx, this.gf, null);
+        this.lossGrad = B.ggml_graph_get_grad_acc(this.gf, this.loss.ptr);
+        if (!this.lossGrad) throw new ReclmError("RECLM_ERR_ENGINE", "compile: loss has no gradient accumulator (does the loss depend on a trainable parameter?)");
+        this.markInput(this.lossGrad);
+        for (const p of used) {
+          const g = B.ggml_graph_get_grad(this.gf, p.ptr);
+          if (g) this.grads.set(p, g);
+        }
+        if (this.grads.size === 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "compile: the loss depends on no trainable parameter");
+        if (mode === "grad") {
+          for (const g of this.grads.values()) {
+            B.ggml_set_output(g);
+            B.ggml_build_forward_expand(this.gf, g);
+          }
+        } else {
+          const opt = this.optimizer!;
+          const mk = (n: number) => {
+            const t = B.ggml_new_tensor_1d(this.ctx, GGML_TYPE.F32, n);
+            this.markInput(t);
+            return t;
+          };
+          this.adamParams = { decay: mk(7), noDecay: mk(7) };
+          // Global norm over every gradient this graph produces, before clipping (PyTorch clip_grad_norm_).
+          let sq: Ptr | null = null;
+          for (const g of this.grads.values()) {
+            const s = B.ggml_sum(this.ctx, B.ggml_sqr(this.ctx, g));
+            sq = sq ? B.ggml_add(this.ctx, sq, s) : s;
+          }
+          const norm = B.ggml_sqrt(this.ctx, sq);
+          B.ggml_set_output(norm);
+          B.ggml_build_forward_expand(this.gf, norm);
+          const maxNorm = mk(1);
+          const eps = mk(1);
+          this.hidden.push({ kind: "constant", tensor: new Tensor(eps, [1], "f32"), data: new Float32Array([1e-6]) });
+          const coef = B.ggml_clamp(this.ctx, B.ggml_div(this.ctx, maxNorm, B.ggml_add(this.ctx, norm, eps)), -1e30, 1);
+          this.clip = { maxNorm, norm };
+          for (const [p, g] of this.grads) {
+            const st = opt.moments.get(p);
+            if (!st) throw new ReclmError("RECLM_ERR_ENGINE", `optimizer has no state for "${p.name}"`);
+            const gc = B.ggml_mul(this.ctx, g, coef);
+            const step = B.ggml_opt_step_adamw(this.ctx, p.ptr, gc, st.m, st.v, p.decay ? this.adamParams.decay : this.adamParams.noDecay);
+            B.ggml_build_forward_expand(this.gf, step);
+          }
+        }
+      }
+      for (const [name, t] of this.inputs) {
+        const found = B.ggml_graph_get_tensor(this.gf, name.slice(0, 60));
+        if (found && addressOf(found) === addressOf(t.ptr)) this.inGraph.add(name);
+      }
+      this.nodeCount = Number(B.ggml_graph_n_nodes(this.gf));
+      if (this.nodeCount >= maxNodes) throw new ReclmError("RECLM_ERR_ENGINE", `graph has ${this.nodeCount} nodes, over maxNodes ${maxNodes}; raise it`);
+      this.gallocr = B.ggml_gallocr_new(B.ggml_backend_get_default_buffer_type(engine.backend));
+      if (!B.ggml_gallocr_alloc_graph(this.gallocr, this.gf)) {
+        B.ggml_gallocr_free(this.gallocr);
+        throw new ReclmError("RECLM_ERR_ENGINE", "could not allocate the compute buffer");
+      }
+      this.computeBytes = Number(B.ggml_gallocr_get_buffer_size(this.gallocr, 0));
+    } catch (e) {
+      B.ggml_free(this.ctx);
+      throw e;
+    }
+    for (const h of this.hidden) if (h.kind === "constant") this.setRaw(h.tensor.ptr, h.data);
+  }
+
+  /** Names and shapes of the inputs `run` expects. */
+  get inputShapes(): Record<string, { shape: readonly number[]; dtype: string }> {
+    return Object.fromEntries([...this.inputs].map(([k, t]) => [k, { shape: t.shape, dtype: t.dtype }]));
+  }
+
+  /**
+   * Copies every input in, computes, and (train) applies one AdamW step with the optimizer's current lr.
+   * Every declared input must be given each run.
+   */
+  run(inputs: Record<string, InputData>, options: RunOptions = {}): RunResult {
+    this.assertAlive();
+    for (const [name, t] of this.inputs) {
+      const data = inputs[name];
+      if (!data) throw new ReclmError("RECLM_ERR_SHAPE", `graph input "${name}" not given`, { field: name });
+      const want = t.dtype === "i32" ? Int32Array : Float32Array;
+      if (!(data instanceof want) || data.length !== t.numel) {
+        throw new ReclmError("RECLM_ERR_SHAPE", `graph input "${name}" needs ${want.name}(${t.numel}) for shape ${fmt(t)}, got ${data.constructor.name}(${data.length})`, { field: name });
+      }
+      if (this.inGraph.has(name)) this.setRaw(t.ptr, data);
+      this.lastInputs.set(name, data);
+    }
+    for (const name of Object.keys(inputs)) {
+      if (!this.inputs.has(name)) throw new ReclmError("RECLM_ERR_SHAPE", `unknown graph input "${name}" (have: ${[...this.inputs.keys()].join(", ")})`, { field: name });
+    }
+    for (const h of this.hidden) {
+      if (h.kind === "dropout") {
+        if (options.keepDropoutMasks && this.ran) continue;
+        const n = h.tensor.numel;
+        const m = new Float32Array(n);
+        const keep = 1 / (1 - h.p);
+        for (let i = 0; i < n; i++) m[i] = this.rng.next() >= h.p ? keep : 0;
+        this.setRaw(h.tensor.ptr, m);
+      } else if (h.kind === "derived") {
+        this.setRaw(h.tensor.ptr, h.fill(this.lastInputs.get(h.from)!));
+      }
+    }
+    if (this.lossGrad) this.setRaw(this.lossGrad, new Float32Array([1]));
+    const opt = this.optimizer;
+    if (opt && this.adamParams && this.clip) {
+      opt.assertAlive();
+      this.setRaw(this.adamParams.decay, opt.stepParams(true));
+      this.setRaw(this.adamParams.noDecay, opt.stepParams(false));
+      this.setRaw(this.clip.maxNorm, new Float32Array([opt.clipNorm ?? 3.4e38]));
+    }
+    const status = Number(this.engine.ggml.base.ggml_backend_graph_compute(this.engine.backend, this.gf));
+    if (status !== 0) throw new ReclmError("RECLM_ERR_ENGINE", `ggml graph compute failed with status ${status}`);
+    this.ran = true;
+    const result: RunResult = { loss: this.loss ? this.readRaw(this.loss.ptr, 1)[0] : NaN };
+    if (opt && this.clip) {
+      opt.step++;
+      result.gradNorm = this.readRaw(this.clip.norm, 1)[0];
+    }
+    return result;
+  }
+
+  /** An output's values after `run` (row-major, PyTorch order). */
+  read(name: string): Float32Array {
+    this.assertRan();
+    const t = this.outputs.get(name);
+    if (!t) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `no graph output "${name}" (have: ${[...this.outputs.keys()].join(", ")})`);
+    return this.readRaw(t.ptr, t.numel);
+  }
+
+  /** d loss / d param after `run` ("grad" graphs). */
+  grad(p: Param): Float32Array {
+    this.assertRan();
+    if (this.mode !== "grad") throw new ReclmError("RECLM_ERR_BAD_CONFIG", `graph.grad needs mode "grad", this graph is "${this.mode}"`);
+    const g = this.grads.get(p);
+    if (!g) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `parameter "${p.name}" gets no gradient in this graph`);
+    return this.readRaw(g, p.numel);
+  }
+
+  private markInput(ptr: Ptr): void {
+    // Input AND output: gallocr never frees or overwrites in place an output, so constants survive runs.
+    this.engine.ggml.base.ggml_set_input(ptr);
+    this.engine.ggml.base.ggml_set_output(ptr);
+  }
+
+  private setRaw(ptr: Ptr, data: InputData): void {
+    this.engine.ggml.base.ggml_backend_tensor_set(ptr, data, 0, data.byteLength);
+  }
+
+  private readRaw(ptr: Ptr, n: number): Float32Array {
+    const out = new Float32Array(n);
+    this.engine.ggml.base.ggml_backend_tensor_get(ptr, out, 0, out.byteLength);
+    return out;
+  }
+
+  private assertRan(): void {
+    this.assertAlive();
+    if (!this.ran) throw new ReclmError("RECLM_ERR_ENGINE", "graph has not been run yet");
+  }
+
+  private assertAlive(): void {
+    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "graph was disposed");
+    this.engine.assertAlive();
+    this.store.assertReady();
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const B = this.engine.ggml.base;
+    B.ggml_gallocr_free(this.gallocr);
+    B.ggml_free(this.ctx);
+  }
+}
+
+/** Builds a graph once for one set of input shapes. See `CompileOptions`. */
+export function compile(engine: Engine, options: CompileOptions): Graph {
+  return new Graph(engine, options);
+}

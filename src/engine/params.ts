@@ -1,0 +1,192 @@
+import { ReclmError } from "../errors.ts";
+import type { Rng } from "../rng.ts";
+import type { Engine } from "./engine.ts";
+import { GGML_TYPE, type Ptr } from "./ffi/ggml.ts";
+import { checkShape, numel, Tensor, toNe, type Shape } from "./tensor.ts";
+
+/** How a parameter is filled by `ParamStore.initialize`. */
+export type Init =
+  | { kind: "zeros" }
+  | { kind: "ones" }
+  | { kind: "constant"; value: number }
+  | { kind: "normal"; std: number; mean?: number }
+  /** Normal(0, std) resampled until |x| <= bound (LRURec: std 0.02, bound 0.04). */
+  | { kind: "truncNormal"; std: number; bound: number }
+  | { kind: "uniform"; low: number; high: number }
+  /** Glorot uniform over the last two dims (fanIn = shape[-1], fanOut = shape[-2]), PyTorch's xavier_uniform_. */
+  | { kind: "xavierUniform" }
+  | { kind: "data"; data: Float32Array };
+
+export interface ParamOptions {
+  /** Default: truncNormal(0.02, 0.04) for rank >= 2, zeros for rank 1. */
+  init?: Init;
+  /** AdamW weight decay applies to this parameter. Default: true for rank >= 2, false for rank 1 (bias, norm gains). */
+  decay?: boolean;
+  /** Frozen parameters take part in graphs but get no gradient and no optimizer step. Default true. */
+  trainable?: boolean;
+}
+
+/** A named parameter tensor: usable in any graph built on the same engine. */
+export class Param extends Tensor {
+  readonly name: string;
+  readonly decay: boolean;
+  readonly trainable: boolean;
+  readonly init: Init;
+
+  /** @internal */
+  constructor(ptr: Ptr, name: string, shape: Shape, init: Init, decay: boolean, trainable: boolean) {
+    super(ptr, shape, "f32");
+    this.name = name;
+    this.init = init;
+    this.decay = decay;
+    this.trainable = trainable;
+  }
+}
+
+/**
+ * Named f32 parameters in one backend buffer. Declare all with `add`, then `initialize(rng)` once
+ * (allocates and fills them in declaration order, so the same seed gives the same weights).
+ */
+export class ParamStore {
+  readonly engine: Engine;
+  private readonly ctx: Ptr;
+  private buffer: Ptr | null = null;
+  private readonly params: Param[] = [];
+  private readonly byName = new Map<string, Param>();
+  private disposed = false;
+
+  constructor(engine: Engine, options: { maxParams?: number } = {}) {
+    engine.assertAlive();
+    this.engine = engine;
+    const max = options.maxParams ?? 4096;
+    const B = engine.ggml.base;
+    this.ctx = B.ggml_init({ mem_size: Number(B.ggml_tensor_overhead()) * max + 1024, mem_buffer: null, no_alloc: true });
+  }
+
+  add(name: string, shape: Shape, options: ParamOptions = {}): Param {
+    this.assertAlive();
+    if (this.buffer) throw new ReclmError("RECLM_ERR_ENGINE", `param "${name}": cannot add after initialize()`);
+    if (this.byName.has(name)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `duplicate parameter name "${name}"`);
+    checkShape(shape, `param "${name}"`);
+    if (Buffer.byteLength(name) >= 64) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `param name too long (ggml limit 63 bytes): "${name}"`);
+    const B = this.engine.ggml.base;
+    const ne = toNe(shape);
+    const ptr = B.ggml_new_tensor_4d(this.ctx, GGML_TYPE.F32, ne[0], ne[1], ne[2], ne[3]);
+    B.ggml_set_name(ptr, name);
+    const rank2 = shape.length >= 2;
+    const init = options.init ?? (rank2 ? { kind: "truncNormal", std: 0.02, bound: 0.04 } : { kind: "zeros" });
+    if (init.kind === "data" && init.data.length !== numel(shape)) {
+      throw new ReclmError("RECLM_ERR_SHAPE", `param "${name}": init data has ${init.data.length} values, shape [${shape}] needs ${numel(shape)}`);
+    }
+    const p = new Param(ptr, name, shape, init, options.decay ?? rank2, options.trainable ?? true);
+    if (p.trainable) B.ggml_set_param(ptr);
+    this.params.push(p);
+    this.byName.set(name, p);
+    return p;
+  }
+
+  /** Allocates every declared parameter and fills it from its `init`, drawing from `rng` in declaration order. */
+  initialize(rng: Rng): void {
+    this.assertAlive();
+    if (this.buffer) throw new ReclmError("RECLM_ERR_ENGINE", "ParamStore.initialize called twice");
+    if (this.params.length === 0) throw new ReclmError("RECLM_ERR_ENGINE", "ParamStore has no parameters");
+    this.buffer = this.engine.ggml.base.ggml_backend_alloc_ctx_tensors(this.ctx, this.engine.backend);
+    if (!this.buffer) throw new ReclmError("RECLM_ERR_ENGINE", "could not allocate parameter buffer");
+    for (const p of this.params) this.write(p, fillInit(p.init, p.shape, rng));
+  }
+
+  get isInitialized(): boolean {
+    return this.buffer !== null;
+  }
+
+  get(name: string): Param {
+    const p = this.byName.get(name);
+    if (!p) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `no parameter named "${name}"`);
+    return p;
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  list(): readonly Param[] {
+    return this.params;
+  }
+
+  /** Total number of scalar parameters. */
+  get size(): number {
+    return this.params.reduce((s, p) => s + p.numel, 0);
+  }
+
+  read(p: Param | string): Float32Array {
+    const param = typeof p === "string" ? this.get(p) : p;
+    this.assertReady();
+    const out = new Float32Array(param.numel);
+    this.engine.ggml.base.ggml_backend_tensor_get(param.ptr, out, 0, out.byteLength);
+    return out;
+  }
+
+  write(p: Param | string, data: Float32Array): void {
+    const param = typeof p === "string" ? this.get(p) : p;
+    this.assertReady();
+    if (data.length !== param.numel) {
+      throw new ReclmError("RECLM_ERR_SHAPE", `param "${param.name}": got ${data.length} values, shape [${param.shape}] needs ${param.numel}`);
+    }
+    this.engine.ggml.base.ggml_backend_tensor_set(param.ptr, data, 0, data.byteLength);
+  }
+
+  /** @internal */
+  assertReady(): void {
+    this.assertAlive();
+    if (!this.buffer) throw new ReclmError("RECLM_ERR_ENGINE", "ParamStore used before initialize(rng)");
+  }
+
+  private assertAlive(): void {
+    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "ParamStore was disposed");
+    this.engine.assertAlive();
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const B = this.engine.ggml.base;
+    if (this.buffer) B.ggml_backend_buffer_free(this.buffer);
+    B.ggml_free(this.ctx);
+  }
+}
+
+export function fillInit(init: Init, shape: Shape, rng: Rng): Float32Array {
+  const n = numel(shape);
+  const out = new Float32Array(n);
+  switch (init.kind) {
+    case "zeros":
+      return out;
+    case "ones":
+      return out.fill(1);
+    case "constant":
+      return out.fill(init.value);
+    case "data":
+      return Float32Array.from(init.data);
+    case "normal":
+      for (let i = 0; i < n; i++) out[i] = (init.mean ?? 0) + init.std * rng.normal();
+      return out;
+    case "truncNormal":
+      for (let i = 0; i < n; i++) {
+        let x: number;
+        do x = init.std * rng.normal();
+        while (Math.abs(x) > init.bound);
+        out[i] = x;
+      }
+      return out;
+    case "uniform":
+      for (let i = 0; i < n; i++) out[i] = init.low + (init.high - init.low) * rng.next();
+      return out;
+    case "xavierUniform": {
+      const fanIn = shape[shape.length - 1];
+      const fanOut = shape.length >= 2 ? shape[shape.length - 2] : 1;
+      const a = Math.sqrt(6 / (fanIn + fanOut));
+      for (let i = 0; i < n; i++) out[i] = -a + 2 * a * rng.next();
+      return out;
+    }
+  }
+}

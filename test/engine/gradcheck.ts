@@ -1,0 +1,90 @@
+/** Central finite-difference gradient checks for engine ops (used by ops.test.ts). */
+import { Rng } from "../../src/rng.ts";
+import { compile, type Builder, type Engine, type Param, ParamStore, type Tensor } from "../../src/engine/index.ts";
+
+export interface GradCheckCase {
+  /** Parameter shapes; each is filled N(0, 1)·scale (+ offset). */
+  params: Record<string, number[]>;
+  /** Builds the op's output from the params; loss = Σ out ⊙ R for a fixed random R. */
+  op: (b: Builder, p: Record<string, Param>) => Tensor;
+  /** Optional explicit loss (e.g. crossEntropy) instead of Σ out ⊙ R. */
+  loss?: boolean;
+  inputs?: Record<string, Float32Array | Int32Array>;
+  scale?: number;
+  offset?: number;
+  /** Positive-only inputs (log, sqrt). */
+  positive?: boolean;
+  seed?: number;
+  eps?: number;
+}
+
+export interface GradCheckResult {
+  maxAbsErr: number;
+  maxRelErr: number;
+  worst: string;
+  loss: number;
+}
+
+/** Runs forward+backward once, then perturbs every parameter element ±eps (f64 FD over f32 forward). */
+export function gradCheck(engine: Engine, c: GradCheckCase): GradCheckResult {
+  const rng = new Rng(c.seed ?? 1);
+  const store = new ParamStore(engine);
+  const params: Record<string, Param> = {};
+  for (const [name, shape] of Object.entries(c.params)) params[name] = store.add(name, shape, { init: { kind: "zeros" } });
+  store.initialize(rng);
+  for (const p of Object.values(params)) {
+    const d = new Float32Array(p.numel);
+    for (let i = 0; i < d.length; i++) {
+      const v = rng.normal() * (c.scale ?? 1) + (c.offset ?? 0);
+      d[i] = c.positive ? Math.abs(v) + 0.5 : v;
+    }
+    store.write(p, d);
+  }
+  let weights: Float32Array | undefined;
+  const g = compile(engine, {
+    mode: "grad",
+    params: store,
+    rng: new Rng(99),
+    build: (b) => {
+      const out = c.op(b, params);
+      if (c.loss) return { loss: out };
+      weights = new Float32Array(out.numel).map(() => rng.normal());
+      return { loss: b.sum(b.mul(out, b.constant(weights, out.shape))) };
+    },
+  });
+  try {
+    const inputs = c.inputs ?? {};
+    const base = g.run(inputs);
+    const analytic = new Map(Object.values(params).map((p) => [p, g.grad(p)]));
+    const eps = c.eps ?? 1e-2;
+    let maxAbsErr = 0;
+    let maxRelErr = 0;
+    let worst = "";
+    for (const p of Object.values(params)) {
+      const orig = store.read(p);
+      const ga = analytic.get(p)!;
+      for (let i = 0; i < orig.length; i++) {
+        const x = orig.slice();
+        x[i] = orig[i] + eps;
+        store.write(p, x);
+        const lp = g.run(inputs, { keepDropoutMasks: true }).loss;
+        x[i] = orig[i] - eps;
+        store.write(p, x);
+        const lm = g.run(inputs, { keepDropoutMasks: true }).loss;
+        const fd = (lp - lm) / (2 * eps);
+        const abs = Math.abs(fd - ga[i]);
+        const rel = abs / Math.max(1, Math.abs(fd), Math.abs(ga[i]));
+        if (rel > maxRelErr) {
+          maxRelErr = rel;
+          worst = `${p.name}[${i}]: analytic ${ga[i]} vs numeric ${fd}`;
+        }
+        maxAbsErr = Math.max(maxAbsErr, abs);
+      }
+      store.write(p, orig);
+    }
+    return { maxAbsErr, maxRelErr, worst, loss: base.loss };
+  } finally {
+    g.dispose();
+    store.dispose();
+  }
+}
