@@ -83,6 +83,7 @@ async function* scoreBatches(
         { field: "scoreAll" },
       );
     }
+    // Masks in place: a model must return a fresh array per call (or one it does not read back).
     for (let b = 0; b < batchUsers.length; b++) {
       const row = b * width;
       scores[row] = -Infinity;
