@@ -85,9 +85,10 @@ function rawBuild(
     inputFiles: (_p, ctx) => files(needDir(ctx, name)),
     build: (protocol, ctx) => {
       report(ctx, `read ${name}`, 0, 2);
-      const raw = read(files(needDir(ctx, name)));
+      const inputs = files(needDir(ctx, name));
+      const raw = read(inputs);
       report(ctx, `${protocol} protocol`, 1, 2);
-      const ds = applyProtocol(raw, { name, protocol, title });
+      const ds = applyProtocol(raw, { name, protocol, title, source: inputs[0] });
       report(ctx, "done", 2, 2);
       return ds;
     },
@@ -232,7 +233,7 @@ const custom: DatasetDef = {
     report(ctx, "read custom", 0, 2);
     const raw = loadCustom(interactions, items);
     report(ctx, `${protocol} protocol`, 1, 2);
-    return applyProtocol(raw, { name: "custom", protocol, title: plainTitle });
+    return applyProtocol(raw, { name: "custom", protocol, title: plainTitle, source: interactions });
   },
 };
 

@@ -103,6 +103,7 @@ export function loadPublishedSplit(file: string, opts: PublishedSplitOptions): S
     testOut.push(te[0]);
   }
 
+  if (users.length === 0) throw new ReclmError("RECLM_ERR_BAD_DATASET", "no user has a train/val/test split", { file, field: "train" });
   const items: ItemInfo[] = [{ rawId: "", title: "" }];
   for (let sid = 1; sid <= nItems; sid++) {
     const t = meta[String(sid)];

@@ -14,6 +14,8 @@ export interface ProtocolOptions {
   protocol: string;
   /** The dataset's title cleaner (MovieLens, Amazon, plain trim). */
   title: (rawTitle: string | undefined, rawId: string) => string;
+  /** The interactions file, named in the error when nothing survives the protocol. */
+  source?: string;
 }
 
 export function applyProtocol(raw: RawData, opts: ProtocolOptions): SequenceDataset {
@@ -35,6 +37,7 @@ export function applyProtocol(raw: RawData, opts: ProtocolOptions): SequenceData
     throw new ReclmError(
       "RECLM_ERR_BAD_DATASET",
       `dataset "${opts.name}" has no user left after protocol "${opts.protocol}" (each user needs >= 3 interactions, and the k-core 5 per user and item)`,
+      opts.source !== undefined ? { file: opts.source } : {},
     );
   }
   return ds;
