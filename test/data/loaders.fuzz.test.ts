@@ -232,11 +232,9 @@ describe("fuzz: every loader on mutated files", () => {
         for (const m of ms) body = mutate(body, m as Record<string, unknown>);
         const e = await expectDatasetOrLocatedError(key, { ...VALID[key].files, [name]: body });
         outcomes[e ? "error" : "ok"]++;
-        if (process.env.FUZZ_DEBUG && e) console.log("ERR", key, e.code, e.message.slice(0, 110));
       }),
       { numRuns: 60, seed: 42 },
     );
-    if (process.env.FUZZ_DEBUG) console.log(key, outcomes);
     // The mutations must actually break files (and not all of them): otherwise this test proves nothing.
     expect(outcomes.error).toBeGreaterThan(5);
     expect(outcomes.ok).toBeGreaterThan(0);
