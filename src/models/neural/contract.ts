@@ -1,0 +1,97 @@
+/**
+ * The contract every engine-trained ID-based recommender implements (RecBole's SequentialRecommender, typed).
+ * A model file only declares its parameters and writes its encoder with builder ops; the shared trainer
+ * (src/models/neural/trainer.ts) owns batching, the objective's loss, validation, early stopping, checkpoints,
+ * and scoring, so no model repeats that code (RecBole's copy-paste is what we avoid).
+ *
+ * Shapes are PyTorch order (src/engine/README.md). B = batch, L = sequence window, D = hidden, V = output columns.
+ */
+import type { Builder, Param, ParamStore, Tensor } from "../../engine/index.ts";
+
+/** Hyper-parameters every neural retriever has. Model configs extend it with their own fields. */
+export interface BaseModelConfig {
+  /** Window of history the model reads (LlamaRec: 200 for ML, 50 otherwise). */
+  maxLen: number;
+  /** Hidden size D (64 in every paper preset). */
+  hidden: number;
+  /** Dropout on embeddings/FFN. */
+  dropout: number;
+  /** Training batch size (sequences). */
+  batchSize: number;
+  /** Scoring batch size. */
+  evalBatchSize: number;
+  lr: number;
+  weightDecay: number;
+  /** AdamW epsilon (LlamaRec: 1e-9). */
+  eps: number;
+  /** Global gradient-norm clip (LlamaRec: 5.0); 0 disables. */
+  clipNorm: number;
+  /** Maximum epochs. */
+  epochs: number;
+  /** Validate every this many optimizer steps (LlamaRec: 500); 0 = once per epoch. */
+  validateEvery: number;
+  /** Stop after this many validations without a strictly better validation metric. */
+  patience: number;
+  /** Metric used for model selection, e.g. "Recall@10". */
+  selectMetric: string;
+  /** Mask history items during validation (LlamaRec's trainer does NOT: anchors §1.3). */
+  maskHistoryInValidation: boolean;
+  seed: number;
+}
+
+/**
+ * What the trainer asks a model to predict.
+ * - "causal": at every position t, predict the item at t+1 (SASRec, LRURec); inputs left-padded; loss over all
+ *    positions whose label is not 0. Scoring reads the last position.
+ * - "cloze": BERT4Rec; masked positions use the mask token id N+1 (so V = N+2); scoring appends the mask token.
+ * - "last": one target per example from its prefix (NARM, GRU4Rec, Caser); every prefix of the training sequence
+ *    is one example; the encoder returns [B, D].
+ */
+export type Objective =
+  | { kind: "causal" }
+  | { kind: "cloze"; maskProb: number; maxPredictions: number }
+  | { kind: "last" };
+
+/** Parameters a model created in `declare`, passed back to `encode`/`scores`. Opaque to the trainer. */
+export type ModelParams = Record<string, Param | Param[] | Record<string, Param>>;
+
+export interface ModelContext {
+  /** Catalog size N (item ids 1..N, 0 = padding). */
+  nItems: number;
+  /** The padded window length the encoder receives (>= maxLen; LRURec pads to a power of two). */
+  windowLen: number;
+}
+
+/** The graph inputs the trainer builds for every batch (all derived from the left-padded ids). */
+export interface SequenceInputs {
+  /** i32 [B, L]: item ids, LEFT-padded with 0 (cloze: masked positions hold N + 1). */
+  ids: Tensor;
+  /** f32 [B, L]: 1 at real items, 0 at padding (for recurrences and attention key masks). */
+  mask: Tensor;
+  /** i32 [B, L]: 1-based position counted from the first real item; 0 at padding (SASRec/BERT4Rec positions). */
+  positions: Tensor;
+}
+
+export interface NeuralModelDefinition<C extends BaseModelConfig = BaseModelConfig> {
+  /** Registry key: "lrurec", "sasrec", "bert4rec", "gru4rec", "narm", "caser". */
+  readonly name: string;
+  /** Paper + sections implemented + deviations, shown in reports. */
+  readonly reference: string;
+  /** Defaults (each field documented in the model file) and per-dataset paper presets citing anchors/recipes. */
+  readonly defaults: C;
+  readonly presets: Readonly<Record<string, Partial<C>>>;
+  objective(config: C): Objective;
+  /** Output columns V: N + 1 (N + 2 with a mask token). */
+  vocabSize(nItems: number, config: C): number;
+  /** The window length the encoder is built for, from maxLen (identity unless the model pads, e.g. to 2^k). */
+  windowLength(config: C): number;
+  /** Declares every parameter (names are stable: checkpoints use them). */
+  declare(store: ParamStore, ctx: ModelContext, config: C): ModelParams;
+  /**
+   * The encoder over LEFT-padded windows (the last position is the most recent item).
+   * Returns [B, L, D] hidden states for "causal"/"cloze", [B, D] for "last". Dropout only when `b.training`.
+   */
+  encode(b: Builder, p: ModelParams, x: SequenceInputs, ctx: ModelContext, config: C): Tensor;
+  /** Scores of hidden rows h [R, D] (or [R, Dh]) over the V output columns: [R, V]. */
+  scores(b: Builder, p: ModelParams, h: Tensor, ctx: ModelContext, config: C): Tensor;
+}
