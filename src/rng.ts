@@ -64,6 +64,19 @@ export class Rng {
     return a;
   }
 
+  /** The generator's 128-bit state, for checkpoints (a resumed run continues the exact same stream). */
+  getState(): [number, number, number, number] {
+    return [this.s0, this.s1, this.s2, this.s3];
+  }
+
+  /** Restores a state from `getState()` in place (objects holding this Rng see the restored stream). */
+  setState(state: readonly number[]): void {
+    if (state.length !== 4 || state.some((x) => !Number.isInteger(x) || x < 0 || x > 0xffffffff)) {
+      throw new RangeError(`Rng state must be four uint32 values, got [${state.join(", ")}]`);
+    }
+    [this.s0, this.s1, this.s2, this.s3] = [state[0], state[1], state[2], state[3]];
+  }
+
   /** An independent stream derived from this one (for per-user or per-epoch sub-seeds). */
   fork(): Rng {
     return new Rng(this.nextU32());
