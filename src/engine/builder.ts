@@ -325,9 +325,14 @@ export class Builder {
     // ggml_permute(ax): source ggml axis i goes to ggml position ax[i]. Torch dim d <-> ggml axis r-1-d.
     const ax = [0, 1, 2, 3];
     for (let j = 0; j < r; j++) ax[r - 1 - dims[j]] = r - 1 - j;
-    const ptr = this.B.ggml_permute(this.ctx, x.ptr, ax[0], ax[1], ax[2], ax[3]);
-    this.tensorsCreated++;
-    return new Tensor(ptr, dims.map((d) => x.shape[d]), x.dtype, dims.map((d) => x.strides[d]));
+    // Permute's gradient is a permuted (strided) view, and several ggml backward ops (REPEAT_BACK behind broadcast
+    // ADD/MUL, CONT) assert a contiguous one. A same-shape RESHAPE in front makes ggml cont() the gradient there.
+    const xc = this.cont(x);
+    const ne = toNe(x.shape);
+    const barrier = this.B.ggml_reshape_4d(this.ctx, xc.ptr, ne[0], ne[1], ne[2], ne[3]);
+    const ptr = this.B.ggml_permute(this.ctx, barrier, ax[0], ax[1], ax[2], ax[3]);
+    this.tensorsCreated += 2;
+    return new Tensor(ptr, dims.map((d) => x.shape[d]), x.dtype, dims.map((d) => xc.strides[d]));
   }
 
   /** Swap the last two dims (a view). */
@@ -443,31 +448,37 @@ export class Builder {
   }
 
   /**
-   * 1-D convolution (PyTorch Conv1d, no groups): x [B, C, L], weight [OC, C, K], bias [OC] -> [B, OC, Lout], via IM2COL + matmul.
-   * The result is a permuted view; cont() it if a following op needs contiguity.
+   * 1-D convolution (PyTorch Conv1d, stride 1, no groups): x [B, C, L], weight [OC, C, K], bias [OC] -> [B, OC, Lout],
+   * Lout = L + 2·padding - dilation·(K-1). Composed as Σ_k (time-shifted slice of x) · W[:, :, k]ᵀ: ggml's IM2COL
+   * backward segfaults for 1-D in this build. The result is a permuted view; cont() it if needed.
    */
-  conv1d(x: Tensor, weight: Tensor, bias?: Tensor, options: { stride?: number; padding?: number; dilation?: number } = {}): Tensor {
+  conv1d(x: Tensor, weight: Tensor, bias?: Tensor, options: { padding?: number; dilation?: number } = {}): Tensor {
     this.f32("conv1d", x, weight);
     if (x.rank !== 3 || weight.rank !== 3) throw shapeError("conv1d", `x must be [B, C, L] and weight [OC, C, K], got ${fmt(x)}, ${fmt(weight)}`);
     const [B, C, L] = x.shape;
     const [OC, WC, K] = weight.shape;
-    const s = options.stride ?? 1;
     const p = options.padding ?? 0;
     const dl = options.dilation ?? 1;
     if (WC !== C) throw shapeError("conv1d", `x has ${C} channels, weight expects ${WC}`);
-    const OL = Math.floor((L + 2 * p - dl * (K - 1) - 1) / s) + 1;
-    if (OL < 1) throw shapeError("conv1d", `kernel ${K} (dilation ${dl}) longer than padded input ${L}`);
-    const cols = this.wrap(
-      this.B.ggml_im2col(this.ctx, weight.ptr, this.contig(x).ptr, s, 0, p, 0, dl, 0, false, GGML_TYPE.F32),
-      [B, OL, C * K],
-    );
-    const w2 = this.reshape(weight, [OC, C * K]);
-    let y = this.linear(cols, w2); // [B, OL, OC]
+    if (!Number.isInteger(p) || p < 0 || !Number.isInteger(dl) || dl < 1) throw shapeError("conv1d", `bad padding ${p} / dilation ${dl}`);
+    const OL = L + 2 * p - dl * (K - 1);
+    if (OL < 1) throw shapeError("conv1d", `kernel ${K} (dilation ${dl}) longer than padded input ${L + 2 * p}`);
+    let xt = this.cont(this.permute(x, [0, 2, 1])); // [B, L, C]
+    if (p > 0) {
+      const z = this.constant(0, [B, p, C]);
+      xt = this.concat([z, xt, z], 1);
+    }
+    let y: Tensor | undefined;
+    for (let k = 0; k < K; k++) {
+      const wk = this.reshape(this.cont(this.slice(weight, 2, k, 1)), [OC, C]);
+      const term = this.linear(this.cont(this.slice(xt, 1, k * dl, OL)), wk); // [B, OL, OC]
+      y = y ? this.add(y, term) : term;
+    }
     if (bias) {
       if (bias.rank !== 1 || bias.shape[0] !== OC) throw shapeError("conv1d", `bias ${fmt(bias)} must be [${OC}]`);
-      y = this.add(y, bias);
+      y = this.add(y!, bias);
     }
-    return this.permute(y, [0, 2, 1]);
+    return this.permute(y!, [0, 2, 1]);
   }
 
   /**

@@ -2,7 +2,7 @@ import { ReclmError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { Builder, type GraphMode, type HiddenInput } from "./builder.ts";
 import type { Engine } from "./engine.ts";
-import { addressOf, GGML_TYPE, type Ptr } from "./ffi/ggml.ts";
+import { addressOf, GGML_TYPE, isContiguousNative, type Ptr } from "./ffi/ggml.ts";
 import type { AdamW } from "./optim.ts";
 import { Param, type ParamStore } from "./params.ts";
 import { Tensor, fmt } from "./tensor.ts";
@@ -125,7 +125,9 @@ export class Graph {
         this.markInput(this.lossGrad);
         for (const p of used) {
           const g = B.ggml_graph_get_grad(this.gf, p.ptr);
-          if (g) this.grads.set(p, g);
+          // A gradient can be a permuted view (param used through transpose/permute); OPT_STEP_ADAMW and our
+          // read-back assume the param's own contiguous layout, so copy those.
+          if (g) this.grads.set(p, isContiguousNative(g) ? g : B.ggml_cont(this.ctx, g));
         }
         if (this.grads.size === 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "compile: the loss depends on no trainable parameter");
         if (mode === "grad") {

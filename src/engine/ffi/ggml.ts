@@ -24,6 +24,13 @@ koffi.opaque("ggml_backend_buffer");
 koffi.opaque("ggml_backend_buffer_type");
 koffi.opaque("ggml_gallocr");
 koffi.struct("ggml_init_params", { mem_size: "size_t", mem_buffer: "void *", no_alloc: "bool" });
+/** The leading fields of `struct ggml_tensor` (ggml.h), enough to read a tensor's layout. */
+const TensorHead = koffi.struct("ggml_tensor_head", {
+  type: "int",
+  buffer: "void *",
+  ne: koffi.array("int64_t", 4),
+  nb: koffi.array("uint64_t", 4),
+});
 
 function bindBase(lib: LibraryHandle) {
   const f = (proto: string) => lib.func(proto);
@@ -198,4 +205,20 @@ export function loadGgml(): Ggml {
 /** Numeric address of a native pointer, for identity comparisons. */
 export function addressOf(p: Ptr): bigint {
   return koffi.address(p as never) as bigint;
+}
+
+/** ne / nb of a native tensor, read straight from its struct. */
+export function tensorLayout(p: Ptr): { type: number; ne: number[]; nb: number[] } {
+  const h = koffi.decode(p as never, TensorHead) as { type: number; ne: ArrayLike<number | bigint>; nb: ArrayLike<number | bigint> };
+  return { type: h.type, ne: Array.from(h.ne, Number), nb: Array.from(h.nb, Number) };
+}
+
+export function isContiguousNative(p: Ptr): boolean {
+  const { ne, nb } = tensorLayout(p);
+  let expect = 4;
+  for (let i = 0; i < 4; i++) {
+    if (ne[i] !== 1 && nb[i] !== expect) return false;
+    expect *= ne[i];
+  }
+  return true;
 }
