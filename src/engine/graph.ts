@@ -225,8 +225,10 @@ export class Graph {
     const opt = this.optimizer;
     if (opt && this.adamParams && this.clip) {
       opt.assertAlive();
-      this.setRaw(this.adamParams.decay, opt.stepParams(true));
-      this.setRaw(this.adamParams.noDecay, opt.stepParams(false));
+      // A group no parameter uses is not in the graph and has no buffer (ggml aborts on set).
+      const grads = [...this.grads.keys()];
+      if (grads.some((p) => p.decay)) this.setRaw(this.adamParams.decay, opt.stepParams(true));
+      if (grads.some((p) => !p.decay)) this.setRaw(this.adamParams.noDecay, opt.stepParams(false));
       this.setRaw(this.clip.maxNorm, new Float32Array([opt.clipNorm ?? 3.4e38]));
     }
     const status = Number(this.engine.ggml.base.ggml_backend_graph_compute(this.engine.backend, this.gf));
