@@ -15,4 +15,5 @@ export { Param, ParamStore, fillInit, type Init, type ParamOptions } from "./par
 export { Builder, type GraphMode, type SoftmaxOptions, type CrossEntropyOptions, type RopeOptions } from "./builder.ts";
 export { Graph, compile, type CompileOptions, type BuildResult, type RunOptions, type RunResult } from "./graph.ts";
 export { AdamW, lrAt, type AdamWOptions, type LrSchedule } from "./optim.ts";
+export { runInChild, type ChildJob, type ChildJobContext, type RunInChildOptions } from "./child.ts";
 export { saveCheckpoint, loadCheckpoint, type CheckpointState, type CheckpointMeta } from "./checkpoint.ts";

@@ -1,0 +1,22 @@
+/** Child side of runInChild (child.ts): receives the input, runs the job module, reports back over IPC. */
+import { pathToFileURL } from "node:url";
+import type { ChildJob, ChildMessage } from "./child.ts";
+
+const send = (m: ChildMessage) =>
+  new Promise<void>((resolve) => {
+    process.send!(m, undefined, {}, () => resolve());
+  });
+
+process.once("message", async (msg: { input: unknown }) => {
+  try {
+    const mod = (await import(pathToFileURL(process.argv[2]).href)) as { default: ChildJob<unknown, unknown> };
+    if (typeof mod.default !== "function") throw new Error(`${process.argv[2]} has no default-exported job function`);
+    const value = await mod.default(msg.input, { progress: (progress) => void send({ type: "progress", progress }) });
+    await send({ type: "result", value });
+    process.exit(0);
+  } catch (e) {
+    const err = e as { message?: string; code?: string; stack?: string };
+    await send({ type: "error", message: String(err.message ?? e), code: err.code, stack: err.stack });
+    process.exit(1);
+  }
+});

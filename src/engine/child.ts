@@ -1,0 +1,99 @@
+/**
+ * Runs a training job in a child Node process, so a ggml abort (GGML_ASSERT -> SIGABRT) kills the child, not the
+ * caller. The job is a module whose default export is `async (input, ctx) => result`; `ctx.progress(p)` streams
+ * `Progress` to the parent's `onProgress`. A crash becomes ReclmError("RECLM_ERR_ENGINE_CRASH") carrying the last
+ * lines of the child's stderr; an error thrown by the job is re-thrown in the parent with its code.
+ */
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { LongWorkOptions, Progress } from "../contracts.ts";
+import { ReclmError, type ReclmErrorCode } from "../errors.ts";
+import { PACKAGE_ROOT } from "../paths.ts";
+
+export interface ChildJobContext {
+  progress(p: Progress): void;
+}
+
+/** The shape of a job module's default export. */
+export type ChildJob<I, O> = (input: I, ctx: ChildJobContext) => Promise<O> | O;
+
+export interface RunInChildOptions extends LongWorkOptions {
+  /** How many trailing stderr lines a crash error carries. Default 30. */
+  stderrLines?: number;
+  /** Extra environment for the child (e.g. RECLM_THREADS). */
+  env?: Record<string, string>;
+}
+
+/** @internal messages child -> parent */
+export type ChildMessage =
+  | { type: "progress"; progress: Progress }
+  | { type: "result"; value: unknown }
+  | { type: "error"; message: string; code?: string; stack?: string };
+
+const ENTRY = fileURLToPath(new URL("./child-entry.ts", import.meta.url));
+
+/**
+ * Runs `jobModule` (absolute path to a .ts/.js module) in a child process with `input` (structured-clone-able)
+ * and resolves with its result.
+ */
+export function runInChild<I, O>(jobModule: string, input: I, options: RunInChildOptions = {}): Promise<O> {
+  const keep = options.stderrLines ?? 30;
+  return new Promise<O>((resolve, reject) => {
+    if (options.signal?.aborted) {
+      reject(new ReclmError("RECLM_ERR_ENGINE", "training job aborted before it started"));
+      return;
+    }
+    const child = fork(ENTRY, [jobModule], {
+      cwd: PACKAGE_ROOT,
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+      serialization: "advanced",
+      env: { ...process.env, ...options.env },
+    });
+    const tail: string[] = [];
+    let partial = "";
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (chunk: string) => {
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop() ?? "";
+      tail.push(...lines);
+      if (tail.length > keep) tail.splice(0, tail.length - keep);
+    });
+    let settled = false;
+    let outcome: { ok: true; value: O } | { ok: false; error: ReclmError } | undefined;
+    const onAbort = () => {
+      outcome = { ok: false, error: new ReclmError("RECLM_ERR_ENGINE", "training job aborted") };
+      child.kill("SIGTERM");
+    };
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    child.on("message", (raw) => {
+      const m = raw as ChildMessage;
+      if (m.type === "progress") options.onProgress?.(m.progress);
+      else if (m.type === "result") outcome = { ok: true, value: m.value as O };
+      else if (m.type === "error") {
+        const code = (m.code && m.code.startsWith("RECLM_ERR_") ? m.code : "RECLM_ERR_ENGINE") as ReclmErrorCode;
+        outcome = { ok: false, error: new ReclmError(code, m.message) };
+      }
+    });
+    child.on("error", (e) => {
+      if (settled) return;
+      settled = true;
+      options.signal?.removeEventListener("abort", onAbort);
+      reject(new ReclmError("RECLM_ERR_ENGINE_CRASH", `could not start the training child: ${e.message}`, {}, { cause: e }));
+    });
+    child.on("exit", (code, signal) => {
+      if (settled) return;
+      settled = true;
+      options.signal?.removeEventListener("abort", onAbort);
+      if (partial) tail.push(partial);
+      if (outcome?.ok && code === 0) resolve(outcome.value);
+      else if (outcome && !outcome.ok) reject(outcome.error);
+      else {
+        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        const last = tail.filter((l) => l.trim() !== "").slice(-keep).join("\n");
+        reject(new ReclmError("RECLM_ERR_ENGINE_CRASH", `training child process ${how}${last ? `; last stderr lines:\n${last}` : " (no stderr)"}`));
+      }
+    });
+    child.send({ input });
+  });
+}

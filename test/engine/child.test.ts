@@ -1,0 +1,35 @@
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { Progress } from "../../src/contracts.ts";
+import { runInChild } from "../../src/engine/child.ts";
+import { ReclmError } from "../../src/errors.ts";
+
+const fixtures = join(import.meta.dirname, "fixtures");
+
+describe("runInChild", () => {
+  it("runs a training job in a child, streaming progress and returning its result", async () => {
+    const seen: Progress[] = [];
+    const res = await runInChild<{ steps: number }, { losses: number[]; threads: number }>(join(fixtures, "train-job.ts"), { steps: 20 }, {
+      onProgress: (p) => seen.push(p),
+      env: { RECLM_THREADS: "1" },
+    });
+    expect(res.threads).toBe(1);
+    expect(res.losses).toHaveLength(20);
+    expect(res.losses[19]).toBeLessThan(res.losses[0]);
+    expect(seen.map((p) => p.done)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  }, 30_000);
+
+  it("turns a real ggml abort into RECLM_ERR_ENGINE_CRASH with the child's stderr", async () => {
+    const err = await runInChild(join(fixtures, "abort-job.ts"), {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ReclmError);
+    expect((err as ReclmError).code).toBe("RECLM_ERR_ENGINE_CRASH");
+    expect((err as ReclmError).message).toMatch(/SIGABRT/);
+    expect((err as ReclmError).message).toMatch(/GGML_ASSERT/);
+  }, 30_000);
+
+  it("re-throws a job's own ReclmError with its code", async () => {
+    const err = await runInChild(join(fixtures, "train-job.ts"), { steps: 1, fail: true }).catch((e: unknown) => e);
+    expect((err as ReclmError).code).toBe("RECLM_ERR_BAD_CONFIG");
+    expect((err as ReclmError).message).toMatch(/refused/);
+  }, 30_000);
+});
