@@ -1,0 +1,179 @@
+"""Reference ranking quality of the PyTorch LRURec/SASRec on ml-latest-small with the LlamaRec retriever protocol.
+
+Protocol (anchors §1.1-1.3, docs/model-recipes.md §0-1): ratings.csv, items without a title dropped, iterative 5-core
+(users and items >= 5), ids densified (sorted raw ids here: the original's set() order is not reproducible), each user's
+items sorted by (timestamp, item id), leave-one-out. Train on windows of max_len 200 at batch 16, AdamW 1e-3 wd 0.01,
+dropout 0.2, validate every --val-every steps on Recall@10 WITHOUT masking history (as the original), keep the best,
+stop after --patience validations without improvement or --max-steps. Test: full ranking over all items, history and
+padding masked, per-user mean. Prints one JSON line.
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import time
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--model", choices=["sasrec", "lrurec"], default="lrurec")
+    p.add_argument("--data-dir", required=True, help="folder with ml-latest-small ratings.csv and movies.csv")
+    p.add_argument("--max-len", type=int, default=200)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--patience", type=int, default=20)
+    p.add_argument("--max-steps", type=int, default=3000)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=42)
+    return p.parse_args(argv)
+
+
+def read_movielens(data_dir):
+    with open(os.path.join(data_dir, "movies.csv"), newline="", encoding="utf-8") as f:
+        titled = {row["movieId"] for row in csv.DictReader(f) if row["title"].strip()}
+    rows = []
+    with open(os.path.join(data_dir, "ratings.csv"), newline="", encoding="utf-8") as f:
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            try:
+                rows.append((int(row["userId"]), int(row["movieId"]), int(row["timestamp"])))
+            except (KeyError, ValueError) as e:
+                raise SystemExit(f"{data_dir}/ratings.csv:{line}: bad row ({e})")
+    return [r for r in rows if str(r[1]) in titled]
+
+
+def five_core(rows, k=5):
+    while True:
+        uc, ic = {}, {}
+        for u, i, _ in rows:
+            uc[u] = uc.get(u, 0) + 1
+            ic[i] = ic.get(i, 0) + 1
+        kept = [r for r in rows if uc[r[0]] >= k and ic[r[1]] >= k]
+        if len(kept) == len(rows):
+            return rows
+        rows = kept
+
+
+def leave_one_out(rows):
+    umap = {u: n for n, u in enumerate(sorted({r[0] for r in rows}), start=1)}
+    smap = {i: n for n, i in enumerate(sorted({r[1] for r in rows}), start=1)}
+    per_user = {}
+    for u, i, t in rows:
+        per_user.setdefault(umap[u], []).append((t, smap[i]))
+    train, val, test = {}, {}, {}
+    for u, events in per_user.items():
+        seq = [s for _, s in sorted(events)]
+        train[u], val[u], test[u] = seq[:-2], seq[-2:-1], seq[-1:]
+    return train, val, test, len(smap)
+
+
+def rank_metrics(scores, targets, ks=(5, 10, 20)):
+    """Per-user mean Recall/NDCG/MRR@k for one positive; ties counted pessimistically (rank = #scores >= target)."""
+    import torch
+
+    tgt = scores.gather(1, targets.unsqueeze(1))
+    ranks = (scores >= tgt).sum(1).float()  # 1-based, pessimistic
+    out = {}
+    for k in ks:
+        hit = (ranks <= k).float()
+        out[f"Recall@{k}"] = hit.mean().item()
+        out[f"NDCG@{k}"] = (hit / torch.log2(ranks + 1)).mean().item()
+        out[f"MRR@{k}"] = (hit / ranks).mean().item()
+    return out
+
+
+def evaluate(model, history, answers, users, max_len, mask_history, batch=128):
+    import torch
+
+    from data import eval_inputs
+
+    model.eval()
+    all_scores, all_targets = [], []
+    with torch.no_grad():
+        for start in range(0, len(users), batch):
+            part = users[start : start + batch]
+            seqs = eval_inputs(history, part, max_len)
+            scores = model(seqs)[:, -1, :].clone()
+            if mask_history:
+                scores.scatter_(1, seqs, -1e9)
+                scores[:, 0] = -1e9
+            all_scores.append(scores)
+            all_targets.append(torch.tensor([answers[u][0] for u in part]))
+    model.train()
+    return rank_metrics(torch.cat(all_scores), torch.cat(all_targets))
+
+
+def main(argv):
+    args = parse_args(argv)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    import torch
+
+    from data import training_windows, windows_to_tensors
+    from models import adamw, build
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    train, val, test, num_items = leave_one_out(five_core(read_movielens(args.data_dir)))
+    users = sorted(train)
+    tokens, labels = windows_to_tensors(training_windows(train, args.max_len), args.max_len)
+    model = build(args.model, num_items, args.max_len, 0.2)
+    opt = adamw(model)
+    ce = torch.nn.CrossEntropyLoss(ignore_index=0)
+    gen = torch.Generator().manual_seed(args.seed)
+    test_history = {u: train[u] + val[u] for u in users}
+
+    best, best_state, best_step, bad, step, t0 = -1.0, None, 0, 0, 0, time.time()
+    order, cursor = torch.randperm(tokens.size(0), generator=gen), 0
+
+    def validate():
+        return evaluate(model, train, val, users, args.max_len, mask_history=False)["Recall@10"]
+
+    score = validate()  # the original validates once before training
+    best, best_state = score, {k: v.clone() for k, v in model.state_dict().items()}
+    while step < args.max_steps and bad < args.patience:
+        if cursor >= tokens.size(0):
+            order, cursor = torch.randperm(tokens.size(0), generator=gen), 0
+        idx = order[cursor : cursor + args.batch]  # the last batch of an epoch may be short, as with a DataLoader
+        cursor += args.batch
+        opt.zero_grad(set_to_none=True)
+        logits = model(tokens[idx])
+        loss = ce(logits.reshape(-1, logits.size(-1)), labels[idx].reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        step += 1
+        if step % args.val_every == 0:
+            score = validate()
+            if score > best:
+                best, best_step, bad = score, step, 0
+                best_state = {k: v.clone() for k, v in model.state_dict().items()}
+            else:
+                bad += 1
+            print(f"step {step} loss {loss.item():.4f} val R@10 {score:.4f} best {best:.4f}@{best_step}", file=sys.stderr)
+
+    model.load_state_dict(best_state)
+    metrics = evaluate(model, test_history, test, users, args.max_len, mask_history=True)
+    print(
+        json.dumps(
+            {
+                "model": args.model,
+                "framework": "pytorch",
+                "dataset": "ml-latest-small",
+                "protocol": "full-ranking",
+                "users": len(users),
+                "items": num_items,
+                "steps": step,
+                "best_step": best_step,
+                "stopped_by": "patience" if bad >= args.patience else "max-steps",
+                "val_Recall@10_unmasked": round(best, 4),
+                "metrics": {k: round(v, 4) for k, v in metrics.items()},
+                "wall_s": round(time.time() - t0, 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
