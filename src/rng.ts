@@ -66,7 +66,8 @@ export class Rng {
 
   /** The generator's 128-bit state, for checkpoints (a resumed run continues the exact same stream). */
   getState(): [number, number, number, number] {
-    return [this.s0, this.s1, this.s2, this.s3];
+    // The xor-shift updates leave signed 32-bit words; normalise so setState accepts what getState gives.
+    return [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0];
   }
 
   /** Restores a state from `getState()` in place (objects holding this Rng see the restored stream). */

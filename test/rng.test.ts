@@ -31,3 +31,16 @@ describe("Rng", () => {
     expect(Math.abs(s2 / n - 1)).toBeLessThan(0.05);
   });
 });
+
+describe("Rng state", () => {
+  it("round-trips through getState/setState after many draws (words stay uint32)", () => {
+    const r = new Rng(123);
+    for (let i = 0; i < 1000; i++) r.nextU32();
+    const st = r.getState();
+    expect(st.every((w) => w >= 0 && w <= 0xffffffff)).toBe(true);
+    const a = Array.from({ length: 10 }, () => r.nextU32());
+    const q = new Rng(0);
+    q.setState(st);
+    expect(Array.from({ length: 10 }, () => q.nextU32())).toEqual(a);
+  });
+});
