@@ -1,0 +1,200 @@
+/**
+ * A minimal, trainer-free harness for testing one NeuralModelDefinition: left-padded batches, a graph of
+ * encode → scores → loss, whole-model finite-difference gradient checks, short training runs.
+ * The shared trainer (src/models/neural/trainer.ts) is the real loop; this only exercises a model's own code.
+ */
+import { AdamW, compile, type Builder, type Engine, type Graph, ParamStore, type Tensor } from "../../src/engine/index.ts";
+import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition } from "../../src/models/neural/contract.ts";
+import { Rng } from "../../src/rng.ts";
+import type { SequenceDataset } from "../../src/contracts.ts";
+
+export interface Batch {
+  ids: Int32Array;
+  mask: Float32Array;
+  positions: Int32Array;
+  /** "last": [B]; "cloze": [B·L] (0 = not a target). */
+  targets: Int32Array;
+}
+
+/** Histories (chronological, no padding) → LEFT-padded ids/mask/positions [B, L], as the trainer builds them. */
+export function leftPad(histories: readonly Int32Array[], L: number): Omit<Batch, "targets"> {
+  const B = histories.length;
+  const ids = new Int32Array(B * L);
+  const mask = new Float32Array(B * L);
+  const positions = new Int32Array(B * L);
+  histories.forEach((h, b) => {
+    const s = h.subarray(Math.max(0, h.length - L));
+    const off = L - s.length;
+    for (let i = 0; i < s.length; i++) {
+      ids[b * L + off + i] = s[i];
+      mask[b * L + off + i] = 1;
+      positions[b * L + off + i] = i + 1;
+    }
+  });
+  return { ids, mask, positions };
+}
+
+/** B random (prefix → next item) examples from the train sequences: the "last" objective's examples. */
+export function lastBatch(ds: SequenceDataset, B: number, L: number, rng: Rng): Batch {
+  const hist: Int32Array[] = [];
+  const targets = new Int32Array(B);
+  while (hist.length < B) {
+    const seq = ds.train[rng.int(0, ds.train.length)];
+    if (seq.length < 2) continue;
+    const cut = rng.int(1, seq.length);
+    targets[hist.length] = seq[cut];
+    hist.push(seq.subarray(0, cut));
+  }
+  return { ...leftPad(hist, L), targets };
+}
+
+export interface ModelUnderTest<C extends BaseModelConfig> {
+  def: NeuralModelDefinition<C>;
+  config: C;
+  nItems: number;
+  store: ParamStore;
+  params: ModelParams;
+  ctx: ModelContext;
+}
+
+export function instantiate<C extends BaseModelConfig>(engine: Engine, def: NeuralModelDefinition<C>, config: C, nItems: number): ModelUnderTest<C> {
+  const store = new ParamStore(engine);
+  const ctx: ModelContext = { nItems, windowLen: def.windowLength(config) };
+  const params = def.declare(store, ctx, config);
+  store.initialize(new Rng(config.seed));
+  return { def, config, nItems, store, params, ctx };
+}
+
+/** The graph inputs of one batch and the model's encoder output. */
+export function encodeInputs<C extends BaseModelConfig>(b: Builder, m: ModelUnderTest<C>, B: number): Tensor {
+  const L = m.ctx.windowLen;
+  const x = { ids: b.input("ids", [B, L], "i32"), mask: b.input("mask", [B, L]), positions: b.input("positions", [B, L], "i32") };
+  return m.def.encode(b, m.params, x, m.ctx, m.config);
+}
+
+/** Scores of every encoded row: [B, V] ("last") or [B·L, V] (per position). */
+export function scoreRows<C extends BaseModelConfig>(b: Builder, m: ModelUnderTest<C>, h: Tensor): Tensor {
+  const rows = h.rank === 3 ? b.reshape(h, [h.shape[0] * h.shape[1], h.shape[2]]) : h;
+  return m.def.scores(b, m.params, rows, m.ctx, m.config);
+}
+
+/** CE graph: "last" → targets [B]; per-position encoders → targets [B·L] with ignore 0. */
+export function lossGraph<C extends BaseModelConfig>(engine: Engine, m: ModelUnderTest<C>, B: number, mode: "train" | "grad" | "eval", opt?: AdamW, maxNodes?: number): Graph {
+  return compile(engine, {
+    mode,
+    params: m.store,
+    optimizer: opt,
+    rng: new Rng(m.config.seed + 1),
+    maxNodes,
+    build: (b) => {
+      const s = scoreRows(b, m, encodeInputs(b, m, B));
+      const targets = b.input("targets", [s.shape[0]], "i32");
+      return { loss: b.crossEntropy(s, targets, { ignoreIndex: 0 }), outputs: { scores: s } };
+    },
+  });
+}
+
+export function optimizerFor<C extends BaseModelConfig>(m: ModelUnderTest<C>, lr = m.config.lr): AdamW {
+  return new AdamW(m.store, { lr, eps: m.config.eps, weightDecay: m.config.weightDecay, clipNorm: m.config.clipNorm || undefined });
+}
+
+export function runInputs(batch: Batch): Record<string, Int32Array | Float32Array> {
+  return { ids: batch.ids, mask: batch.mask, positions: batch.positions, targets: batch.targets };
+}
+
+export interface ModelGradCheck {
+  /** max over checked elements of |fd − analytic| / max(|fd|, |analytic|, 0.05·(largest |analytic| in the model)). */
+  maxRelErr: number;
+  worst: string;
+  /** Parameters whose whole gradient is exactly zero (disconnected from the output). */
+  deadParams: string[];
+  checked: number;
+}
+
+/**
+ * Whole-model gradient check: params re-drawn N(0, scale²) so gradients are O(1) (at the 0.02-std init they are
+ * too small for a relative check to mean anything); loss = Σ scores ⊙ R for a fixed random R; up to
+ * `perParam` random elements per parameter perturbed ±eps (dropout masks held fixed).
+ */
+export function gradCheckModel<C extends BaseModelConfig>(
+  engine: Engine,
+  m: ModelUnderTest<C>,
+  batch: Omit<Batch, "targets">,
+  B: number,
+  options: { scale?: number; eps?: number; perParam?: number; seed?: number } = {},
+): ModelGradCheck {
+  const rng = new Rng(options.seed ?? 5);
+  for (const p of m.store.list()) m.store.write(p, Float32Array.from({ length: p.numel }, () => rng.normal() * (options.scale ?? 0.5)));
+  const g = compile(engine, {
+    mode: "grad",
+    params: m.store,
+    rng: new Rng(11),
+    build: (b) => {
+      const s = scoreRows(b, m, encodeInputs(b, m, B));
+      const r = Float32Array.from({ length: s.numel }, () => rng.normal());
+      return { loss: b.sum(b.mul(s, b.constant(r, s.shape))) };
+    },
+  });
+  try {
+    const inputs = { ids: batch.ids, mask: batch.mask, positions: batch.positions };
+    g.run(inputs);
+    const analytic = new Map(m.store.list().map((p) => [p, g.grad(p)]));
+    let gScale = 0;
+    for (const a of analytic.values()) for (const v of a) gScale = Math.max(gScale, Math.abs(v));
+    const eps = options.eps ?? 1e-2;
+    let maxRelErr = 0;
+    let worst = "";
+    let checked = 0;
+    const deadParams: string[] = [];
+    for (const p of m.store.list()) {
+      const ga = analytic.get(p)!;
+      if (ga.every((v) => v === 0)) deadParams.push(p.name);
+      const orig = m.store.read(p);
+      const n = Math.min(orig.length, options.perParam ?? 16);
+      const idx = orig.length <= n ? [...orig.keys()] : Array.from({ length: n }, () => rng.int(0, orig.length));
+      for (const i of idx) {
+        const x = orig.slice();
+        x[i] = orig[i] + eps;
+        m.store.write(p, x);
+        const lp = g.run(inputs, { keepDropoutMasks: true }).loss;
+        x[i] = orig[i] - eps;
+        m.store.write(p, x);
+        const lm = g.run(inputs, { keepDropoutMasks: true }).loss;
+        const fd = (lp - lm) / (2 * eps);
+        const rel = Math.abs(fd - ga[i]) / Math.max(Math.abs(fd), Math.abs(ga[i]), 0.05 * gScale);
+        checked++;
+        if (rel > maxRelErr) {
+          maxRelErr = rel;
+          worst = `${p.name}[${i}]: analytic ${ga[i]} vs numeric ${fd}`;
+        }
+      }
+      m.store.write(p, orig);
+    }
+    return { maxRelErr, worst, deadParams, checked };
+  } finally {
+    g.dispose();
+  }
+}
+
+/** Encoder output and scores for one batch in an eval graph (no dropout). */
+export function forwardShapes<C extends BaseModelConfig>(engine: Engine, m: ModelUnderTest<C>, batch: Omit<Batch, "targets">, B: number) {
+  let hShape: readonly number[] = [];
+  let sShape: readonly number[] = [];
+  const g = compile(engine, {
+    mode: "eval",
+    params: m.store,
+    build: (b) => {
+      const h = encodeInputs(b, m, B);
+      const s = scoreRows(b, m, h);
+      hShape = h.shape;
+      sShape = s.shape;
+      return { outputs: { h, s } };
+    },
+  });
+  try {
+    g.run({ ids: batch.ids, mask: batch.mask, positions: batch.positions });
+    return { hShape, sShape, h: g.read("h"), s: g.read("s"), nodes: g.nodeCount };
+  } finally {
+    g.dispose();
+  }
+}
