@@ -3,7 +3,7 @@ import { loadDataset } from "../../src/data/index.ts";
 import { Engine } from "../../src/engine/index.ts";
 import { GRU4Rec, type GRU4RecConfig } from "../../src/models/gru4rec.ts";
 import { Rng } from "../../src/rng.ts";
-import { forwardShapes, gradCheckModel, instantiate, lastBatch, leftPad, lossGraph, optimizerFor, runInputs } from "./neural-harness.ts";
+import { forwardShapes, gradCheckModel, instantiate, lastBatch, leftPad, lossGraph, optimizerFor, randomizeParams, referenceGru, rowOf, runInputs } from "./neural-harness.ts";
 
 const engine = Engine.create({ threads: 1 }) // tiny graphs: a second thread only adds barrier waits;
 afterAll(() => engine.dispose());
@@ -13,20 +13,9 @@ const histories = [Int32Array.of(3, 1, 4, 1, 5, 2), Int32Array.of(2), Int32Array
 
 /** nn.GRU + Linear in plain f64 over the unpadded history: what the left-padded, masked graph must equal. */
 function referenceScores(read: (name: string) => Float32Array, hist: Int32Array, D: number, V: number): number[] {
-  const E = read("item_emb"), Wi = read("gru.weight_ih_l0"), Wh = read("gru.weight_hh_l0"), bi = read("gru.bias_ih_l0"), bh = read("gru.bias_hh_l0");
-  const sig = (v: number) => 1 / (1 + Math.exp(-v));
-  let h = new Array<number>(D).fill(0);
-  for (const item of hist) {
-    const x = Array.from(E.subarray(item * D, (item + 1) * D));
-    const gi = (row: number) => bi[row] + x.reduce((s, v, k) => s + Wi[row * D + k] * v, 0);
-    const gh = (row: number) => bh[row] + h.reduce((s, v, k) => s + Wh[row * D + k] * v, 0);
-    h = h.map((hj, j) => {
-      const r = sig(gi(j) + gh(j));
-      const z = sig(gi(D + j) + gh(D + j));
-      const n = Math.tanh(gi(2 * D + j) + r * gh(2 * D + j));
-      return (1 - z) * n + z * hj;
-    });
-  }
+  const E = read("item_emb");
+  const states = referenceGru(read, "gru", Array.from(hist, (i) => rowOf(E, i, D)), D);
+  const h = states[states.length - 1];
   const W = read("output.weight"), bo = read("output.bias");
   return Array.from({ length: V }, (_, v) => bo[v] + h.reduce((s, hj, j) => s + W[v * D + j] * hj, 0));
 }
@@ -56,8 +45,7 @@ describe("gru4rec", () => {
   it("scores equal an unpadded f64 GRU reference (left padding is carried through, not fed)", () => {
     const m = instantiate(engine, GRU4Rec, tiny(), 7);
     // larger weights than the init so the gates are far from linear
-    const rng = new Rng(9);
-    for (const p of m.store.list()) m.store.write(p, Float32Array.from({ length: p.numel }, () => rng.normal() * 0.6));
+    randomizeParams(m.store, 0.6, 9);
     const out = forwardShapes(engine, m, leftPad(histories, 5), 3);
     expect(out.hShape).toEqual([3, 6]);
     expect(out.sShape).toEqual([3, 8]);

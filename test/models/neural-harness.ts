@@ -198,3 +198,40 @@ export function forwardShapes<C extends BaseModelConfig>(engine: Engine, m: Mode
     g.dispose();
   }
 }
+
+/** nn.GRU (one layer) in plain f64 over an unpadded sequence of input vectors: every state, PyTorch gate order. */
+export function referenceGru(
+  read: (name: string) => Float32Array,
+  prefix: string,
+  xs: readonly number[][],
+  H: number,
+): number[][] {
+  const Wi = read(`${prefix}.weight_ih_l0`), Wh = read(`${prefix}.weight_hh_l0`), bi = read(`${prefix}.bias_ih_l0`), bh = read(`${prefix}.bias_hh_l0`);
+  const In = Wi.length / (3 * H);
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  let h = new Array<number>(H).fill(0);
+  const states: number[][] = [];
+  for (const x of xs) {
+    const gi = (row: number) => bi[row] + x.reduce((s, v, k) => s + Wi[row * In + k] * v, 0);
+    const gh = (row: number) => bh[row] + h.reduce((s, v, k) => s + Wh[row * H + k] * v, 0);
+    h = h.map((hj, j) => {
+      const r = sig(gi(j) + gh(j));
+      const z = sig(gi(H + j) + gh(H + j));
+      const n = Math.tanh(gi(2 * H + j) + r * gh(2 * H + j));
+      return (1 - z) * n + z * hj;
+    });
+    states.push(h);
+  }
+  return states;
+}
+
+/** Rows of a row-major [n, d] table as arrays. */
+export function rowOf(table: Float32Array, row: number, d: number): number[] {
+  return Array.from(table.subarray(row * d, (row + 1) * d));
+}
+
+/** Overwrites every parameter with N(0, scale²) values (init-scale weights keep activations near-linear). */
+export function randomizeParams(store: ParamStore, scale: number, seed: number): void {
+  const rng = new Rng(seed);
+  for (const p of store.list()) store.write(p, Float32Array.from({ length: p.numel }, () => rng.normal() * scale));
+}
