@@ -7,6 +7,7 @@
  * Shapes are PyTorch order (src/engine/README.md). B = batch, L = sequence window, D = hidden, V = output columns.
  */
 import type { Builder, Param, ParamStore, Tensor } from "../../engine/index.ts";
+import type { Rng } from "../../rng.ts";
 
 /** Hyper-parameters every neural retriever has. Model configs extend it with their own fields. */
 export interface BaseModelConfig {
@@ -87,6 +88,11 @@ export interface NeuralModelDefinition<C extends BaseModelConfig = BaseModelConf
   windowLength(config: C): number;
   /** Declares every parameter (names are stable: checkpoints use them). */
   declare(store: ParamStore, ctx: ModelContext, config: C): ModelParams;
+  /**
+   * Optional: adjusts parameters after `store.initialize(rng)` filled them from their declared inits (e.g. zero a
+   * padding row, LRURec's ring init of params_log). `rng` continues the init stream, so a seed still reproduces it.
+   */
+  afterInit?(store: ParamStore, p: ModelParams, config: C, rng: Rng): void;
   /**
    * The encoder over LEFT-padded windows (the last position is the most recent item).
    * Returns [B, L, D] hidden states for "causal"/"cloze", [B, D] for "last". Dropout only when `b.training`.

@@ -1,0 +1,146 @@
+/**
+ * Resolving a model's hyper-parameters: defaults < preset (by name, or the dataset's own) < user config, then
+ * validated field by field with zod. A model's own fields (beyond BaseModelConfig) are typed by their default's
+ * JSON type, so a typo or a string where a number belongs fails loudly, naming the field and where it came from.
+ */
+import { z } from "zod";
+import { ReclmError } from "../../errors.ts";
+import type { BaseModelConfig, NeuralModelDefinition } from "./contract.ts";
+
+const posInt = z.number().int().positive();
+const nonNeg = z.number().finite().nonnegative();
+
+/** Constraints on the fields every neural model shares. */
+const BASE_SCHEMA = {
+  maxLen: posInt,
+  hidden: posInt,
+  dropout: z.number().min(0).lt(1),
+  batchSize: posInt,
+  evalBatchSize: posInt,
+  lr: z.number().finite().positive(),
+  weightDecay: nonNeg,
+  eps: nonNeg,
+  clipNorm: nonNeg,
+  epochs: posInt,
+  validateEvery: z.number().int().nonnegative(),
+  patience: posInt,
+  selectMetric: z.string().regex(/^(Recall|NDCG|MRR)@[1-9]\d*$/, 'must look like "Recall@10", "NDCG@10" or "MRR@10"'),
+  maskHistoryInValidation: z.boolean(),
+  seed: z.number().int().nonnegative().max(0xffffffff),
+} satisfies Record<keyof BaseModelConfig, z.ZodType>;
+
+/** Optional LR schedule fields the trainer reads when present (not part of BaseModelConfig: constant LR by default). */
+export interface ScheduleConfig {
+  /** "constant" (LlamaRec/LRURec) or "cosine" (linear warmup then cosine to 0). */
+  lrSchedule?: "constant" | "cosine";
+  /** Warmup steps for "cosine". */
+  warmupSteps?: number;
+}
+
+const EXTRA_SCHEMA: Record<string, z.ZodType> = {
+  lrSchedule: z.enum(["constant", "cosine"]),
+  warmupSteps: z.number().int().nonnegative(),
+};
+
+function schemaFor(key: string, def: unknown): z.ZodType {
+  if (key in BASE_SCHEMA) return BASE_SCHEMA[key as keyof BaseModelConfig];
+  if (key in EXTRA_SCHEMA) return EXTRA_SCHEMA[key];
+  if (typeof def === "number") return z.number().finite();
+  if (typeof def === "boolean") return z.boolean();
+  if (typeof def === "string") return z.string();
+  if (Array.isArray(def)) return z.array(z.union([z.number(), z.string(), z.boolean()]));
+  return z.unknown();
+}
+
+export interface ResolveConfigOptions<C> {
+  /** Preset name; default: the dataset's name when the model has a preset for it; "none" skips presets. */
+  preset?: string;
+  datasetName?: string;
+  /** User overrides (JSON file, --set flags, code). */
+  config?: Partial<C> | Record<string, unknown>;
+  /** Where the user overrides came from, for error messages (e.g. "config.json" or "--set"). */
+  source?: string;
+}
+
+export interface ResolvedConfig<C> {
+  config: C;
+  /** The preset applied, or undefined. */
+  preset: string | undefined;
+}
+
+export function resolveConfig<C extends BaseModelConfig>(
+  def: NeuralModelDefinition<C>,
+  options: ResolveConfigOptions<C> = {},
+): ResolvedConfig<C> {
+  let presetName: string | undefined;
+  if (options.preset !== undefined && options.preset !== "none") {
+    if (!(options.preset in def.presets)) {
+      throw new ReclmError(
+        "RECLM_ERR_BAD_CONFIG",
+        `model "${def.name}" has no preset "${options.preset}" (known: ${Object.keys(def.presets).join(", ") || "none"})`,
+        { field: "preset" },
+      );
+    }
+    presetName = options.preset;
+  } else if (options.preset === undefined && options.datasetName && options.datasetName in def.presets) {
+    presetName = options.datasetName;
+  }
+  const preset = presetName ? def.presets[presetName] : {};
+  const merged: Record<string, unknown> = { ...(def.defaults as unknown as Record<string, unknown>) };
+  checkLayer(def, preset, `preset "${presetName}"`);
+  Object.assign(merged, preset);
+  const user = (options.config ?? {}) as Record<string, unknown>;
+  checkLayer(def, user, options.source ?? "config");
+  Object.assign(merged, user);
+  for (const [key, value] of Object.entries(merged)) {
+    const res = schemaFor(key, (def.defaults as Record<string, unknown>)[key]).safeParse(value);
+    if (!res.success) {
+      const from = key in user ? (options.source ?? "config") : key in preset ? `preset "${presetName}"` : "defaults";
+      throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${def.name} config: ${res.error.issues[0]?.message ?? "invalid"} (got ${JSON.stringify(value)}, from ${from})`, {
+        field: key,
+      });
+    }
+  }
+  return { config: merged as unknown as C, preset: presetName };
+}
+
+function checkLayer<C extends BaseModelConfig>(def: NeuralModelDefinition<C>, layer: Record<string, unknown>, from: string): void {
+  for (const key of Object.keys(layer)) {
+    if (!(key in def.defaults) && !(key in EXTRA_SCHEMA)) {
+      throw new ReclmError(
+        "RECLM_ERR_BAD_CONFIG",
+        `${def.name} has no config field "${key}" (in ${from}; known: ${[...Object.keys(def.defaults), ...Object.keys(EXTRA_SCHEMA)].join(", ")})`,
+        { field: key },
+      );
+    }
+  }
+}
+
+/**
+ * `--set key=value` pairs -> an override object. Values are parsed as JSON (numbers, booleans, quoted strings),
+ * falling back to the raw string, so `--set selectMetric=NDCG@10` works unquoted.
+ */
+export function parseSetFlags(pairs: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `--set expects key=value, got "${pair}"`, { field: "--set" });
+    const key = pair.slice(0, eq).trim();
+    const raw = pair.slice(eq + 1).trim();
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      value = raw;
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+/** The k and metric family of selectMetric, e.g. "NDCG@10" -> { name: "NDCG", k: 10 }. */
+export function parseSelectMetric(metric: string): { name: "Recall" | "NDCG" | "MRR"; k: number } {
+  const m = /^(Recall|NDCG|MRR)@([1-9]\d*)$/.exec(metric);
+  if (!m) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `selectMetric must look like "Recall@10", got "${metric}"`, { field: "selectMetric" });
+  return { name: m[1] as "Recall" | "NDCG" | "MRR", k: Number(m[2]) };
+}

@@ -1,0 +1,242 @@
+/**
+ * An engine model (definition + config + parameters) as a `SequentialRecommender`: scores every item from the last
+ * position of the left-padded window, through ONE eval graph compiled for [evalBatchSize, windowLen].
+ * The trainer validates through the same object (it shares the trainer's ParamStore), so what is validated is
+ * exactly what `reclm eval` later scores. Saved as a run dir: model.bin (parameters) + config.json.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { SequentialRecommender } from "../../contracts.ts";
+import { ReclmError } from "../../errors.ts";
+import { Rng } from "../../rng.ts";
+import { compile, Engine, type Builder, type Graph, ParamStore, type Tensor } from "../../engine/index.ts";
+import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, Objective } from "./contract.ts";
+import { allocBatch, fillEvalBatch, type BatchArrays } from "./examples.ts";
+import { readTensorFile, writeTensorFile } from "./tensor-file.ts";
+
+export const MODEL_FILE = "model.bin";
+export const CONFIG_FILE = "config.json";
+
+/** config.json of a run dir: what `load` needs to rebuild the model. */
+export interface SavedModelConfig {
+  format: "reclm-neural-model@1";
+  model: string;
+  reference: string;
+  nItems: number;
+  config: BaseModelConfig & Record<string, unknown>;
+  preset?: string;
+  dataset?: string;
+  datasetProtocol?: string;
+}
+
+export interface NeuralRecommenderOptions {
+  /** Share an engine (the trainer's); otherwise the recommender creates and owns one. */
+  engine?: Engine;
+  threads?: number;
+}
+
+export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> implements SequentialRecommender {
+  readonly name: string;
+  readonly nItems: number;
+  readonly def: NeuralModelDefinition<C>;
+  readonly config: C;
+  readonly engine: Engine;
+  readonly store: ParamStore;
+  readonly params: ModelParams;
+  readonly ctx: ModelContext;
+  readonly objective: Objective;
+  readonly vocab: number;
+  /** Dataset metadata carried into config.json on save. */
+  meta: { preset?: string; dataset?: string; datasetProtocol?: string } = {};
+  private readonly ownsEngine: boolean;
+  private evalGraph: Graph | undefined;
+  private evalBatch: BatchArrays | undefined;
+  private outLen = -1;
+  private disposed = false;
+
+  /** Declares the parameters and initialises them from `config.seed` (the trainer's first draw). */
+  constructor(def: NeuralModelDefinition<C>, config: C, nItems: number, options: NeuralRecommenderOptions & { initRng?: Rng } = {}) {
+    this.def = def;
+    this.name = def.name;
+    this.config = config;
+    this.nItems = nItems;
+    this.objective = def.objective(config);
+    this.vocab = def.vocabSize(nItems, config);
+    this.ctx = { nItems, windowLen: def.windowLength(config) };
+    if (this.ctx.windowLen < config.maxLen) {
+      throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${def.name}: windowLength ${this.ctx.windowLen} < maxLen ${config.maxLen}`, { field: "maxLen" });
+    }
+    this.ownsEngine = !options.engine;
+    this.engine = options.engine ?? Engine.create({ threads: options.threads });
+    try {
+      this.store = new ParamStore(this.engine);
+      this.params = def.declare(this.store, this.ctx, config);
+      const rng = options.initRng ?? new Rng(config.seed);
+      this.store.initialize(rng);
+      def.afterInit?.(this.store, this.params, config, rng);
+    } catch (e) {
+      if (this.ownsEngine) this.engine.dispose();
+      throw e;
+    }
+  }
+
+  /** Rebuilds a model saved with `save(dir)` (or written by the trainer into its run dir). */
+  static load<C extends BaseModelConfig>(dir: string, def: NeuralModelDefinition<C>, options: NeuralRecommenderOptions = {}): NeuralRecommender<C> {
+    const saved = readSavedConfig(dir);
+    if (saved.model !== def.name) {
+      throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `run dir holds model "${saved.model}", not "${def.name}"`, { file: join(dir, CONFIG_FILE), field: "model" });
+    }
+    const rec = new NeuralRecommender(def, saved.config as unknown as C, saved.nItems, options);
+    try {
+      rec.meta = { preset: saved.preset, dataset: saved.dataset, datasetProtocol: saved.datasetProtocol };
+      const { tensors } = readTensorFile(join(dir, MODEL_FILE));
+      rec.writeParams(tensors, join(dir, MODEL_FILE));
+    } catch (e) {
+      rec.dispose();
+      throw e;
+    }
+    return rec;
+  }
+
+  /** Copies of every parameter, by name. */
+  readParams(): Map<string, Float32Array> {
+    return new Map(this.store.list().map((p) => [p.name, this.store.read(p)]));
+  }
+
+  /** Overwrites every parameter; names and sizes must match this model's exactly. */
+  writeParams(values: ReadonlyMap<string, Float32Array>, source = "parameters"): void {
+    for (const p of this.store.list()) {
+      const v = values.get(p.name);
+      if (!v) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `missing parameter "${p.name}"`, { file: source, field: p.name });
+      if (v.length !== p.numel) {
+        throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `parameter "${p.name}" has ${v.length} values, model needs ${p.numel} (shape [${p.shape}])`, {
+          file: source,
+          field: p.name,
+        });
+      }
+    }
+    for (const name of values.keys()) {
+      if (!this.store.has(name)) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `unexpected parameter "${name}"`, { file: source, field: name });
+    }
+    for (const p of this.store.list()) this.store.write(p, values.get(p.name)!);
+  }
+
+  async scoreAll(histories: readonly Int32Array[]): Promise<Float32Array> {
+    return this.scoreAllSync(histories);
+  }
+
+  /** [B x (N+1)] scores (column 0 included; a mask-token column of cloze models is dropped). Fresh array per call. */
+  scoreAllSync(histories: readonly Int32Array[]): Float32Array {
+    this.assertAlive();
+    const width = this.nItems + 1;
+    const out = new Float32Array(histories.length * width);
+    const E = this.config.evalBatchSize;
+    const graph = this.ensureEvalGraph();
+    const batch = this.evalBatch!;
+    for (let start = 0; start < histories.length; start += E) {
+      const chunk = histories.slice(start, start + E);
+      fillEvalBatch(batch, chunk, this.objective, this.ctx.windowLen, this.config.maxLen, this.nItems);
+      graph.run({ ids: batch.ids, mask: batch.mask, positions: batch.positions });
+      const scores = graph.read("scores");
+      const V = this.vocab;
+      for (let b = 0; b < chunk.length; b++) {
+        out.set(scores.subarray(b * V, b * V + width), (start + b) * width);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * How many positions the encoder returns ([B, L', D] -> L'), 0 for a [B, D] ("last") encoder. Compiles the eval
+   * graph to find out; the trainer aligns per-position labels to the LAST L' positions of the window.
+   */
+  encoderPositions(): number {
+    this.ensureEvalGraph();
+    return this.outLen;
+  }
+
+  private ensureEvalGraph(): Graph {
+    if (this.evalGraph) return this.evalGraph;
+    const E = this.config.evalBatchSize;
+    const L = this.ctx.windowLen;
+    this.evalBatch = allocBatch(E, L, this.objective);
+    this.evalGraph = compile(this.engine, {
+      mode: "eval",
+      params: this.store,
+      build: (b) => {
+        const x = {
+          ids: b.input("ids", [E, L], "i32"),
+          mask: b.input("mask", [E, L]),
+          positions: b.input("positions", [E, L], "i32"),
+        };
+        const enc = this.def.encode(b, this.params, x, this.ctx, this.config);
+        this.outLen = enc.rank === 3 ? enc.shape[1] : 0;
+        const h = lastHidden(b, enc, E);
+        return { outputs: { scores: this.def.scores(b, this.params, h, this.ctx, this.config) } };
+      },
+    });
+    return this.evalGraph;
+  }
+
+  /** Writes model.bin + config.json into `dir` (created if needed), atomically each. */
+  save(dir: string): void {
+    this.assertAlive();
+    mkdirSync(dir, { recursive: true });
+    writeTensorFile(join(dir, MODEL_FILE), { model: this.name }, this.readParams());
+    const saved: SavedModelConfig = {
+      format: "reclm-neural-model@1",
+      model: this.name,
+      reference: this.def.reference,
+      nItems: this.nItems,
+      config: this.config as BaseModelConfig & Record<string, unknown>,
+      ...this.meta,
+    };
+    writeJsonAtomic(join(dir, CONFIG_FILE), saved);
+  }
+
+  private assertAlive(): void {
+    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", `${this.name} recommender was disposed`);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.evalGraph?.dispose();
+    this.store.dispose();
+    if (this.ownsEngine) this.engine.dispose();
+  }
+}
+
+/** The hidden state the scores read: the last position of [B, L, D], or [B, D] as is ("last" encoders). */
+export function lastHidden(b: Builder, h: Tensor, batch: number): Tensor {
+  if (h.rank === 2) return h; // [B, D]
+  if (h.rank !== 3 || h.shape[0] !== batch) {
+    throw new ReclmError("RECLM_ERR_SHAPE", `encoder must return [B, L, D] or [B, D] with B = ${batch}, got [${h.shape}]`, { field: "encode" });
+  }
+  const [B, L, D] = h.shape;
+  return b.reshape(b.slice(h, 1, L - 1, 1), [B, D]); // [B, D]
+}
+
+export function readSavedConfig(dir: string): SavedModelConfig {
+  const path = join(dir, CONFIG_FILE);
+  if (!existsSync(path)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", `not a reclm run dir (no ${CONFIG_FILE})`, { file: path });
+  let saved: SavedModelConfig;
+  try {
+    saved = JSON.parse(readFileSync(path, "utf8")) as SavedModelConfig;
+  } catch (e) {
+    throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `invalid JSON: ${(e as Error).message}`, { file: path }, { cause: e });
+  }
+  if (saved.format !== "reclm-neural-model@1") {
+    throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `unknown format ${JSON.stringify(saved.format)}`, { file: path, field: "format" });
+  }
+  if (typeof saved.model !== "string") throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", "missing model name", { file: path, field: "model" });
+  if (!Number.isInteger(saved.nItems) || saved.nItems < 1) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", "nItems must be a positive integer", { file: path, field: "nItems" });
+  if (typeof saved.config !== "object" || saved.config === null) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", "missing config", { file: path, field: "config" });
+  return saved;
+}
+
+export function writeJsonAtomic(path: string, value: unknown): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, path);
+}

@@ -1,0 +1,571 @@
+/**
+ * The shared trainer of every engine model (docs/model-recipes.md §0; LlamaRec trainer/base.py + trainer/lru.py):
+ * examples per objective, shuffled per epoch with the seeded Rng, AdamW (eps, decoupled decay on the params the model
+ * declared with `decay`), constant LR (optional warmup+cosine), global-norm clip, validation at step 0 and every
+ * `validateEvery` steps on the val split (full ranking, history masked or not per config), model selection on a
+ * strictly better `selectMetric`, patience, best parameters kept; at the end the test split with history masked.
+ *
+ * Batches: ONE train graph shape [batchSize, windowLen]. The final partial batch of an epoch is PADDED with all-padding
+ * rows whose labels are ignored (LlamaRec's DataLoader does not drop it). The loss gathers the rows with a real label
+ * first (label 0 ignored, input 0 not), so padding positions are never projected onto all items; the number of gathered
+ * rows varies per batch, so it is rounded up to a quarter of B·L and one graph is compiled per quarter actually met
+ * (at most four, all sharing the AdamW state).
+ *
+ * Checkpoints (when `outDir` is set): after every validation, atomically, params + AdamW moments + dropout-Rng state +
+ * counters + best params/metric + resolved config + dataset name/protocol. `resume: true` continues from it and gives
+ * results identical to an uninterrupted run (the epoch order and cloze masks are derived from (seed, epoch/step), the
+ * dropout stream is restored).
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { LongWorkOptions, SequenceDataset } from "../../contracts.ts";
+import { ReclmError } from "../../errors.ts";
+import { Rng } from "../../rng.ts";
+import { AdamW, compile, Engine, lrAt, type Graph, type LrSchedule } from "../../engine/index.ts";
+import { fullRanking, type RankingReport } from "../../eval/full-ranking.ts";
+import type { Metrics } from "../../eval/metrics.ts";
+import { formatMetricsTable } from "../../eval/report.ts";
+import { parseSelectMetric, resolveConfig, type ScheduleConfig } from "./config.ts";
+import type { BaseModelConfig, NeuralModelDefinition } from "./contract.ts";
+import { allocBatch, buildExamples, fillTrainBatch, type ExampleSet } from "./examples.ts";
+import { NeuralRecommender, writeJsonAtomic } from "./recommender.ts";
+import { readTensorFile, writeTensorFile } from "./tensor-file.ts";
+import { existsSync, writeFileSync, renameSync } from "node:fs";
+
+export const CHECKPOINT_FILE = "checkpoint.bin";
+export const REPORT_JSON = "report.json";
+export const REPORT_MD = "report.md";
+
+export interface TrainOptions<C extends BaseModelConfig> extends LongWorkOptions {
+  /** User overrides on top of defaults and preset (validated: unknown or ill-typed fields throw naming the field). */
+  config?: Partial<C> | Record<string, unknown>;
+  /** Where `config` came from, for error messages ("config.json", "--set"). */
+  configSource?: string;
+  /** Preset name; default: the preset named after the dataset, if the model has one; "none" = defaults only. */
+  preset?: string;
+  /** Run dir: checkpoint.bin after each validation; model.bin, config.json, report.json, report.md at the end. */
+  outDir?: string;
+  /** Continue from outDir/checkpoint.bin (must exist). */
+  resume?: boolean;
+  /** ggml CPU threads (default: cores or $RECLM_THREADS). */
+  threads?: number;
+  /** Stop after this many optimizer steps in total (counting steps done before a resume). */
+  maxSteps?: number;
+  /** Evaluate the test split at the end (default true). */
+  evalTest?: boolean;
+  /** Cut-offs of the reported metrics (selectMetric's k is always added). Default [5, 10, 20]. */
+  ks?: number[];
+}
+
+export interface ValidationRecord {
+  step: number;
+  epoch: number;
+  /** Mean training loss since the previous validation (NaN at step 0). */
+  loss: number;
+  metrics: Metrics;
+  seconds: number;
+}
+
+export type StopReason = "patience" | "epochs" | "maxSteps";
+
+export interface TrainResult<C extends BaseModelConfig = BaseModelConfig> {
+  model: string;
+  dataset: string;
+  datasetProtocol: string;
+  preset: string | undefined;
+  config: C;
+  /** The best validation (by selectMetric). */
+  best: { step: number; value: number; metrics: Metrics };
+  validations: ValidationRecord[];
+  /** Test split, history masked, with the best parameters (undefined when evalTest is false). */
+  test: RankingReport | undefined;
+  steps: number;
+  /** Epochs started (the current one included). */
+  epochs: number;
+  stoppedBy: StopReason;
+  /** Training wall time in seconds, summed over resumes (validation included, test excluded). */
+  seconds: number;
+  /** Sequences (examples) per second over the optimizer steps of this invocation. */
+  examplesPerSecond: number;
+  runDir: string | undefined;
+  resumedFromStep: number | undefined;
+  /** The trained model holding the BEST parameters; the caller disposes it. */
+  recommender: NeuralRecommender<C>;
+}
+
+interface TrainState {
+  step: number;
+  epoch: number;
+  /** Next example position within the current epoch's permutation. */
+  pos: number;
+  optStep: number;
+  dropoutRng: number[];
+  best: { step: number; value: number; metrics: Metrics } | null;
+  sinceBest: number;
+  validations: ValidationRecord[];
+  stopped: StopReason | null;
+  seconds: number;
+  lossSum: number;
+  lossCount: number;
+}
+
+interface CheckpointMeta {
+  format: "reclm-train-checkpoint@1";
+  model: string;
+  dataset: string;
+  datasetProtocol: string;
+  nItems: number;
+  preset: string | undefined;
+  config: Record<string, unknown>;
+  state: TrainState;
+}
+
+/** Mixes a seed with a counter into an independent stream (epoch permutations, per-step cloze masks). */
+function derivedRng(seed: number, counter: number): Rng {
+  return new Rng((seed ^ Math.imul(counter + 1, 0x9e3779b9)) >>> 0);
+}
+
+function permutation(n: number, seed: number, epoch: number): Int32Array {
+  const p = Int32Array.from({ length: n }, (_, i) => i);
+  derivedRng(seed, epoch).shuffle(p);
+  return p;
+}
+
+export async function trainModel<C extends BaseModelConfig>(
+  def: NeuralModelDefinition<C>,
+  ds: SequenceDataset,
+  options: TrainOptions<C> = {},
+): Promise<TrainResult<C>> {
+  const ckptPath = options.outDir ? join(options.outDir, CHECKPOINT_FILE) : undefined;
+  let ckpt: { meta: CheckpointMeta; tensors: Map<string, Float32Array> } | undefined;
+  if (options.resume) {
+    if (!ckptPath) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "resume needs an outDir (the run dir to continue)", { field: "resume" });
+    if (!existsSync(ckptPath)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", "nothing to resume: no checkpoint in the run dir", { file: ckptPath });
+    const read = readTensorFile(ckptPath);
+    ckpt = { meta: checkMeta(read.meta, ckptPath, def, ds), tensors: read.tensors };
+  }
+  const { config, preset } = ckpt
+    ? resumedConfig(def, ckpt.meta, options, ckptPath!)
+    : resolveConfig(def, { preset: options.preset, datasetName: ds.name, config: options.config, source: options.configSource });
+  const select = parseSelectMetric(config.selectMetric);
+  const ks = [...new Set([...(options.ks ?? [5, 10, 20]), select.k])].sort((a, b) => a - b);
+  if (options.maxSteps !== undefined && !(Number.isInteger(options.maxSteps) && options.maxSteps >= 0)) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `maxSteps must be a non-negative integer, got ${options.maxSteps}`, { field: "maxSteps" });
+  }
+
+  const root = new Rng(config.seed);
+  const initRng = root.fork();
+  const dropoutRng = root.fork();
+  const shuffleSeed = root.nextU32();
+  const maskSeed = root.nextU32();
+
+  const engine = Engine.create({ threads: options.threads });
+  let rec: NeuralRecommender<C> | undefined;
+  const graphs = new Map<number, Graph>();
+  let opt: AdamW | undefined;
+  try {
+    rec = new NeuralRecommender(def, config, ds.catalog.size, { engine, initRng });
+    rec.meta = { preset, dataset: ds.name, datasetProtocol: ds.protocol };
+    const model = rec;
+    opt = new AdamW(model.store, { lr: config.lr, eps: config.eps, weightDecay: config.weightDecay, clipNorm: config.clipNorm > 0 ? config.clipNorm : undefined });
+    const optimizer = opt;
+    const objective = model.objective;
+    const examples: ExampleSet = buildExamples(ds, objective, config.maxLen);
+    if (examples.length === 0) throw new ReclmError("RECLM_ERR_BAD_DATASET", `dataset "${ds.name}" gives no training examples for ${def.name}`, { field: "train" });
+    const B = config.batchSize;
+    const L = model.ctx.windowLen;
+    const stepsPerEpoch = Math.ceil(examples.length / B);
+    const outLen = model.encoderPositions();
+    if (objective.kind !== "last" && (outLen < config.maxLen || outLen > L)) {
+      throw new ReclmError("RECLM_ERR_SHAPE", `${def.name}: encoder returns ${outLen} positions; need maxLen (${config.maxLen}) to windowLen (${L})`, { field: "encode" });
+    }
+    if (objective.kind === "last" && outLen !== 0) {
+      throw new ReclmError("RECLM_ERR_SHAPE", `${def.name}: objective "last" needs the encoder to return [B, D]`, { field: "encode" });
+    }
+    const rowsTotal = objective.kind === "last" ? B : B * outLen;
+    const quantum = objective.kind === "last" ? B : Math.ceil(rowsTotal / 4);
+    const schedule = lrSchedule(config as C & ScheduleConfig, options.maxSteps ?? config.epochs * stepsPerEpoch);
+
+    const trainGraph = (M: number): Graph => {
+      let g = graphs.get(M);
+      if (g) return g;
+      g = compile(engine, {
+        mode: "train",
+        params: model.store,
+        optimizer,
+        rng: dropoutRng,
+        build: (b) => {
+          const x = {
+            ids: b.input("ids", [B, L], "i32"),
+            mask: b.input("mask", [B, L]),
+            positions: b.input("positions", [B, L], "i32"),
+          };
+          const h = def.encode(b, model.params, x, model.ctx, config); // [B, L', D] or [B, D]
+          const D = h.shape[h.rank - 1];
+          const flat = h.rank === 3 ? b.reshape(h, [B * h.shape[1], D]) : h; // [B·L', D]
+          const rows = b.input("rows", [M], "i32");
+          const labels = b.input("labels", [M], "i32");
+          const picked = b.gatherRows(flat, rows); // [M, D]
+          const logits = def.scores(b, model.params, picked, model.ctx, config); // [M, V]
+          return { loss: b.crossEntropy(logits, labels, { ignoreIndex: 0 }) };
+        },
+      });
+      graphs.set(M, g);
+      return g;
+    };
+
+    // ---- state: fresh or restored
+    const state: TrainState = ckpt
+      ? ckpt.meta.state
+      : { step: 0, epoch: 0, pos: 0, optStep: 0, dropoutRng: dropoutRng.getState(), best: null, sinceBest: 0, validations: [], stopped: null, seconds: 0, lossSum: 0, lossCount: 0 };
+    let bestParams: Map<string, Float32Array> | undefined;
+    if (ckpt) {
+      restore(model, optimizer, ckpt.tensors, ckptPath!);
+      optimizer.step = state.optStep;
+      dropoutRng.setState(state.dropoutRng);
+      if (state.best) bestParams = pick(ckpt.tensors, "best/");
+    }
+    const resumedFromStep = ckpt ? state.step : undefined;
+    const started = performance.now();
+    const elapsed = () => state.seconds + (performance.now() - started) / 1000;
+    let trainSeconds = 0;
+    let trainedExamples = 0;
+
+    const validate = async () => {
+      const rep = await fullRanking(model, ds, {
+        split: "val",
+        ks,
+        batchSize: config.evalBatchSize,
+        maskHistory: config.maskHistoryInValidation,
+        signal: options.signal,
+      });
+      const value = rep.metrics[config.selectMetric];
+      const rec: ValidationRecord = {
+        step: state.step,
+        epoch: state.epoch,
+        loss: state.lossCount ? state.lossSum / state.lossCount : NaN,
+        metrics: rep.metrics,
+        seconds: elapsed(),
+      };
+      state.validations.push(rec);
+      state.lossSum = 0;
+      state.lossCount = 0;
+      if (!state.best || value > state.best.value) {
+        state.best = { step: state.step, value, metrics: rep.metrics };
+        state.sinceBest = 0;
+        bestParams = model.readParams();
+      } else {
+        state.sinceBest++;
+        if (state.sinceBest >= config.patience) state.stopped = "patience";
+      }
+      if (ckptPath) saveCheckpoint(ckptPath, def, ds, preset, config, state, model, optimizer, dropoutRng, bestParams!, elapsed());
+    };
+
+    if (options.outDir) mkdirSync(options.outDir, { recursive: true });
+    if (state.validations.length === 0) await validate();
+
+    const batch = allocBatch(B, L, objective);
+    const rows = new Int32Array(rowsTotal);
+    const labels = new Int32Array(rowsTotal);
+    let perm = permutation(examples.length, shuffleSeed, state.epoch);
+    const maxSteps = options.maxSteps ?? Infinity;
+    let stoppedBy: StopReason | null = state.stopped;
+    let lastReport = performance.now();
+    let windowLoss = 0;
+    let windowSteps = 0;
+    const stepsAtStart = state.step;
+    const totalSteps = Math.min(maxSteps, config.epochs * stepsPerEpoch);
+    let lastVal = state.validations[state.validations.length - 1];
+
+    while (!stoppedBy) {
+      if (state.step >= maxSteps) {
+        stoppedBy = "maxSteps";
+        break;
+      }
+      if (state.pos >= examples.length) {
+        state.epoch++;
+        state.pos = 0;
+        if (state.epoch >= config.epochs) {
+          stoppedBy = "epochs";
+          break;
+        }
+        perm = permutation(examples.length, shuffleSeed, state.epoch);
+      }
+      options.signal?.throwIfAborted();
+      const t0 = performance.now();
+      const idx = perm.subarray(state.pos, Math.min(examples.length, state.pos + B));
+      state.pos += idx.length;
+      fillTrainBatch(batch, ds, examples, idx, objective, config.maxLen, L, derivedRng(maskSeed, state.step));
+      const M = gatherRows(batch, objective.kind === "last", B, L, outLen, rows, labels, quantum);
+      optimizer.lr = lrAt(schedule, optimizer.step);
+      const { loss } = trainGraph(M).run({
+        ids: batch.ids,
+        mask: batch.mask,
+        positions: batch.positions,
+        rows: rows.subarray(0, M),
+        labels: labels.subarray(0, M),
+      });
+      if (!Number.isFinite(loss)) {
+        throw new ReclmError("RECLM_ERR_ENGINE", `${def.name}: training loss is ${loss} at step ${state.step} (lr ${optimizer.lr}); lower lr or check the model`, { field: "loss" });
+      }
+      state.step++;
+      state.optStep = optimizer.step;
+      state.lossSum += loss;
+      state.lossCount++;
+      trainSeconds += (performance.now() - t0) / 1000;
+      trainedExamples += idx.length;
+      windowLoss += loss;
+      windowSteps++;
+
+      const endOfEpoch = state.pos >= examples.length;
+      const due = config.validateEvery > 0 ? state.step % config.validateEvery === 0 : endOfEpoch;
+      if (due) {
+        await validate();
+        lastVal = state.validations[state.validations.length - 1];
+        stoppedBy = state.stopped;
+      }
+      const now = performance.now();
+      if (options.onProgress && (due || now - lastReport > 200)) {
+        options.onProgress({
+          stage: `train ${def.name}`,
+          done: state.step,
+          total: Number.isFinite(totalSteps) ? totalSteps : state.step,
+          unit: "steps",
+          info: {
+            epoch: state.epoch + 1,
+            loss: windowLoss / Math.max(1, windowSteps),
+            "steps/s": (state.step - stepsAtStart) / Math.max(1e-9, trainSeconds),
+            [`val ${config.selectMetric}`]: lastVal.metrics[config.selectMetric],
+            [`best`]: state.best!.value,
+          },
+        });
+        lastReport = now;
+        windowLoss = 0;
+        windowSteps = 0;
+      }
+    }
+    // Model selection must see the final parameters too.
+    if (lastVal.step !== state.step) await validate();
+
+    const seconds = elapsed();
+    model.writeParams(bestParams!);
+    let test: RankingReport | undefined;
+    if (options.evalTest ?? true) {
+      test = await fullRanking(model, ds, {
+        split: "test",
+        ks,
+        batchSize: config.evalBatchSize,
+        maskHistory: true,
+        signal: options.signal,
+        onProgress: options.onProgress,
+      });
+    }
+    const result: TrainResult<C> = {
+      model: def.name,
+      dataset: ds.name,
+      datasetProtocol: ds.protocol,
+      preset,
+      config,
+      best: state.best!,
+      validations: state.validations,
+      test,
+      steps: state.step,
+      epochs: state.epoch + (state.pos > 0 ? 1 : 0),
+      stoppedBy: stoppedBy!,
+      seconds,
+      examplesPerSecond: trainedExamples / Math.max(1e-9, trainSeconds),
+      runDir: options.outDir,
+      resumedFromStep,
+      recommender: model,
+    };
+    if (options.outDir) writeRunDir(options.outDir, result, def.reference, model.store.size, engine.threads);
+    return result;
+  } catch (e) {
+    rec?.dispose();
+    throw e;
+  } finally {
+    for (const g of graphs.values()) g.dispose();
+    opt?.dispose();
+    // The engine lives on inside the returned recommender; it is freed by recommender.dispose().
+    if (!rec) engine.dispose();
+  }
+}
+
+/** Fills rows/labels with the positions that carry a real label; returns M (rounded up to the quantum). */
+function gatherRows(
+  batch: { labels: Int32Array },
+  last: boolean,
+  B: number,
+  L: number,
+  outLen: number,
+  rows: Int32Array,
+  labels: Int32Array,
+  quantum: number,
+): number {
+  if (last) {
+    for (let b = 0; b < B; b++) {
+      rows[b] = b;
+      labels[b] = batch.labels[b];
+    }
+    return B;
+  }
+  let n = 0;
+  const skip = L - outLen; // window positions the encoder does not return (left, always padding)
+  for (let b = 0; b < B; b++) {
+    for (let t = skip; t < L; t++) {
+      const y = batch.labels[b * L + t];
+      if (y === 0) continue;
+      rows[n] = b * outLen + (t - skip);
+      labels[n] = y;
+      n++;
+    }
+  }
+  const M = Math.min(rows.length, Math.max(quantum, Math.ceil(n / quantum) * quantum));
+  rows.fill(0, n, M);
+  labels.fill(0, n, M);
+  return M;
+}
+
+function lrSchedule(config: BaseModelConfig & ScheduleConfig, totalSteps: number): LrSchedule {
+  if (config.lrSchedule === "cosine") {
+    if (!Number.isFinite(totalSteps)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "a cosine schedule needs a finite number of steps", { field: "lrSchedule" });
+    return { kind: "cosine", lr: config.lr, warmup: config.warmupSteps ?? 0, totalSteps };
+  }
+  return { kind: "constant", lr: config.lr };
+}
+
+function pick(tensors: ReadonlyMap<string, Float32Array>, prefix: string): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const [k, v] of tensors) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), v);
+  return out;
+}
+
+function saveCheckpoint<C extends BaseModelConfig>(
+  path: string,
+  def: NeuralModelDefinition<C>,
+  ds: SequenceDataset,
+  preset: string | undefined,
+  config: C,
+  state: TrainState,
+  model: NeuralRecommender<C>,
+  opt: AdamW,
+  dropoutRng: Rng,
+  best: ReadonlyMap<string, Float32Array>,
+  seconds: number,
+): void {
+  const tensors = new Map<string, Float32Array>();
+  for (const p of model.store.list()) {
+    tensors.set(`param/${p.name}`, model.store.read(p));
+    if (p.trainable) {
+      tensors.set(`m/${p.name}`, opt.readMoment(p, "m"));
+      tensors.set(`v/${p.name}`, opt.readMoment(p, "v"));
+    }
+  }
+  for (const [k, v] of best) tensors.set(`best/${k}`, v);
+  const meta: CheckpointMeta = {
+    format: "reclm-train-checkpoint@1",
+    model: def.name,
+    dataset: ds.name,
+    datasetProtocol: ds.protocol,
+    nItems: ds.catalog.size,
+    preset,
+    config: config as unknown as Record<string, unknown>,
+    state: { ...state, optStep: opt.step, dropoutRng: dropoutRng.getState(), seconds },
+  };
+  writeTensorFile(path, meta, tensors);
+}
+
+function restore<C extends BaseModelConfig>(model: NeuralRecommender<C>, opt: AdamW, tensors: ReadonlyMap<string, Float32Array>, file: string): void {
+  model.writeParams(pick(tensors, "param/"), file);
+  const m = pick(tensors, "m/");
+  const v = pick(tensors, "v/");
+  for (const p of model.store.list()) {
+    if (!p.trainable) continue;
+    const mm = m.get(p.name);
+    const vv = v.get(p.name);
+    if (!mm || !vv) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `no optimizer state for "${p.name}"`, { file, field: p.name });
+    opt.writeMoment(p, "m", mm);
+    opt.writeMoment(p, "v", vv);
+  }
+}
+
+function checkMeta<C extends BaseModelConfig>(meta: unknown, file: string, def: NeuralModelDefinition<C>, ds: SequenceDataset): CheckpointMeta {
+  const m = meta as CheckpointMeta;
+  const bad = (field: string, msg: string) => new ReclmError("RECLM_ERR_BAD_CHECKPOINT", msg, { file, field });
+  if (!m || m.format !== "reclm-train-checkpoint@1") throw bad("format", "not a reclm training checkpoint");
+  if (m.model !== def.name) throw bad("model", `checkpoint is for model "${m.model}", not "${def.name}"`);
+  if (m.dataset !== ds.name || m.datasetProtocol !== ds.protocol) {
+    throw bad("dataset", `checkpoint was trained on ${m.dataset} (protocol ${m.datasetProtocol}), not ${ds.name} (protocol ${ds.protocol})`);
+  }
+  if (m.nItems !== ds.catalog.size) throw bad("nItems", `checkpoint has ${m.nItems} items, dataset has ${ds.catalog.size}`);
+  if (!m.state || !Number.isInteger(m.state.step)) throw bad("state", "missing training state");
+  return m;
+}
+
+/** On resume the checkpoint's config rules; user overrides may only repeat it. */
+function resumedConfig<C extends BaseModelConfig>(def: NeuralModelDefinition<C>, meta: CheckpointMeta, options: TrainOptions<C>, file: string): { config: C; preset: string | undefined } {
+  const { config } = resolveConfig(def, { preset: "none", config: meta.config as Partial<C>, source: file });
+  for (const [k, v] of Object.entries(options.config ?? {})) {
+    if (JSON.stringify((config as Record<string, unknown>)[k]) !== JSON.stringify(v)) {
+      throw new ReclmError(
+        "RECLM_ERR_BAD_CONFIG",
+        `cannot change "${k}" on resume (checkpoint has ${JSON.stringify((config as Record<string, unknown>)[k])}, asked ${JSON.stringify(v)})`,
+        { file, field: k },
+      );
+    }
+  }
+  return { config, preset: meta.preset };
+}
+
+/** JSON-able summary of a run (report.json). */
+export function runReport<C extends BaseModelConfig>(r: TrainResult<C>, reference: string, paramCount: number, threads: number): Record<string, unknown> {
+  return {
+    model: r.model,
+    reference,
+    dataset: r.dataset,
+    datasetProtocol: r.datasetProtocol,
+    preset: r.preset ?? null,
+    config: r.config,
+    parameters: paramCount,
+    threads,
+    steps: r.steps,
+    epochs: r.epochs,
+    stoppedBy: r.stoppedBy,
+    seconds: r.seconds,
+    examplesPerSecond: r.examplesPerSecond,
+    resumedFromStep: r.resumedFromStep ?? null,
+    best: r.best,
+    validations: r.validations,
+    test: r.test ? { protocol: r.test.protocol, split: r.test.split, maskHistory: true, nUsers: r.test.nUsers, metrics: r.test.metrics } : null,
+  };
+}
+
+function writeRunDir<C extends BaseModelConfig>(dir: string, r: TrainResult<C>, reference: string, paramCount: number, threads: number): void {
+  r.recommender.save(dir);
+  writeJsonAtomic(join(dir, REPORT_JSON), runReport(r, reference, paramCount, threads));
+  const rows = [{ method: `${r.model} (val, best @ step ${r.best.step})`, metrics: r.best.metrics }];
+  if (r.test) rows.push({ method: `${r.model} (test)`, metrics: r.test.metrics });
+  const md = [
+    `# ${r.model} on ${r.dataset} (protocol ${r.datasetProtocol})`,
+    "",
+    reference,
+    "",
+    `preset: ${r.preset ?? "none"}; ${r.steps} steps, ${r.epochs} epochs, stopped by ${r.stoppedBy}; ${r.seconds.toFixed(1)} s; ${paramCount} parameters; ${threads} threads`,
+    "",
+    "Full ranking; validation history " + (r.config.maskHistoryInValidation ? "masked" : "not masked") + ", test history masked.",
+    "",
+    "```",
+    formatMetricsTable(rows),
+    "```",
+    "",
+    "Config:",
+    "",
+    "```json",
+    JSON.stringify(r.config, null, 2),
+    "```",
+    "",
+  ].join("\n");
+  const tmp = join(dir, `${REPORT_MD}.tmp-${process.pid}`);
+  writeFileSync(tmp, md);
+  renameSync(tmp, join(dir, REPORT_MD));
+}

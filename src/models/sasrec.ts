@@ -1,0 +1,190 @@
+/**
+ * SASRec: Self-Attentive Sequential Recommendation (Kang & McAuley, ICDM 2018, arXiv:1808.09781), as the LlamaRec /
+ * LRURec authors' own code builds it (docs/model-recipes.md §2: XAttack model/sasrec.py + model/attention.py) and
+ * trained with LlamaRec's objective (full-softmax cross-entropy at every position, ignore label 0: recipes §0).
+ *
+ * Implemented: learned item + position embeddings (positions counted from the first real item, 0 at padding), 2 blocks
+ * of [Q from LN1(x), K/V from the un-normalised x, 2 heads, no output projection, x ← LN2(attn + LN1(x)),
+ * FFN d→4d→d with ReLU, x ← LN3(ffn + x)], no final LN, tied output head without bias.
+ * The padding-query quirk (every key masked to the same −1e9, so a padding row attends uniformly to all L keys, future
+ * included) is reproduced by building the causal and key-padding masks as one additive −1e9 mask.
+ *
+ * Deviations from the authors' code (named, all small):
+ * - LayerNorm: standard LN (biased variance, eps 1e-6 inside the sqrt) instead of XAttack's `(x−mean)/(std_unbiased+1e-6)`
+ *   (recipes §2 "reclm choice"; bench/torch/models.py makes the same choice).
+ * - `padding_idx=0`: PyTorch blocks the gradient into item-embedding row 0 from the input lookup; here row 0 also gets
+ *   gradient from padding inputs. Those inputs only reach the single loss row that predicts seq[0] (their keys are
+ *   masked for every real query), and row 0 is trained through the tied output column 0 in both.
+ * - Additive −1e9 masks instead of `masked_fill(−1e9)`: identical in f32 for |score| < 32 (1e9's ulp is 64).
+ */
+import type { ParamStore, Builder, Param, Tensor } from "../engine/index.ts";
+import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+
+export interface SASRecConfig extends BaseModelConfig {
+  /** Transformer blocks. Defaults to 2 (recipes §2, `bert_num_blocks`). */
+  blocks: number;
+  /** Attention heads; head size = hidden / heads. Defaults to 2 (head size 32). */
+  heads: number;
+  /** Dropout on the attention probabilities (`bert_attn_dropout`). Defaults to 0.2. */
+  attnDropout: number;
+  /** LayerNorm epsilon. Defaults to 1e-6 (XAttack's LN constant). */
+  layerNormEps: number;
+}
+
+/** LlamaRec's "ML-100k" (= ml-latest-small) template: recipes §1 presets table, shared by SASRec (§2 "presets"). */
+const DEFAULTS: SASRecConfig = {
+  maxLen: 200,
+  hidden: 64,
+  dropout: 0.2,
+  batchSize: 16,
+  evalBatchSize: 16,
+  lr: 1e-3,
+  weightDecay: 0.01,
+  eps: 1e-9,
+  clipNorm: 5,
+  epochs: 500,
+  validateEvery: 500,
+  patience: 20,
+  selectMetric: "Recall@10",
+  maskHistoryInValidation: false,
+  seed: 42,
+  blocks: 2,
+  heads: 2,
+  attnDropout: 0.2,
+  layerNormEps: 1e-6,
+};
+
+/** Per-dataset presets (recipes §1 presets table; §2: "as LRURec's for the same dataset"). */
+const PRESETS: Record<string, Partial<SASRecConfig>> = {
+  "ml-latest-small": {},
+  "ml-100k": {},
+  beauty: { maxLen: 50, batchSize: 64, evalBatchSize: 64 },
+  games: { maxLen: 50, batchSize: 64, evalBatchSize: 64 },
+  "ml-1m": { maxLen: 200, batchSize: 128, evalBatchSize: 256, patience: 10 },
+  steam: { maxLen: 50, batchSize: 128, evalBatchSize: 256, validateEvery: 2000, patience: 10 },
+};
+
+interface SASRecBlock extends Record<string, Param> {
+  ln1_w: Param;
+  ln1_b: Param;
+  wq: Param;
+  bq: Param;
+  wk: Param;
+  bk: Param;
+  wv: Param;
+  bv: Param;
+  ln2_w: Param;
+  ln2_b: Param;
+  ffn1_w: Param;
+  ffn1_bias: Param;
+  ffn2_w: Param;
+  ffn2_bias: Param;
+  ln3_w: Param;
+  ln3_b: Param;
+}
+
+interface SASRecParams extends ModelParams {
+  itemEmb: Param;
+  posEmb: Param;
+  blocks: SASRecBlock[] & Param[];
+}
+
+const TRUNC = { kind: "truncNormal", std: 0.02, bound: 0.04 } as const;
+
+function declare(store: ParamStore, ctx: ModelContext, c: SASRecConfig): SASRecParams {
+  const D = c.hidden;
+  if (D % c.heads !== 0) throw new Error(`hidden ${D} must be divisible by heads ${c.heads}`);
+  // PyTorch nn.Embedding default init N(0, 1); row 0 zero (padding_idx). XAttack's truncated-normal loop skips them.
+  const itemEmb = store.add("item_emb", [ctx.nItems + 1, D], { init: { kind: "normal", std: 1 } });
+  const posEmb = store.add("pos_emb", [c.maxLen + 1, D], { init: { kind: "normal", std: 1 } });
+  const blocks: SASRecBlock[] = [];
+  for (let i = 0; i < c.blocks; i++) {
+    const p = (n: string) => `block${i}.${n}`;
+    const ln = (n: string, one: boolean) => store.add(p(n), [D], { init: { kind: one ? "ones" : "zeros" }, decay: false });
+    const w = (n: string, out: number, inp: number) => store.add(p(n), [out, inp], { init: TRUNC, decay: true });
+    const bias = (n: string, out: number) => store.add(p(n), [out], { init: TRUNC, decay: false });
+    blocks.push({
+      ln1_w: ln("layer_norm1.weight", true),
+      ln1_b: ln("layer_norm1.bias", false),
+      wq: w("attn.q.weight", D, D),
+      bq: bias("attn.q.bias", D),
+      wk: w("attn.k.weight", D, D),
+      bk: bias("attn.k.bias", D),
+      wv: w("attn.v.weight", D, D),
+      bv: bias("attn.v.bias", D),
+      ln2_w: ln("layer_norm2.weight", true),
+      ln2_b: ln("layer_norm2.bias", false),
+      ffn1_w: w("ffn.w1.weight", 4 * D, D),
+      ffn1_bias: bias("ffn.w1.bias", 4 * D),
+      ffn2_w: w("ffn.w2.weight", D, 4 * D),
+      ffn2_bias: bias("ffn.w2.bias", D),
+      ln3_w: ln("layer_norm3.weight", true),
+      ln3_b: ln("layer_norm3.bias", false),
+    });
+  }
+  return { itemEmb, posEmb, blocks: blocks as SASRecBlock[] & Param[] };
+}
+
+/** Row 0 of the item table starts at zero (padding_idx); the store's init drew it from N(0,1), so zero it once. */
+function zeroPaddingRow(store: ParamStore, itemEmb: Param): void {
+  const data = store.read(itemEmb);
+  data.fill(0, 0, itemEmb.shape[1]);
+  store.write(itemEmb, data);
+}
+
+function encode(b: Builder, p: ModelParams, x: SequenceInputs, ctx: ModelContext, c: SASRecConfig): Tensor {
+  const P = p as SASRecParams;
+  const [B, L] = x.ids.shape;
+  const D = c.hidden;
+  const H = c.heads;
+  const dk = D / H;
+  // Embedding: Dropout(E[x] + P[pos]), no sqrt(d) scaling, no LN.
+  let h = b.dropout(b.add(b.embedding(P.itemEmb, x.ids), b.embedding(P.posEmb, x.positions)), c.dropout); // [B, L, D]
+  // One additive mask for causal + key padding: 0 where key j <= query i and key j is real, else -1e9.
+  const tril = b.constant(causalOnes(L), [1, 1, L, L]); // [1, 1, L, L]
+  const keys = b.reshape(x.mask, [B, 1, 1, L]); // [B, 1, 1, L]
+  const keysFull = b.mul(b.constant(1, [B, 1, L, L]), keys); // [B, 1, L, L] (broadcast is one-way)
+  const attnMask = b.scale(b.addScalar(b.mul(keysFull, tril), -1), 1e9); // [B, 1, L, L]
+  const heads = (t: Tensor) => b.permute(b.reshape(t, [B, L, H, dk]), [0, 2, 1, 3]); // [B, H, L, dk]
+  for (const blk of P.blocks as SASRecBlock[]) {
+    const q = b.layerNorm(h, blk.ln1_w, blk.ln1_b, c.layerNormEps); // [B, L, D]
+    const Q = heads(b.linear(q, blk.wq, blk.bq)); // [B, H, L, dk]
+    const K = heads(b.linear(h, blk.wk, blk.bk)); // [B, H, L, dk]
+    const V = heads(b.linear(h, blk.wv, blk.bv)); // [B, H, L, dk]
+    const scores = b.matmulNT(Q, K); // [B, H, L, L]
+    const probs = b.dropout(b.softmax(scores, { scale: 1 / Math.sqrt(dk), mask: attnMask }), c.attnDropout); // [B, H, L, L]
+    const ctxv = b.matmul(probs, V); // [B, H, L, dk]
+    const attn = b.reshape(b.cont(b.permute(ctxv, [0, 2, 1, 3])), [B, L, D]); // [B, L, D], no output projection
+    h = b.layerNorm(b.add(attn, q), blk.ln2_w, blk.ln2_b, c.layerNormEps); // [B, L, D]
+    const f1 = b.dropout(b.relu(b.linear(h, blk.ffn1_w, blk.ffn1_bias)), c.dropout); // [B, L, 4D]
+    const f2 = b.dropout(b.linear(f1, blk.ffn2_w, blk.ffn2_bias), c.dropout); // [B, L, D]
+    h = b.layerNorm(b.add(f2, h), blk.ln3_w, blk.ln3_b, c.layerNormEps); // [B, L, D]
+  }
+  void ctx;
+  return h; // [B, L, D]
+}
+
+function scores(b: Builder, p: ModelParams, h: Tensor): Tensor {
+  return b.matmulNT(h, (p as SASRecParams).itemEmb); // [R, N+1], tied, no bias
+}
+
+function causalOnes(L: number): Float32Array {
+  const m = new Float32Array(L * L);
+  for (let i = 0; i < L; i++) for (let j = 0; j <= i; j++) m[i * L + j] = 1;
+  return m;
+}
+
+export const SASRec: NeuralModelDefinition<SASRecConfig> = {
+  name: "sasrec",
+  reference:
+    "SASRec (Kang & McAuley 2018, arXiv:1808.09781) per docs/model-recipes.md §2 (LlamaRec/LRURec authors' XAttack code), full-softmax CE; deviations: standard LN, padding row gradient, additive masks",
+  defaults: DEFAULTS,
+  presets: PRESETS,
+  objective: () => ({ kind: "causal" }),
+  vocabSize: (nItems) => nItems + 1,
+  windowLength: (c) => c.maxLen,
+  declare,
+  afterInit: (store, p) => zeroPaddingRow(store, (p as SASRecParams).itemEmb),
+  encode,
+  scores: (b, p, h) => scores(b, p, h),
+};
