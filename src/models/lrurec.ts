@@ -1,0 +1,325 @@
+/**
+ * LRURec: "Linear Recurrent Units for Sequential Recommendation", Yue et al., WSDM'24, arXiv 2310.02367 (§3),
+ * the retriever of LlamaRec (arXiv 2311.02089). Recipe: docs/model-recipes.md §0–§1, anchors.md §2.
+ *
+ * Implemented (as the authors' `model/lru.py`, identical in the LlamaRec and LRURec repos):
+ *   embedding E [N+1, D] (row 0 trained) → Dropout → LayerNorm;
+ *   left-pad with zero vectors to the next power of two Lp (200 → 256), mask padded with 0;
+ *   2 × [ LRU layer: complex diagonal recurrence h_t = λ ⊙ h_{t-1} + γ ⊙ (W_in x_t + b_in), state S = 2D,
+ *         λ = exp(−e^{ν_log} + i·e^{θ_log}), ring init |λ| ∈ [0.8, 0.99], γ = e^{γ_log} = √(1 − |λ|²) at init;
+ *         the recursive parallel scan in log2(Lp) levels whose carry is dropped when the carrying position is padding
+ *         (so the state starts at the first real item); Re(W_out h + b_out); Dropout; identity skip; LayerNorm
+ *       → PFFN: LN(x + Dropout(W2·Dropout(GELU(W1 x + b1)) + b2)), D → 4D → D ];
+ *   keep the last L positions; scores = h·Eᵀ + b.
+ * Init: truncated normal (std 0.02, ±0.04) for everything but LayerNorms and params_log, biases included.
+ * Weight decay: none on biases and LayerNorms; embeddings, weights and params_log are decayed (recipes §0).
+ *
+ * Complex numbers: the engine has no complex type, so a complex vector of size S is stored "packed" as one real
+ * tensor [.., 2S] = [real | imag]. Then
+ *   - in_proj (complex Linear D→S on a real input) is ONE real Linear D→2S whose weight rows 0..S−1 are Re(W_in)
+ *     and rows S..2S−1 are Im(W_in) (bias likewise);
+ *   - out_proj keeping the real part is ONE real Linear 2S→D with weight [Re(W_out) | −Im(W_out)] and bias Re(b_out):
+ *     Re((h_r + i h_i)(W_r + i W_i)ᵀ + b) = h_r W_rᵀ − h_i W_iᵀ + b_r.
+ *
+ * Deviations from the authors' code (none changes the function computed; all change only parameter storage or
+ * floating-point rounding):
+ *   1. out_proj stores −Im(W_out) instead of Im(W_out). Truncated-normal init is symmetric and AdamW/decay are
+ *      sign-symmetric, so the training dynamics are the same. Im(b_out) is omitted: it never reaches the real output,
+ *      so in PyTorch it gets zero gradient and, being a bias, no decay; it stays at its init forever.
+ *   2. λ^k is computed directly as e^{−k·ν}(cos kθ + i sin kθ) for k = 1..Lp/2, where the authors build the same
+ *      powers by repeated complex products (cat(λs, λs·λs[−1])). Same values up to f32 rounding.
+ *   3. GELU: the engine's `b.gelu` is the tanh approximation (ggml has no erf with backward); PyTorch's nn.GELU() is
+ *      exact erf. Max |difference| over x ∈ [−10, 10] is about 4.7e-4 (at |x| ≈ 2.2; test/models/lrurec.test.ts measures
+ *      it) — far below the run-to-run noise of training, so it is kept rather than composing a slower erf.
+ *   4. The ring init of params_log draws its uniforms from an Rng seeded by `config.seed` and the block index at
+ *      declare time (ParamStore init kinds have no ring init), not from the store's init stream; still seeded and
+ *      deterministic.
+ *   5. The scan's carry is the full block [zeros(l/2) ; λ^{1..l/2}·h1[last]] added to the block, instead of
+ *      cat(h1, h2 + carry): the same sum, fewer copies in ggml.
+ *
+ * Shapes: PyTorch order (src/engine/tensor.ts). B batch, L window (maxLen), Lp = 2^⌈log2 L⌉, D hidden, S = 2D state,
+ * C = 2S packed complex, V = N + 1 output columns.
+ */
+import { ReclmError } from "../errors.ts";
+import { Rng } from "../rng.ts";
+import type { Builder, Param, ParamStore, Tensor } from "../engine/index.ts";
+import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+
+export interface LRURecConfig extends BaseModelConfig {
+  /** Dropout after the LRU output projection (`bert_attn_dropout`). Defaults to 0.2. */
+  lruDropout: number;
+  /** Number of [LRU + PFFN] blocks (`bert_num_blocks`). Defaults to 2. */
+  blocks: number;
+  /** Smallest |λ| of the ring init. Defaults to 0.8. */
+  rMin: number;
+  /** Largest |λ| of the ring init. Defaults to 0.99. */
+  rMax: number;
+}
+
+/** LlamaRec's ml-latest-small ("ML-100k") setting: docs/model-recipes.md §1 presets, LlamaRec config.py `set_template`. */
+export const LRUREC_DEFAULTS: LRURecConfig = {
+  maxLen: 200,
+  hidden: 64,
+  dropout: 0.2,
+  lruDropout: 0.2,
+  blocks: 2,
+  rMin: 0.8,
+  rMax: 0.99,
+  batchSize: 16,
+  evalBatchSize: 16,
+  lr: 1e-3,
+  weightDecay: 0.01,
+  eps: 1e-9,
+  clipNorm: 5,
+  epochs: 500,
+  validateEvery: 500,
+  patience: 20,
+  selectMetric: "Recall@10",
+  maskHistoryInValidation: false,
+  seed: 42,
+};
+
+/** Per-dataset paper presets, keyed by dataset name (docs/model-recipes.md §1 "Presets"). */
+export const LRUREC_PRESETS: Readonly<Record<string, Partial<LRURecConfig>>> = {
+  // LlamaRec config.py set_template: ML → max_len 200, batch 16.
+  "ml-latest-small": { maxLen: 200, batchSize: 16, evalBatchSize: 16, validateEvery: 500, patience: 20 },
+  "ml-100k": { maxLen: 200, batchSize: 16, evalBatchSize: 16, validateEvery: 500, patience: 20 },
+  // LlamaRec: Amazon → max_len 50, batch 64.
+  beauty: { maxLen: 50, batchSize: 64, evalBatchSize: 64, validateEvery: 500, patience: 20 },
+  games: { maxLen: 50, batchSize: 64, evalBatchSize: 64, validateEvery: 500, patience: 20 },
+  // LRURec config.py set_template: ML-1M → max_len 200, batch 128/256, val every 500 it, patience 10.
+  "ml-1m": { maxLen: 200, batchSize: 128, evalBatchSize: 256, validateEvery: 500, patience: 10 },
+  // LRURec: Steam → max_len 50, val every 2000 it.
+  steam: { maxLen: 50, batchSize: 128, evalBatchSize: 256, validateEvery: 2000, patience: 10 },
+};
+
+interface LayerNormParams {
+  weight: Param;
+  bias: Param;
+}
+
+interface BlockParams {
+  /** [3, S]: rows ν_log, θ_log, γ_log. */
+  paramsLog: Param;
+  /** [C, D]: rows 0..S−1 = Re(W_in), S..2S−1 = Im(W_in). */
+  inW: Param;
+  /** [C]: [Re(b_in) | Im(b_in)]. */
+  inB: Param;
+  /** [D, C]: [Re(W_out) | −Im(W_out)]. */
+  outW: Param;
+  /** [D]: Re(b_out). */
+  outB: Param;
+  lruNorm: LayerNormParams;
+  w1: Param;
+  b1: Param;
+  w2: Param;
+  b2: Param;
+  ffnNorm: LayerNormParams;
+}
+
+interface LRURecParams {
+  /** [V, D], tied to the output. */
+  itemEmb: Param;
+  embNorm: LayerNormParams;
+  blocks: BlockParams[];
+  /** [V]. */
+  outBias: Param;
+}
+
+const TRUNC = { kind: "truncNormal", std: 0.02, bound: 0.04 } as const;
+
+export function nextPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/**
+ * The ring init of one LRU layer's params_log [3, S] (LRURec §3, recipes §1 "LRU init"):
+ * ν_log = log(−½ log(u1(r_max² − r_min²) + r_min²)), θ_log = log(2π u2), γ_log = log √(1 − |λ|²).
+ */
+export function ringInit(state: number, rMin: number, rMax: number, rng: Rng): Float32Array {
+  const out = new Float32Array(3 * state);
+  for (let s = 0; s < state; s++) {
+    const u1 = rng.next();
+    let u2 = rng.next();
+    while (u2 === 0) u2 = rng.next(); // log(0) would be −∞
+    const nuLog = Math.log(-0.5 * Math.log(u1 * (rMax * rMax - rMin * rMin) + rMin * rMin));
+    const thetaLog = Math.log(2 * Math.PI * u2);
+    const modulus = Math.exp(-Math.exp(nuLog));
+    out[s] = nuLog;
+    out[state + s] = thetaLog;
+    out[2 * state + s] = Math.log(Math.sqrt(1 - modulus * modulus));
+  }
+  return out;
+}
+
+function checkConfig(config: LRURecConfig): void {
+  const bad = (field: string, why: string) => new ReclmError("RECLM_ERR_BAD_CONFIG", `lrurec: ${field} ${why}`, { field });
+  if (!Number.isInteger(config.maxLen) || config.maxLen < 1) throw bad("maxLen", `must be a positive integer, got ${config.maxLen}`);
+  if (!Number.isInteger(config.hidden) || config.hidden < 1) throw bad("hidden", `must be a positive integer, got ${config.hidden}`);
+  if (!Number.isInteger(config.blocks) || config.blocks < 1) throw bad("blocks", `must be a positive integer, got ${config.blocks}`);
+  if (!(config.rMin > 0 && config.rMin < config.rMax && config.rMax < 1)) {
+    throw bad("rMin", `ring radii must satisfy 0 < rMin < rMax < 1, got ${config.rMin}, ${config.rMax}`);
+  }
+}
+
+function declareLayerNorm(store: ParamStore, name: string, d: number): LayerNormParams {
+  return {
+    weight: store.add(`${name}.weight`, [d], { init: { kind: "ones" }, decay: false }),
+    bias: store.add(`${name}.bias`, [d], { init: { kind: "zeros" }, decay: false }),
+  };
+}
+
+function declare(store: ParamStore, ctx: ModelContext, config: LRURecConfig): ModelParams {
+  checkConfig(config);
+  const D = config.hidden;
+  const S = 2 * D;
+  const V = ctx.nItems + 1;
+  const itemEmb = store.add("item_emb", [V, D], { init: TRUNC, decay: true });
+  const embNorm = declareLayerNorm(store, "emb_layer_norm", D);
+  const blocks: BlockParams[] = [];
+  for (let i = 0; i < config.blocks; i++) {
+    const ring = ringInit(S, config.rMin, config.rMax, new Rng((config.seed * 1_000_003 + 7919 * (i + 1)) >>> 0));
+    const pre = `block${i}`;
+    blocks.push({
+      paramsLog: store.add(`${pre}.lru.params_log`, [3, S], { init: { kind: "data", data: ring }, decay: true }),
+      inW: store.add(`${pre}.lru.in_proj.weight`, [2 * S, D], { init: TRUNC, decay: true }),
+      inB: store.add(`${pre}.lru.in_proj.bias`, [2 * S], { init: TRUNC, decay: false }),
+      outW: store.add(`${pre}.lru.out_proj.weight`, [D, 2 * S], { init: TRUNC, decay: true }),
+      outB: store.add(`${pre}.lru.out_proj.bias`, [D], { init: TRUNC, decay: false }),
+      lruNorm: declareLayerNorm(store, `${pre}.lru.layer_norm`, D),
+      w1: store.add(`${pre}.ffn.w1.weight`, [4 * D, D], { init: TRUNC, decay: true }),
+      b1: store.add(`${pre}.ffn.w1.bias`, [4 * D], { init: TRUNC, decay: false }),
+      w2: store.add(`${pre}.ffn.w2.weight`, [D, 4 * D], { init: TRUNC, decay: true }),
+      b2: store.add(`${pre}.ffn.w2.bias`, [D], { init: TRUNC, decay: false }),
+      ffnNorm: declareLayerNorm(store, `${pre}.ffn.layer_norm`, D),
+    });
+  }
+  const outBias = store.add("out_bias", [V], { init: TRUNC, decay: false });
+  const params: LRURecParams = { itemEmb, embNorm, blocks, outBias };
+  return params as unknown as ModelParams;
+}
+
+/** Constants one encoder graph shares between its layers (built once per graph). */
+export interface ScanConstants {
+  /** [B·Lp·C] ones, reshaped per level to broadcast a block's carry over the block. */
+  ones: Tensor;
+  /** [Lp/2, S]: row k−1 holds k (the exponent of λ^k). */
+  exponents: Tensor;
+}
+
+function encode(b: Builder, raw: ModelParams, x: SequenceInputs, _ctx: ModelContext, config: LRURecConfig): Tensor {
+  const p = raw as unknown as LRURecParams;
+  const [B, L] = x.ids.shape;
+  const D = config.hidden;
+  const S = 2 * D;
+  const Lp = nextPowerOfTwo(L);
+
+  let h = b.embedding(p.itemEmb, x.ids); // [B, L, D]
+  h = b.dropout(h, config.dropout); // [B, L, D]
+  h = b.layerNorm(h, p.embNorm.weight, p.embNorm.bias); // [B, L, D]
+  let mask = x.mask; // [B, L]
+  if (Lp > L) {
+    h = b.concat([b.constant(0, [B, Lp - L, D]), h], 1); // [B, Lp, D]
+    mask = b.concat([b.constant(0, [B, Lp - L]), mask], 1); // [B, Lp]
+  }
+
+  const consts = scanConstants(b, B, Lp, S);
+  for (const block of p.blocks) {
+    h = lruLayer(b, block, h, mask, consts, config); // [B, Lp, D]
+    h = positionwiseFeedForward(b, block, h, config); // [B, Lp, D]
+  }
+  return Lp > L ? b.slice(h, 1, Lp - L, L) : h; // [B, L, D]
+}
+
+export function scanConstants(b: Builder, B: number, Lp: number, S: number): ScanConstants {
+  const rows = Math.max(1, Lp / 2);
+  return { ones: b.constant(1, [B * Lp * 2 * S]), exponents: b.constant(exponentTable(rows, S), [rows, S]) };
+}
+
+function exponentTable(rows: number, S: number): Float32Array {
+  const t = new Float32Array(rows * S);
+  for (let k = 0; k < rows; k++) t.fill(k + 1, k * S, (k + 1) * S);
+  return t;
+}
+
+/** One LRU layer: LN(Dropout(Re(W_out · scan(γ ⊙ (W_in x + b_in)) + b_out)) + x). */
+function lruLayer(b: Builder, p: BlockParams, x: Tensor, mask: Tensor, consts: ScanConstants, config: LRURecConfig): Tensor {
+  const nu = b.exp(b.slice(p.paramsLog, 0, 0, 1)); // [1, S]
+  const theta = b.exp(b.slice(p.paramsLog, 0, 1, 1)); // [1, S]
+  const gamma = b.exp(b.slice(p.paramsLog, 0, 2, 1)); // [1, S]
+
+  const u = b.mul(b.linear(x, p.inW, p.inB), b.concat([gamma, gamma], 1)); // [B, Lp, C]: γ ⊙ (W_in x + b_in)
+  const h = lruScan(b, u, mask, nu, theta, consts); // [B, Lp, C]
+  const y = b.linear(h, p.outW, p.outB); // [B, Lp, D]: Re(W_out h + b_out)
+  return b.layerNorm(b.add(b.dropout(y, config.lruDropout), x), p.lruNorm.weight, p.lruNorm.bias); // [B, Lp, D]
+}
+
+/**
+ * The authors' parallel scan of h_t = λ ⊙ h_{t−1} + u_t over log2(Lp) levels. At level i (blocks of l = 2^i), the
+ * second half of each block gets λ^{1..l/2} times the last state of the first half, unless that position is padding.
+ * u and the result are packed complex [B, Lp, C = 2S]; nu, theta are e^{ν_log}, e^{θ_log} [1, S].
+ */
+export function lruScan(b: Builder, u: Tensor, mask: Tensor, nu: Tensor, theta: Tensor, consts: ScanConstants): Tensor {
+  const [B, Lp, C] = u.shape;
+  const S = C / 2;
+  if (Lp === 1) return u;
+  const half0 = Lp / 2;
+  const exps = b.slice(consts.exponents, 0, 0, half0); // [Lp/2, S]: k
+  const modulus = b.exp(b.neg(b.mul(exps, nu))); // [Lp/2, S]: e^{−kν} = |λ^k|
+  const angle = b.mul(exps, theta); // [Lp/2, S]: kθ
+  const powRe = b.mul(modulus, b.cos(angle)); // [Lp/2, S]: Re λ^k
+  const powIm = b.mul(modulus, b.sin(angle)); // [Lp/2, S]: Im λ^k
+  const sameRe = b.concat([powRe, powRe], 1); // [Lp/2, C]: multiplies [y_r | y_i]
+  const crossIm = b.concat([b.neg(powIm), powIm], 1); // [Lp/2, C]: multiplies [y_i | y_r]
+
+  let h = u; // [B, Lp, C]
+  for (let l = 2; l <= Lp; l *= 2) {
+    const half = l / 2;
+    const nb = (B * Lp) / l;
+    const blocks = b.reshape(h, [nb, l, C]); // [nb, l, C]
+    const carrier = b.slice(blocks, 1, half - 1, 1); // [nb, 1, C]: h1[last]
+    const carrierReal = b.reshape(b.slice(b.reshape(mask, [nb, l]), 1, half - 1, 1), [nb, 1, 1]); // [nb, 1, 1]
+    const y = b.mul(carrier, carrierReal); // [nb, 1, C]: carry dropped at padding
+    const ySwap = b.concat([b.slice(y, 2, S, S), b.slice(y, 2, 0, S)], 2); // [nb, 1, C]: [y_i | y_r]
+    const zeros = b.constant(0, [half, C]);
+    const a = b.concat([zeros, b.slice(sameRe, 0, 0, half)], 0); // [l, C]: [0 ; Re λ^{1..half}]
+    const c = b.concat([zeros, b.slice(crossIm, 0, 0, half)], 0); // [l, C]: [0 ; ∓Im λ^{1..half}]
+    const ones = b.reshape(consts.ones, [nb, l, C]); // [nb, l, C]
+    const carry = b.add(b.mul(b.mul(ones, y), a), b.mul(b.mul(ones, ySwap), c)); // [nb, l, C]: λ^k ⊙ h1[last]
+    h = b.reshape(b.add(blocks, carry), [B, Lp, C]); // [B, Lp, C]
+  }
+  return h;
+}
+
+/** PFFN: LN(x + Dropout(W2 · Dropout(GELU(W1 x + b1)) + b2)). */
+function positionwiseFeedForward(b: Builder, p: BlockParams, x: Tensor, config: LRURecConfig): Tensor {
+  const inner = b.dropout(b.gelu(b.linear(x, p.w1, p.b1)), config.dropout); // [B, Lp, 4D]
+  const out = b.dropout(b.linear(inner, p.w2, p.b2), config.dropout); // [B, Lp, D]
+  return b.layerNorm(b.add(out, x), p.ffnNorm.weight, p.ffnNorm.bias); // [B, Lp, D]
+}
+
+/** Tied output: h [R, D] · Eᵀ + b → [R, V]. */
+function scores(b: Builder, raw: ModelParams, h: Tensor): Tensor {
+  const p = raw as unknown as LRURecParams;
+  return b.add(b.matmulNT(h, p.itemEmb), p.outBias); // [R, V]
+}
+
+export const LRURec: NeuralModelDefinition<LRURecConfig> = {
+  name: "lrurec",
+  reference:
+    "LRURec (Yue et al., WSDM'24, arXiv 2310.02367 §3) as in the authors' model/lru.py (LlamaRec = LRURec repo): " +
+    "emb+dropout+LN, pow2 left-pad, 2×[complex LRU with mask-aware log2(L) parallel scan + GELU PFFN], tied scores + bias. " +
+    "Deviations: tanh-approx GELU (|Δ| < 5e-4), λ^k computed in closed form, out_proj stored as [Re W | −Im W] without Im b.",
+  defaults: LRUREC_DEFAULTS,
+  presets: LRUREC_PRESETS,
+  objective: () => ({ kind: "causal" }),
+  vocabSize: (nItems) => nItems + 1,
+  // The power-of-two padding happens inside `encode` with zero vectors after the embedding LayerNorm, as the authors
+  // do; the trainer's window is maxLen.
+  windowLength: (config) => config.maxLen,
+  declare,
+  encode,
+  scores: (b, p, h) => scores(b, p, h),
+};
