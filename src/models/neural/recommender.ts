@@ -2,19 +2,19 @@
  * An engine model (definition + config + parameters) as a `SequentialRecommender`: scores every item from the last
  * position of the left-padded window, through ONE eval graph compiled for [evalBatchSize, windowLen].
  * The trainer validates through the same object (it shares the trainer's ParamStore), so what is validated is
- * exactly what `reclm eval` later scores. Saved as a run dir: model.bin (parameters) + config.json.
+ * exactly what `reclm eval` later scores. Saved as a run dir: model.safetensors (engine checkpoint, parameters only) +
+ * config.json.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SequentialRecommender } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import { Rng } from "../../rng.ts";
-import { compile, Engine, type Builder, type Graph, ParamStore, type Tensor } from "../../engine/index.ts";
+import { compile, Engine, loadCheckpoint, saveCheckpoint, type Builder, type Graph, ParamStore, type Tensor } from "../../engine/index.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, Objective } from "./contract.ts";
 import { allocBatch, fillEvalBatch, type BatchArrays } from "./examples.ts";
-import { readTensorFile, writeTensorFile } from "./tensor-file.ts";
 
-export const MODEL_FILE = "model.bin";
+export const MODEL_FILE = "model.safetensors";
 export const CONFIG_FILE = "config.json";
 
 /** config.json of a run dir: what `load` needs to rebuild the model. */
@@ -89,8 +89,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
     const rec = new NeuralRecommender(def, saved.config as unknown as C, saved.nItems, options);
     try {
       rec.meta = { preset: saved.preset, dataset: saved.dataset, datasetProtocol: saved.datasetProtocol };
-      const { tensors } = readTensorFile(join(dir, MODEL_FILE));
-      rec.writeParams(tensors, join(dir, MODEL_FILE));
+      loadCheckpoint(join(dir, MODEL_FILE), { store: rec.store });
     } catch (e) {
       rec.dispose();
       throw e;
@@ -178,11 +177,17 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
     return this.evalGraph;
   }
 
-  /** Writes model.bin + config.json into `dir` (created if needed), atomically each. */
+  /** Writes model.safetensors + config.json into `dir` (created if needed), atomically each. */
   save(dir: string): void {
     this.assertAlive();
     mkdirSync(dir, { recursive: true });
-    writeTensorFile(join(dir, MODEL_FILE), { model: this.name }, this.readParams());
+    saveCheckpoint(join(dir, MODEL_FILE), { store: this.store }, { model: this.name });
+    this.saveConfig(dir);
+  }
+
+  /** Writes config.json alone (the trainer does at the start of a run, so a run dir is identifiable from step 0). */
+  saveConfig(dir: string): void {
+    mkdirSync(dir, { recursive: true });
     const saved: SavedModelConfig = {
       format: "reclm-neural-model@1",
       model: this.name,

@@ -16,23 +16,21 @@
  * results identical to an uninterrupted run (the epoch order and cloze masks are derived from (seed, epoch/step), the
  * dropout stream is restored).
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LongWorkOptions, SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import { Rng } from "../../rng.ts";
-import { AdamW, compile, Engine, lrAt, type Graph, type LrSchedule } from "../../engine/index.ts";
+import { AdamW, compile, Engine, loadCheckpoint, lrAt, saveCheckpoint, type Graph, type LrSchedule } from "../../engine/index.ts";
 import { fullRanking, type RankingReport } from "../../eval/full-ranking.ts";
 import type { Metrics } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
 import { parseSelectMetric, resolveConfig, type ScheduleConfig } from "./config.ts";
 import type { BaseModelConfig, NeuralModelDefinition } from "./contract.ts";
 import { allocBatch, buildExamples, fillTrainBatch, type ExampleSet } from "./examples.ts";
-import { NeuralRecommender, writeJsonAtomic } from "./recommender.ts";
-import { readTensorFile, writeTensorFile } from "./tensor-file.ts";
-import { existsSync, writeFileSync, renameSync } from "node:fs";
+import { CONFIG_FILE, NeuralRecommender, readSavedConfig, writeJsonAtomic, type SavedModelConfig } from "./recommender.ts";
 
-export const CHECKPOINT_FILE = "checkpoint.bin";
+export const CHECKPOINT_FILE = "checkpoint.safetensors";
 export const REPORT_JSON = "report.json";
 export const REPORT_MD = "report.md";
 
@@ -60,8 +58,8 @@ export interface TrainOptions<C extends BaseModelConfig> extends LongWorkOptions
 export interface ValidationRecord {
   step: number;
   epoch: number;
-  /** Mean training loss since the previous validation (NaN at step 0). */
-  loss: number;
+  /** Mean training loss since the previous validation (null at step 0: JSON-safe, survives a checkpoint). */
+  loss: number | null;
   metrics: Metrics;
   seconds: number;
 }
@@ -99,25 +97,15 @@ interface TrainState {
   /** Next example position within the current epoch's permutation. */
   pos: number;
   optStep: number;
-  dropoutRng: number[];
   best: { step: number; value: number; metrics: Metrics } | null;
+  /** File in the run dir holding the best parameters (written when they improved). */
+  bestFile: string | null;
   sinceBest: number;
   validations: ValidationRecord[];
   stopped: StopReason | null;
   seconds: number;
   lossSum: number;
   lossCount: number;
-}
-
-interface CheckpointMeta {
-  format: "reclm-train-checkpoint@1";
-  model: string;
-  dataset: string;
-  datasetProtocol: string;
-  nItems: number;
-  preset: string | undefined;
-  config: Record<string, unknown>;
-  state: TrainState;
 }
 
 /** Mixes a seed with a counter into an independent stream (epoch permutations, per-step cloze masks). */
@@ -137,15 +125,14 @@ export async function trainModel<C extends BaseModelConfig>(
   options: TrainOptions<C> = {},
 ): Promise<TrainResult<C>> {
   const ckptPath = options.outDir ? join(options.outDir, CHECKPOINT_FILE) : undefined;
-  let ckpt: { meta: CheckpointMeta; tensors: Map<string, Float32Array> } | undefined;
+  let saved: SavedModelConfig | undefined;
   if (options.resume) {
-    if (!ckptPath) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "resume needs an outDir (the run dir to continue)", { field: "resume" });
+    if (!ckptPath || !options.outDir) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "resume needs an outDir (the run dir to continue)", { field: "resume" });
     if (!existsSync(ckptPath)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", "nothing to resume: no checkpoint in the run dir", { file: ckptPath });
-    const read = readTensorFile(ckptPath);
-    ckpt = { meta: checkMeta(read.meta, ckptPath, def, ds), tensors: read.tensors };
+    saved = checkSaved(readSavedConfig(options.outDir), join(options.outDir, CONFIG_FILE), def, ds);
   }
-  const { config, preset } = ckpt
-    ? resumedConfig(def, ckpt.meta, options, ckptPath!)
+  const { config, preset } = saved
+    ? resumedConfig(def, saved, options, join(options.outDir!, CONFIG_FILE))
     : resolveConfig(def, { preset: options.preset, datasetName: ds.name, config: options.config, source: options.configSource });
   const select = parseSelectMetric(config.selectMetric);
   const ks = [...new Set([...(options.ks ?? [5, 10, 20]), select.k])].sort((a, b) => a - b);
@@ -215,19 +202,25 @@ export async function trainModel<C extends BaseModelConfig>(
     };
 
     // ---- state: fresh or restored
-    const state: TrainState = ckpt
-      ? ckpt.meta.state
-      : { step: 0, epoch: 0, pos: 0, optStep: 0, dropoutRng: dropoutRng.getState(), best: null, sinceBest: 0, validations: [], stopped: null, seconds: 0, lossSum: 0, lossCount: 0 };
+    let state: TrainState = { step: 0, epoch: 0, pos: 0, optStep: 0, best: null, bestFile: null, sinceBest: 0, validations: [], stopped: null, seconds: 0, lossSum: 0, lossCount: 0 };
     let bestParams: Map<string, Float32Array> | undefined;
-    if (ckpt) {
-      restore(model, optimizer, ckpt.tensors, ckptPath!);
-      optimizer.step = state.optStep;
-      dropoutRng.setState(state.dropoutRng);
-      if (state.best) bestParams = pick(ckpt.tensors, "best/");
+    if (saved) {
+      const meta = loadCheckpoint(ckptPath!, { store: model.store, optimizer, rngs: { dropout: dropoutRng } });
+      state = checkState(meta.state, ckptPath!);
+      if (state.bestFile) {
+        const current = model.readParams();
+        loadCheckpoint(join(options.outDir!, state.bestFile), { store: model.store });
+        bestParams = model.readParams();
+        model.writeParams(current);
+      }
+    } else if (options.outDir) {
+      mkdirSync(options.outDir, { recursive: true });
+      model.saveConfig(options.outDir);
     }
-    const resumedFromStep = ckpt ? state.step : undefined;
-    const started = performance.now();
-    const elapsed = () => state.seconds + (performance.now() - started) / 1000;
+    const resumedFromStep = saved ? state.step : undefined;
+    let started = performance.now();
+    let secondsBefore = state.seconds;
+    const elapsed = () => secondsBefore + (performance.now() - started) / 1000;
     let trainSeconds = 0;
     let trainedExamples = 0;
 
@@ -243,25 +236,39 @@ export async function trainModel<C extends BaseModelConfig>(
       const rec: ValidationRecord = {
         step: state.step,
         epoch: state.epoch,
-        loss: state.lossCount ? state.lossSum / state.lossCount : NaN,
+        loss: state.lossCount ? state.lossSum / state.lossCount : null,
         metrics: rep.metrics,
         seconds: elapsed(),
       };
       state.validations.push(rec);
       state.lossSum = 0;
       state.lossCount = 0;
+      let improved = false;
       if (!state.best || value > state.best.value) {
         state.best = { step: state.step, value, metrics: rep.metrics };
         state.sinceBest = 0;
         bestParams = model.readParams();
+        improved = true;
       } else {
         state.sinceBest++;
         if (state.sinceBest >= config.patience) state.stopped = "patience";
       }
-      if (ckptPath) saveCheckpoint(ckptPath, def, ds, preset, config, state, model, optimizer, dropoutRng, bestParams!, elapsed());
+      if (options.outDir && ckptPath) {
+        // Best parameters go to their own file, named by step and written first: the training checkpoint names the
+        // best file it belongs to, so a crash between the two writes leaves a consistent pair on disk.
+        if (improved) {
+          state.bestFile = `best-step${state.step}.safetensors`;
+          saveCheckpoint(join(options.outDir, state.bestFile), { store: model.store }, { model: def.name, step: state.step });
+        }
+        state.optStep = optimizer.step;
+        state.seconds = elapsed();
+        saveCheckpoint(ckptPath, { store: model.store, optimizer, rngs: { dropout: dropoutRng } }, { format: "reclm-train-state@1", state });
+        started = performance.now();
+        secondsBefore = state.seconds;
+        removeStaleBest(options.outDir, state.bestFile);
+      }
     };
 
-    if (options.outDir) mkdirSync(options.outDir, { recursive: true });
     if (state.validations.length === 0) await validate();
 
     const batch = allocBatch(B, L, objective);
@@ -434,87 +441,43 @@ function lrSchedule(config: BaseModelConfig & ScheduleConfig, totalSteps: number
   return { kind: "constant", lr: config.lr };
 }
 
-function pick(tensors: ReadonlyMap<string, Float32Array>, prefix: string): Map<string, Float32Array> {
-  const out = new Map<string, Float32Array>();
-  for (const [k, v] of tensors) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), v);
-  return out;
-}
-
-function saveCheckpoint<C extends BaseModelConfig>(
-  path: string,
-  def: NeuralModelDefinition<C>,
-  ds: SequenceDataset,
-  preset: string | undefined,
-  config: C,
-  state: TrainState,
-  model: NeuralRecommender<C>,
-  opt: AdamW,
-  dropoutRng: Rng,
-  best: ReadonlyMap<string, Float32Array>,
-  seconds: number,
-): void {
-  const tensors = new Map<string, Float32Array>();
-  for (const p of model.store.list()) {
-    tensors.set(`param/${p.name}`, model.store.read(p));
-    if (p.trainable) {
-      tensors.set(`m/${p.name}`, opt.readMoment(p, "m"));
-      tensors.set(`v/${p.name}`, opt.readMoment(p, "v"));
-    }
-  }
-  for (const [k, v] of best) tensors.set(`best/${k}`, v);
-  const meta: CheckpointMeta = {
-    format: "reclm-train-checkpoint@1",
-    model: def.name,
-    dataset: ds.name,
-    datasetProtocol: ds.protocol,
-    nItems: ds.catalog.size,
-    preset,
-    config: config as unknown as Record<string, unknown>,
-    state: { ...state, optStep: opt.step, dropoutRng: dropoutRng.getState(), seconds },
-  };
-  writeTensorFile(path, meta, tensors);
-}
-
-function restore<C extends BaseModelConfig>(model: NeuralRecommender<C>, opt: AdamW, tensors: ReadonlyMap<string, Float32Array>, file: string): void {
-  model.writeParams(pick(tensors, "param/"), file);
-  const m = pick(tensors, "m/");
-  const v = pick(tensors, "v/");
-  for (const p of model.store.list()) {
-    if (!p.trainable) continue;
-    const mm = m.get(p.name);
-    const vv = v.get(p.name);
-    if (!mm || !vv) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `no optimizer state for "${p.name}"`, { file, field: p.name });
-    opt.writeMoment(p, "m", mm);
-    opt.writeMoment(p, "v", vv);
+function removeStaleBest(dir: string, keep: string | null): void {
+  for (const f of readdirSync(dir)) {
+    if (/^best-step\d+\.safetensors$/.test(f) && f !== keep) unlinkSync(join(dir, f));
   }
 }
 
-function checkMeta<C extends BaseModelConfig>(meta: unknown, file: string, def: NeuralModelDefinition<C>, ds: SequenceDataset): CheckpointMeta {
-  const m = meta as CheckpointMeta;
+function checkState(raw: unknown, file: string): TrainState {
+  const s = raw as TrainState | undefined;
+  if (!s || !Number.isInteger(s.step) || !Number.isInteger(s.epoch) || !Number.isInteger(s.pos) || !Array.isArray(s.validations)) {
+    throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", "checkpoint has no valid training state", { file, field: "state" });
+  }
+  return s;
+}
+
+function checkSaved<C extends BaseModelConfig>(saved: SavedModelConfig, file: string, def: NeuralModelDefinition<C>, ds: SequenceDataset): SavedModelConfig {
   const bad = (field: string, msg: string) => new ReclmError("RECLM_ERR_BAD_CHECKPOINT", msg, { file, field });
-  if (!m || m.format !== "reclm-train-checkpoint@1") throw bad("format", "not a reclm training checkpoint");
-  if (m.model !== def.name) throw bad("model", `checkpoint is for model "${m.model}", not "${def.name}"`);
-  if (m.dataset !== ds.name || m.datasetProtocol !== ds.protocol) {
-    throw bad("dataset", `checkpoint was trained on ${m.dataset} (protocol ${m.datasetProtocol}), not ${ds.name} (protocol ${ds.protocol})`);
+  if (saved.model !== def.name) throw bad("model", `run dir is for model "${saved.model}", not "${def.name}"`);
+  if (saved.dataset !== ds.name || saved.datasetProtocol !== ds.protocol) {
+    throw bad("dataset", `run dir was trained on ${saved.dataset} (protocol ${saved.datasetProtocol}), not ${ds.name} (protocol ${ds.protocol})`);
   }
-  if (m.nItems !== ds.catalog.size) throw bad("nItems", `checkpoint has ${m.nItems} items, dataset has ${ds.catalog.size}`);
-  if (!m.state || !Number.isInteger(m.state.step)) throw bad("state", "missing training state");
-  return m;
+  if (saved.nItems !== ds.catalog.size) throw bad("nItems", `run dir has ${saved.nItems} items, dataset has ${ds.catalog.size}`);
+  return saved;
 }
 
-/** On resume the checkpoint's config rules; user overrides may only repeat it. */
-function resumedConfig<C extends BaseModelConfig>(def: NeuralModelDefinition<C>, meta: CheckpointMeta, options: TrainOptions<C>, file: string): { config: C; preset: string | undefined } {
-  const { config } = resolveConfig(def, { preset: "none", config: meta.config as Partial<C>, source: file });
+/** On resume the run dir's config rules; user overrides may only repeat it. */
+function resumedConfig<C extends BaseModelConfig>(def: NeuralModelDefinition<C>, saved: SavedModelConfig, options: TrainOptions<C>, file: string): { config: C; preset: string | undefined } {
+  const { config } = resolveConfig(def, { preset: "none", config: saved.config as unknown as Partial<C>, source: file });
   for (const [k, v] of Object.entries(options.config ?? {})) {
     if (JSON.stringify((config as Record<string, unknown>)[k]) !== JSON.stringify(v)) {
       throw new ReclmError(
         "RECLM_ERR_BAD_CONFIG",
-        `cannot change "${k}" on resume (checkpoint has ${JSON.stringify((config as Record<string, unknown>)[k])}, asked ${JSON.stringify(v)})`,
+        `cannot change "${k}" on resume (run dir has ${JSON.stringify((config as Record<string, unknown>)[k])}, asked ${JSON.stringify(v)})`,
         { file, field: k },
       );
     }
   }
-  return { config, preset: meta.preset };
+  return { config, preset: saved.preset };
 }
 
 /** JSON-able summary of a run (report.json). */

@@ -1,0 +1,46 @@
+/**
+ * Every model reclm can name: the engine-trained sequential retrievers (trained by src/models/neural/trainer.ts) and
+ * the training-free baselines (baselines.ts). `loadTrained(dir)` rebuilds a trained model from its run dir.
+ */
+import { ReclmError } from "../errors.ts";
+import { BASELINE_NAMES } from "./baselines.ts";
+import { GRU4Rec } from "./gru4rec.ts";
+import { LRURec } from "./lrurec.ts";
+import { NARM } from "./narm.ts";
+import type { BaseModelConfig, NeuralModelDefinition } from "./neural/contract.ts";
+import { NeuralRecommender, readSavedConfig, type NeuralRecommenderOptions } from "./neural/recommender.ts";
+import { SASRec } from "./sasrec.ts";
+
+/** Name → definition. BERT4Rec and Caser join when their files land. */
+export const NEURAL_MODELS = {
+  lrurec: LRURec,
+  sasrec: SASRec,
+  gru4rec: GRU4Rec,
+  narm: NARM,
+} as const;
+
+export type NeuralModelName = keyof typeof NEURAL_MODELS;
+
+export const NEURAL_MODEL_NAMES = Object.keys(NEURAL_MODELS) as NeuralModelName[];
+
+/** Every name `--model` accepts besides a run dir. */
+export function allModelNames(): string[] {
+  return [...NEURAL_MODEL_NAMES, ...BASELINE_NAMES];
+}
+
+export function isNeuralModelName(name: string): name is NeuralModelName {
+  return Object.hasOwn(NEURAL_MODELS, name);
+}
+
+export function getNeuralModel(name: string): NeuralModelDefinition<BaseModelConfig> {
+  if (!isNeuralModelName(name)) {
+    throw new ReclmError("RECLM_ERR_UNKNOWN_MODEL", `unknown model "${name}" (trainable: ${NEURAL_MODEL_NAMES.join(", ")})`, { field: "model" });
+  }
+  return NEURAL_MODELS[name] as unknown as NeuralModelDefinition<BaseModelConfig>;
+}
+
+/** A trained model from a run dir (config.json + model.safetensors), ready to score. The caller disposes it. */
+export function loadTrained(dir: string, options: NeuralRecommenderOptions = {}): NeuralRecommender<BaseModelConfig> {
+  const saved = readSavedConfig(dir);
+  return NeuralRecommender.load(dir, getNeuralModel(saved.model), options);
+}
