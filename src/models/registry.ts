@@ -4,6 +4,8 @@
  */
 import { ReclmError } from "../errors.ts";
 import { BASELINE_NAMES } from "./baselines.ts";
+import { BERT4Rec } from "./bert4rec.ts";
+import { Caser } from "./caser.ts";
 import { GRU4Rec } from "./gru4rec.ts";
 import { LRURec } from "./lrurec.ts";
 import { NARM } from "./narm.ts";
@@ -11,12 +13,14 @@ import type { BaseModelConfig, NeuralModelDefinition } from "./neural/contract.t
 import { NeuralRecommender, readSavedConfig, type NeuralRecommenderOptions } from "./neural/recommender.ts";
 import { SASRec } from "./sasrec.ts";
 
-/** Name → definition. BERT4Rec and Caser join when their files land. */
+/** Name → definition. */
 export const NEURAL_MODELS = {
   lrurec: LRURec,
   sasrec: SASRec,
   gru4rec: GRU4Rec,
   narm: NARM,
+  bert4rec: BERT4Rec,
+  caser: Caser,
 } as const;
 
 export type NeuralModelName = keyof typeof NEURAL_MODELS;

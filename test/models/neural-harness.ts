@@ -7,6 +7,8 @@ import { AdamW, compile, type Builder, type Engine, type Graph, ParamStore, type
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition } from "../../src/models/neural/contract.ts";
 import { Rng } from "../../src/rng.ts";
 import type { SequenceDataset } from "../../src/contracts.ts";
+import type { Objective } from "../../src/models/neural/contract.ts";
+import { allocBatch, buildExamples, fillTrainBatch } from "../../src/models/neural/examples.ts";
 
 export interface Batch {
   ids: Int32Array;
@@ -61,7 +63,9 @@ export function instantiate<C extends BaseModelConfig>(engine: Engine, def: Neur
   const store = new ParamStore(engine);
   const ctx: ModelContext = { nItems, windowLen: def.windowLength(config) };
   const params = def.declare(store, ctx, config);
-  store.initialize(new Rng(config.seed));
+  const rng = new Rng(config.seed);
+  store.initialize(rng);
+  def.afterInit?.(store, params, config, rng);
   return { def, config, nItems, store, params, ctx };
 }
 
@@ -234,4 +238,13 @@ export function rowOf(table: Float32Array, row: number, d: number): number[] {
 export function randomizeParams(store: ParamStore, scale: number, seed: number): void {
   const rng = new Rng(seed);
   for (const p of store.list()) store.write(p, Float32Array.from({ length: p.numel }, () => rng.normal() * scale));
+}
+
+/** B cloze examples (the trainer's windows and masking, src/models/neural/examples.ts) from the train sequences. */
+export function clozeBatch(ds: SequenceDataset, B: number, L: number, objective: Objective, rng: Rng): Batch {
+  const ex = buildExamples(ds, objective, L);
+  const out = allocBatch(B, L, objective);
+  const idx = Array.from({ length: B }, () => rng.int(0, ex.length));
+  fillTrainBatch(out, ds, ex, idx, objective, L, L, rng);
+  return { ids: out.ids, mask: out.mask, positions: out.positions, targets: out.labels };
 }

@@ -1,0 +1,217 @@
+/**
+ * BERT4Rec — Sun et al., "BERT4Rec: Sequential Recommendation with Bidirectional Encoder Representations from
+ * Transformer", CIKM 2019 (arXiv 1904.06690), as the LlamaRec authors' own code builds it: docs/model-recipes.md §3
+ * [XAttack model/bert.py, model/attention.py, dataloader/bert.py, utils.py `set_template`].
+ *
+ * Implemented: vocabulary N + 2 ([mask] = N + 1); Dropout(LN(E[x] + P[pos])) with left-padding-aware positions
+ * (1 at the first real item, 0 at padding); 2 post-LN blocks x ← LN(x + Dropout(MHA(x))), x ← LN(x + Dropout(FFN(x)))
+ * with bidirectional multi-head attention (key-padding mask only, Q/K/V/output linears with bias, dropout on the
+ * probabilities) and FFN W2·GELU(W1 x) (d → 4d → d, no inner dropout); head GELU(Linear(h))·Eᵀ + b over N + 2
+ * columns, E tied. Init: E and P N(0, 1) (E's padding row 0, nn.Embedding(padding_idx=0)); every block and head
+ * parameter, biases included, truncated-normal (std 0.02, ±0.04); LayerNorms ones/zeros. Cloze objective: the trainer
+ * masks items (mask_prob, +0.1·(1 − mask_prob) on the last item, max_predictions, 80/10/10) and scores the appended
+ * [mask] at evaluation.
+ *
+ * Deviations from the authors' code, all named:
+ * - LayerNorm: standard (biased variance, eps 1e-6 inside the square root), not XAttack's w·(x − μ)/(σ_unbiased + 1e-6)
+ *   + b: the same choice as reclm's SASRec (docs/model-recipes.md §2), a factor ≈ √(63/64) at d = 64.
+ * - GELU: the tanh approximation, which is what XAttack's own GELU class computes (no deviation, stated for clarity).
+ * - Windows: the shared trainer cuts non-overlapping windows (LlamaRec's sliding_window_size 1.0); XAttack uses 0.5.
+ * - Padding row: nn.Embedding(padding_idx=0) never updates row 0 from the lookup; here the lookup at padding does
+ *   send it gradient, but padding positions are masked keys whose outputs never reach a loss, so that gradient is 0.
+ *   Row 0 still learns through the tied head, as in PyTorch.
+ */
+import type { Builder, Init, Param, Tensor } from "../engine/index.ts";
+import { ReclmError } from "../errors.ts";
+import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+
+export interface BERT4RecConfig extends BaseModelConfig {
+  /** Dropout on attention probabilities (XAttack `bert_attn_dropout`). Defaults to 0.1. */
+  attnDropout: number;
+  /** Attention heads; head size = hidden / heads. Defaults to 2. */
+  heads: number;
+  /** Transformer blocks. Defaults to 2. */
+  blocks: number;
+  /** Cloze masking probability per item (XAttack `bert_mask_prob`). Defaults to 0.2. */
+  maskProb: number;
+  /** At most this many masked items per sequence (XAttack `bert_max_predictions`). Defaults to 40. */
+  maxPredictions: number;
+}
+
+/** XAttack's ML-1M setting [docs/model-recipes.md §3] with LlamaRec's trainer settings [§0]. */
+const DEFAULTS: BERT4RecConfig = {
+  maxLen: 200,
+  hidden: 64,
+  /** Dropout on the embedding and after each sub-layer (XAttack `bert_dropout`). Defaults to 0.1. */
+  dropout: 0.1,
+  attnDropout: 0.1,
+  heads: 2,
+  blocks: 2,
+  maskProb: 0.2,
+  maxPredictions: 40,
+  batchSize: 128,
+  evalBatchSize: 128,
+  lr: 1e-3,
+  weightDecay: 0.01,
+  eps: 1e-9,
+  clipNorm: 5,
+  epochs: 500,
+  validateEvery: 500,
+  patience: 20,
+  selectMetric: "Recall@10",
+  maskHistoryInValidation: false,
+  seed: 0,
+};
+
+const TRUNC = { kind: "truncNormal", std: 0.02, bound: 0.04 } as const;
+
+/** §0 decay groups: names with "bias" or "layer_norm" get no weight decay. */
+const decayOf = (name: string) => !name.includes("bias") && !name.includes("layer_norm");
+
+interface Linear {
+  w: Param;
+  b: Param;
+}
+
+interface Block {
+  q: Linear;
+  k: Linear;
+  v: Linear;
+  o: Linear;
+  ln1: Linear;
+  ffn1: Linear;
+  ffn2: Linear;
+  ln2: Linear;
+}
+
+interface BERT4RecParams extends ModelParams {
+  token: Param;
+  position: Param;
+  embLn: Record<string, Param>;
+  /** Block i's parameters live under key `block${i}`. */
+  [block: `block${number}`]: Record<string, Param>;
+  head: Record<string, Param>;
+  outBias: Param;
+}
+
+export const BERT4Rec: NeuralModelDefinition<BERT4RecConfig> = {
+  name: "bert4rec",
+  reference:
+    "BERT4Rec (Sun et al., arXiv 1904.06690) as in the LlamaRec authors' XAttack code (docs/model-recipes.md §3): 2 post-LN " +
+    "bidirectional blocks, 2 heads, tanh-GELU FFN 4d, tied GELU(Linear) head with bias, cloze masking; deviations: standard " +
+    "LayerNorm (eps 1e-6), non-overlapping training windows",
+  defaults: DEFAULTS,
+  presets: {
+    // LlamaRec "ML-100k" trainer settings (anchors §1.2: max_len 200, batch 16, dropout 0.2/0.2, validate every 500
+    // iterations, patience 20, Recall@10) with XAttack's MovieLens masking (mask_prob 0.2, max_predictions 40).
+    "ml-latest-small": { maxLen: 200, batchSize: 16, evalBatchSize: 16, dropout: 0.2, attnDropout: 0.2, maskProb: 0.2, maxPredictions: 40 },
+    // XAttack set_template [docs/model-recipes.md §3].
+    "ml-1m": { maxLen: 200, dropout: 0.1, attnDropout: 0.1, maskProb: 0.2, maxPredictions: 40, batchSize: 128, selectMetric: "NDCG@10", patience: 10 },
+    beauty: { maxLen: 50, dropout: 0.5, attnDropout: 0.2, maskProb: 0.6, maxPredictions: 30 },
+    games: { maxLen: 50, dropout: 0.5, attnDropout: 0.5, maskProb: 0.5, maxPredictions: 25 },
+    steam: { maxLen: 50, dropout: 0.2, attnDropout: 0.2, maskProb: 0.4, maxPredictions: 20 },
+    embedded: { maxLen: 50, batchSize: 64, evalBatchSize: 64 },
+  },
+  objective: (c) => ({ kind: "cloze", maskProb: c.maskProb, maxPredictions: c.maxPredictions }),
+  vocabSize: (nItems) => nItems + 2,
+  windowLength: (config) => config.maxLen,
+
+  declare(store, ctx, config) {
+    const D = config.hidden;
+    const V = ctx.nItems + 2;
+    if (!Number.isInteger(config.heads) || config.heads < 1 || D % config.heads !== 0) {
+      throw new ReclmError("RECLM_ERR_BAD_CONFIG", `bert4rec: hidden ${D} must be a multiple of heads ${config.heads}`, { field: "heads" });
+    }
+    const add = (name: string, shape: number[], init: Init) => store.add(name, shape, { init, decay: decayOf(name) });
+    const linear = (name: string, out: number, inp: number): Linear => ({ w: add(`${name}.weight`, [out, inp], TRUNC), b: add(`${name}.bias`, [out], TRUNC) });
+    const layerNorm = (name: string): Linear => ({ w: add(`${name}.weight`, [D], { kind: "ones" }), b: add(`${name}.bias`, [D], { kind: "zeros" }) });
+    const blocks: Block[] = [];
+    for (let i = 0; i < config.blocks; i++) {
+      const n = `blocks.${i}`;
+      blocks.push({
+        q: linear(`${n}.attn.q`, D, D),
+        k: linear(`${n}.attn.k`, D, D),
+        v: linear(`${n}.attn.v`, D, D),
+        o: linear(`${n}.attn.out`, D, D),
+        ln1: layerNorm(`${n}.input.layer_norm`),
+        ffn1: linear(`${n}.ffn.w_1`, 4 * D, D),
+        ffn2: linear(`${n}.ffn.w_2`, D, 4 * D),
+        ln2: layerNorm(`${n}.output.layer_norm`),
+      });
+    }
+    const head = linear("head.linear", D, D);
+    const params: BERT4RecParams = {
+      token: add("token.weight", [V, D], { kind: "normal", std: 1 }),
+      position: add("position.weight", [config.maxLen + 1, D], { kind: "normal", std: 1 }),
+      embLn: { ...layerNorm("embedding.layer_norm") },
+      head: { ...head },
+      outBias: add("head.bias", [V], TRUNC),
+    };
+    blocks.forEach((blk, i) => (params[`block${i}`] = flattenBlock(blk)));
+    return params;
+  },
+
+  afterInit(store, params) {
+    // nn.Embedding(padding_idx=0) starts the padding row at zero.
+    const token = (params as BERT4RecParams).token;
+    const data = store.read(token);
+    data.fill(0, 0, token.shape[1]);
+    store.write(token, data);
+  },
+
+  encode(b: Builder, params, x: SequenceInputs, _ctx: ModelContext, config) {
+    const p = params as BERT4RecParams;
+    const [B, L] = x.ids.shape;
+    const D = config.hidden;
+    const emb = b.add(b.embedding(p.token, x.ids), b.embedding(p.position, x.positions)); // [B, L, D]
+    let h = b.dropout(b.layerNorm(emb, p.embLn.w, p.embLn.b, 1e-6), config.dropout); // [B, L, D]
+    const keyMask = b.reshape(b.scale(b.addScalar(x.mask, -1), 1e9), [B, 1, 1, L]); // [B, 1, 1, L]: −1e9 at padding keys
+    const attnMask = b.add(b.constant(0, [B, 1, L, L]), keyMask); // [B, 1, L, L]
+    for (let i = 0; i < config.blocks; i++) {
+      const blk = unflattenBlock(p[`block${i}`]);
+      const a = b.dropout(attention(b, blk, h, attnMask, config), config.dropout); // [B, L, D]
+      h = b.layerNorm(b.add(h, a), blk.ln1.w, blk.ln1.b, 1e-6); // [B, L, D]
+      const f = b.linear(b.gelu(b.linear(h, blk.ffn1.w, blk.ffn1.b)), blk.ffn2.w, blk.ffn2.b); // [B, L, D]
+      h = b.layerNorm(b.add(h, b.dropout(f, config.dropout)), blk.ln2.w, blk.ln2.b, 1e-6); // [B, L, D]
+    }
+    return h; // [B, L, D]
+  },
+
+  scores(b, params, h) {
+    const p = params as BERT4RecParams;
+    const t = b.gelu(b.linear(h, p.head.w, p.head.b)); // [R, D]
+    return b.add(b.matmulNT(t, p.token), p.outBias); // [R, N+2]
+  },
+};
+
+/** Bidirectional multi-head attention with a key-padding mask and dropout on the probabilities. */
+function attention(b: Builder, blk: Block, x: Tensor, attnMask: Tensor, config: BERT4RecConfig): Tensor {
+  const [B, L, D] = x.shape;
+  const H = config.heads;
+  const dh = D / H;
+  const heads = (l: Linear) => b.cont(b.permute(b.reshape(b.linear(x, l.w, l.b), [B, L, H, dh]), [0, 2, 1, 3])); // [B, H, L, dh]
+  const q = heads(blk.q);
+  const k = heads(blk.k);
+  const v = heads(blk.v);
+  const probs = b.softmax(b.matmulNT(q, k), { scale: 1 / Math.sqrt(dh), mask: attnMask }); // [B, H, L, L]
+  const ctx = b.matmul(b.dropout(probs, config.attnDropout), v); // [B, H, L, dh]
+  const merged = b.reshape(b.cont(b.permute(ctx, [0, 2, 1, 3])), [B, L, D]); // [B, L, D]
+  return b.linear(merged, blk.o.w, blk.o.b); // [B, L, D]
+}
+
+const BLOCK_KEYS = ["q", "k", "v", "o", "ln1", "ffn1", "ffn2", "ln2"] as const;
+
+/** ModelParams holds Param records, so a block's linears are stored flat ("q.w", "q.b", ...). */
+function flattenBlock(blk: Block): Record<string, Param> {
+  const out: Record<string, Param> = {};
+  for (const k of BLOCK_KEYS) {
+    out[`${k}.w`] = blk[k].w;
+    out[`${k}.b`] = blk[k].b;
+  }
+  return out;
+}
+
+function unflattenBlock(flat: Record<string, Param>): Block {
+  const get = (k: (typeof BLOCK_KEYS)[number]): Linear => ({ w: flat[`${k}.w`], b: flat[`${k}.b`] });
+  return { q: get("q"), k: get("k"), v: get("v"), o: get("o"), ln1: get("ln1"), ffn1: get("ffn1"), ffn2: get("ffn2"), ln2: get("ln2") };
+}
