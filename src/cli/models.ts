@@ -5,7 +5,11 @@
  */
 import type { EvalSplit, SequenceDataset, SequentialRecommender } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { BASELINE_NAMES, createBaseline, isBaselineName } from "../models/baselines.ts";
+import { CONFIG_FILE, readSavedConfig } from "../models/neural/recommender.ts";
+import { isNeuralModelName, loadTrained } from "../models/registry.ts";
 
 export interface ModelContext {
   /** The split the model will be evaluated on (training-free baselines learn from what that split may see). */
@@ -25,7 +29,29 @@ const baselines: ModelResolver = {
   },
 };
 
-export const MODEL_RESOLVERS: ModelResolver[] = [baselines];
+/** A run dir written by `reclm train` (config.json + model.safetensors); it must match the dataset it is run on. */
+const trainedRuns: ModelResolver = {
+  names: ["<run dir of reclm train>"],
+  async resolve(spec, ds) {
+    if (isNeuralModelName(spec) && !existsSync(join(spec, CONFIG_FILE))) {
+      throw new ReclmError("RECLM_ERR_UNKNOWN_MODEL", `"${spec}" must be trained first: reclm train --model ${spec} --dataset ${ds.name} --out runs/${spec}, then --model runs/${spec}`, {
+        field: "--model",
+      });
+    }
+    if (!existsSync(join(spec, CONFIG_FILE))) return undefined;
+    const saved = readSavedConfig(spec);
+    if (saved.dataset !== undefined && (saved.dataset !== ds.name || saved.datasetProtocol !== ds.protocol)) {
+      throw new ReclmError(
+        "RECLM_ERR_BAD_CONFIG",
+        `run dir was trained on ${saved.dataset} (protocol ${saved.datasetProtocol}); it cannot score ${ds.name} (protocol ${ds.protocol})`,
+        { file: join(spec, CONFIG_FILE), field: "dataset" },
+      );
+    }
+    return loadTrained(spec);
+  },
+};
+
+export const MODEL_RESOLVERS: ModelResolver[] = [baselines, trainedRuns];
 
 export function knownModelNames(): string[] {
   return MODEL_RESOLVERS.flatMap((r) => [...r.names]);

@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { dataCommand } from "./commands/data.ts";
 import { evalCommand } from "./commands/eval.ts";
 import { retrieveCommand } from "./commands/retrieve.ts";
+import { trainCommand } from "./commands/train.ts";
 
 /** The command tree; `main.ts` runs it. Other engineers add their subcommands here (one file each in commands/). */
 export function buildProgram(): Command {
@@ -11,5 +12,6 @@ export function buildProgram(): Command {
   program.addCommand(dataCommand());
   program.addCommand(evalCommand());
   program.addCommand(retrieveCommand());
+  program.addCommand(trainCommand());
   return program;
 }

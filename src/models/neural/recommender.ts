@@ -49,8 +49,8 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
   /** Dataset metadata carried into config.json on save. */
   meta: { preset?: string; dataset?: string; datasetProtocol?: string } = {};
   private readonly ownsEngine: boolean;
-  private evalGraph: Graph | undefined;
-  private evalBatch: BatchArrays | undefined;
+  /** Eval graphs by batch rows: evalBatchSize, and smaller powers of two for callers that score fewer at a time. */
+  private readonly evalGraphs = new Map<number, { graph: Graph; batch: BatchArrays }>();
   private outLen = -1;
   private disposed = false;
 
@@ -130,10 +130,9 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
     const width = this.nItems + 1;
     const out = new Float32Array(histories.length * width);
     const E = this.config.evalBatchSize;
-    const graph = this.ensureEvalGraph();
-    const batch = this.evalBatch!;
     for (let start = 0; start < histories.length; start += E) {
       const chunk = histories.slice(start, start + E);
+      const { graph, batch } = this.ensureEvalGraph(Math.min(E, 2 ** Math.ceil(Math.log2(chunk.length))));
       fillEvalBatch(batch, chunk, this.objective, this.ctx.windowLen, this.config.maxLen, this.nItems);
       graph.run({ ids: batch.ids, mask: batch.mask, positions: batch.positions });
       const scores = graph.read("scores");
@@ -154,12 +153,12 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
     return this.outLen;
   }
 
-  private ensureEvalGraph(): Graph {
-    if (this.evalGraph) return this.evalGraph;
-    const E = this.config.evalBatchSize;
+  private ensureEvalGraph(rows = this.config.evalBatchSize): { graph: Graph; batch: BatchArrays } {
+    const have = this.evalGraphs.get(rows);
+    if (have) return have;
+    const E = rows;
     const L = this.ctx.windowLen;
-    this.evalBatch = allocBatch(E, L, this.objective);
-    this.evalGraph = compile(this.engine, {
+    const graph = compile(this.engine, {
       mode: "eval",
       params: this.store,
       build: (b) => {
@@ -168,13 +167,15 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
           mask: b.input("mask", [E, L]),
           positions: b.input("positions", [E, L], "i32"),
         };
-        const enc = this.def.encode(b, this.params, x, this.ctx, this.config);
+        const enc = this.def.encode(b, this.params, x, this.ctx, this.config); // [E, L', D] or [E, D]
         this.outLen = enc.rank === 3 ? enc.shape[1] : 0;
-        const h = lastHidden(b, enc, E);
-        return { outputs: { scores: this.def.scores(b, this.params, h, this.ctx, this.config) } };
+        const h = lastHidden(b, enc, E); // [E, D]
+        return { outputs: { scores: this.def.scores(b, this.params, h, this.ctx, this.config) } }; // [E, V]
       },
     });
-    return this.evalGraph;
+    const entry = { graph, batch: allocBatch(E, L, this.objective) };
+    this.evalGraphs.set(rows, entry);
+    return entry;
   }
 
   /** Writes model.safetensors + config.json into `dir` (created if needed), atomically each. */
@@ -206,7 +207,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.evalGraph?.dispose();
+    for (const { graph } of this.evalGraphs.values()) graph.dispose();
     this.store.dispose();
     if (this.ownsEngine) this.engine.dispose();
   }

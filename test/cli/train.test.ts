@@ -1,0 +1,67 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { PACKAGE_ROOT } from "../../src/paths.ts";
+
+const BIN = resolve(PACKAGE_ROOT, "bin/reclm.js");
+const tmp = mkdtempSync(join(tmpdir(), "reclm-train-cli-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function reclm(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { cwd: tmp, env: { ...process.env, RECLM_CACHE: join(tmp, "cache"), RECLM_DEBUG: "", RECLM_THREADS: "1" } },
+      (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const TINY = ["--preset", "none", "--set", "maxLen=10", "--set", "hidden=16", "--set", "batchSize=128", "--set", "evalBatchSize=512", "--set", "validateEvery=3"];
+
+describe("reclm train (spawned, child-process training)", () => {
+  it("trains, prints the test table, writes a run dir that eval and retrieve accept", async () => {
+    const run = join(tmp, "run1");
+    const t = await reclm("train", "-m", "sasrec", "-d", "embedded", ...TINY, "--max-steps", "3", "-o", run);
+    expect(t.stderr).not.toMatch(/Error/);
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/sasrec on embedded \(protocol embedded, preset none\): 3 steps/);
+    expect(t.stdout).toMatch(/sasrec test/);
+    for (const f of ["checkpoint.safetensors", "model.safetensors", "config.json", "report.json", "report.md"]) expect(existsSync(join(run, f))).toBe(true);
+    const report = JSON.parse(readFileSync(join(run, "report.json"), "utf8"));
+    expect(report.steps).toBe(3);
+    expect(report.config.hidden).toBe(16);
+
+    const out = join(tmp, "eval.json");
+    const e = await reclm("eval", "-d", "embedded", "-m", run, "--batch-size", "100", "-o", out);
+    expect(e.code).toBe(0);
+    // the run dir scores exactly what the trainer evaluated on test
+    expect(JSON.parse(readFileSync(out, "utf8")).metrics).toEqual(report.test.metrics);
+
+    const r = await reclm("retrieve", "-d", "embedded", "-m", run, "--top", "20", "-o", join(tmp, "top.jsonl"));
+    expect(r.code).toBe(0);
+    const first = JSON.parse(readFileSync(join(tmp, "top.jsonl"), "utf8").split("\n")[0]);
+    expect(first.candidates).toHaveLength(20);
+
+    // --resume continues the same run dir to more steps
+    const more = await reclm("train", "-m", "sasrec", "-d", "embedded", "--max-steps", "6", "-o", run, "--resume");
+    expect(more.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(run, "report.json"), "utf8")).resumedFromStep).toBe(3);
+  }, 120_000);
+
+  it("bad config fails in one line naming the field and its source", async () => {
+    const cfg = join(tmp, "bad.json");
+    writeFileSync(cfg, JSON.stringify({ lr: "fast" }));
+    const a = await reclm("train", "-m", "sasrec", "-d", "embedded", "--config", cfg, "-o", join(tmp, "bad"));
+    expect(a.code).not.toBe(0);
+    expect(a.stderr).toMatch(/RECLM_ERR_BAD_CONFIG.*field "lr".*bad\.json/);
+    writeFileSync(cfg, "{\n  \"lr\": 0.1,\n  oops\n}");
+    const b = await reclm("train", "-m", "sasrec", "-d", "embedded", "--config", cfg);
+    expect(b.stderr).toMatch(/bad\.json:3/);
+    const c = await reclm("train", "-m", "nosuch", "-d", "embedded", "-o", join(tmp, "x"));
+    expect(c.stderr).toMatch(/unknown model "nosuch"/);
+  }, 60_000);
+});
