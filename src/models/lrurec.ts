@@ -31,17 +31,14 @@
  *   3. GELU: the engine's `b.gelu` is the tanh approximation (ggml has no erf with backward); PyTorch's nn.GELU() is
  *      exact erf. Max |difference| over x ∈ [−10, 10] is about 4.7e-4 (at |x| ≈ 2.2; test/models/lrurec.test.ts measures
  *      it) — far below the run-to-run noise of training, so it is kept rather than composing a slower erf.
- *   4. The ring init of params_log draws its uniforms from an Rng seeded by `config.seed` and the block index at
- *      declare time (ParamStore init kinds have no ring init), not from the store's init stream; still seeded and
- *      deterministic.
- *   5. The scan's carry is the full block [zeros(l/2) ; λ^{1..l/2}·h1[last]] added to the block, instead of
+ *   4. The scan's carry is the full block [zeros(l/2) ; λ^{1..l/2}·h1[last]] added to the block, instead of
  *      cat(h1, h2 + carry): the same sum, fewer copies in ggml.
  *
  * Shapes: PyTorch order (src/engine/tensor.ts). B batch, L window (maxLen), Lp = 2^⌈log2 L⌉, D hidden, S = 2D state,
  * C = 2S packed complex, V = N + 1 output columns.
  */
 import { ReclmError } from "../errors.ts";
-import { Rng } from "../rng.ts";
+import type { Rng } from "../rng.ts";
 import type { Builder, Param, ParamStore, Tensor } from "../engine/index.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
 
@@ -180,10 +177,10 @@ function declare(store: ParamStore, ctx: ModelContext, config: LRURecConfig): Mo
   const embNorm = declareLayerNorm(store, "emb_layer_norm", D);
   const blocks: BlockParams[] = [];
   for (let i = 0; i < config.blocks; i++) {
-    const ring = ringInit(S, config.rMin, config.rMax, new Rng((config.seed * 1_000_003 + 7919 * (i + 1)) >>> 0));
     const pre = `block${i}`;
     blocks.push({
-      paramsLog: store.add(`${pre}.lru.params_log`, [3, S], { init: { kind: "data", data: ring }, decay: true }),
+      // ring init in afterInit (it is not one of the store's init kinds)
+      paramsLog: store.add(`${pre}.lru.params_log`, [3, S], { init: { kind: "zeros" }, decay: true }),
       inW: store.add(`${pre}.lru.in_proj.weight`, [2 * S, D], { init: TRUNC, decay: true }),
       inB: store.add(`${pre}.lru.in_proj.bias`, [2 * S], { init: TRUNC, decay: false }),
       outW: store.add(`${pre}.lru.out_proj.weight`, [D, 2 * S], { init: TRUNC, decay: true }),
@@ -199,6 +196,12 @@ function declare(store: ParamStore, ctx: ModelContext, config: LRURecConfig): Mo
   const outBias = store.add("out_bias", [V], { init: TRUNC, decay: false });
   const params: LRURecParams = { itemEmb, embNorm, blocks, outBias };
   return params as unknown as ModelParams;
+}
+
+/** The ring init of every block's params_log, drawn from the init stream after `store.initialize(rng)`. */
+function afterInit(store: ParamStore, raw: ModelParams, config: LRURecConfig, rng: Rng): void {
+  const p = raw as unknown as LRURecParams;
+  for (const block of p.blocks) store.write(block.paramsLog, ringInit(2 * config.hidden, config.rMin, config.rMax, rng));
 }
 
 /** Constants one encoder graph shares between its layers (built once per graph). */
@@ -320,6 +323,7 @@ export const LRURec: NeuralModelDefinition<LRURecConfig> = {
   // do; the trainer's window is maxLen.
   windowLength: (config) => config.maxLen,
   declare,
+  afterInit,
   encode,
   scores: (b, p, h) => scores(b, p, h),
 };

@@ -121,7 +121,9 @@ describe("LRURec gradients vs central finite differences", () => {
     const ctx: ModelContext = { nItems: 5, windowLen: LRURec.windowLength(config) };
     const store = new ParamStore(engine);
     const params = LRURec.declare(store, ctx, config);
-    store.initialize(new Rng(3));
+    const initRng = new Rng(3);
+    store.initialize(initRng);
+    LRURec.afterInit!(store, params, config, initRng);
     // Embeddings at init (|e| < 0.04) sit where the embedding LayerNorm is far from linear on the scale of any usable
     // finite-difference step; scaled up, the check measures the backward pass rather than truncation error.
     store.write("item_emb", store.read("item_emb").map((v) => v * 25));
@@ -176,8 +178,10 @@ describe("LRURec model", () => {
   it("declares the recipe's parameters with decay groups and ring init", () => {
     const config = tiny({ hidden: 8 });
     const store = new ParamStore(engine);
-    LRURec.declare(store, { nItems: 10, windowLen: 6 }, config);
-    store.initialize(new Rng(1));
+    const params = LRURec.declare(store, { nItems: 10, windowLen: 6 }, config);
+    const initRng = new Rng(1);
+    store.initialize(initRng);
+    LRURec.afterInit!(store, params, config, initRng);
     const names = store.list().map((p) => p.name);
     expect(names).toContain("block1.lru.params_log");
     for (const p of store.list()) {
@@ -211,7 +215,9 @@ describe("LRURec model", () => {
     const ctx = { nItems: 9, windowLen: 6 };
     const store = new ParamStore(engine);
     const params = LRURec.declare(store, ctx, config);
-    store.initialize(new Rng(2));
+    const initRng = new Rng(2);
+    store.initialize(initRng);
+    LRURec.afterInit!(store, params, config, initRng);
     const run = (L: number) => {
       const g = compile(engine, {
         mode: "eval",
@@ -268,6 +274,7 @@ describe("LRURec training on the embedded dataset", () => {
     const params = LRURec.declare(store, ctx, config);
     const rng = new Rng(seed);
     store.initialize(rng);
+    LRURec.afterInit!(store, params, config, rng);
     const opt = new AdamW(store, { lr: 5e-3, eps: 1e-9, weightDecay: 0.01, clipNorm: 5 });
     const B = 32, L = config.maxLen;
     const g = compile(engine, {
