@@ -5,6 +5,8 @@
  *   npx tsx bench/baselines-neural.ts train <model> <dataset> [--max-steps N] [--set key=value ...]
  *       trains with the model's preset for the dataset (docs/model-recipes.md) into runs/neural-baselines/<model>-<dataset>/
  *       (report.json, report.md, model + checkpoint); progress lines go to stderr. Long: start it in the background.
+ *       --resume continues a run dir from its last validation checkpoint (give the same --set flags); with --max-steps
+ *       equal to the checkpoint's step it only evaluates the best parameters on the test split (a run cut for time).
  *   npx tsx bench/baselines-neural.ts collect
  *       reads every finished run dir and writes bench/results/neural-baselines-<dataset>.json (one file per dataset).
  *
@@ -54,11 +56,13 @@ interface RunReport {
 
 async function train(args: string[]): Promise<void> {
   const [model, dataset] = args;
-  if (!model || !dataset) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "usage: train <model> <dataset> [--max-steps N] [--set k=v ...]");
+  if (!model || !dataset) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "usage: train <model> <dataset> [--max-steps N] [--resume] [--set k=v ...]");
   let maxSteps: number | undefined;
+  let resume = false;
   const sets: string[] = [];
   for (let i = 2; i < args.length; i++) {
     if (args[i] === "--max-steps") maxSteps = Number(args[++i]);
+    else if (args[i] === "--resume") resume = true;
     else if (args[i] === "--set") sets.push(args[++i]);
     else throw new ReclmError("RECLM_ERR_BAD_CONFIG", `unknown argument "${args[i]}"`, { field: "argv" });
   }
@@ -69,6 +73,7 @@ async function train(args: string[]): Promise<void> {
   const res = await trainModel(def, ds, {
     outDir,
     maxSteps,
+    resume,
     config: parseSetFlags(sets),
     configSource: "--set",
     onProgress: (p) => {
