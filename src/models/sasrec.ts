@@ -7,7 +7,7 @@
  * of [Q from LN1(x), K/V from the un-normalised x, 2 heads, no output projection, x ← LN2(attn + LN1(x)),
  * FFN d→4d→d with ReLU, x ← LN3(ffn + x)], no final LN, tied output head without bias.
  * The padding-query quirk (every key masked to the same −1e9, so a padding row attends uniformly to all L keys, future
- * included) is reproduced by building the causal and key-padding masks as one additive −1e9 mask.
+ * included) is reproduced: masked scores are set to exactly −1e9 with zero gradient, as `masked_fill` does.
  *
  * Deviations from the authors' code (named, all small):
  * - LayerNorm: standard LN (biased variance, eps 1e-6 inside the sqrt) instead of XAttack's `(x−mean)/(std_unbiased+1e-6)`
@@ -15,7 +15,6 @@
  * - `padding_idx=0`: PyTorch blocks the gradient into item-embedding row 0 from the input lookup; here row 0 also gets
  *   gradient from padding inputs. Those inputs only reach the single loss row that predicts seq[0] (their keys are
  *   masked for every real query), and row 0 is trained through the tied output column 0 in both.
- * - Additive −1e9 masks instead of `masked_fill(−1e9)`: identical in f32 for |score| < 32 (1e9's ulp is 64).
  */
 import type { ParamStore, Builder, Param, Tensor } from "../engine/index.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
@@ -140,19 +139,22 @@ function encode(b: Builder, p: ModelParams, x: SequenceInputs, ctx: ModelContext
   const dk = D / H;
   // Embedding: Dropout(E[x] + P[pos]), no sqrt(d) scaling, no LN.
   let h = b.dropout(b.add(b.embedding(P.itemEmb, x.ids), b.embedding(P.posEmb, x.positions)), c.dropout); // [B, L, D]
-  // One additive mask for causal + key padding: 0 where key j <= query i and key j is real, else -1e9.
+  // masked_fill(-1e9) for causal + key padding, as keep·s + (keep-1)·1e9 with keep = [key j <= query i and real]:
+  // the value is exactly -1e9 where masked AND the gradient there is exactly 0, as masked_fill's is. (A plain additive
+  // mask would leak a gradient through fully masked padding rows, whose softmax is uniform, not ~0.)
   const tril = b.constant(causalOnes(L), [1, 1, L, L]); // [1, 1, L, L]
   const keys = b.reshape(x.mask, [B, 1, 1, L]); // [B, 1, 1, L]
-  const keysFull = b.mul(b.constant(1, [B, 1, L, L]), keys); // [B, 1, L, L] (broadcast is one-way)
-  const attnMask = b.scale(b.addScalar(b.mul(keysFull, tril), -1), 1e9); // [B, 1, L, L]
+  const keep = b.mul(b.mul(b.constant(1, [B, 1, L, L]), keys), tril); // [B, 1, L, L] (broadcast is one-way)
+  const fill = b.scale(b.addScalar(keep, -1), 1e9); // [B, 1, L, L]: 0 or -1e9
   const heads = (t: Tensor) => b.permute(b.reshape(t, [B, L, H, dk]), [0, 2, 1, 3]); // [B, H, L, dk]
   for (const blk of P.blocks as SASRecBlock[]) {
     const q = b.layerNorm(h, blk.ln1_w, blk.ln1_b, c.layerNormEps); // [B, L, D]
     const Q = heads(b.linear(q, blk.wq, blk.bq)); // [B, H, L, dk]
     const K = heads(b.linear(h, blk.wk, blk.bk)); // [B, H, L, dk]
     const V = heads(b.linear(h, blk.wv, blk.bv)); // [B, H, L, dk]
-    const scores = b.matmulNT(Q, K); // [B, H, L, L]
-    const probs = b.dropout(b.softmax(scores, { scale: 1 / Math.sqrt(dk), mask: attnMask }), c.attnDropout); // [B, H, L, L]
+    const scores = b.scale(b.matmulNT(Q, K), 1 / Math.sqrt(dk)); // [B, H, L, L]
+    const masked = b.add(b.mul(scores, keep), fill); // [B, H, L, L]
+    const probs = b.dropout(b.softmax(masked), c.attnDropout); // [B, H, L, L]
     const ctxv = b.matmul(probs, V); // [B, H, L, dk]
     const attn = b.reshape(b.cont(b.permute(ctxv, [0, 2, 1, 3])), [B, L, D]); // [B, L, D], no output projection
     h = b.layerNorm(b.add(attn, q), blk.ln2_w, blk.ln2_b, c.layerNormEps); // [B, L, D]
@@ -177,7 +179,7 @@ function causalOnes(L: number): Float32Array {
 export const SASRec: NeuralModelDefinition<SASRecConfig> = {
   name: "sasrec",
   reference:
-    "SASRec (Kang & McAuley 2018, arXiv:1808.09781) per docs/model-recipes.md §2 (LlamaRec/LRURec authors' XAttack code), full-softmax CE; deviations: standard LN, padding row gradient, additive masks",
+    "SASRec (Kang & McAuley 2018, arXiv:1808.09781) per docs/model-recipes.md §2 (LlamaRec/LRURec authors' XAttack code), full-softmax CE; deviations: standard LN, padding-row gradient",
   defaults: DEFAULTS,
   presets: PRESETS,
   objective: () => ({ kind: "causal" }),
