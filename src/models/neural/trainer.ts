@@ -21,7 +21,8 @@ import { join } from "node:path";
 import type { LongWorkOptions, SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import { Rng } from "../../rng.ts";
-import { AdamW, compile, Engine, loadCheckpoint, lrAt, saveCheckpoint, type Graph, type LrSchedule } from "../../engine/index.ts";
+import { AdamW, Engine, loadCheckpoint, lrAt, saveCheckpoint, type LrSchedule } from "../../engine/index.ts";
+import { TrainStep } from "./train-step.ts";
 import { fullRanking, type RankingReport } from "../../eval/full-ranking.ts";
 import type { Metrics } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
@@ -148,7 +149,7 @@ export async function trainModel<C extends BaseModelConfig>(
 
   const engine = Engine.create({ threads: options.threads });
   let rec: NeuralRecommender<C> | undefined;
-  const graphs = new Map<number, Graph>();
+  const steppers: TrainStep<C>[] = [];
   let opt: AdamW | undefined;
   try {
     rec = new NeuralRecommender(def, config, ds.catalog.size, { engine, initRng });
@@ -162,44 +163,9 @@ export async function trainModel<C extends BaseModelConfig>(
     const B = config.batchSize;
     const L = model.ctx.windowLen;
     const stepsPerEpoch = Math.ceil(examples.length / B);
-    const outLen = model.encoderPositions();
-    if (objective.kind !== "last" && (outLen < config.maxLen || outLen > L)) {
-      throw new ReclmError("RECLM_ERR_SHAPE", `${def.name}: encoder returns ${outLen} positions; need maxLen (${config.maxLen}) to windowLen (${L})`, { field: "encode" });
-    }
-    if (objective.kind === "last" && outLen !== 0) {
-      throw new ReclmError("RECLM_ERR_SHAPE", `${def.name}: objective "last" needs the encoder to return [B, D]`, { field: "encode" });
-    }
-    const rowsTotal = objective.kind === "last" ? B : B * outLen;
-    const quantum = objective.kind === "last" ? B : Math.ceil(rowsTotal / 4);
+    const stepper = new TrainStep(def, model, optimizer, dropoutRng);
+    steppers.push(stepper);
     const schedule = lrSchedule(config as C & ScheduleConfig, options.maxSteps ?? config.epochs * stepsPerEpoch);
-
-    const trainGraph = (M: number): Graph => {
-      let g = graphs.get(M);
-      if (g) return g;
-      g = compile(engine, {
-        mode: "train",
-        params: model.store,
-        optimizer,
-        rng: dropoutRng,
-        build: (b) => {
-          const x = {
-            ids: b.input("ids", [B, L], "i32"),
-            mask: b.input("mask", [B, L]),
-            positions: b.input("positions", [B, L], "i32"),
-          };
-          const h = def.encode(b, model.params, x, model.ctx, config); // [B, L', D] or [B, D]
-          const D = h.shape[h.rank - 1];
-          const flat = h.rank === 3 ? b.reshape(h, [B * h.shape[1], D]) : h; // [B·L', D]
-          const rows = b.input("rows", [M], "i32");
-          const labels = b.input("labels", [M], "i32");
-          const picked = b.gatherRows(flat, rows); // [M, D]
-          const logits = def.scores(b, model.params, picked, model.ctx, config); // [M, V]
-          return { loss: b.crossEntropy(logits, labels, { ignoreIndex: 0 }) };
-        },
-      });
-      graphs.set(M, g);
-      return g;
-    };
 
     // ---- state: fresh or restored
     let state: TrainState = { step: 0, epoch: 0, pos: 0, optStep: 0, best: null, bestFile: null, sinceBest: 0, validations: [], stopped: null, seconds: 0, lossSum: 0, lossCount: 0 };
@@ -272,8 +238,6 @@ export async function trainModel<C extends BaseModelConfig>(
     if (state.validations.length === 0) await validate();
 
     const batch = allocBatch(B, L, objective);
-    const rows = new Int32Array(rowsTotal);
-    const labels = new Int32Array(rowsTotal);
     let perm = permutation(examples.length, shuffleSeed, state.epoch);
     const maxSteps = options.maxSteps ?? Infinity;
     let stoppedBy: StopReason | null = state.stopped;
@@ -303,15 +267,8 @@ export async function trainModel<C extends BaseModelConfig>(
       const idx = perm.subarray(state.pos, Math.min(examples.length, state.pos + B));
       state.pos += idx.length;
       fillTrainBatch(batch, ds, examples, idx, objective, config.maxLen, L, derivedRng(maskSeed, state.step));
-      const M = gatherRows(batch, objective.kind === "last", B, L, outLen, rows, labels, quantum);
       optimizer.lr = lrAt(schedule, optimizer.step);
-      const { loss } = trainGraph(M).run({
-        ids: batch.ids,
-        mask: batch.mask,
-        positions: batch.positions,
-        rows: rows.subarray(0, M),
-        labels: labels.subarray(0, M),
-      });
+      const loss = stepper.run(batch);
       if (!Number.isFinite(loss)) {
         throw new ReclmError("RECLM_ERR_ENGINE", `${def.name}: training loss is ${loss} at step ${state.step} (lr ${optimizer.lr}); lower lr or check the model`, { field: "loss" });
       }
@@ -391,46 +348,11 @@ export async function trainModel<C extends BaseModelConfig>(
     rec?.dispose();
     throw e;
   } finally {
-    for (const g of graphs.values()) g.dispose();
+    for (const st of steppers) st.dispose();
     opt?.dispose();
     // The engine lives on inside the returned recommender; it is freed by recommender.dispose().
     if (!rec) engine.dispose();
   }
-}
-
-/** Fills rows/labels with the positions that carry a real label; returns M (rounded up to the quantum). */
-function gatherRows(
-  batch: { labels: Int32Array },
-  last: boolean,
-  B: number,
-  L: number,
-  outLen: number,
-  rows: Int32Array,
-  labels: Int32Array,
-  quantum: number,
-): number {
-  if (last) {
-    for (let b = 0; b < B; b++) {
-      rows[b] = b;
-      labels[b] = batch.labels[b];
-    }
-    return B;
-  }
-  let n = 0;
-  const skip = L - outLen; // window positions the encoder does not return (left, always padding)
-  for (let b = 0; b < B; b++) {
-    for (let t = skip; t < L; t++) {
-      const y = batch.labels[b * L + t];
-      if (y === 0) continue;
-      rows[n] = b * outLen + (t - skip);
-      labels[n] = y;
-      n++;
-    }
-  }
-  const M = Math.min(rows.length, Math.max(quantum, Math.ceil(n / quantum) * quantum));
-  rows.fill(0, n, M);
-  labels.fill(0, n, M);
-  return M;
 }
 
 function lrSchedule(config: BaseModelConfig & ScheduleConfig, totalSteps: number): LrSchedule {

@@ -1,0 +1,127 @@
+/**
+ * One optimizer step of the shared trainer on a filled batch: forward, loss over the positions with a real label,
+ * backward, clip, AdamW. The trainer and the throughput benchmark both use it, so the benchmark times the exact step
+ * training runs.
+ *
+ * The loss gathers the rows with a real label BEFORE scoring (label 0 ignored, input 0 not), so padding positions are
+ * never projected onto all items. Their count varies per batch; it is rounded up to a quarter of B·L' and one train
+ * graph is compiled per quarter actually met (at most four, all sharing the AdamW state and the dropout stream).
+ */
+import { ReclmError } from "../../errors.ts";
+import type { Rng } from "../../rng.ts";
+import { compile, type AdamW, type Graph } from "../../engine/index.ts";
+import type { BaseModelConfig, NeuralModelDefinition } from "./contract.ts";
+import type { BatchArrays } from "./examples.ts";
+import type { NeuralRecommender } from "./recommender.ts";
+
+export class TrainStep<C extends BaseModelConfig> {
+  /** Positions the encoder returns (L' <= windowLen), 0 for a [B, D] encoder. */
+  readonly outLen: number;
+  /** Gathered rows of the most recent step (after rounding up). */
+  lastRows = 0;
+  private readonly graphs = new Map<number, Graph>();
+  private readonly rows: Int32Array;
+  private readonly labels: Int32Array;
+  private readonly quantum: number;
+  private readonly last: boolean;
+
+  constructor(
+    private readonly def: NeuralModelDefinition<C>,
+    private readonly model: NeuralRecommender<C>,
+    private readonly optimizer: AdamW,
+    private readonly dropoutRng: Rng,
+  ) {
+    const config = model.config;
+    const L = model.ctx.windowLen;
+    this.last = model.objective.kind === "last";
+    this.outLen = model.encoderPositions();
+    if (!this.last && (this.outLen < config.maxLen || this.outLen > L)) {
+      throw new ReclmError("RECLM_ERR_SHAPE", `${def.name}: encoder returns ${this.outLen} positions; need maxLen (${config.maxLen}) to windowLen (${L})`, { field: "encode" });
+    }
+    if (this.last && this.outLen !== 0) throw new ReclmError("RECLM_ERR_SHAPE", `${def.name}: objective "last" needs the encoder to return [B, D]`, { field: "encode" });
+    const B = config.batchSize;
+    const total = this.last ? B : B * this.outLen;
+    this.quantum = this.last ? B : Math.ceil(total / 4);
+    this.rows = new Int32Array(total);
+    this.labels = new Int32Array(total);
+  }
+
+  /** Runs one step on `batch` (from fillTrainBatch) with the optimizer's current lr; returns the loss. */
+  run(batch: BatchArrays): number {
+    const M = this.gather(batch);
+    this.lastRows = M;
+    return this.graph(M).run({
+      ids: batch.ids,
+      mask: batch.mask,
+      positions: batch.positions,
+      rows: this.rows.subarray(0, M),
+      labels: this.labels.subarray(0, M),
+    }).loss;
+  }
+
+  /** Fills rows/labels with the positions that carry a real label; returns M (rounded up to the quantum). */
+  private gather(batch: BatchArrays): number {
+    const B = this.model.config.batchSize;
+    const L = this.model.ctx.windowLen;
+    if (this.last) {
+      for (let b = 0; b < B; b++) {
+        this.rows[b] = b;
+        this.labels[b] = batch.labels[b];
+      }
+      return B;
+    }
+    const outLen = this.outLen;
+    const skip = L - outLen; // window positions the encoder does not return (left of the window: always padding)
+    let n = 0;
+    for (let b = 0; b < B; b++) {
+      for (let t = skip; t < L; t++) {
+        const y = batch.labels[b * L + t];
+        if (y === 0) continue;
+        this.rows[n] = b * outLen + (t - skip);
+        this.labels[n] = y;
+        n++;
+      }
+    }
+    const M = Math.min(this.rows.length, Math.max(this.quantum, Math.ceil(n / this.quantum) * this.quantum));
+    this.rows.fill(0, n, M);
+    this.labels.fill(0, n, M);
+    return M;
+  }
+
+  private graph(M: number): Graph {
+    let g = this.graphs.get(M);
+    if (g) return g;
+    const { def, model } = this;
+    const config = model.config;
+    const B = config.batchSize;
+    const L = model.ctx.windowLen;
+    g = compile(model.engine, {
+      mode: "train",
+      params: model.store,
+      optimizer: this.optimizer,
+      rng: this.dropoutRng,
+      build: (b) => {
+        const x = {
+          ids: b.input("ids", [B, L], "i32"),
+          mask: b.input("mask", [B, L]),
+          positions: b.input("positions", [B, L], "i32"),
+        };
+        const h = def.encode(b, model.params, x, model.ctx, config); // [B, L', D] or [B, D]
+        const D = h.shape[h.rank - 1];
+        const flat = h.rank === 3 ? b.reshape(h, [B * h.shape[1], D]) : h; // [B·L', D]
+        const rows = b.input("rows", [M], "i32");
+        const labels = b.input("labels", [M], "i32");
+        const picked = b.gatherRows(flat, rows); // [M, D]
+        const logits = def.scores(b, model.params, picked, model.ctx, config); // [M, V]
+        return { loss: b.crossEntropy(logits, labels, { ignoreIndex: 0 }) };
+      },
+    });
+    this.graphs.set(M, g);
+    return g;
+  }
+
+  dispose(): void {
+    for (const g of this.graphs.values()) g.dispose();
+    this.graphs.clear();
+  }
+}
