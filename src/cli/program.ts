@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { dataCommand } from "./commands/data.ts";
 import { evalCommand } from "./commands/eval.ts";
 import { retrieveCommand } from "./commands/retrieve.ts";
+import { runCommand } from "./commands/run.ts";
 import { trainCommand } from "./commands/train.ts";
 
 /** The command tree; `main.ts` runs it. Other engineers add their subcommands here (one file each in commands/). */
@@ -9,6 +10,7 @@ export function buildProgram(): Command {
   const program = new Command("reclm")
     .description("LLM-powered sequential recommendation: datasets, baselines, evaluation")
     .showHelpAfterError("(add --help for usage)");
+  program.addCommand(runCommand());
   program.addCommand(dataCommand());
   program.addCommand(evalCommand());
   program.addCommand(retrieveCommand());

@@ -1,0 +1,124 @@
+/**
+ * `reclm run`: the main job, end to end on one dataset (the embedded one unless told otherwise):
+ * prepare the data, score the training-free baselines, train the neural retrievers (each in a child process, with
+ * validation, early stopping and checkpoints), and put every model's test metrics in one full-ranking table.
+ */
+import { join, resolve } from "node:path";
+import { Command } from "commander";
+import { datasetStats } from "../../data/index.ts";
+import { runInChild } from "../../engine/index.ts";
+import { fullRanking, DEFAULT_KS } from "../../eval/full-ranking.ts";
+import type { Metrics } from "../../eval/metrics.ts";
+import { formatMetricsTable } from "../../eval/report.ts";
+import { BASELINE_NAMES, createBaseline } from "../../models/baselines.ts";
+import { TRAIN_JOB_MODULE, type TrainJobInput, type TrainJobOutput } from "../../models/neural/train-job.ts";
+import { getNeuralModel, NEURAL_MODEL_NAMES } from "../../models/registry.ts";
+import { commandLine, loadWithProgress, parsePositiveInt } from "../common.ts";
+import { writeFileAtomic } from "../io.ts";
+import { createProgressReporter } from "../progress.ts";
+import { ReclmError } from "../../errors.ts";
+
+interface RunOptions {
+  dataset: string;
+  protocol?: string;
+  models: string[];
+  out?: string;
+  threads?: number;
+  maxSteps?: number;
+}
+
+interface ResultRow {
+  method: string;
+  metrics: Metrics;
+  seconds: number;
+  notes?: string;
+}
+
+function parseModelList(value: string): string[] {
+  const names = value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!(NEURAL_MODEL_NAMES as readonly string[]).includes(n)) {
+      throw new ReclmError("RECLM_ERR_UNKNOWN_MODEL", `unknown model "${n}" (known: ${NEURAL_MODEL_NAMES.join(", ")})`, { field: "--models" });
+    }
+  }
+  return names;
+}
+
+export function runCommand(): Command {
+  return new Command("run")
+    .description("the main job: dataset -> baselines + trained retrievers -> one full-ranking table and a report")
+    .option("-d, --dataset <name>", "dataset name (see `reclm data list`)", "embedded")
+    .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
+    .option("--models <list>", `neural retrievers to train, comma-separated (${NEURAL_MODEL_NAMES.join(", ")})`, parseModelList, ["lrurec", "sasrec"])
+    .option("-o, --out <dir>", "run dir (default runs/run-<dataset>-<time>)")
+    .option("--threads <n>", "ggml CPU threads", parsePositiveInt("--threads"))
+    .option("--max-steps <n>", "cap each model's optimizer steps (a quick look; early stopping otherwise)", parsePositiveInt("--max-steps"))
+    .action(async (opts: RunOptions) => {
+      const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
+      const outDir = resolve(opts.out ?? join("runs", `run-${opts.dataset}-${stamp}`));
+      const ds = await loadWithProgress(opts.dataset, { protocol: opts.protocol }, createProgressReporter());
+      const stats = datasetStats(ds);
+      process.stdout.write(
+        `${ds.name} (protocol ${ds.protocol}): ${stats.users} users, ${stats.items} items, ${stats.interactions} interactions, ` +
+          `avg length ${stats.avgLength.toFixed(2)}\n`,
+      );
+
+      const rows: ResultRow[] = [];
+      for (const name of BASELINE_NAMES) {
+        const t0 = performance.now();
+        const model = createBaseline(name, ds, { split: "test" });
+        const report = await fullRanking(model, ds, { split: "test", ks: DEFAULT_KS });
+        rows.push({ method: name, metrics: report.metrics, seconds: (performance.now() - t0) / 1000, notes: "training-free" });
+      }
+
+      for (const name of opts.models) {
+        const def = getNeuralModel(name);
+        const input: TrainJobInput = {
+          model: name,
+          dataset: opts.dataset,
+          protocol: opts.protocol,
+          outDir: join(outDir, name),
+          threads: opts.threads,
+          maxSteps: opts.maxSteps,
+        };
+        const progress = createProgressReporter();
+        const t0 = performance.now();
+        let report: TrainJobOutput;
+        try {
+          report = await runInChild<TrainJobInput, TrainJobOutput>(TRAIN_JOB_MODULE, input, { onProgress: progress.onProgress });
+        } finally {
+          progress.stop();
+        }
+        const test = report.test as { metrics: Metrics } | null;
+        if (!test) throw new ReclmError("RECLM_ERR_INTERNAL", `${name}: the training run reported no test metrics`);
+        rows.push({
+          method: name,
+          metrics: test.metrics,
+          seconds: (performance.now() - t0) / 1000,
+          notes: `${report.steps} steps, preset ${report.preset ?? "none"}, stopped by ${report.stoppedBy}; ${def.reference.split("\n")[0]}`,
+        });
+      }
+
+      const header = `full ranking on ${ds.name} (protocol ${ds.protocol}), test split, ${stats.users} users, history masked`;
+      const table = formatMetricsTable(rows);
+      process.stdout.write(`${header}\n${table}\n`);
+      const json = { command: commandLine(), date: new Date().toISOString(), dataset: ds.name, datasetProtocol: ds.protocol, stats, protocol: "full-ranking", rows };
+      writeFileAtomic(join(outDir, "report.json"), `${JSON.stringify(json, null, 2)}\n`);
+      const md = [
+        `# reclm run on ${ds.name}`,
+        "",
+        `Command: \`reclm ${commandLine()}\``,
+        "",
+        header,
+        "",
+        "| method | " + Object.keys(rows[0].metrics).join(" | ") + " | seconds | notes |",
+        "|---|" + Object.keys(rows[0].metrics).map(() => "---").join("|") + "|---|---|",
+        ...rows.map((r) => `| ${r.method} | ${Object.values(r.metrics).map((v) => v.toFixed(4)).join(" | ")} | ${r.seconds.toFixed(1)} | ${r.notes ?? ""} |`),
+        "",
+        `Per-model run dirs (checkpoint, config, training report): ${opts.models.map((m) => `\`${m}/\``).join(", ") || "none"}.`,
+        "",
+      ].join("\n");
+      writeFileAtomic(join(outDir, "report.md"), md);
+      process.stdout.write(`run dir: ${outDir}\n`);
+    });
+}
