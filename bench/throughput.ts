@@ -1,0 +1,153 @@
+/**
+ * Training throughput (sequences/s) of SASRec and LRURec on ML-1M, reclm's engine vs the PyTorch reference
+ * (bench/torch/throughput.py), in ONE run on the same machine, per the contract in docs/model-recipes.md §8:
+ * batch 128 × max_len 200 windows (recipes §0), dropout 0.2 active, full-softmax CE over N+1 columns at every labelled
+ * position, backward, global clip 5.0, AdamW lr 1e-3 wd 0.01 eps 1e-9; batch building not timed; median step over
+ * the timed steps after warm-up; seq_per_s = batch / median step seconds; same thread count on both sides.
+ * reclm's step is the trainer's own (src/models/neural/train-step.ts).
+ *
+ *   npx tsx bench/throughput.ts [--models sasrec,lrurec] [--steps 10] [--warmup 2] [--threads 2] [--no-torch]
+ * Writes bench/results/throughput.json.
+ */
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { loadDataset } from "../src/data/index.ts";
+import { AdamW, Engine } from "../src/engine/index.ts";
+import { resolveConfig } from "../src/models/neural/config.ts";
+import { allocBatch, buildExamples, fillTrainBatch } from "../src/models/neural/examples.ts";
+import { NeuralRecommender } from "../src/models/neural/recommender.ts";
+import { TrainStep } from "../src/models/neural/train-step.ts";
+import { getNeuralModel } from "../src/models/registry.ts";
+import { PACKAGE_ROOT, sharedDir } from "../src/paths.ts";
+import { Rng } from "../src/rng.ts";
+import { writeBenchResult, type BenchRow } from "./lib/results.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    models: { type: "string", default: "sasrec,lrurec" },
+    steps: { type: "string", default: "10" },
+    warmup: { type: "string", default: "2" },
+    threads: { type: "string", default: "2" },
+    "no-torch": { type: "boolean", default: false },
+  },
+});
+const models = args.models!.split(",");
+const steps = Number(args.steps);
+const warmup = Number(args.warmup);
+const threads = Number(args.threads);
+const BATCH = 128;
+const MAX_LEN = 200;
+
+const shared = sharedDir();
+if (!shared) throw new Error("bench/throughput.ts needs ../shared (ML-1M); it is absent on this machine");
+const datasetJson = join(shared, "data", "ml-1m", "lrurec", "dataset.json");
+const ds = await loadDataset("ml-1m", { protocol: "lrurec-preprocessed" });
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+interface Side {
+  median_step_ms: number;
+  min_step_ms: number;
+  seq_per_s: number;
+  final_loss: number;
+}
+
+function reclmSide(name: string): Side & { windows: number; gatheredRows: number } {
+  const def = getNeuralModel(name);
+  const { config } = resolveConfig(def, {
+    preset: "ml-1m",
+    config: { batchSize: BATCH, maxLen: MAX_LEN, dropout: 0.2, ...(name === "sasrec" ? { attnDropout: 0.2 } : { lruDropout: 0.2 }), seed: 42 },
+  });
+  const engine = Engine.create({ threads });
+  const model = new NeuralRecommender(def, config, ds.catalog.size, { engine });
+  const opt = new AdamW(model.store, { lr: 1e-3, eps: 1e-9, weightDecay: 0.01, clipNorm: 5 });
+  const step = new TrainStep(def, model, opt, new Rng(43));
+  try {
+    const ex = buildExamples(ds, model.objective, config.maxLen);
+    const order = new Rng(42).shuffle(Int32Array.from({ length: ex.length }, (_, i) => i)) as Int32Array;
+    const batches = Array.from({ length: warmup + steps }, (_, s) => {
+      const b = allocBatch(BATCH, model.ctx.windowLen, model.objective);
+      const idx = Int32Array.from({ length: BATCH }, (_, i) => order[(s * BATCH + i) % ex.length]);
+      fillTrainBatch(b, ds, ex, idx, model.objective, config.maxLen, model.ctx.windowLen, new Rng(s));
+      return b;
+    });
+    const times: number[] = [];
+    let loss = NaN;
+    let rows = 0;
+    batches.forEach((b, s) => {
+      const t0 = performance.now();
+      loss = step.run(b);
+      const ms = performance.now() - t0;
+      rows = step.lastRows;
+      if (!Number.isFinite(loss)) throw new Error(`${name}: loss ${loss} at step ${s}`);
+      if (s >= warmup) times.push(ms);
+      process.stderr.write(`reclm ${name} step ${s}: ${ms.toFixed(0)} ms loss ${loss.toFixed(4)} (${rows} gathered rows)\n`);
+    });
+    const med = median(times);
+    return {
+      median_step_ms: med,
+      min_step_ms: Math.min(...times),
+      seq_per_s: BATCH / (med / 1000),
+      final_loss: loss,
+      windows: ex.length,
+      gatheredRows: rows,
+    };
+  } finally {
+    step.dispose();
+    opt.dispose();
+    model.dispose();
+    engine.dispose();
+  }
+}
+
+function torchSide(name: string): Side & { torch_version: string } {
+  const out = execFileSync(
+    "/usr/bin/python3",
+    ["-W", "ignore", "throughput.py", "--model", name, "--dataset", datasetJson, "--batch", String(BATCH), "--max-len", String(MAX_LEN),
+      "--threads", String(threads), "--steps", String(steps), "--warmup", String(warmup)],
+    { cwd: join(PACKAGE_ROOT, "bench", "torch"), encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 },
+  );
+  const line = out.trim().split("\n").pop()!;
+  const r = JSON.parse(line) as Side & { torch_version: string };
+  process.stderr.write(`pytorch ${name}: ${line}\n`);
+  return r;
+}
+
+const rows: BenchRow[] = [];
+for (const name of models) {
+  const ours = reclmSide(name);
+  const torch = args["no-torch"] ? undefined : torchSide(name);
+  const speedup = torch ? ours.seq_per_s / torch.seq_per_s : undefined;
+  rows.push({
+    method: name,
+    dataset: "ml-1m",
+    protocol: "throughput",
+    metrics: {
+      seq_per_s: ours.seq_per_s,
+      median_step_ms: ours.median_step_ms,
+      min_step_ms: ours.min_step_ms,
+      final_loss: ours.final_loss,
+      ...(speedup !== undefined ? { speedup } : {}),
+    },
+    notes:
+      `reclm engine (ggml CPU, ${threads} threads), trainer step; batch ${BATCH} x max_len ${MAX_LEN}, ${ours.windows} training windows; ` +
+      `${steps} timed steps after ${warmup} warm-up; loss over gathered labelled rows (${ours.gatheredRows} in the last step); ` +
+      `speedup = reclm seq_per_s / pytorch seq_per_s measured in this same run`,
+  });
+  if (torch) {
+    rows.push({
+      method: `${name}-pytorch`,
+      dataset: "ml-1m",
+      protocol: "throughput",
+      metrics: { seq_per_s: torch.seq_per_s, median_step_ms: torch.median_step_ms, min_step_ms: torch.min_step_ms, final_loss: torch.final_loss },
+      notes: `bench/torch/throughput.py, torch ${torch.torch_version}, ${threads} threads, same steps/warm-up, run right after the reclm row`,
+    });
+  }
+}
+
+const argv = process.argv.slice(2).join(" ");
+writeBenchResult({ benchmark: "throughput", command: `npx tsx bench/throughput.ts${argv ? ` ${argv}` : ""}`, inputs: [datasetJson], rows });
