@@ -3,6 +3,7 @@ import { loadDataset } from "../../src/data/index.ts";
 import { Engine } from "../../src/engine/index.ts";
 import { ReclmError } from "../../src/errors.ts";
 import { BERT4Rec, type BERT4RecConfig } from "../../src/models/bert4rec.ts";
+import { resolveConfig } from "../../src/models/neural/config.ts";
 import { Rng } from "../../src/rng.ts";
 import { clozeBatch, forwardShapes, gradCheckModel, instantiate, leftPad, lossGraph, optimizerFor, randomizeParams, runInputs } from "./neural-harness.ts";
 
@@ -15,6 +16,11 @@ const tiny = (over: Partial<BERT4RecConfig> = {}): BERT4RecConfig => ({ ...BERT4
 const histories = [Int32Array.of(3, 1, 4, 1, MASK), Int32Array.of(2, MASK), Int32Array.of(6, 7, MASK)];
 
 describe("bert4rec", () => {
+  it("every preset passes the shared config validation", () => {
+    for (const name of Object.keys(BERT4Rec.presets)) expect(resolveConfig(BERT4Rec, { preset: name }).preset).toBe(name);
+    expect(Object.keys(BERT4Rec.presets)).toContain("ml-latest-small");
+  });
+
   it("declares an N+2 vocabulary, 1+maxLen positions, two blocks and a biased tied head", () => {
     const m = instantiate(engine, BERT4Rec, tiny(), N);
     const shapes = Object.fromEntries(m.store.list().map((p) => [p.name, [...p.shape]]));

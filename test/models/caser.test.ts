@@ -3,6 +3,7 @@ import { loadDataset } from "../../src/data/index.ts";
 import { Engine } from "../../src/engine/index.ts";
 import { ReclmError } from "../../src/errors.ts";
 import { Caser, type CaserConfig } from "../../src/models/caser.ts";
+import { resolveConfig } from "../../src/models/neural/config.ts";
 import { Rng } from "../../src/rng.ts";
 import { forwardShapes, gradCheckModel, instantiate, lastBatch, leftPad, lossGraph, optimizerFor, randomizeParams, rowOf, runInputs } from "./neural-harness.ts";
 
@@ -39,6 +40,11 @@ function referenceScores(read: (name: string) => Float32Array, window: number[],
 }
 
 describe("caser", () => {
+  it("every preset passes the shared config validation", () => {
+    for (const name of Object.keys(Caser.presets)) expect(resolveConfig(Caser, { preset: name }).preset).toBe(name);
+    expect(Object.keys(Caser.presets)).toContain("ml-latest-small");
+  });
+
   it("declares horizontal, vertical and head parameters with LLaRA's init", () => {
     const m = instantiate(engine, Caser, Caser.defaults, 50);
     const shapes = Object.fromEntries(m.store.list().map((p) => [p.name, [...p.shape]]));

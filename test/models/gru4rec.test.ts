@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadDataset } from "../../src/data/index.ts";
 import { Engine } from "../../src/engine/index.ts";
 import { GRU4Rec, type GRU4RecConfig } from "../../src/models/gru4rec.ts";
+import { resolveConfig } from "../../src/models/neural/config.ts";
 import { Rng } from "../../src/rng.ts";
 import { forwardShapes, gradCheckModel, instantiate, lastBatch, leftPad, lossGraph, optimizerFor, randomizeParams, referenceGru, rowOf, runInputs } from "./neural-harness.ts";
 
@@ -21,6 +22,11 @@ function referenceScores(read: (name: string) => Float32Array, hist: Int32Array,
 }
 
 describe("gru4rec", () => {
+  it("every preset passes the shared config validation", () => {
+    for (const name of Object.keys(GRU4Rec.presets)) expect(resolveConfig(GRU4Rec, { preset: name }).preset).toBe(name);
+    expect(Object.keys(GRU4Rec.presets)).toContain("ml-latest-small");
+  });
+
   it("declares nn.GRU-shaped parameters and an untied N+1 head", () => {
     const m = instantiate(engine, GRU4Rec, tiny(), 7);
     const shapes = Object.fromEntries(m.store.list().map((p) => [p.name, [...p.shape]]));

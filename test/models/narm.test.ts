@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadDataset } from "../../src/data/index.ts";
 import { Engine } from "../../src/engine/index.ts";
 import { NARM, type NARMConfig } from "../../src/models/narm.ts";
+import { resolveConfig } from "../../src/models/neural/config.ts";
 import { Rng } from "../../src/rng.ts";
 import { forwardShapes, gradCheckModel, instantiate, lastBatch, leftPad, lossGraph, optimizerFor, randomizeParams, referenceGru, rowOf, runInputs } from "./neural-harness.ts";
 
@@ -35,6 +36,11 @@ function referenceScores(read: (name: string) => Float32Array, hist: Int32Array,
 }
 
 describe("narm", () => {
+  it("every preset passes the shared config validation", () => {
+    for (const name of Object.keys(NARM.presets)) expect(resolveConfig(NARM, { preset: name }).preset).toBe(name);
+    expect(Object.keys(NARM.presets)).toContain("ml-latest-small");
+  });
+
   it("declares a 2D-hidden GRU, attention and a bilinear decoder; truncated-normal everywhere", () => {
     const m = instantiate(engine, NARM, tiny(), 7);
     const shapes = Object.fromEntries(m.store.list().map((p) => [p.name, [...p.shape]]));
