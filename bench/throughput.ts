@@ -6,7 +6,9 @@
  * the timed steps after warm-up; seq_per_s = batch / median step seconds; same thread count on both sides.
  * reclm's step is the trainer's own (src/models/neural/train-step.ts).
  *
- *   npx tsx bench/throughput.ts [--models sasrec,lrurec] [--steps 10] [--warmup 2] [--threads 2] [--no-torch]
+ *   npx tsx bench/throughput.ts [--models sasrec,lrurec] [--steps 10] [--warmup 2] [--threads 2 | --threads 1,2] [--no-torch]
+ * Several thread counts give one reclm + one PyTorch row per (model, threads): on a shared machine ggml's spinning
+ * thread barriers lose much more than OpenMP when a core is taken away, so 1 thread can beat 2 there.
  * Writes bench/results/throughput.json.
  */
 import { execFileSync } from "node:child_process";
@@ -35,7 +37,7 @@ const { values: args } = parseArgs({
 const models = args.models!.split(",");
 const steps = Number(args.steps);
 const warmup = Number(args.warmup);
-const threads = Number(args.threads);
+const threadCounts = args.threads!.split(",").map(Number);
 const BATCH = 128;
 const MAX_LEN = 200;
 
@@ -56,7 +58,7 @@ interface Side {
   final_loss: number;
 }
 
-function reclmSide(name: string): Side & { windows: number; gatheredRows: number } {
+function reclmSide(name: string, threads: number): Side & { windows: number; gatheredRows: number } {
   const def = getNeuralModel(name);
   const { config } = resolveConfig(def, {
     preset: "ml-1m",
@@ -85,7 +87,7 @@ function reclmSide(name: string): Side & { windows: number; gatheredRows: number
       rows = step.lastRows;
       if (!Number.isFinite(loss)) throw new Error(`${name}: loss ${loss} at step ${s}`);
       if (s >= warmup) times.push(ms);
-      process.stderr.write(`reclm ${name} step ${s}: ${ms.toFixed(0)} ms loss ${loss.toFixed(4)} (${rows} gathered rows)\n`);
+      process.stderr.write(`reclm ${name} (${threads} threads) step ${s}: ${ms.toFixed(0)} ms loss ${loss.toFixed(4)} (${rows} gathered rows)\n`);
     });
     const med = median(times);
     return {
@@ -104,7 +106,7 @@ function reclmSide(name: string): Side & { windows: number; gatheredRows: number
   }
 }
 
-function torchSide(name: string): Side & { torch_version: string } {
+function torchSide(name: string, threads: number): Side & { torch_version: string } {
   const out = execFileSync(
     "/usr/bin/python3",
     ["-W", "ignore", "throughput.py", "--model", name, "--dataset", datasetJson, "--batch", String(BATCH), "--max-len", String(MAX_LEN),
@@ -113,39 +115,42 @@ function torchSide(name: string): Side & { torch_version: string } {
   );
   const line = out.trim().split("\n").pop()!;
   const r = JSON.parse(line) as Side & { torch_version: string };
-  process.stderr.write(`pytorch ${name}: ${line}\n`);
+  process.stderr.write(`pytorch ${name} (${threads} threads): ${line}\n`);
   return r;
 }
 
 const rows: BenchRow[] = [];
 for (const name of models) {
-  const ours = reclmSide(name);
-  const torch = args["no-torch"] ? undefined : torchSide(name);
-  const speedup = torch ? ours.seq_per_s / torch.seq_per_s : undefined;
-  rows.push({
-    method: name,
-    dataset: "ml-1m",
-    protocol: "throughput",
-    metrics: {
-      seq_per_s: ours.seq_per_s,
-      median_step_ms: ours.median_step_ms,
-      min_step_ms: ours.min_step_ms,
-      final_loss: ours.final_loss,
-      ...(speedup !== undefined ? { speedup } : {}),
-    },
-    notes:
-      `reclm engine (ggml CPU, ${threads} threads), trainer step; batch ${BATCH} x max_len ${MAX_LEN}, ${ours.windows} training windows; ` +
-      `${steps} timed steps after ${warmup} warm-up; loss over gathered labelled rows (${ours.gatheredRows} in the last step); ` +
-      `speedup = reclm seq_per_s / pytorch seq_per_s measured in this same run`,
-  });
-  if (torch) {
+  for (const threads of threadCounts) {
+    const ours = reclmSide(name, threads);
+    const torch = args["no-torch"] ? undefined : torchSide(name, threads);
+    const speedup = torch ? ours.seq_per_s / torch.seq_per_s : undefined;
     rows.push({
-      method: `${name}-pytorch`,
+      method: name,
       dataset: "ml-1m",
       protocol: "throughput",
-      metrics: { seq_per_s: torch.seq_per_s, median_step_ms: torch.median_step_ms, min_step_ms: torch.min_step_ms, final_loss: torch.final_loss },
-      notes: `bench/torch/throughput.py, torch ${torch.torch_version}, ${threads} threads, same steps/warm-up, run right after the reclm row`,
+      metrics: {
+        seq_per_s: ours.seq_per_s,
+        median_step_ms: ours.median_step_ms,
+        min_step_ms: ours.min_step_ms,
+        final_loss: ours.final_loss,
+        threads,
+        ...(speedup !== undefined ? { speedup } : {}),
+      },
+      notes:
+        `reclm engine (ggml CPU, ${threads} threads), trainer step; batch ${BATCH} x max_len ${MAX_LEN}, ${ours.windows} training windows; ` +
+        `${steps} timed steps after ${warmup} warm-up; loss over gathered labelled rows (${ours.gatheredRows} in the last step); ` +
+        `speedup = reclm seq_per_s / pytorch seq_per_s at the same thread count, measured in this same run`,
     });
+    if (torch) {
+      rows.push({
+        method: `${name}-pytorch`,
+        dataset: "ml-1m",
+        protocol: "throughput",
+        metrics: { seq_per_s: torch.seq_per_s, median_step_ms: torch.median_step_ms, min_step_ms: torch.min_step_ms, final_loss: torch.final_loss, threads },
+        notes: `bench/torch/throughput.py, torch ${torch.torch_version}, ${threads} threads, same steps/warm-up, run right after the reclm row`,
+      });
+    }
   }
 }
 
