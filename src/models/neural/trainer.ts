@@ -390,6 +390,9 @@ function checkSaved<C extends BaseModelConfig>(saved: SavedModelConfig, file: st
 /** On resume the run dir's config rules; user overrides may only repeat it. */
 function resumedConfig<C extends BaseModelConfig>(def: NeuralModelDefinition<C>, saved: SavedModelConfig, options: TrainOptions<C>, file: string): { config: C; preset: string | undefined } {
   const { config } = resolveConfig(def, { preset: "none", config: saved.config as unknown as Partial<C>, source: file });
+  if (options.preset !== undefined && options.preset !== (saved.preset ?? "none")) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `cannot change the preset on resume (run dir has ${saved.preset ?? "none"}, asked ${options.preset})`, { file, field: "preset" });
+  }
   for (const [k, v] of Object.entries(options.config ?? {})) {
     if (JSON.stringify((config as Record<string, unknown>)[k]) !== JSON.stringify(v)) {
       throw new ReclmError(

@@ -122,8 +122,24 @@ describe("trainModel (SASRec, embedded, tiny)", () => {
 
   it("refuses to change the config on resume, and to resume without a checkpoint", async () => {
     await expect(trainModel(SASRec, ds, { threads: 1, outDir: fullDir, resume: true, config: { lr: 0.1 } })).rejects.toThrow(/cannot change "lr" on resume/);
+    await expect(trainModel(SASRec, ds, { threads: 1, outDir: fullDir, resume: true, preset: "ml-1m" })).rejects.toThrow(/cannot change the preset/);
     await expect(trainModel(SASRec, ds, { threads: 1, outDir: tmp(), resume: true })).rejects.toThrow(/nothing to resume/);
   });
+});
+
+describe("trainModel schedules", () => {
+  it("a warmup+cosine schedule trains differently from the constant default", async () => {
+    const cfg = { ...TINY, validateEvery: 0, epochs: 1 };
+    const a = await trainModel(SASRec, ds, { preset: "none", config: cfg, threads: 1, maxSteps: 3, evalTest: false });
+    const b = await trainModel(SASRec, ds, { preset: "none", config: { ...cfg, lrSchedule: "cosine", warmupSteps: 2 }, threads: 1, maxSteps: 3, evalTest: false });
+    try {
+      expect(b.validations.at(-1)!.loss).not.toBe(a.validations.at(-1)!.loss);
+      expect(b.config).toMatchObject({ lrSchedule: "cosine", warmupSteps: 2 });
+    } finally {
+      a.recommender.dispose();
+      b.recommender.dispose();
+    }
+  }, 60_000);
 });
 
 describe("trainModel config errors", () => {
