@@ -6,11 +6,12 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { ReclmError } from "../../src/errors.ts";
 import { formatMetricsTable } from "../../src/eval/report.ts";
+import { writeJsonAtomic } from "../../src/io.ts";
 import { PACKAGE_ROOT } from "../../src/paths.ts";
 
 export interface BenchRow {
@@ -110,11 +111,7 @@ export function writeBenchResult(input: BenchResultInput): { path: string; resul
     rows: input.rows.map((r) => ({ ...r })),
   };
   const dir = input.dir ?? join(PACKAGE_ROOT, "bench", "results");
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${input.benchmark}.json`);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(result, null, 2)}\n`);
-  renameSync(tmp, path);
+  const path = writeJsonAtomic(join(dir, `${input.benchmark}.json`), result);
   if (input.print ?? true) {
     const table = formatMetricsTable(
       result.rows.map((r) => ({ method: r.method, labels: { dataset: r.dataset, protocol: r.protocol }, metrics: r.metrics })),

@@ -6,10 +6,11 @@
  * truncated or corrupted file detectable; such a file is ignored (and rebuilt by the caller), never half-read.
  * Writes go to a temp file in the same directory, then rename, so readers never see a partial file.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Catalog, SequenceDataset } from "../contracts.ts";
+import { writeFileAtomic } from "../io.ts";
 import { ReclmError } from "../errors.ts";
 
 const MAGIC = "RECLMDS1";
@@ -76,18 +77,7 @@ export function writeCachedDataset(path: string, dir: string, ds: SequenceDatase
   const body = Buffer.concat([Buffer.from(MAGIC, "ascii"), len, headerBuf, blobBuf]);
   const digest = createHash("sha256").update(body).digest();
 
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    writeFileSync(tmp, Buffer.concat([body, digest]));
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* the temp file may never have been created */
-    }
-    throw e;
-  }
+  writeFileAtomic(path, [body, digest]);
 }
 
 /** The cached dataset, or undefined when the file is absent, truncated, corrupted or from another version. */

@@ -1,0 +1,42 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { basename, dirname, join, resolve } from "node:path";
+
+/**
+ * The one way reclm writes a file that something reads back (prepared datasets, checkpoints, reports, results):
+ * a hidden temp file in the same directory, fsync, then rename over the target. A reader sees the old file or the
+ * whole new one, never half of one, even if the process is killed mid-write. Returns the absolute path.
+ */
+export function writeFileAtomic(path: string, parts: string | Uint8Array | readonly (string | Uint8Array)[]): string {
+  const full = resolve(path);
+  mkdirSync(dirname(full), { recursive: true });
+  const tmp = join(dirname(full), `.${basename(full)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const chunks = typeof parts === "string" || parts instanceof Uint8Array ? [parts] : parts;
+  let fd: number | undefined = openSync(tmp, "w");
+  try {
+    for (const c of chunks) writeAll(fd, typeof c === "string" ? Buffer.from(c, "utf8") : c);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, full);
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* never created, or already renamed */
+    }
+    throw e;
+  }
+  return full;
+}
+
+/** JSON, pretty-printed with a trailing newline, written atomically. */
+export function writeJsonAtomic(path: string, value: unknown): string {
+  return writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+function writeAll(fd: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.byteLength) off += writeSync(fd, data, off, data.byteLength - off);
+}
