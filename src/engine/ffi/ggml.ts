@@ -128,6 +128,11 @@ function bindBase(lib: LibraryHandle) {
     ggml_graph_get_grad_acc: f("ggml_tensor * ggml_graph_get_grad_acc(ggml_cgraph * g, ggml_tensor * t)"),
     ggml_graph_n_nodes: f("int ggml_graph_n_nodes(ggml_cgraph * g)"),
     ggml_graph_get_tensor: f("ggml_tensor * ggml_graph_get_tensor(ggml_cgraph * g, const char * name)"),
+    // per-node profiling (Graph.profile)
+    ggml_graph_node: f("ggml_tensor * ggml_graph_node(ggml_cgraph * g, int i)"),
+    ggml_graph_add_node: f("void ggml_graph_add_node(ggml_cgraph * g, ggml_tensor * t)"),
+    ggml_graph_clear: f("void ggml_graph_clear(ggml_cgraph * g)"),
+    ggml_op_desc: f("const char * ggml_op_desc(const ggml_tensor * t)"),
 
     // backends and allocation
     ggml_backend_free: f("void ggml_backend_free(ggml_backend * b)"),
