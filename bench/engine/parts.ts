@@ -11,6 +11,9 @@
  *   ce            crossEntropy over a logits parameter [R, V] (softmax, get_rows, log; backward)
  *   ce.fwd        the same, eval
  *   head          h·Eᵀ + crossEntropy, both trainable: the output head of the step
+ *   att.view      causal attention (B 128, L 200, 2 heads of 32) on permuted-view heads, as SASRec builds it
+ *   att.contQ     the same with the query heads made contiguous first
+ * --profile prints each piece's nodes (Graph.profile) after the timings.
  */
 import { compile, Engine, ParamStore, type Builder, type Graph, type Tensor } from "../../src/engine/index.ts";
 import { Rng } from "../../src/rng.ts";
@@ -64,6 +67,18 @@ const builders: Record<string, () => Piece> = {
   head: () => piece("head", mmShapes, ["h", "E"], "grad", (b, p) => ({ loss: b.crossEntropy(b.matmulNT(p.h, p.E), b.input("t", [R], "i32"), { ignoreIndex: 0 }) }), { t: targets }),
 };
 
+// Attention as SASRec builds it: heads are permuted views of [B, L, D] projections.
+const [AB, AL, AH, Adk] = [Number(arg("B", "128")), Number(arg("L", "200")), 2, 32];
+const attention = (contQ: boolean) => (b: Builder, p: Record<string, Tensor>) => {
+  const heads = (t: Tensor) => b.permute(b.reshape(t, [AB, AL, AH, Adk]), [0, 2, 1, 3]);
+  const Q = heads(p.q), K = heads(p.k), V = heads(p.v);
+  const probs = b.softmax(b.matmulNT(contQ ? b.cont(Q) : Q, K), { scale: 0.17, causal: true });
+  return { loss: b.sum(b.matmul(probs, V)) };
+};
+const attShapes = { q: [AB, AL, AH * Adk], k: [AB, AL, AH * Adk], v: [AB, AL, AH * Adk] };
+builders["att.view"] = () => piece("att.view", attShapes, ["q", "k", "v"], "grad", attention(false));
+builders["att.contQ"] = () => piece("att.contQ", attShapes, ["q", "k", "v"], "grad", attention(true));
+
 const names = only ? only.split(",") : Object.keys(builders);
 const pieces = names.map((n) => {
   const f = builders[n];
@@ -90,6 +105,13 @@ for (const p of pieces) {
   const t = [...times.get(p.name)!].sort((a, b) => a - b);
   const c = [...cpu.get(p.name)!].sort((a, b) => a - b);
   console.log(`${p.name.padEnd(12)} cpu min ${c[0].toFixed(1).padStart(8)} ms  wall min ${t[0].toFixed(1).padStart(8)} ms  median ${t[Math.floor(t.length / 2)].toFixed(1).padStart(8)} ms  (${p.graph.nodeCount} nodes, ${(p.graph.computeBytes / 2 ** 20).toFixed(0)} MiB)`);
+}
+if (process.argv.includes("--profile")) {
+  for (const p of pieces) {
+    const { nodes } = p.graph.profile(p.inputs);
+    console.log(`${p.name}:`);
+    for (const n of nodes) if (n.cpuMs > 1) console.log(`  #${n.index} ${n.op.padEnd(14)} ne [${n.ne.join(",")}] ${n.cpuMs.toFixed(1)} ms`);
+  }
 }
 for (const p of pieces) p.dispose();
 engine.dispose();
