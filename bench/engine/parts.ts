@@ -13,6 +13,7 @@
  *   head          h·Eᵀ + crossEntropy, both trainable: the output head of the step
  *   att.view      causal attention (B 128, L 200, 2 heads of 32) on permuted-view heads, as SASRec builds it
  *   att.contQ     the same with the query heads made contiguous first
+ *   gelu, gelu.old  GELU fwd+bwd on [128, 256, 256]: the builder's composition vs the previous one
  * --profile prints each piece's nodes (Graph.profile) after the timings.
  */
 import { compile, Engine, ParamStore, type Builder, type Graph, type Tensor } from "../../src/engine/index.ts";
@@ -78,6 +79,16 @@ const attention = (contQ: boolean) => (b: Builder, p: Record<string, Tensor>) =>
 const attShapes = { q: [AB, AL, AH * Adk], k: [AB, AL, AH * Adk], v: [AB, AL, AH * Adk] };
 builders["att.view"] = () => piece("att.view", attShapes, ["q", "k", "v"], "grad", attention(false));
 builders["att.contQ"] = () => piece("att.contQ", attShapes, ["q", "k", "v"], "grad", attention(true));
+
+// GELU on an LRURec FFN activation [128, 256, 256]: the builder's op vs the previous composition (two more scales).
+const geluShapes = { x: [AB, 256, 256] };
+builders.gelu = () => piece("gelu", geluShapes, ["x"], "grad", (b, p) => ({ loss: b.sum(b.gelu(p.x)) }));
+builders["gelu.old"] = () =>
+  piece("gelu.old", geluShapes, ["x"], "grad", (b, p) => {
+    const x = p.x;
+    const inner = b.scale(b.add(x, b.scale(b.mul(b.sqr(x), x), 0.044715)), Math.sqrt(2 / Math.PI));
+    return { loss: b.sum(b.mul(x, b.sigmoid(b.scale(inner, 2)))) };
+  });
 
 const names = only ? only.split(",") : Object.keys(builders);
 const pieces = names.map((n) => {

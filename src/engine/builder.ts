@@ -178,9 +178,10 @@ export class Builder {
    */
   gelu(x: Tensor): Tensor {
     const x3 = this.mul(this.sqr(x), x);
-    const inner = this.scale(this.add(x, this.scale(x3, 0.044715)), Math.sqrt(2 / Math.PI));
-    // 0.5·(1 + tanh(z)) = sigmoid(2z)
-    return this.mul(x, this.sigmoid(this.scale(inner, 2)));
+    // 0.5·(1 + tanh(z)) = sigmoid(2z) = exp(-softplus(-2z)); the constant factors of z fold into one scale (each
+    // elementwise node costs a pass over [B, L, 4D] forward and another backward).
+    const minus2z = this.scale(this.add(x, this.scale(x3, 0.044715)), -2 * Math.sqrt(2 / Math.PI));
+    return this.mul(x, this.exp(this.neg(this.softplus(minus2z))));
   }
 
   /** SwiGLU: silu(gate) * up (ggml's split SWIGLU, native backward). */
