@@ -1,4 +1,5 @@
 /** Option parsing and small helpers shared by the subcommands. */
+import type { Command } from "commander";
 import { loadDataset } from "../data/index.ts";
 import type { EvalSplit, SequenceDataset } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
@@ -32,13 +33,33 @@ export function commandLine(argv: readonly string[] = process.argv.slice(2)): st
   return ["reclm", ...argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a)))].join(" ");
 }
 
+/** Where a dataset's files are: your own logs (`--dataset custom`) or a copy of a known dataset elsewhere. */
+export interface DataFileOptions {
+  dataDir?: string;
+  interactions?: string;
+  items?: string;
+}
+
+/** Adds --data-dir, --interactions and --items to a command that loads a dataset. */
+export function withDataFileOptions(cmd: Command): Command {
+  return cmd
+    .option("--interactions <file>", "custom dataset: interactions CSV/TSV/JSONL (user, item, timestamp columns)")
+    .option("--items <file>", "custom dataset: items CSV/TSV/JSONL (id, title, optional text and attributes)")
+    .option("--data-dir <dir>", "folder with the dataset's raw files (default: ../shared/data/<dataset>)");
+}
+
+/** The data-file flags a command was given, in the shape loadDataset and the training job take. */
+export function dataFileOptions(opts: DataFileOptions): DataFileOptions {
+  return { dataDir: opts.dataDir, interactions: opts.interactions, items: opts.items };
+}
+
 export async function loadWithProgress(
   name: string,
-  options: { protocol?: string; refresh?: boolean },
+  options: { protocol?: string; refresh?: boolean } & DataFileOptions,
   progress: ProgressReporter,
 ): Promise<SequenceDataset> {
   try {
-    return await loadDataset(name, { protocol: options.protocol, refresh: options.refresh, onProgress: progress.onProgress });
+    return await loadDataset(name, { ...dataFileOptions(options), protocol: options.protocol, refresh: options.refresh, onProgress: progress.onProgress });
   } finally {
     progress.stop();
   }

@@ -2,7 +2,7 @@ import Table from "cli-table3";
 import { Command } from "commander";
 import { datasetStats, listDatasets } from "../../data/index.ts";
 import { cacheDir } from "../../paths.ts";
-import { loadWithProgress } from "../common.ts";
+import { loadWithProgress, withDataFileOptions, type DataFileOptions } from "../common.ts";
 import { createProgressReporter } from "../progress.ts";
 
 export function dataCommand(): Command {
@@ -23,14 +23,13 @@ export function dataCommand(): Command {
       process.stdout.write(`${table.toString()}\n`);
     });
 
-  data
-    .command("stats")
+  withDataFileOptions(data.command("stats"))
     .description("users, items, interactions, average length and density of a prepared dataset")
     .option("-d, --dataset <name>", "dataset name (see `reclm data list`)", "embedded")
     .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
     .option("--json", "print JSON instead of a table")
-    .action(async (opts: { dataset: string; protocol?: string; json?: boolean }) => {
-      const ds = await loadWithProgress(opts.dataset, { protocol: opts.protocol }, createProgressReporter());
+    .action(async (opts: { dataset: string; protocol?: string; json?: boolean } & DataFileOptions) => {
+      const ds = await loadWithProgress(opts.dataset, opts, createProgressReporter());
       const s = datasetStats(ds);
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ dataset: ds.name, protocol: ds.protocol, ...s }, null, 2)}\n`);
@@ -44,15 +43,14 @@ export function dataCommand(): Command {
       process.stdout.write(`${table.toString()}\n`);
     });
 
-  data
-    .command("prepare")
+  withDataFileOptions(data.command("prepare"))
     .description("build a dataset under a protocol and cache it (later loads read the cache)")
     .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
     .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
     .option("--refresh", "rebuild even when a cached copy exists")
-    .action(async (opts: { dataset: string; protocol?: string; refresh?: boolean }) => {
+    .action(async (opts: { dataset: string; protocol?: string; refresh?: boolean } & DataFileOptions) => {
       const started = Date.now();
-      const ds = await loadWithProgress(opts.dataset, { protocol: opts.protocol, refresh: opts.refresh }, createProgressReporter());
+      const ds = await loadWithProgress(opts.dataset, opts, createProgressReporter());
       const s = datasetStats(ds);
       process.stdout.write(
         `prepared ${ds.name} (protocol ${ds.protocol}): ${s.users} users, ${s.items} items, ${s.interactions} interactions ` +

@@ -1,13 +1,13 @@
 import { Command } from "commander";
 import { fullRanking, DEFAULT_KS } from "../../eval/full-ranking.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
-import { commandLine, loadWithProgress, parseKs, parsePositiveInt, parseSplit } from "../common.ts";
+import { commandLine, loadWithProgress, parseKs, parsePositiveInt, parseSplit, withDataFileOptions, type DataFileOptions } from "../common.ts";
 import { writeFileAtomic } from "../io.ts";
 import { knownModelNames, resolveModel } from "../models.ts";
 import { createProgressReporter } from "../progress.ts";
 import type { EvalSplit } from "../../contracts.ts";
 
-interface EvalOptions {
+interface EvalOptions extends DataFileOptions {
   dataset: string;
   model: string;
   protocol?: string;
@@ -20,7 +20,7 @@ interface EvalOptions {
 }
 
 export function evalCommand(): Command {
-  return new Command("eval")
+  return withDataFileOptions(new Command("eval"))
     .description("full-ranking evaluation (history masked) of a model: Recall/NDCG/MRR @k")
     .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
     .requiredOption("-m, --model <spec>", `model: ${knownModelNames().join(" | ")}`)
@@ -32,7 +32,7 @@ export function evalCommand(): Command {
     .option("-o, --out <file.json>", "also write the result as JSON")
     .option("--with-ranks", "include per-user ranks in the JSON (for significance tests)")
     .action(async (opts: EvalOptions) => {
-      const ds = await loadWithProgress(opts.dataset, { protocol: opts.protocol }, createProgressReporter());
+      const ds = await loadWithProgress(opts.dataset, opts, createProgressReporter());
       const model = await resolveModel(opts.model, ds, { split: opts.split });
       const progress = createProgressReporter();
       let report;

@@ -1,12 +1,12 @@
 import { Command } from "commander";
 import { retrieveTopK } from "../../eval/full-ranking.ts";
 import type { EvalSplit } from "../../contracts.ts";
-import { loadWithProgress, parsePositiveInt, parseSplit } from "../common.ts";
+import { loadWithProgress, parsePositiveInt, parseSplit, withDataFileOptions, type DataFileOptions } from "../common.ts";
 import { writeFileAtomic } from "../io.ts";
 import { knownModelNames, resolveModel } from "../models.ts";
 import { createProgressReporter } from "../progress.ts";
 
-interface RetrieveOptions {
+interface RetrieveOptions extends DataFileOptions {
   dataset: string;
   model: string;
   protocol?: string;
@@ -17,7 +17,7 @@ interface RetrieveOptions {
 }
 
 export function retrieveCommand(): Command {
-  return new Command("retrieve")
+  return withDataFileOptions(new Command("retrieve"))
     .description("per-user top-k candidate lists of a retriever (history masked), as JSON Lines")
     .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
     .requiredOption("-m, --model <spec>", `retriever: ${knownModelNames().join(" | ")}`)
@@ -27,7 +27,7 @@ export function retrieveCommand(): Command {
     .option("--batch-size <n>", "histories per scoring call", parsePositiveInt("--batch-size"), 64)
     .requiredOption("-o, --out <file.jsonl>", "where to write one JSON object per user")
     .action(async (opts: RetrieveOptions) => {
-      const ds = await loadWithProgress(opts.dataset, { protocol: opts.protocol }, createProgressReporter());
+      const ds = await loadWithProgress(opts.dataset, opts, createProgressReporter());
       const model = await resolveModel(opts.model, ds, { split: opts.split });
       const progress = createProgressReporter();
       let r;

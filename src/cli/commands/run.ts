@@ -13,12 +13,12 @@ import { formatMetricsTable } from "../../eval/report.ts";
 import { BASELINE_NAMES, createBaseline } from "../../models/baselines.ts";
 import { TRAIN_JOB_MODULE, type TrainJobInput, type TrainJobOutput } from "../../models/neural/train-job.ts";
 import { getNeuralModel, NEURAL_MODEL_NAMES } from "../../models/registry.ts";
-import { commandLine, loadWithProgress, parsePositiveInt } from "../common.ts";
+import { commandLine, dataFileOptions, loadWithProgress, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
 import { writeFileAtomic } from "../io.ts";
 import { createProgressReporter } from "../progress.ts";
 import { ReclmError } from "../../errors.ts";
 
-interface RunOptions {
+interface RunOptions extends DataFileOptions {
   dataset: string;
   protocol?: string;
   models: string[];
@@ -45,7 +45,7 @@ function parseModelList(value: string): string[] {
 }
 
 export function runCommand(): Command {
-  return new Command("run")
+  return withDataFileOptions(new Command("run"))
     .description("the main job: dataset -> baselines + trained retrievers -> one full-ranking table and a report")
     .option("-d, --dataset <name>", "dataset name (see `reclm data list`)", "embedded")
     .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
@@ -56,7 +56,7 @@ export function runCommand(): Command {
     .action(async (opts: RunOptions) => {
       const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
       const outDir = resolve(opts.out ?? join("runs", `run-${opts.dataset}-${stamp}`));
-      const ds = await loadWithProgress(opts.dataset, { protocol: opts.protocol }, createProgressReporter());
+      const ds = await loadWithProgress(opts.dataset, opts, createProgressReporter());
       const stats = datasetStats(ds);
       process.stdout.write(
         `${ds.name} (protocol ${ds.protocol}): ${stats.users} users, ${stats.items} items, ${stats.interactions} interactions, ` +
@@ -77,6 +77,7 @@ export function runCommand(): Command {
           model: name,
           dataset: opts.dataset,
           protocol: opts.protocol,
+          dataFiles: dataFileOptions(opts),
           outDir: join(outDir, name),
           threads: opts.threads,
           maxSteps: opts.maxSteps,

@@ -8,10 +8,10 @@ import { formatMetricsTable } from "../../eval/report.ts";
 import { parseSetFlags } from "../../models/neural/config.ts";
 import { TRAIN_JOB_MODULE, type TrainJobInput, type TrainJobOutput } from "../../models/neural/train-job.ts";
 import { NEURAL_MODEL_NAMES } from "../../models/registry.ts";
-import { parsePositiveInt } from "../common.ts";
+import { dataFileOptions, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
 import { createProgressReporter } from "../progress.ts";
 
-interface TrainOptions {
+interface TrainOptions extends DataFileOptions {
   model: string;
   dataset: string;
   protocol?: string;
@@ -62,7 +62,7 @@ function defaultRunDir(model: string, dataset: string): string {
 }
 
 export function trainCommand(): Command {
-  return new Command("train")
+  return withDataFileOptions(new Command("train"))
     .description("train a sequential retriever (validation, early stopping, checkpoints) and evaluate it on test")
     .requiredOption("-m, --model <name>", `model: ${NEURAL_MODEL_NAMES.join(" | ")}`)
     .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
@@ -88,6 +88,7 @@ export function trainCommand(): Command {
         model: opts.model,
         dataset: opts.dataset,
         protocol: opts.protocol,
+        dataFiles: dataFileOptions(opts),
         preset: opts.preset,
         config: opts.resume && Object.keys(config).length === 0 ? undefined : config,
         configSource: sources.join(" + ") || undefined,

@@ -13,6 +13,8 @@ export interface TrainJobInput {
   model: string;
   dataset: string;
   protocol?: string;
+  /** Where the dataset's files are (custom data: interactions/items files). */
+  dataFiles?: { dataDir?: string; interactions?: string; items?: string };
   preset?: string;
   config?: Record<string, unknown>;
   configSource?: string;
@@ -30,7 +32,7 @@ export const TRAIN_JOB_MODULE = fileURLToPath(import.meta.url);
 
 const job: ChildJob<TrainJobInput, TrainJobOutput> = async (input, ctx) => {
   const def = getNeuralModel(input.model);
-  const ds = await loadDataset(input.dataset, { protocol: input.protocol, onProgress: (p) => ctx.progress(p) });
+  const ds = await loadDataset(input.dataset, { ...input.dataFiles, protocol: input.protocol, onProgress: (p) => ctx.progress(p) });
   const res = await trainModel(def, ds, {
     preset: input.preset,
     config: input.config,

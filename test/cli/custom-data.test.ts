@@ -1,0 +1,65 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { PACKAGE_ROOT } from "../../src/paths.ts";
+import { Rng } from "../../src/rng.ts";
+
+const BIN = resolve(PACKAGE_ROOT, "bin/reclm.js");
+const tmp = mkdtempSync(join(tmpdir(), "reclm-custom-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function reclm(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: tmp, env: { ...process.env, RECLM_CACHE: join(tmp, "cache"), RECLM_DEBUG: "" } }, (err, stdout, stderr) =>
+      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** A user's own log: 40 users walking a ring of 30 items (so "next item" is learnable), ISO dates, string ids. */
+function writeOwnData(): { interactions: string; items: string } {
+  const rng = new Rng(5);
+  const lines = ["user_id,item_id,timestamp"];
+  for (let u = 0; u < 40; u++) {
+    let it = rng.int(0, 30);
+    for (let t = 0; t < 8; t++) {
+      lines.push(`u${u},sku-${it},2024-01-${String(1 + t).padStart(2, "0")}T10:00:00Z`);
+      it = (it + 1) % 30;
+    }
+  }
+  const interactions = join(tmp, "log.csv");
+  writeFileSync(interactions, `${lines.join("\n")}\n`);
+  const items = join(tmp, "items.jsonl");
+  writeFileSync(items, Array.from({ length: 30 }, (_, i) => JSON.stringify({ id: `sku-${i}`, title: `Product ${i}`, color: i % 2 ? "red" : "blue" })).join("\n") + "\n");
+  return { interactions, items };
+}
+
+describe("reclm on the user's own data (--dataset custom)", () => {
+  const { interactions, items } = writeOwnData();
+
+  it("data stats and eval read CSV interactions + JSONL items", async () => {
+    const stats = await reclm("data", "stats", "--dataset", "custom", "--protocol", "none", "--interactions", interactions, "--items", items, "--json");
+    expect(stats.code).toBe(0);
+    const s = JSON.parse(stats.stdout) as { users: number; items: number; interactions: number };
+    expect(s).toMatchObject({ users: 40, items: 30, interactions: 320 });
+    const ev = await reclm("eval", "--dataset", "custom", "--protocol", "none", "--interactions", interactions, "--items", items, "--model", "cooc");
+    expect(ev.code).toBe(0);
+    // On a ring, the item after the last one is always the next: co-occurrence must rank it first for every user.
+    expect(ev.stdout).toMatch(/cooc\s*│\s*1\.0000/);
+  });
+
+  it("a malformed row fails with one line naming the file, line and field", async () => {
+    const bad = join(tmp, "bad.csv");
+    writeFileSync(bad, "user_id,item_id,timestamp\nu1,a,2024-01-01\nu1,b,not-a-date\n");
+    const r = await reclm("data", "stats", "--dataset", "custom", "--protocol", "none", "--interactions", bad);
+    expect(r.code).not.toBe(0);
+    // stderr carries progress lines (not a TTY) and then exactly one error line, no stack trace.
+    const errors = r.stderr.trim().split("\n").filter((l) => l.startsWith("reclm:"));
+    expect(errors).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(errors[0]).toContain(`${bad}:3`);
+    expect(errors[0]).toContain('field "timestamp"');
+  });
+});
