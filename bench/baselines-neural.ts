@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { listDatasets, loadDataset } from "../src/data/index.ts";
 import { findDataset } from "../src/data/registry.ts";
 import { ReclmError } from "../src/errors.ts";
-import { parseSetFlags } from "../src/models/neural/config.ts";
+import { parseSetFlags, resolveConfig } from "../src/models/neural/config.ts";
 import { writeJsonAtomic } from "../src/models/neural/recommender.ts";
 import { trainModel } from "../src/models/neural/trainer.ts";
 import { getNeuralModel } from "../src/models/registry.ts";
@@ -108,20 +108,25 @@ function collect(): void {
     const rows: BenchRow[] = runs.map((r) => {
       const paper = PAPER[dataset]?.[r.model];
       const c = r.config;
+      const preset = resolveConfig(getNeuralModel(r.model), { preset: r.preset ?? "none" }).config as unknown as Record<string, unknown>;
+      const overrides = Object.keys(c).filter((k) => JSON.stringify(c[k]) !== JSON.stringify(preset[k]));
       return {
         method: r.model,
         dataset,
         protocol: "full-ranking",
-        metrics: { ...r.test!.metrics, seq_per_s: r.examplesPerSecond },
+        // An evaluation-only resume trains no step, so it has no throughput to report.
+        metrics: { ...r.test!.metrics, ...(r.examplesPerSecond > 0 ? { seq_per_s: r.examplesPerSecond } : {}) },
         seeds: 1,
         ...(paper ? { paper } : {}),
         notes:
           `data protocol ${r.datasetProtocol}; test split, history masked, per-user mean over ${r.test!.nUsers} users; ` +
-          `preset ${r.preset ?? "none"} (maxLen ${c.maxLen}, batch ${c.batchSize}, dropout ${c.dropout}, lr ${c.lr}, wd ${c.weightDecay}); ` +
+          `preset ${r.preset ?? "none"} (maxLen ${c.maxLen}, batch ${c.batchSize}, dropout ${c.dropout}, lr ${c.lr}, wd ${c.weightDecay}, validate every ${c.validateEvery || "epoch"}); ` +
+          (overrides.length ? `OVERRIDDEN vs preset: ${overrides.map((k) => `${k}=${JSON.stringify(c[k])} (preset ${JSON.stringify(preset[k])})`).join(", ")}; ` : "") +
           `best validation ${c.selectMetric} ${r.best.value.toFixed(4)} at step ${r.best.step} (validation history ${c.maskHistoryInValidation ? "masked" : "NOT masked"}, LlamaRec's choice); ` +
           `${r.steps} steps / ${r.epochs} epochs, stopped by ${r.stoppedBy}` +
           (r.stoppedBy === "maxSteps" ? ` (step cap ${r.maxSteps} for the 2-core time budget: NOT converged)` : "") +
-          `; ${(r.seconds / 60).toFixed(1)} min on ${r.threads} thread(s), seq_per_s = training examples/s` +
+          `; ${(r.seconds / 60).toFixed(1)} min on ${r.threads} thread(s) (machine shared with other jobs), ` +
+          (r.examplesPerSecond > 0 ? "seq_per_s = training examples/s of the last invocation" : "throughput not recorded (finished by an evaluation-only resume)") +
           (paper ? `; paper (LlamaRec Table 1) N@10 ${paper["NDCG@10"]} R@10 ${paper["Recall@10"]}` : ""),
       };
     });
