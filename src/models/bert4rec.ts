@@ -24,6 +24,7 @@
 import type { Builder, Init, Param, Tensor } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import { EMBEDDED_PRESET, LLAMAREC_TRAINER } from "./neural/presets.ts";
 
 export interface BERT4RecConfig extends BaseModelConfig {
   /** Dropout on attention probabilities (XAttack `bert_attn_dropout`). Defaults to 0.1. */
@@ -51,15 +52,7 @@ const DEFAULTS: BERT4RecConfig = {
   maxPredictions: 40,
   batchSize: 128,
   evalBatchSize: 128,
-  lr: 1e-3,
-  weightDecay: 0.01,
-  eps: 1e-9,
-  clipNorm: 5,
-  epochs: 500,
-  validateEvery: 500,
-  patience: 20,
-  selectMetric: "Recall@10",
-  maskHistoryInValidation: false,
+  ...LLAMAREC_TRAINER,
   seed: 0,
 };
 
@@ -110,7 +103,7 @@ export const BERT4Rec: NeuralModelDefinition<BERT4RecConfig> = {
     beauty: { maxLen: 50, dropout: 0.5, attnDropout: 0.2, maskProb: 0.6, maxPredictions: 30 },
     games: { maxLen: 50, dropout: 0.5, attnDropout: 0.5, maskProb: 0.5, maxPredictions: 25 },
     steam: { maxLen: 50, dropout: 0.2, attnDropout: 0.2, maskProb: 0.4, maxPredictions: 20 },
-    embedded: { maxLen: 50, batchSize: 64, evalBatchSize: 64 },
+    embedded: EMBEDDED_PRESET,
   },
   objective: (c) => ({ kind: "cloze", maskProb: c.maskProb, maxPredictions: c.maxPredictions }),
   vocabSize: (nItems) => nItems + 2,

@@ -22,6 +22,7 @@ import type { Builder, Param, Tensor } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import { torchLinearInit } from "./gru4rec.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import { LLARA_TRAINER } from "./neural/presets.ts";
 
 export interface CaserConfig extends BaseModelConfig {
   /** Horizontal filters per height (LLaRA `num_filters`). Defaults to 16. */
@@ -39,17 +40,7 @@ const DEFAULTS: CaserConfig = {
   dropout: 0.1,
   horizontalFilters: 16,
   filterHeights: [2, 3, 4],
-  batchSize: 256,
-  evalBatchSize: 256,
-  lr: 1e-3,
-  weightDecay: 1e-6,
-  eps: 1e-8,
-  clipNorm: 5,
-  epochs: 200,
-  validateEvery: 0,
-  patience: 10,
-  selectMetric: "Recall@10",
-  maskHistoryInValidation: false,
+  ...LLARA_TRAINER,
   seed: 0,
 };
 

@@ -21,6 +21,7 @@
  */
 import type { Builder, Init, Param, ParamStore, Tensor } from "../engine/index.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import { LLARA_TRAINER } from "./neural/presets.ts";
 
 /** GRU4Rec's hyper-parameters: only the shared ones (LLaRA's class has no other knob). */
 export type GRU4RecConfig = BaseModelConfig;
@@ -32,17 +33,7 @@ const DEFAULTS: GRU4RecConfig = {
   hidden: 64,
   /** No dropout in LLaRA's GRU; the field exists for the shared config and is unused. */
   dropout: 0,
-  batchSize: 256,
-  evalBatchSize: 256,
-  lr: 1e-3,
-  weightDecay: 1e-6,
-  eps: 1e-8,
-  clipNorm: 5,
-  epochs: 200,
-  validateEvery: 0,
-  patience: 10,
-  selectMetric: "Recall@10",
-  maskHistoryInValidation: false,
+  ...LLARA_TRAINER,
   seed: 0,
 };
 

@@ -19,6 +19,7 @@
 import type { Builder, Param, Tensor } from "../engine/index.ts";
 import { declareGru, gru, type GruParams } from "./gru4rec.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import { EMBEDDED_PRESET, LLAMAREC_TRAINER } from "./neural/presets.ts";
 
 export interface NARMConfig extends BaseModelConfig {
   /** Dropout on [c_g; c_l] before the decoder (XAttack `bert_attn_dropout`). Defaults to 0.1. */
@@ -40,15 +41,7 @@ const DEFAULTS: NARMConfig = {
   attnDropout: 0.1,
   batchSize: 128,
   evalBatchSize: 128,
-  lr: 1e-3,
-  weightDecay: 0.01,
-  eps: 1e-9,
-  clipNorm: 5,
-  epochs: 500,
-  validateEvery: 500,
-  patience: 20,
-  selectMetric: "Recall@10",
-  maskHistoryInValidation: false,
+  ...LLAMAREC_TRAINER,
   seed: 0,
 };
 
@@ -76,7 +69,7 @@ export const NARM: NeuralModelDefinition<NARMConfig> = {
     // LlamaRec Beauty/Games (anchors §1.2): max_len 50, dropout 0.2/0.2, batch 64.
     beauty: { maxLen: 50, dropout: 0.2, attnDropout: 0.2, batchSize: 64 },
     games: { maxLen: 50, dropout: 0.2, attnDropout: 0.2, batchSize: 64 },
-    embedded: { maxLen: 50 },
+    embedded: EMBEDDED_PRESET,
   },
   objective: () => ({ kind: "last" }),
   vocabSize: (nItems) => nItems + 1,

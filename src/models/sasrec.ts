@@ -18,6 +18,7 @@
  */
 import type { ParamStore, Builder, Param, Tensor } from "../engine/index.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import { EMBEDDED_PRESET, LLAMAREC_TRAINER } from "./neural/presets.ts";
 
 export interface SASRecConfig extends BaseModelConfig {
   /** Transformer blocks. Defaults to 2 (recipes §2, `bert_num_blocks`). */
@@ -37,15 +38,7 @@ const DEFAULTS: SASRecConfig = {
   dropout: 0.2,
   batchSize: 16,
   evalBatchSize: 16,
-  lr: 1e-3,
-  weightDecay: 0.01,
-  eps: 1e-9,
-  clipNorm: 5,
-  epochs: 500,
-  validateEvery: 500,
-  patience: 20,
-  selectMetric: "Recall@10",
-  maskHistoryInValidation: false,
+  ...LLAMAREC_TRAINER,
   seed: 42,
   blocks: 2,
   heads: 2,
@@ -61,6 +54,7 @@ const PRESETS: Record<string, Partial<SASRecConfig>> = {
   games: { maxLen: 50, batchSize: 64, evalBatchSize: 64 },
   "ml-1m": { maxLen: 200, batchSize: 128, evalBatchSize: 256, patience: 10 },
   steam: { maxLen: 50, batchSize: 128, evalBatchSize: 256, validateEvery: 2000, patience: 10 },
+  embedded: EMBEDDED_PRESET,
 };
 
 interface SASRecBlock extends Record<string, Param> {
