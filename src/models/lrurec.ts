@@ -41,6 +41,7 @@ import { ReclmError } from "../errors.ts";
 import type { Rng } from "../rng.ts";
 import type { Builder, Param, ParamStore, Tensor } from "../engine/index.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import { EMBEDDED_PRESET, LLAMAREC_TRAINER } from "./neural/presets.ts";
 
 export interface LRURecConfig extends BaseModelConfig {
   /** Dropout after the LRU output projection (`bert_attn_dropout`). Defaults to 0.2. */
@@ -64,15 +65,7 @@ export const LRUREC_DEFAULTS: LRURecConfig = {
   rMax: 0.99,
   batchSize: 16,
   evalBatchSize: 16,
-  lr: 1e-3,
-  weightDecay: 0.01,
-  eps: 1e-9,
-  clipNorm: 5,
-  epochs: 500,
-  validateEvery: 500,
-  patience: 20,
-  selectMetric: "Recall@10",
-  maskHistoryInValidation: false,
+  ...LLAMAREC_TRAINER,
   seed: 42,
 };
 
@@ -88,6 +81,7 @@ export const LRUREC_PRESETS: Readonly<Record<string, Partial<LRURecConfig>>> = {
   "ml-1m": { maxLen: 200, batchSize: 128, evalBatchSize: 256, validateEvery: 500, patience: 10 },
   // LRURec: Steam → max_len 50, val every 2000 it.
   steam: { maxLen: 50, batchSize: 128, evalBatchSize: 256, validateEvery: 2000, patience: 10 },
+  embedded: EMBEDDED_PRESET,
 };
 
 interface LayerNormParams {
