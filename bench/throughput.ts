@@ -110,7 +110,7 @@ function torchSide(name: string, threads: number): Side & { torch_version: strin
   const out = execFileSync(
     "/usr/bin/python3",
     ["-W", "ignore", "throughput.py", "--model", name, "--dataset", datasetJson, "--batch", String(BATCH), "--max-len", String(MAX_LEN),
-      "--threads", String(threads), "--steps", String(steps), "--warmup", String(warmup)],
+      "--threads", String(threads), "--steps", String(steps), "--warmup", String(warmup), "--gather"],
     { cwd: join(PACKAGE_ROOT, "bench", "torch"), encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 },
   );
   const line = out.trim().split("\n").pop()!;
@@ -148,7 +148,7 @@ for (const name of models) {
         dataset: "ml-1m",
         protocol: "throughput",
         metrics: { seq_per_s: torch.seq_per_s, median_step_ms: torch.median_step_ms, min_step_ms: torch.min_step_ms, final_loss: torch.final_loss, threads },
-        notes: `bench/torch/throughput.py, torch ${torch.torch_version}, ${threads} threads, same steps/warm-up, run right after the reclm row`,
+        notes: `bench/torch/throughput.py --gather (scores only the labelled rows, the same work as reclm's step), torch ${torch.torch_version}, ${threads} threads, same steps/warm-up, run right after the reclm row`,
       });
     }
   }
