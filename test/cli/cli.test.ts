@@ -1,24 +1,9 @@
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { PACKAGE_ROOT } from "../../src/paths.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { spawnedCli } from "../helpers/cli.ts";
 
-const BIN = resolve(PACKAGE_ROOT, "bin/reclm.js");
-const tmp = mkdtempSync(join(tmpdir(), "reclm-cli-"));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-function reclm(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { cwd: tmp, env: { ...process.env, RECLM_CACHE: join(tmp, "cache"), RECLM_DEBUG: "" } },
-      (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const { tmp, reclm } = spawnedCli("reclm-cli-");
 
 describe("reclm CLI (spawned)", () => {
   it("--help lists the subcommands, and every subcommand has --help", async () => {

@@ -1,22 +1,10 @@
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { PACKAGE_ROOT } from "../../src/paths.ts";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { spawnedCli } from "../helpers/cli.ts";
 import { Rng } from "../../src/rng.ts";
 
-const BIN = resolve(PACKAGE_ROOT, "bin/reclm.js");
-const tmp = mkdtempSync(join(tmpdir(), "reclm-custom-"));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-function reclm(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: tmp, env: { ...process.env, RECLM_CACHE: join(tmp, "cache"), RECLM_DEBUG: "" } }, (err, stdout, stderr) =>
-      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const { tmp, reclm } = spawnedCli("reclm-custom-");
 
 /** A user's own log: 40 users walking a ring of 30 items (so "next item" is learnable), ISO dates, string ids. */
 function writeOwnData(): { interactions: string; items: string } {
