@@ -19,7 +19,7 @@ import { listDatasets, loadDataset } from "../src/data/index.ts";
 import { findDataset } from "../src/data/registry.ts";
 import { ReclmError } from "../src/errors.ts";
 import { parseSetFlags, resolveConfig } from "../src/models/neural/config.ts";
-import { writeJsonAtomic } from "../src/models/neural/recommender.ts";
+import { writeJsonAtomic } from "../src/io.ts";
 import { trainModel } from "../src/models/neural/trainer.ts";
 import { getNeuralModel } from "../src/models/registry.ts";
 import { PACKAGE_ROOT, sharedDir } from "../src/paths.ts";

@@ -7,10 +7,11 @@
  * trainable parameter. The "reclm" JSON holds { meta, optimizer: { step, lr, ... }, rngs: { name: [4 x u32] } }.
  * Written atomically (temp file in the same directory, then rename).
  */
-import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { dirname, join, basename } from "node:path";
+
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { ReclmError } from "../errors.ts";
+import { writeFileAtomic } from "../io.ts";
 import type { Rng } from "../rng.ts";
 import type { AdamW } from "./optim.ts";
 import type { ParamStore } from "./params.ts";
@@ -52,8 +53,7 @@ export function saveCheckpoint(path: string, state: CheckpointState, meta: Check
       weightDecay: optimizer.weightDecay,
       clipNorm: optimizer.clipNorm ?? null,
     },
-    // >>> 0: getState() can return words as signed int32, which setState() rejects.
-    rngs: Object.fromEntries(Object.entries(state.rngs ?? {}).map(([k, r]) => [k, r.getState().map((x) => x >>> 0)])),
+    rngs: Object.fromEntries(Object.entries(state.rngs ?? {}).map(([k, r]) => [k, r.getState()])),
   };
   const header: Record<string, unknown> = { __metadata__: { format: "reclm-checkpoint", version: "1", reclm: JSON.stringify(reclm) } };
   let offset = 0;
@@ -66,24 +66,7 @@ export function saveCheckpoint(path: string, state: CheckpointState, meta: Check
   const head = Buffer.alloc(8);
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
 
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  const fd = openSync(tmp, "w");
-  try {
-    writeSync(fd, head);
-    writeSync(fd, Buffer.from(json));
-    for (const t of tensors) writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {
-      /* already closed */
-    }
-    if (existsSync(tmp)) unlinkSync(tmp);
-    throw e;
-  }
+  writeFileAtomic(path, [head, json, ...tensors.map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))]);
 }
 
 /**

@@ -5,10 +5,11 @@
  * exactly what `reclm eval` later scores. Saved as a run dir: model.safetensors (engine checkpoint, parameters only) +
  * config.json.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SequentialRecommender } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
+import { writeJsonAtomic } from "../../io.ts";
 import { Rng } from "../../rng.ts";
 import { compile, Engine, loadCheckpoint, saveCheckpoint, type Builder, type Graph, ParamStore, type Tensor } from "../../engine/index.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, Objective } from "./contract.ts";
@@ -241,8 +242,3 @@ export function readSavedConfig(dir: string): SavedModelConfig {
   return saved;
 }
 
-export function writeJsonAtomic(path: string, value: unknown): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(tmp, path);
-}

@@ -16,7 +16,7 @@
  * results identical to an uninterrupted run (the epoch order and cloze masks are derived from (seed, epoch/step), the
  * dropout stream is restored).
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { LongWorkOptions, SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
@@ -29,7 +29,8 @@ import { formatMetricsTable } from "../../eval/report.ts";
 import { parseSelectMetric, resolveConfig, type ScheduleConfig } from "./config.ts";
 import type { BaseModelConfig, NeuralModelDefinition } from "./contract.ts";
 import { allocBatch, buildExamples, fillTrainBatch, type ExampleSet } from "./examples.ts";
-import { CONFIG_FILE, NeuralRecommender, readSavedConfig, writeJsonAtomic, type SavedModelConfig } from "./recommender.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../../io.ts";
+import { CONFIG_FILE, NeuralRecommender, readSavedConfig, type SavedModelConfig } from "./recommender.ts";
 
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
 export const REPORT_JSON = "report.json";
@@ -453,7 +454,5 @@ function writeRunDir<C extends BaseModelConfig>(dir: string, r: TrainResult<C>, 
     "```",
     "",
   ].join("\n");
-  const tmp = join(dir, `${REPORT_MD}.tmp-${process.pid}`);
-  writeFileSync(tmp, md);
-  renameSync(tmp, join(dir, REPORT_MD));
+  writeFileAtomic(join(dir, REPORT_MD), md);
 }
