@@ -9,7 +9,6 @@
  */
 
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { ReclmError } from "../errors.ts";
 import { writeFileAtomic } from "../io.ts";
 import type { Rng } from "../rng.ts";
