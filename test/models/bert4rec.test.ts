@@ -4,8 +4,7 @@ import { Engine } from "../../src/engine/index.ts";
 import { ReclmError } from "../../src/errors.ts";
 import { BERT4Rec, type BERT4RecConfig } from "../../src/models/bert4rec.ts";
 import { resolveConfig } from "../../src/models/neural/config.ts";
-import { Rng } from "../../src/rng.ts";
-import { clozeBatch, forwardShapes, gradCheckModel, instantiate, leftPad, lossGraph, optimizerFor, randomizeParams, runInputs } from "./neural-harness.ts";
+import { clozeBatch, forwardShapes, gradCheckModel, instantiate, leftPad, randomizeParams, trainLosses } from "./neural-harness.ts";
 
 const engine = Engine.create({ threads: 1 }); // tiny graphs: a second thread only adds barrier waits
 afterAll(() => engine.dispose());
@@ -85,16 +84,9 @@ describe("bert4rec", () => {
     const ds = await loadDataset("embedded");
     const run = (seed: number, steps: number) => {
       const cfg = { ...BERT4Rec.defaults, hidden: 16, maxLen: 20, maskProb: 0.3, seed };
-      const m = instantiate(engine, BERT4Rec, cfg, ds.catalog.size);
-      const opt = optimizerFor(m, 2e-2);
-      const g = lossGraph(engine, m, 32, "train", opt);
-      const rng = new Rng(seed);
-      const losses: number[] = [];
-      for (let s = 0; s < steps; s++) losses.push(g.run(runInputs(clozeBatch(ds, 32, 20, BERT4Rec.objective(cfg), rng))).loss);
-      g.dispose();
-      opt.dispose();
-      m.store.dispose();
-      return losses;
+      return trainLosses(engine, BERT4Rec, cfg, ds.catalog.size, {
+        B: 32, lr: 2e-2, steps, batch: (rng) => clozeBatch(ds, 32, 20, BERT4Rec.objective(cfg), rng),
+      });
     };
     const a = run(1, 100);
     const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;

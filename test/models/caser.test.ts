@@ -4,8 +4,7 @@ import { Engine } from "../../src/engine/index.ts";
 import { ReclmError } from "../../src/errors.ts";
 import { Caser, type CaserConfig } from "../../src/models/caser.ts";
 import { resolveConfig } from "../../src/models/neural/config.ts";
-import { Rng } from "../../src/rng.ts";
-import { forwardShapes, gradCheckModel, instantiate, lastBatch, leftPad, lossGraph, optimizerFor, randomizeParams, rowOf, runInputs } from "./neural-harness.ts";
+import { forwardShapes, gradCheckModel, instantiate, lastBatch, leftPad, randomizeParams, rowOf, trainLosses } from "./neural-harness.ts";
 
 const engine = Engine.create({ threads: 1 }); // tiny graphs: a second thread only adds barrier waits
 afterAll(() => engine.dispose());
@@ -98,18 +97,10 @@ describe("caser", () => {
 
   it("loss falls on the embedded dataset and a seed reproduces the run exactly", async () => {
     const ds = await loadDataset("embedded");
-    const run = (seed: number, steps: number) => {
-      const m = instantiate(engine, Caser, { ...Caser.defaults, hidden: 32, seed }, ds.catalog.size);
-      const opt = optimizerFor(m, 1e-2);
-      const g = lossGraph(engine, m, 64, "train", opt);
-      const rng = new Rng(seed);
-      const losses: number[] = [];
-      for (let s = 0; s < steps; s++) losses.push(g.run(runInputs(lastBatch(ds, 64, m.config.maxLen, rng))).loss);
-      g.dispose();
-      opt.dispose();
-      m.store.dispose();
-      return losses;
-    };
+    const run = (seed: number, steps: number) =>
+      trainLosses(engine, Caser, { ...Caser.defaults, hidden: 32, seed }, ds.catalog.size, {
+        B: 64, lr: 1e-2, steps, batch: (rng, m) => lastBatch(ds, 64, m.config.maxLen, rng),
+      });
     const a = run(1, 150);
     const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
     expect(a[0]).toBeCloseTo(Math.log(ds.catalog.size + 1), 0);

@@ -3,8 +3,7 @@ import { loadDataset } from "../../src/data/index.ts";
 import { Engine } from "../../src/engine/index.ts";
 import { GRU4Rec, type GRU4RecConfig } from "../../src/models/gru4rec.ts";
 import { resolveConfig } from "../../src/models/neural/config.ts";
-import { Rng } from "../../src/rng.ts";
-import { forwardShapes, gradCheckModel, instantiate, lastBatch, leftPad, lossGraph, optimizerFor, randomizeParams, referenceGru, rowOf, runInputs } from "./neural-harness.ts";
+import { forwardShapes, gradCheckModel, instantiate, lastBatch, leftPad, randomizeParams, referenceGru, rowOf, trainLosses } from "./neural-harness.ts";
 
 const engine = Engine.create({ threads: 1 }) // tiny graphs: a second thread only adds barrier waits;
 afterAll(() => engine.dispose());
@@ -72,18 +71,10 @@ describe("gru4rec", () => {
 
   it("loss falls on the embedded dataset and a seed reproduces the run exactly", async () => {
     const ds = await loadDataset("embedded");
-    const run = (seed: number) => {
-      const m = instantiate(engine, GRU4Rec, { ...GRU4Rec.defaults, hidden: 32, seed }, ds.catalog.size);
-      const opt = optimizerFor(m, 2e-2);
-      const g = lossGraph(engine, m, 64, "train", opt);
-      const rng = new Rng(seed);
-      const losses: number[] = [];
-      for (let s = 0; s < 60; s++) losses.push(g.run(runInputs(lastBatch(ds, 64, m.config.maxLen, rng))).loss);
-      g.dispose();
-      opt.dispose();
-      m.store.dispose();
-      return losses;
-    };
+    const run = (seed: number) =>
+      trainLosses(engine, GRU4Rec, { ...GRU4Rec.defaults, hidden: 32, seed }, ds.catalog.size, {
+        B: 64, lr: 2e-2, steps: 60, batch: (rng, m) => lastBatch(ds, 64, m.config.maxLen, rng),
+      });
     const a = run(1);
     const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
     expect(a[0]).toBeCloseTo(Math.log(ds.catalog.size + 1), 0);

@@ -248,3 +248,30 @@ export function clozeBatch(ds: SequenceDataset, B: number, L: number, objective:
   fillTrainBatch(out, ds, ex, idx, objective, L, L, rng);
   return { ids: out.ids, mask: out.mask, positions: out.positions, targets: out.labels };
 }
+
+/**
+ * Losses of `steps` AdamW steps (learning rate `lr`, batch size B) of a fresh model built from `config`, on batches
+ * drawn by `batch` from Rng(config.seed): the short run the model tests use to check that the loss falls and that
+ * a seed reproduces the run exactly. Frees everything it made.
+ */
+export function trainLosses<C extends BaseModelConfig>(
+  engine: Engine,
+  def: NeuralModelDefinition<C>,
+  config: C,
+  nItems: number,
+  run: { B: number; lr: number; steps: number; batch: (rng: Rng, m: ModelUnderTest<C>) => Batch },
+): number[] {
+  const m = instantiate(engine, def, config, nItems);
+  const opt = optimizerFor(m, run.lr);
+  const g = lossGraph(engine, m, run.B, "train", opt);
+  const rng = new Rng(config.seed);
+  const losses: number[] = [];
+  try {
+    for (let s = 0; s < run.steps; s++) losses.push(g.run(runInputs(run.batch(rng, m))).loss);
+  } finally {
+    g.dispose();
+    opt.dispose();
+    m.store.dispose();
+  }
+  return losses;
+}
