@@ -207,6 +207,75 @@ export function loadGgml(): Ggml {
   return loaded;
 }
 
+/**
+ * Byte offsets inside `struct ggml_tensor` (ggml.h of v0.4.0: type, buffer, ne[4], nb[4], op, op_params[16], flags,
+ * src[10], ...). Only the graph rewrite of engine/graph.ts writes through them, after `checkTensorLayout()` has
+ * verified them on live tensors.
+ */
+const TENSOR_OP_OFFSET = 80;
+const TENSOR_SRC_OFFSET = 152;
+const GGML_MAX_SRC = 10;
+
+/** The `enum ggml_op` value of a tensor. */
+export function tensorOp(p: Ptr): number {
+  return koffi.decode(p as never, TENSOR_OP_OFFSET, "int") as number;
+}
+
+/** `t->src[i]`, or null. */
+export function tensorSrc(p: Ptr, i: number): Ptr | null {
+  if (i < 0 || i >= GGML_MAX_SRC) throw new ReclmError("RECLM_ERR_ENGINE", `tensorSrc: index ${i} out of range`);
+  const v = koffi.decode(p as never, TENSOR_SRC_OFFSET + 8 * i, "ggml_tensor *") as Ptr | null;
+  return v && addressOf(v) !== 0n ? v : null;
+}
+
+/**
+ * Turns node `p` into `op(src0, src1)` in place (same output tensor, shape and buffer). The caller guarantees the new
+ * op computes a tensor of p's exact shape and type, and re-orders the graph so the sources come first.
+ */
+export function setTensorOp(p: Ptr, op: number, src0: Ptr, src1: Ptr): void {
+  koffi.encode(p as never, TENSOR_OP_OFFSET, "int", op);
+  koffi.encode(p as never, TENSOR_SRC_OFFSET, "ggml_tensor *", src0);
+  koffi.encode(p as never, TENSOR_SRC_OFFSET + 8, "ggml_tensor *", src1);
+  for (let i = 2; i < GGML_MAX_SRC; i++) koffi.encode(p as never, TENSOR_SRC_OFFSET + 8 * i, "ggml_tensor *", null);
+}
+
+let mulMatOp = -1;
+
+/**
+ * Verifies the struct offsets above against the loaded library: builds `add(a, b)` and `mul_mat(a, b)` in a scratch
+ * context and checks that op and src read back as ggml reports them. Throws (never guesses) on a mismatch.
+ */
+export function checkTensorLayout(g: Ggml): void {
+  if (mulMatOp >= 0) return;
+  const B = g.base;
+  const ctx = B.ggml_init({ mem_size: Number(B.ggml_tensor_overhead()) * 8 + 1024, mem_buffer: null, no_alloc: true });
+  try {
+    const a = B.ggml_new_tensor_2d(ctx, GGML_TYPE.F32, 4, 3);
+    const b = B.ggml_new_tensor_2d(ctx, GGML_TYPE.F32, 4, 3);
+    const add = B.ggml_add(ctx, a, b);
+    const mm = B.ggml_mul_mat(ctx, a, b);
+    const ok =
+      String(B.ggml_op_desc(add)) === "ADD" &&
+      String(B.ggml_op_desc(mm)) === "MUL_MAT" &&
+      tensorOp(add) !== tensorOp(mm) &&
+      tensorOp(a) === 0 &&
+      addressOf(tensorSrc(add, 0)!) === addressOf(a) &&
+      addressOf(tensorSrc(add, 1)!) === addressOf(b) &&
+      tensorSrc(add, 2) === null &&
+      tensorSrc(a, 0) === null;
+    if (!ok) throw new ReclmError("RECLM_ERR_ENGINE", "struct ggml_tensor layout differs from the one reclm was written for (is node-llama-cpp pinned to 3.21.1?)");
+    mulMatOp = tensorOp(mm);
+  } finally {
+    B.ggml_free(ctx);
+  }
+}
+
+/** `GGML_OP_MUL_MAT` of the loaded library (read from a live tensor by `checkTensorLayout`). */
+export function mulMatOpCode(g: Ggml): number {
+  checkTensorLayout(g);
+  return mulMatOp;
+}
+
 /** Numeric address of a native pointer, for identity comparisons. */
 export function addressOf(p: Ptr): bigint {
   return koffi.address(p as never) as bigint;

@@ -1,0 +1,71 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { compile, Engine, ParamStore, type Builder, type Param } from "../../src/engine/index.ts";
+import { Rng } from "../../src/rng.ts";
+
+// The engine replaces ggml's OUT_PROD (MUL_MAT's backward) by an equivalent MUL_MAT on transposed operands
+// (src/engine/graph.ts outProductsAsMatmuls). These tests pin down that it happens and changes no number.
+const engine = Engine.create({ threads: 1 });
+afterAll(() => engine.dispose());
+
+function gradients(native: boolean): { ops: string[]; grads: Float32Array[]; loss: number } {
+  const before = process.env.RECLM_ENGINE_OUT_PROD;
+  if (native) process.env.RECLM_ENGINE_OUT_PROD = "native";
+  else delete process.env.RECLM_ENGINE_OUT_PROD;
+  try {
+    const store = new ParamStore(engine);
+    const p: Record<string, Param> = {
+      x: store.add("x", [2, 5, 8], { init: { kind: "normal", std: 1 } }),
+      w: store.add("w", [6, 8], { init: { kind: "normal", std: 1 } }),
+      q: store.add("q", [2, 3, 5, 4], { init: { kind: "normal", std: 1 } }),
+      k: store.add("k", [2, 3, 7, 4], { init: { kind: "normal", std: 1 } }),
+    };
+    store.initialize(new Rng(7));
+    const r = new Rng(9);
+    const R1 = Float32Array.from({ length: 2 * 5 * 6 }, () => r.normal());
+    const R2 = Float32Array.from({ length: 2 * 3 * 5 * 7 }, () => r.normal());
+    const graph = compile(engine, {
+      mode: "grad",
+      params: store,
+      build: (b: Builder) => {
+        const lin = b.linear(p.x, p.w); // 3D activations × shared weight: broadcast of src0
+        const att = b.matmulNT(p.q, p.k); // batched 4D product, both operands trainable
+        const loss = b.add(b.sum(b.mul(lin, b.constant(R1, [2, 5, 6]))), b.sum(b.mul(att, b.constant(R2, [2, 3, 5, 7]))));
+        return { loss };
+      },
+    });
+    const { result, nodes } = graph.profile({});
+    const out = { ops: nodes.map((n) => n.op), grads: Object.values(p).map((q) => graph.grad(q)), loss: result.loss };
+    graph.dispose();
+    store.dispose();
+    return out;
+  } finally {
+    if (before === undefined) delete process.env.RECLM_ENGINE_OUT_PROD;
+    else process.env.RECLM_ENGINE_OUT_PROD = before;
+  }
+}
+
+describe("OUT_PROD → MUL_MAT rewrite of the backward graph", () => {
+  it("leaves no OUT_PROD node, and RECLM_ENGINE_OUT_PROD=native keeps them", () => {
+    expect(gradients(false).ops).not.toContain("OUT_PROD");
+    expect(gradients(true).ops).toContain("OUT_PROD");
+  });
+
+  it("gives the same gradients as ggml's OUT_PROD (broadcast weight, batched 4D products)", () => {
+    const fast = gradients(false);
+    const native = gradients(true);
+    expect(fast.loss).toBe(native.loss);
+    for (let i = 0; i < native.grads.length; i++) {
+      const a = fast.grads[i];
+      const b = native.grads[i];
+      expect(a.length).toBe(b.length);
+      let maxErr = 0;
+      let maxAbs = 0;
+      for (let j = 0; j < a.length; j++) {
+        maxErr = Math.max(maxErr, Math.abs(a[j] - b[j]));
+        maxAbs = Math.max(maxAbs, Math.abs(b[j]));
+      }
+      expect(maxAbs).toBeGreaterThan(0.1);
+      expect(maxErr).toBeLessThan(1e-4 * maxAbs);
+    }
+  });
+});
