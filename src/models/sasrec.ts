@@ -17,6 +17,7 @@
  *   masked for every real query), and row 0 is trained through the tied output column 0 in both.
  */
 import type { ParamStore, Builder, Param, Tensor } from "../engine/index.ts";
+import { ReclmError } from "../errors.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER } from "./neural/presets.ts";
 
@@ -29,6 +30,13 @@ export interface SASRecConfig extends BaseModelConfig {
   attnDropout: number;
   /** LayerNorm epsilon. Defaults to 1e-6 (XAttack's LN constant). */
   layerNormEps: number;
+  /**
+   * Initialisation of the item and position embeddings. "normal" (default) = the recipe's PyTorch nn.Embedding
+   * N(0, 1); "truncated-normal" = N(0, 0.02²) clipped to ±0.04, as LRURec and every SASRec block parameter. With
+   * N(0, 1) the tied full-softmax loss starts near 40 and SASRec needs thousands of steps to unlearn the init
+   * (docs/model-recipes.md §8); "truncated-normal" is reclm's named deviation for short budgets.
+   */
+  embeddingInit: "normal" | "truncated-normal";
 }
 
 /** LlamaRec's "ML-100k" (= ml-latest-small) template: recipes §1 presets table, shared by SASRec (§2 "presets"). */
@@ -44,6 +52,7 @@ const DEFAULTS: SASRecConfig = {
   heads: 2,
   attnDropout: 0.2,
   layerNormEps: 1e-6,
+  embeddingInit: "normal",
 };
 
 /** Per-dataset presets (recipes §1 presets table; §2: "as LRURec's for the same dataset"). */
@@ -88,8 +97,12 @@ function declare(store: ParamStore, ctx: ModelContext, c: SASRecConfig): SASRecP
   const D = c.hidden;
   if (D % c.heads !== 0) throw new Error(`hidden ${D} must be divisible by heads ${c.heads}`);
   // PyTorch nn.Embedding default init N(0, 1); row 0 zero (padding_idx). XAttack's truncated-normal loop skips them.
-  const itemEmb = store.add("item_emb", [ctx.nItems + 1, D], { init: { kind: "normal", std: 1 } });
-  const posEmb = store.add("pos_emb", [c.maxLen + 1, D], { init: { kind: "normal", std: 1 } });
+  if (c.embeddingInit !== "normal" && c.embeddingInit !== "truncated-normal") {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `embeddingInit must be "normal" or "truncated-normal", got ${JSON.stringify(c.embeddingInit)}`, { field: "embeddingInit" });
+  }
+  const embInit = c.embeddingInit === "normal" ? ({ kind: "normal", std: 1 } as const) : TRUNC;
+  const itemEmb = store.add("item_emb", [ctx.nItems + 1, D], { init: embInit });
+  const posEmb = store.add("pos_emb", [c.maxLen + 1, D], { init: embInit });
   const blocks: SASRecBlock[] = [];
   for (let i = 0; i < c.blocks; i++) {
     const p = (n: string) => `block${i}.${n}`;

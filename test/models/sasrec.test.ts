@@ -96,6 +96,18 @@ describe("sasrec", () => {
     m.store.dispose();
   });
 
+  it('embeddingInit "truncated-normal" draws both embeddings within ±0.04 (padding row still zero); a bad value names the field', () => {
+    const m = instantiate(engine, SASRec, tiny({ embeddingInit: "truncated-normal" }), N);
+    for (const name of ["item_emb", "pos_emb"]) {
+      const v = m.store.read(name);
+      expect(Math.max(...v.map(Math.abs)), name).toBeLessThanOrEqual(0.04 + 1e-7);
+      expect(v.some((x) => x !== 0), name).toBe(true);
+    }
+    expect(Array.from(m.store.read("item_emb").subarray(0, 8))).toEqual(new Array(8).fill(0));
+    m.store.dispose();
+    expect(() => instantiate(engine, SASRec, tiny({ embeddingInit: "xavier" as never }), N)).toThrow(/embeddingInit/);
+  });
+
   it("matches an f64 reference of the authors' forward at every position, padding rows included", () => {
     const c = tiny();
     const m = instantiate(engine, SASRec, c, N);
