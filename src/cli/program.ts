@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { dataCommand } from "./commands/data.ts";
 import { evalCommand } from "./commands/eval.ts";
+import { plotCommand } from "./commands/plot.ts";
 import { retrieveCommand } from "./commands/retrieve.ts";
 import { runCommand } from "./commands/run.ts";
 import { trainCommand } from "./commands/train.ts";
@@ -15,5 +16,6 @@ export function buildProgram(): Command {
   program.addCommand(evalCommand());
   program.addCommand(retrieveCommand());
   program.addCommand(trainCommand());
+  program.addCommand(plotCommand());
   return program;
 }

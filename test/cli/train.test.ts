@@ -15,7 +15,7 @@ describe("reclm train (spawned, child-process training)", () => {
     expect(t.code).toBe(0);
     expect(t.stdout).toMatch(/sasrec on embedded \(protocol embedded, preset none\): 3 steps/);
     expect(t.stdout).toMatch(/sasrec test/);
-    for (const f of ["checkpoint.safetensors", "model.safetensors", "config.json", "report.json", "report.md"]) expect(existsSync(join(run, f))).toBe(true);
+    for (const f of ["checkpoint.safetensors", "model.safetensors", "config.json", "report.json", "report.md", "training.svg"]) expect(existsSync(join(run, f))).toBe(true);
     const report = JSON.parse(readFileSync(join(run, "report.json"), "utf8"));
     expect(report.steps).toBe(3);
     expect(report.config.hidden).toBe(16);
@@ -35,6 +35,16 @@ describe("reclm train (spawned, child-process training)", () => {
     const more = await reclm("train", "-m", "sasrec", "-d", "embedded", "--max-steps", "6", "-o", run, "--resume");
     expect(more.code).toBe(0);
     expect(JSON.parse(readFileSync(join(run, "report.json"), "utf8")).resumedFromStep).toBe(3);
+
+    // plot redraws training.svg from report.json; a dir without one is a one-line error naming the file
+    const svg = join(run, "training.svg");
+    writeFileSync(svg, "stale");
+    const p = await reclm("plot", run);
+    expect(p.code).toBe(0);
+    expect(readFileSync(svg, "utf8")).toMatch(/^<svg[\s\S]*sasrec on embedded/);
+    const bad = await reclm("plot", tmp);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim()).toMatch(/^reclm: RECLM_ERR_FILE_NOT_FOUND: .*report\.json/);
   }, 120_000);
 
   it("bad config fails in one line naming the field and its source", async () => {

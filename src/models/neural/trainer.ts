@@ -30,11 +30,15 @@ import { parseSelectMetric, resolveConfig, type ScheduleConfig } from "./config.
 import type { BaseModelConfig, NeuralModelDefinition } from "./contract.ts";
 import { allocBatch, buildExamples, fillTrainBatch, type ExampleSet } from "./examples.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../../io.ts";
+import { writeSvg } from "../../plots/render.ts";
+import { trainingCurvesSpec } from "../../plots/training-curves.ts";
 import { CONFIG_FILE, NeuralRecommender, readSavedConfig, type SavedModelConfig } from "./recommender.ts";
 
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
 export const REPORT_JSON = "report.json";
 export const REPORT_MD = "report.md";
+/** Training curves (loss, validation metrics, best step), rewritten after every validation of a run with a dir. */
+export const TRAINING_SVG = "training.svg";
 
 export interface TrainOptions<C extends BaseModelConfig> extends LongWorkOptions {
   /** User overrides on top of defaults and preset (validated: unknown or ill-typed fields throw naming the field). */
@@ -233,6 +237,7 @@ export async function trainModel<C extends BaseModelConfig>(
         started = performance.now();
         secondsBefore = state.seconds;
         removeStaleBest(options.outDir, state.bestFile);
+        await writeTrainingCurves(options.outDir, def.name, ds.name, config.selectMetric, state.validations, state.best?.step);
       }
     };
 
@@ -427,6 +432,17 @@ export function runReport<C extends BaseModelConfig>(r: TrainResult<C>, referenc
     validations: r.validations,
     test: r.test ? { protocol: r.test.protocol, split: r.test.split, maskHistory: true, nUsers: r.test.nUsers, metrics: r.test.metrics } : null,
   };
+}
+
+async function writeTrainingCurves(
+  dir: string,
+  model: string,
+  dataset: string,
+  selectMetric: string,
+  validations: readonly ValidationRecord[],
+  bestStep: number | undefined,
+): Promise<void> {
+  await writeSvg(join(dir, TRAINING_SVG), trainingCurvesSpec({ title: `${model} on ${dataset}`, validations, selectMetric, bestStep }));
 }
 
 function writeRunDir<C extends BaseModelConfig>(dir: string, r: TrainResult<C>, reference: string, paramCount: number, threads: number): void {

@@ -76,7 +76,7 @@ describe("trainModel (SASRec, embedded, tiny)", () => {
 
   it("writes a run dir that loads back to the same scores", async () => {
     const files = readdirSync(fullDir).sort();
-    expect(files).toEqual(expect.arrayContaining(["checkpoint.safetensors", "config.json", "model.safetensors", "report.json", "report.md"]));
+    expect(files).toEqual(expect.arrayContaining(["checkpoint.safetensors", "config.json", "model.safetensors", "report.json", "report.md", "training.svg"]));
     expect(files.filter((f) => f.startsWith("best-step"))).toHaveLength(1);
     const report = JSON.parse(readFileSync(join(fullDir, "report.json"), "utf8"));
     expect(report.test.metrics["Recall@10"]).toBe(full.test!.metrics["Recall@10"]);
