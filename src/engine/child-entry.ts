@@ -1,6 +1,14 @@
 /** Child side of runInChild (child.ts): receives the input, runs the job module, reports back over IPC. */
 import { pathToFileURL } from "node:url";
 import type { ChildJob, ChildMessage } from "./child.ts";
+import { dieWithParent } from "./ffi/libc.ts";
+
+// A training child must not outlive the CLI that started it (killed, Ctrl-C, crashed): the kernel's parent-death
+// signal covers a child busy in ggml; the IPC disconnect covers the rest. Exit now if the parent is already gone.
+const parentAtStart = process.ppid;
+dieWithParent();
+if (process.ppid !== parentAtStart) process.exit(1);
+process.on("disconnect", () => process.exit(1));
 
 const send = (m: ChildMessage) =>
   new Promise<void>((resolve) => {

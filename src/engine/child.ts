@@ -50,6 +50,23 @@ export function runInChild<I, O>(jobModule: string, input: I, options: RunInChil
       serialization: "advanced",
       env: { ...process.env, ...options.env },
     });
+    // Ctrl-C or a kill of this process must not leave the child training: stop it on our way out. (The child also
+    // asks the kernel for SIGTERM when we die, which covers SIGKILL.)
+    const stopChild = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    };
+    const onSignal = (sig: NodeJS.Signals) => {
+      stopChild();
+      process.exit(sig === "SIGINT" ? 130 : 143);
+    };
+    process.on("exit", stopChild);
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    const release = () => {
+      process.removeListener("exit", stopChild);
+      process.removeListener("SIGINT", onSignal);
+      process.removeListener("SIGTERM", onSignal);
+    };
     const tail: string[] = [];
     let partial = "";
     child.stderr!.setEncoding("utf8");
@@ -78,12 +95,14 @@ export function runInChild<I, O>(jobModule: string, input: I, options: RunInChil
     child.on("error", (e) => {
       if (settled) return;
       settled = true;
+      release();
       options.signal?.removeEventListener("abort", onAbort);
       reject(new ReclmError("RECLM_ERR_ENGINE_CRASH", `could not start the training child: ${e.message}`, {}, { cause: e }));
     });
     child.on("exit", (code, signal) => {
       if (settled) return;
       settled = true;
+      release();
       options.signal?.removeEventListener("abort", onAbort);
       if (partial) tail.push(partial);
       if (outcome?.ok && code === 0) resolve(outcome.value);

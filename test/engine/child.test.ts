@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Progress } from "../../src/contracts.ts";
@@ -32,4 +33,36 @@ describe("runInChild", () => {
     expect((err as ReclmError).code).toBe("RECLM_ERR_BAD_CONFIG");
     expect((err as ReclmError).message).toMatch(/refused/);
   }, 30_000);
+
+  // The child runs a blocked event loop, as when it is inside a ggml graph: only the kernel's parent-death signal or
+  // the parent's own cleanup can stop it.
+  for (const signal of ["SIGKILL", "SIGTERM", "SIGINT"] as const) {
+    it(`a training child does not outlive its parent (${signal} to the parent)`, async () => {
+      const parent = spawn(process.execPath, ["--import", "tsx", join(fixtures, "parent.ts")], { stdio: ["ignore", "pipe", "inherit"] });
+      const pid = await new Promise<number>((resolve, reject) => {
+        let out = "";
+        parent.stdout!.on("data", (c: Buffer) => {
+          out += c.toString();
+          const m = /child (\d+)/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        parent.on("exit", (code) => reject(new Error(`parent exited (${code}) before reporting its child`)));
+      });
+      await new Promise((r) => setTimeout(r, 1000)); // the child is now inside its blocked loop
+      expect(alive(pid)).toBe(true);
+      parent.kill(signal);
+      const deadline = Date.now() + 10_000;
+      while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(alive(pid)).toBe(false);
+    }, 40_000);
+  }
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
