@@ -4,7 +4,10 @@
  * mean row with `metrics_std` — the way several seeds are reported.
  *
  *   npx tsx bench/collect-runs.ts --benchmark lrurec-ml-latest-small-seeds --command "<the commands that trained the runs>" \
- *     [--input <data file> ...] <run dir> <run dir> ...
+ *     [--input <data file> ...] <run>[=<method name>] ...
+ * A run is a run dir (its report.json), or the one-line JSON that bench/torch/quality.py prints (a .json file: the
+ * PyTorch reference trained on the same protocol). `=name` names the row's method (default: the model, or
+ * "<model>-pytorch"); runs with the same method name get a mean row.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -34,45 +37,83 @@ if (!values.benchmark || !values.command || positionals.length === 0) {
   throw new ReclmError("RECLM_ERR_BAD_CONFIG", "usage: collect-runs.ts --benchmark NAME --command CMD [--input FILE ...] RUN_DIR...");
 }
 
-const runs = positionals.map((dir) => {
-  const path = join(dir, "report.json");
-  const r = JSON.parse(readFileSync(path, "utf8")) as RunReport;
-  if (!r.test) throw new ReclmError("RECLM_ERR_BAD_DATASET", "the run has no test metrics (was it evaluated?)", { file: path, field: "test" });
-  return r;
+interface TorchQuality {
+  model: string;
+  framework: string;
+  dataset: string;
+  protocol: string;
+  users: number;
+  steps: number;
+  best_step: number;
+  stopped_by: string;
+  seed?: number;
+  metrics: Record<string, number>;
+  wall_s: number;
+}
+
+interface Run {
+  method: string;
+  dataset: string;
+  protocol: string;
+  seed: number | null;
+  metrics: Record<string, number>;
+  notes: string;
+}
+
+const runs: Run[] = positionals.map((arg) => {
+  const eq = arg.indexOf("=");
+  const path = eq > 0 ? arg.slice(0, eq) : arg;
+  const label = eq > 0 ? arg.slice(eq + 1) : undefined;
+  if (path.endsWith(".json")) {
+    const t = JSON.parse(readFileSync(path, "utf8")) as TorchQuality;
+    if (!t.metrics) throw new ReclmError("RECLM_ERR_BAD_DATASET", "not a bench/torch/quality.py result (no metrics)", { file: path, field: "metrics" });
+    return {
+      method: label ?? `${t.model}-${t.framework}`,
+      dataset: t.dataset,
+      protocol: t.protocol,
+      seed: t.seed ?? null,
+      metrics: t.metrics,
+      notes: `${t.framework} reference (bench/torch/quality.py); test split, history masked, ${t.users} users; best validation at step ${t.best_step}; ${t.steps} steps, stopped by ${t.stopped_by}; ${t.wall_s.toFixed(0)} s`,
+    };
+  }
+  const file = join(path, "report.json");
+  const r = JSON.parse(readFileSync(file, "utf8")) as RunReport;
+  if (!r.test) throw new ReclmError("RECLM_ERR_BAD_DATASET", "the run has no test metrics (was it evaluated?)", { file, field: "test" });
+  return {
+    method: label ?? r.model,
+    dataset: r.dataset,
+    protocol: r.test.protocol,
+    seed: r.config.seed,
+    metrics: r.test.metrics,
+    notes:
+      `seed ${r.config.seed}; data protocol ${r.datasetProtocol}; preset ${r.preset ?? "none"}; test split, history masked, ${r.test.nUsers} users; ` +
+      `best validation at step ${r.best.step}; ${r.steps} steps, stopped by ${r.stoppedBy}; ${r.seconds.toFixed(0)} s on ${r.threads} threads`,
+  };
 });
 
-const rows: BenchRow[] = runs.map((r) => ({
-  method: r.model,
-  dataset: r.dataset,
-  protocol: r.test!.protocol,
-  metrics: r.test!.metrics,
-  seeds: 1,
-  notes:
-    `seed ${r.config.seed}; data protocol ${r.datasetProtocol}; preset ${r.preset ?? "none"}; test split, history masked, ${r.test!.nUsers} users; ` +
-    `best validation at step ${r.best.step}; ${r.steps} steps, stopped by ${r.stoppedBy}; ${r.seconds.toFixed(0)} s on ${r.threads} threads`,
-}));
+const rows: BenchRow[] = runs.map((r) => ({ method: r.method, dataset: r.dataset, protocol: r.protocol, metrics: r.metrics, seeds: 1, notes: r.notes }));
 
-const groups = new Map<string, RunReport[]>();
-for (const r of runs) groups.set(`${r.model}\u0000${r.dataset}`, [...(groups.get(`${r.model}\u0000${r.dataset}`) ?? []), r]);
+const groups = new Map<string, Run[]>();
+for (const r of runs) groups.set(`${r.method}\u0000${r.dataset}`, [...(groups.get(`${r.method}\u0000${r.dataset}`) ?? []), r]);
 for (const group of groups.values()) {
   if (group.length < 2) continue;
-  const keys = Object.keys(group[0].test!.metrics);
+  const keys = Object.keys(group[0].metrics);
   const mean: Record<string, number> = {};
   const std: Record<string, number> = {};
   for (const k of keys) {
-    const xs = group.map((r) => r.test!.metrics[k]);
+    const xs = group.map((r) => r.metrics[k]);
     const m = xs.reduce((a, b) => a + b, 0) / xs.length;
     mean[k] = m;
     std[k] = Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
   }
   rows.push({
-    method: `${group[0].model}-mean`,
+    method: `${group[0].method}-mean`,
     dataset: group[0].dataset,
-    protocol: group[0].test!.protocol,
+    protocol: group[0].protocol,
     metrics: mean,
     metrics_std: std,
     seeds: group.length,
-    notes: `mean over seeds ${group.map((r) => r.config.seed).join(", ")} of the rows above; sample std in metrics_std`,
+    notes: `mean over seeds ${group.map((r) => r.seed ?? "?").join(", ")} of the rows above; sample std in metrics_std`,
   });
 }
 

@@ -162,6 +162,8 @@ def main(argv):
                 "framework": "pytorch",
                 "dataset": "ml-latest-small",
                 "protocol": "full-ranking",
+                "seed": args.seed,
+                "threads": args.threads,
                 "users": len(users),
                 "items": num_items,
                 "steps": step,
