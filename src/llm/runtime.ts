@@ -1,0 +1,93 @@
+/**
+ * The one module that imports node-llama-cpp (docs/ARCHITECTURE.md): reading GGUF headers, and llama.cpp inference
+ * on CPU for reference logits. reclm's own decoder (llama.ts) trains on the engine; this is the other half of the
+ * "one engine" (ggml) story: the same GGUF, run by llama.cpp.
+ */
+import { getLlama, readGgufFileInfo, type Llama, type LlamaModel } from "node-llama-cpp";
+import { existsSync } from "node:fs";
+import { ReclmError } from "../errors.ts";
+
+/** One tensor of a GGUF file: its name, PyTorch-order shape, ggml type and absolute byte offset in the file. */
+export interface GgufTensor {
+  name: string;
+  shape: number[];
+  ggmlType: number;
+  fileOffset: number;
+}
+
+export interface GgufHeader {
+  architecture: string;
+  /** Flattened metadata: "llama.attention.head_count" -> 8 (token lists are skipped). */
+  metadata: Record<string, unknown>;
+  tensors: GgufTensor[];
+}
+
+/** Reads a GGUF file's metadata and tensor table (not the weights). */
+export async function readGgufHeader(path: string): Promise<GgufHeader> {
+  if (!existsSync(path)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", "GGUF model file not found", { file: path });
+  let info;
+  try {
+    info = await readGgufFileInfo(path, { readTensorInfo: true, ignoreKeys: ["tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type", "tokenizer.ggml.merges"] });
+  } catch (e) {
+    throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `not a readable GGUF file (${(e as Error).message})`, { file: path }, { cause: e });
+  }
+  const metadata: Record<string, unknown> = {};
+  const flatten = (prefix: string, v: unknown) => {
+    if (v && typeof v === "object" && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) flatten(prefix ? `${prefix}.${k}` : k, x);
+    else metadata[prefix] = typeof v === "bigint" ? Number(v) : v;
+  };
+  flatten("", info.metadata);
+  const tensors = (info.fullTensorInfo ?? []).map((t) => ({
+    name: t.name,
+    // GGUF lists ne (fastest dim first); PyTorch order is the reverse.
+    shape: t.dimensions.map(Number).reverse(),
+    ggmlType: Number(t.ggmlType),
+    fileOffset: Number(t.fileOffset),
+  }));
+  return { architecture: String(metadata["general.architecture"] ?? ""), metadata, tensors };
+}
+
+let llama: Promise<Llama> | undefined;
+
+/** llama.cpp on CPU (prebuilt binaries only: never builds, never downloads). */
+export function cpuLlama(): Promise<Llama> {
+  llama ??= getLlama({ gpu: false, build: "never", logLevel: "error" as never });
+  return llama;
+}
+
+/** Loads a GGUF model with llama.cpp (CPU). Dispose it when done. */
+export async function loadLlamaCppModel(path: string): Promise<LlamaModel> {
+  if (!existsSync(path)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", "GGUF model file not found", { file: path });
+  return (await cpuLlama()).loadModel({ modelPath: path });
+}
+
+/**
+ * llama.cpp's next-token probability distribution after every prefix of `tokens` (one forward pass over the
+ * sequence): out[t] = P(· | tokens[0..t]). For parity checks against reclm's decoder.
+ */
+export async function llamaCppNextTokenProbabilities(model: LlamaModel, tokens: readonly number[], vocabSize: number): Promise<Float64Array[]> {
+  // F32 KV cache and no flash attention: llama.cpp's defaults (F16 cache) would blur a parity check at ~1e-3.
+  const context = await model.createContext({
+    contextSize: Math.max(64, tokens.length + 8),
+    sequences: 1,
+    flashAttention: false,
+    experimentalKvCacheKeyType: "F32",
+    experimentalKvCacheValueType: "F32",
+  });
+  try {
+    const seq = context.getSequence();
+    const out = await seq.controlledEvaluate(tokens.map((t) => [t as never, { generateNext: { probabilities: true } }]));
+    return out.map((o, i) => {
+      const probs = o?.next?.probabilities;
+      if (!probs) throw new ReclmError("RECLM_ERR_INTERNAL", `llama.cpp returned no probabilities at position ${i}`);
+      const row = new Float64Array(vocabSize);
+      for (const [tok, p] of probs) {
+        if (Number(tok) >= vocabSize) throw new ReclmError("RECLM_ERR_INTERNAL", `llama.cpp token ${tok} outside the vocabulary of ${vocabSize}`);
+        row[Number(tok)] = p;
+      }
+      return row;
+    });
+  } finally {
+    await context.dispose();
+  }
+}
