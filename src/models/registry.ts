@@ -27,20 +27,29 @@ export type NeuralModelName = keyof typeof NEURAL_MODELS;
 
 export const NEURAL_MODEL_NAMES = Object.keys(NEURAL_MODELS) as NeuralModelName[];
 
+/** The model codes of the authors' own code (LlamaRec `--model_code lru`, XAttack `bert`, ...) as aliases. */
+export const MODEL_ALIASES: Readonly<Record<string, NeuralModelName>> = { lru: "lrurec", sas: "sasrec", bert: "bert4rec", gru: "gru4rec" };
+
+/** The canonical model name of a name or alias (unknown names unchanged). */
+export function canonicalModelName(name: string): string {
+  return Object.hasOwn(MODEL_ALIASES, name) ? MODEL_ALIASES[name] : name;
+}
+
 /** Every name `--model` accepts besides a run dir. */
 export function allModelNames(): string[] {
   return [...NEURAL_MODEL_NAMES, ...BASELINE_NAMES];
 }
 
-export function isNeuralModelName(name: string): name is NeuralModelName {
-  return Object.hasOwn(NEURAL_MODELS, name);
+export function isNeuralModelName(name: string): boolean {
+  return Object.hasOwn(NEURAL_MODELS, canonicalModelName(name));
 }
 
 export function getNeuralModel(name: string): NeuralModelDefinition<BaseModelConfig> {
-  if (!isNeuralModelName(name)) {
-    throw new ReclmError("RECLM_ERR_UNKNOWN_MODEL", `unknown model "${name}" (trainable: ${NEURAL_MODEL_NAMES.join(", ")})`, { field: "model" });
+  const canonical = canonicalModelName(name);
+  if (!Object.hasOwn(NEURAL_MODELS, canonical)) {
+    throw new ReclmError("RECLM_ERR_UNKNOWN_MODEL", `unknown model "${name}" (trainable: ${NEURAL_MODEL_NAMES.join(", ")}; aliases: ${Object.keys(MODEL_ALIASES).join(", ")})`, { field: "model" });
   }
-  return NEURAL_MODELS[name] as unknown as NeuralModelDefinition<BaseModelConfig>;
+  return NEURAL_MODELS[canonical as NeuralModelName] as unknown as NeuralModelDefinition<BaseModelConfig>;
 }
 
 /** A trained model from a run dir (config.json + model.safetensors), ready to score. The caller disposes it. */

@@ -12,7 +12,7 @@ import type { Metrics } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
 import { BASELINE_NAMES, createBaseline } from "../../models/baselines.ts";
 import { TRAIN_JOB_MODULE, type TrainJobInput, type TrainJobOutput } from "../../models/neural/train-job.ts";
-import { getNeuralModel, NEURAL_MODEL_NAMES } from "../../models/registry.ts";
+import { canonicalModelName, getNeuralModel, NEURAL_MODEL_NAMES } from "../../models/registry.ts";
 import { commandLine, dataFileOptions, loadWithProgress, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
 import { writeFileAtomic } from "../io.ts";
 import { createProgressReporter } from "../progress.ts";
@@ -71,7 +71,7 @@ export function runCommand(): Command {
         rows.push({ method: name, metrics: report.metrics, seconds: (performance.now() - t0) / 1000, notes: "training-free" });
       }
 
-      for (const name of opts.models) {
+      for (const name of opts.models.map(canonicalModelName)) {
         const def = getNeuralModel(name);
         const input: TrainJobInput = {
           model: name,

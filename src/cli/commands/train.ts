@@ -7,7 +7,7 @@ import type { Metrics } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
 import { parseSetFlags } from "../../models/neural/config.ts";
 import { TRAIN_JOB_MODULE, type TrainJobInput, type TrainJobOutput } from "../../models/neural/train-job.ts";
-import { NEURAL_MODEL_NAMES } from "../../models/registry.ts";
+import { canonicalModelName, MODEL_ALIASES, NEURAL_MODEL_NAMES } from "../../models/registry.ts";
 import { dataFileOptions, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
 import { createProgressReporter } from "../progress.ts";
 
@@ -64,7 +64,7 @@ function defaultRunDir(model: string, dataset: string): string {
 export function trainCommand(): Command {
   return withDataFileOptions(new Command("train"))
     .description("train a sequential retriever (validation, early stopping, checkpoints) and evaluate it on test")
-    .requiredOption("-m, --model <name>", `model: ${NEURAL_MODEL_NAMES.join(" | ")}`)
+    .requiredOption("-m, --model <name>", `model: ${NEURAL_MODEL_NAMES.join(" | ")} (aliases: ${Object.keys(MODEL_ALIASES).join(", ")})`, canonicalModelName)
     .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
     .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
     .option("--preset <name>", "hyper-parameter preset (default: the dataset's, if the model has one; 'none' = defaults)")
