@@ -216,6 +216,8 @@ describe("sasrec", () => {
   it("presets follow the recipe table", () => {
     expect(SASRec.presets["ml-1m"]).toMatchObject({ maxLen: 200, batchSize: 128, evalBatchSize: 256, patience: 10 });
     expect(SASRec.presets.beauty).toMatchObject({ maxLen: 50, batchSize: 64 });
+    expect(SASRec.presets.beauty.embeddingInit).toBeUndefined(); // paper presets keep the recipe's N(0, 1)
+    expect(SASRec.presets.embedded.embeddingInit).toBe("truncated-normal");
     expect(SASRec.defaults).toMatchObject({ maxLen: 200, batchSize: 16, lr: 1e-3, weightDecay: 0.01, eps: 1e-9, clipNorm: 5, validateEvery: 500, patience: 20, maskHistoryInValidation: false });
     void new Rng(0);
   });
