@@ -7,29 +7,35 @@ import { Rng } from "../../src/rng.ts";
 const engine = Engine.create({ threads: 1 });
 afterAll(() => engine.dispose());
 
-function gradients(native: boolean): { ops: string[]; grads: Float32Array[]; loss: number } {
+// Big enough to be rewritten (>= 8M multiply-adds per product, transposes <= 4M elements); `small` stays OUT_PROD.
+const BIG = { x: [8, 128, 128], w: [128, 128], q: [2, 4, 128, 64], k: [2, 4, 160, 64] };
+const SMALL = { x: [2, 5, 8], w: [6, 8], q: [2, 3, 5, 4], k: [2, 3, 7, 4] };
+
+function gradients(native: boolean, size = BIG): { ops: string[]; grads: Float32Array[]; loss: number } {
   const before = process.env.RECLM_ENGINE_OUT_PROD;
   if (native) process.env.RECLM_ENGINE_OUT_PROD = "native";
   else delete process.env.RECLM_ENGINE_OUT_PROD;
   try {
     const store = new ParamStore(engine);
     const p: Record<string, Param> = {
-      x: store.add("x", [2, 5, 8], { init: { kind: "normal", std: 1 } }),
-      w: store.add("w", [6, 8], { init: { kind: "normal", std: 1 } }),
-      q: store.add("q", [2, 3, 5, 4], { init: { kind: "normal", std: 1 } }),
-      k: store.add("k", [2, 3, 7, 4], { init: { kind: "normal", std: 1 } }),
+      x: store.add("x", size.x, { init: { kind: "normal", std: 1 } }),
+      w: store.add("w", size.w, { init: { kind: "normal", std: 0.1 } }),
+      q: store.add("q", size.q, { init: { kind: "normal", std: 1 } }),
+      k: store.add("k", size.k, { init: { kind: "normal", std: 0.2 } }),
     };
     store.initialize(new Rng(7));
     const r = new Rng(9);
-    const R1 = Float32Array.from({ length: 2 * 5 * 6 }, () => r.normal());
-    const R2 = Float32Array.from({ length: 2 * 3 * 5 * 7 }, () => r.normal());
+    const linShape = [size.x[0], size.x[1], size.w[0]];
+    const attShape = [size.q[0], size.q[1], size.q[2], size.k[2]];
+    const R1 = Float32Array.from({ length: linShape.reduce((a, b) => a * b, 1) }, () => r.normal());
+    const R2 = Float32Array.from({ length: attShape.reduce((a, b) => a * b, 1) }, () => r.normal());
     const graph = compile(engine, {
       mode: "grad",
       params: store,
       build: (b: Builder) => {
         const lin = b.linear(p.x, p.w); // 3D activations × shared weight: broadcast of src0
         const att = b.matmulNT(p.q, p.k); // batched 4D product, both operands trainable
-        const loss = b.add(b.sum(b.mul(lin, b.constant(R1, [2, 5, 6]))), b.sum(b.mul(att, b.constant(R2, [2, 3, 5, 7]))));
+        const loss = b.add(b.sum(b.mul(lin, b.constant(R1, linShape))), b.sum(b.mul(att, b.constant(R2, attShape))));
         return { loss };
       },
     });
@@ -48,6 +54,7 @@ describe("OUT_PROD → MUL_MAT rewrite of the backward graph", () => {
   it("leaves no OUT_PROD node, and RECLM_ENGINE_OUT_PROD=native keeps them", () => {
     expect(gradients(false).ops).not.toContain("OUT_PROD");
     expect(gradients(true).ops).toContain("OUT_PROD");
+    expect(gradients(false, SMALL).ops.filter((o) => o === "OUT_PROD")).toHaveLength(4); // small products keep it
   });
 
   it("gives the same gradients as ggml's OUT_PROD (broadcast weight, batched 4D products)", () => {
