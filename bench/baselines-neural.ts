@@ -23,17 +23,15 @@ import { writeJsonAtomic } from "../src/io.ts";
 import { trainModel } from "../src/models/neural/trainer.ts";
 import { getNeuralModel } from "../src/models/registry.ts";
 import { PACKAGE_ROOT, sharedDir } from "../src/paths.ts";
+import { paperTarget } from "./lib/paper-targets.ts";
 import { writeBenchResult, type BenchRow } from "./lib/results.ts";
 
 const RUNS = join(PACKAGE_ROOT, "runs", "neural-baselines");
 const MODELS = ["narm", "bert4rec", "gru4rec", "caser"];
 
 /** LlamaRec Table 1 (anchors §1.4), "ML-100k" = ml-latest-small, overall full ranking. */
-const PAPER: Record<string, Record<string, { "NDCG@10": number; "Recall@10": number; "NDCG@5": number; "Recall@5": number }>> = {
-  "ml-latest-small": {
-    narm: { "NDCG@5": 0.0359, "Recall@5": 0.0544, "NDCG@10": 0.0441, "Recall@10": 0.0801 },
-    bert4rec: { "NDCG@5": 0.0232, "Recall@5": 0.0368, "NDCG@10": 0.0366, "Recall@10": 0.0785 },
-  },
+const PAPER: Record<string, Record<string, Readonly<Record<string, number>>>> = {
+  "ml-latest-small": { narm: paperTarget("narm", "ml-latest-small")!.metrics, bert4rec: paperTarget("bert4rec", "ml-latest-small")!.metrics },
 };
 
 interface RunReport {

@@ -18,12 +18,14 @@ import { metricsMeanOfBatchMeans } from "../src/eval/metrics.ts";
 import { LRURec } from "../src/models/lrurec.ts";
 import { trainModel } from "../src/models/neural/trainer.ts";
 import { sharedDir } from "../src/paths.ts";
+import { paperTarget } from "./lib/paper-targets.ts";
 import { writeBenchResult, type BenchRow } from "./lib/results.ts";
 
-const TARGETS: Record<string, { protocol: string | undefined; source: string; metrics: Record<string, number> }> = {
-  "ml-latest-small": { protocol: "llamarec", source: "LlamaRec Table 1 (LRURec column, overall)", metrics: { "NDCG@10": 0.0705, "Recall@10": 0.1426 } },
-  beauty: { protocol: undefined, source: "LlamaRec Table 1 (LRURec column, overall)", metrics: { "NDCG@10": 0.0533, "Recall@10": 0.0916 } },
-  "ml-1m": { protocol: undefined, source: "LRURec Table 3 (within 2% passes)", metrics: { "NDCG@10": 0.1930, "Recall@10": 0.3264 } },
+const TARGETS: Record<string, { protocol: string | undefined; source: string; metrics: Readonly<Record<string, number>> }> = {
+  "ml-latest-small": paperTarget("lrurec", "ml-latest-small")!,
+  // the datasets' default protocols are the papers' published splits
+  beauty: { ...paperTarget("lrurec", "beauty")!, protocol: undefined },
+  "ml-1m": { ...paperTarget("lrurec", "ml-1m")!, protocol: undefined },
 };
 
 const { values } = parseArgs({
