@@ -13,6 +13,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ReclmError } from "../src/errors.ts";
+import { resolveConfig } from "../src/models/neural/config.ts";
+import { getNeuralModel } from "../src/models/registry.ts";
 import { writeBenchResult, type BenchRow } from "./lib/results.ts";
 
 interface RunReport {
@@ -20,7 +22,7 @@ interface RunReport {
   dataset: string;
   datasetProtocol: string;
   preset?: string;
-  config: { seed: number };
+  config: { seed: number } & Record<string, unknown>;
   steps: number;
   stoppedBy: string;
   seconds: number;
@@ -79,6 +81,9 @@ const runs: Run[] = positionals.map((arg) => {
   const file = join(path, "report.json");
   const r = JSON.parse(readFileSync(file, "utf8")) as RunReport;
   if (!r.test) throw new ReclmError("RECLM_ERR_BAD_DATASET", "the run has no test metrics (was it evaluated?)", { file, field: "test" });
+  // Settings the run changed from its preset (besides the seed), so a row says what it is.
+  const preset = resolveConfig(getNeuralModel(r.model), { preset: r.preset ?? "none" }).config as unknown as Record<string, unknown>;
+  const changed = Object.keys(r.config).filter((k) => k !== "seed" && JSON.stringify(r.config[k]) !== JSON.stringify(preset[k]));
   return {
     method: label ?? r.model,
     dataset: r.dataset,
@@ -86,7 +91,9 @@ const runs: Run[] = positionals.map((arg) => {
     seed: r.config.seed,
     metrics: r.test.metrics,
     notes:
-      `seed ${r.config.seed}; data protocol ${r.datasetProtocol}; preset ${r.preset ?? "none"}; test split, history masked, ${r.test.nUsers} users; ` +
+      `seed ${r.config.seed}; data protocol ${r.datasetProtocol}; preset ${r.preset ?? "none"}` +
+      (changed.length ? ` with ${changed.map((k) => `${k}=${JSON.stringify(r.config[k])} (preset ${JSON.stringify(preset[k])})`).join(", ")}` : "") +
+      `; test split, history masked, ${r.test.nUsers} users; ` +
       `best validation at step ${r.best.step}; ${r.steps} steps, stopped by ${r.stoppedBy}; ${r.seconds.toFixed(0)} s on ${r.threads} threads`,
   };
 });
