@@ -44,6 +44,16 @@ describe("reclm CLI (spawned)", () => {
     expect(r.stdout).toContain(json.metrics["Recall@10"].toFixed(4));
     // not a TTY: progress comes as plain lines on stderr, never bars
     expect(r.stderr).toMatch(/full-ranking: \d+\/\d+ users/);
+
+    // LlamaRec's mean-of-batch-means variant, on request, named as such, next to the per-user mean
+    const out2 = join(tmp, "pop-bm.json");
+    const bm = await reclm("eval", "--dataset", "embedded", "--model", "pop", "--ks", "5,10", "--batch-means", "16", "--out", out2);
+    expect(bm.code).toBe(0);
+    expect(bm.stdout).toContain("pop (mean of batch means, batch 16)");
+    const j2 = JSON.parse(readFileSync(out2, "utf8")) as { metrics: Record<string, number>; meanOfBatchMeans: { batchSize: number; metrics: Record<string, number> } };
+    expect(j2.metrics).toEqual(json.metrics);
+    expect(j2.meanOfBatchMeans.batchSize).toBe(16);
+    expect(Object.keys(j2.meanOfBatchMeans.metrics).sort()).toEqual(Object.keys(json.metrics).sort());
   });
 
   it("retrieve writes one JSON line per user with candidates in score order", async () => {

@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { fullRanking, DEFAULT_KS } from "../../eval/full-ranking.ts";
+import { metricsMeanOfBatchMeans } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
 import { commandLine, loadWithProgress, parseKs, parsePositiveInt, parseSplit, withDataFileOptions, type DataFileOptions } from "../common.ts";
 import { writeFileAtomic } from "../io.ts";
@@ -17,6 +18,7 @@ interface EvalOptions extends DataFileOptions {
   maskHistory: boolean;
   out?: string;
   withRanks?: boolean;
+  batchMeans?: number;
 }
 
 export function evalCommand(): Command {
@@ -31,6 +33,11 @@ export function evalCommand(): Command {
     .option("--no-mask-history", "do not mask the history's items before ranking")
     .option("-o, --out <file.json>", "also write the result as JSON")
     .option("--with-ranks", "include per-user ranks in the JSON (for significance tests)")
+    .option(
+      "--batch-means <n>",
+      "also print the mean of per-batch means over batches of n users in user order (what LlamaRec's retriever test reports, n = its batch size: 16 on ml-latest-small)",
+      parsePositiveInt("--batch-means"),
+    )
     .action(async (opts: EvalOptions) => {
       const ds = await loadWithProgress(opts.dataset, opts, createProgressReporter());
       const model = await resolveModel(opts.model, ds, { split: opts.split });
@@ -51,7 +58,10 @@ export function evalCommand(): Command {
       process.stdout.write(
         `${report.protocol} on ${ds.name} (protocol ${ds.protocol}, ${opts.split} split, ${report.nUsers} users, history ${opts.maskHistory ? "masked" : "not masked"})\n`,
       );
-      process.stdout.write(`${formatMetricsTable([{ method: model.name, metrics: report.metrics }])}\n`);
+      const batchMeans = opts.batchMeans ? metricsMeanOfBatchMeans(report.ranks, report.ks, opts.batchMeans) : undefined;
+      const rows = [{ method: model.name, metrics: report.metrics }];
+      if (batchMeans) rows.push({ method: `${model.name} (mean of batch means, batch ${opts.batchMeans})`, metrics: batchMeans });
+      process.stdout.write(`${formatMetricsTable(rows)}\n`);
       if (opts.out) {
         const json = {
           command: commandLine(),
@@ -65,6 +75,7 @@ export function evalCommand(): Command {
           ks: report.ks,
           nUsers: report.nUsers,
           metrics: report.metrics,
+          ...(batchMeans ? { meanOfBatchMeans: { batchSize: opts.batchMeans, metrics: batchMeans } } : {}),
           ...(opts.withRanks ? { users: Array.from(report.users, (u) => ds.users[u]), ranks: Array.from(report.ranks) } : {}),
         };
         const path = writeFileAtomic(opts.out, `${JSON.stringify(json, null, 2)}\n`);
