@@ -5,8 +5,9 @@
  *
  *   npx tsx bench/collect-runs.ts --benchmark lrurec-ml-latest-small-seeds --command "<the commands that trained the runs>" \
  *     [--input <data file> ...] <run>[=<method name>] ...
- * A run is a run dir (its report.json), or the one-line JSON that bench/torch/quality.py prints (a .json file: the
- * PyTorch reference trained on the same protocol). `=name` names the row's method (default: the model, or
+ * A run is a run dir (its report.json), the one-line JSON that bench/torch/quality.py prints (a .json file: the
+ * PyTorch reference trained on the same protocol), or a `reclm eval --batch-means n --out x.json` file (its
+ * mean-of-batch-means figure). `=name` names the row's method (default: the model, or
  * "<model>-pytorch"); runs with the same method name get a mean row.
  */
 import { readFileSync } from "node:fs";
@@ -66,6 +67,18 @@ const runs: Run[] = positionals.map((arg) => {
   const eq = arg.indexOf("=");
   const path = eq > 0 ? arg.slice(0, eq) : arg;
   const label = eq > 0 ? arg.slice(eq + 1) : undefined;
+  if (path.endsWith(".json") && "meanOfBatchMeans" in (JSON.parse(readFileSync(path, "utf8")) as object)) {
+    // `reclm eval --batch-means n --out file.json`: LlamaRec's mean-of-batch-means figure of a run
+    const e = JSON.parse(readFileSync(path, "utf8")) as { model: string; dataset: string; protocol: string; command: string; nUsers: number; meanOfBatchMeans: { batchSize: number; metrics: Record<string, number> } };
+    return {
+      method: label ?? `${e.model}-mean-of-batch-means-b${e.meanOfBatchMeans.batchSize}`,
+      dataset: e.dataset,
+      protocol: e.protocol,
+      seed: null,
+      metrics: e.meanOfBatchMeans.metrics,
+      notes: `LlamaRec's test figure: mean over batches of ${e.meanOfBatchMeans.batchSize} users (user order) of per-batch means, ${e.nUsers} users; from \`${e.command}\``,
+    };
+  }
   if (path.endsWith(".json")) {
     const t = JSON.parse(readFileSync(path, "utf8")) as TorchQuality;
     if (!t.metrics) throw new ReclmError("RECLM_ERR_BAD_DATASET", "not a bench/torch/quality.py result (no metrics)", { file: path, field: "metrics" });
