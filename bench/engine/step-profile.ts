@@ -7,13 +7,8 @@
  */
 import { parseArgs } from "node:util";
 import { loadDataset } from "../../src/data/index.ts";
-import { AdamW, Engine, type Graph, type NodeProfile } from "../../src/engine/index.ts";
-import { resolveConfig } from "../../src/models/neural/config.ts";
-import { allocBatch, buildExamples, fillTrainBatch } from "../../src/models/neural/examples.ts";
-import { NeuralRecommender } from "../../src/models/neural/recommender.ts";
-import { TrainStep } from "../../src/models/neural/train-step.ts";
-import { getNeuralModel } from "../../src/models/registry.ts";
-import { Rng } from "../../src/rng.ts";
+import type { Graph, NodeProfile } from "../../src/engine/index.ts";
+import { fixedTrainStep, ml1mStepConfig } from "./fixed-step.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -29,18 +24,7 @@ const top = Number(args.top);
 const ds = await loadDataset("ml-1m", { protocol: "lrurec-preprocessed" });
 
 for (const name of args.models!.split(",")) {
-  const def = getNeuralModel(name);
-  const { config } = resolveConfig(def, {
-    preset: "ml-1m",
-    config: { batchSize: 128, maxLen: 200, dropout: 0.2, ...(name === "sasrec" ? { attnDropout: 0.2 } : { lruDropout: 0.2 }), seed: 42 },
-  });
-  const engine = Engine.create({ threads });
-  const model = new NeuralRecommender(def, config, ds.catalog.size, { engine });
-  const opt = new AdamW(model.store, { lr: 1e-3, eps: 1e-9, weightDecay: 0.01, clipNorm: 5 });
-  const step = new TrainStep(def, model, opt, new Rng(43));
-  const ex = buildExamples(ds, model.objective, config.maxLen);
-  const batch = allocBatch(128, model.ctx.windowLen, model.objective);
-  fillTrainBatch(batch, ds, ex, Int32Array.from({ length: 128 }, (_, i) => i), model.objective, config.maxLen, model.ctx.windowLen, new Rng(0));
+  const { step, batch, dispose } = fixedTrainStep(ds, name, { preset: "ml-1m", config: ml1mStepConfig(name), threads });
   step.run(batch); // compiles the graph for this batch's row count
   // The trainer keeps its graphs and gathered rows private; a benchmark may look inside.
   const inner = step as unknown as { graphs: Map<number, Graph>; rows: Int32Array; labels: Int32Array };
@@ -77,8 +61,5 @@ for (const name of args.models!.split(",")) {
   for (const n of [...nodes].sort((a, b) => b.cpuMs - a.cpuMs).slice(0, top)) {
     console.log(`    #${String(n.index).padStart(4)} ${n.op.padEnd(16)} ne [${n.ne.join(",")}] ${n.cpuMs.toFixed(1)} ms`);
   }
-  step.dispose();
-  opt.dispose();
-  model.dispose();
-  engine.dispose();
+  dispose();
 }
