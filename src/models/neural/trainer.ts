@@ -31,7 +31,7 @@ import type { BaseModelConfig, NeuralModelDefinition } from "./contract.ts";
 import { allocBatch, buildExamples, fillTrainBatch, type ExampleSet } from "./examples.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../../io.ts";
 import { writeSvg } from "../../plots/render.ts";
-import { trainingCurvesSpec } from "../../plots/training-curves.ts";
+import { trainingCurvesSpec, type CurvePoint } from "../../plots/training-curves.ts";
 import { CONFIG_FILE, NeuralRecommender, readSavedConfig, type SavedModelConfig } from "./recommender.ts";
 
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
@@ -237,7 +237,7 @@ export async function trainModel<C extends BaseModelConfig>(
         started = performance.now();
         secondsBefore = state.seconds;
         removeStaleBest(options.outDir, state.bestFile);
-        await writeTrainingCurves(options.outDir, def.name, ds.name, config.selectMetric, state.validations, state.best?.step);
+        await writeTrainingCurves(options.outDir, { model: def.name, dataset: ds.name, selectMetric: config.selectMetric, validations: state.validations, bestStep: state.best?.step });
       }
     };
 
@@ -434,15 +434,12 @@ export function runReport<C extends BaseModelConfig>(r: TrainResult<C>, referenc
   };
 }
 
-async function writeTrainingCurves(
+/** Draws a run's training.svg from what report.json holds; the trainer after each validation, `reclm plot` later. */
+export async function writeTrainingCurves(
   dir: string,
-  model: string,
-  dataset: string,
-  selectMetric: string,
-  validations: readonly ValidationRecord[],
-  bestStep: number | undefined,
-): Promise<void> {
-  await writeSvg(join(dir, TRAINING_SVG), trainingCurvesSpec({ title: `${model} on ${dataset}`, validations, selectMetric, bestStep }));
+  run: { model: string; dataset: string; selectMetric: string; validations: readonly CurvePoint[]; bestStep?: number },
+): Promise<string> {
+  return writeSvg(join(dir, TRAINING_SVG), trainingCurvesSpec({ title: `${run.model} on ${run.dataset}`, validations: run.validations, selectMetric: run.selectMetric, bestStep: run.bestStep }));
 }
 
 function writeRunDir<C extends BaseModelConfig>(dir: string, r: TrainResult<C>, reference: string, paramCount: number, threads: number): void {
