@@ -29,10 +29,6 @@ import { writeBenchResult, type BenchRow } from "./lib/results.ts";
 const RUNS = join(PACKAGE_ROOT, "runs", "neural-baselines");
 const MODELS = ["narm", "bert4rec", "gru4rec", "caser"];
 
-/** LlamaRec Table 1 (anchors §1.4), "ML-100k" = ml-latest-small, overall full ranking. */
-const PAPER: Record<string, Record<string, Readonly<Record<string, number>>>> = {
-  "ml-latest-small": { narm: paperTarget("narm", "ml-latest-small")!.metrics, bert4rec: paperTarget("bert4rec", "ml-latest-small")!.metrics },
-};
 
 interface RunReport {
   model: string;
@@ -104,7 +100,8 @@ function collect(): void {
   const available = new Map(listDatasets().map((d) => [d.name, d.available]));
   for (const [dataset, runs] of byDataset) {
     const rows: BenchRow[] = runs.map((r) => {
-      const paper = PAPER[dataset]?.[r.model];
+      const target = paperTarget(r.model, dataset);
+      const paper = target?.protocol === r.datasetProtocol ? target.metrics : undefined;
       const c = r.config;
       const preset = resolveConfig(getNeuralModel(r.model), { preset: r.preset ?? "none" }).config as unknown as Record<string, unknown>;
       const overrides = Object.keys(c).filter((k) => JSON.stringify(c[k]) !== JSON.stringify(preset[k]));

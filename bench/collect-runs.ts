@@ -67,20 +67,21 @@ const runs: Run[] = positionals.map((arg) => {
   const eq = arg.indexOf("=");
   const path = eq > 0 ? arg.slice(0, eq) : arg;
   const label = eq > 0 ? arg.slice(eq + 1) : undefined;
-  if (path.endsWith(".json") && "meanOfBatchMeans" in (JSON.parse(readFileSync(path, "utf8")) as object)) {
-    // `reclm eval --batch-means n --out file.json`: LlamaRec's mean-of-batch-means figure of a run
-    const e = JSON.parse(readFileSync(path, "utf8")) as { model: string; dataset: string; protocol: string; command: string; nUsers: number; meanOfBatchMeans: { batchSize: number; metrics: Record<string, number> } };
-    return {
-      method: label ?? `${e.model}-mean-of-batch-means-b${e.meanOfBatchMeans.batchSize}`,
-      dataset: e.dataset,
-      protocol: e.protocol,
-      seed: null,
-      metrics: e.meanOfBatchMeans.metrics,
-      notes: `LlamaRec's test figure: mean over batches of ${e.meanOfBatchMeans.batchSize} users (user order) of per-batch means, ${e.nUsers} users; from \`${e.command}\``,
-    };
-  }
   if (path.endsWith(".json")) {
-    const t = JSON.parse(readFileSync(path, "utf8")) as TorchQuality;
+    const json = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+    if ("meanOfBatchMeans" in json) {
+      // `reclm eval --batch-means n --out file.json`: LlamaRec's mean-of-batch-means figure of a run
+      const e = json as unknown as { model: string; dataset: string; protocol: string; command: string; nUsers: number; meanOfBatchMeans: { batchSize: number; metrics: Record<string, number> } };
+      return {
+        method: label ?? `${e.model}-mean-of-batch-means-b${e.meanOfBatchMeans.batchSize}`,
+        dataset: e.dataset,
+        protocol: e.protocol,
+        seed: null,
+        metrics: e.meanOfBatchMeans.metrics,
+        notes: `LlamaRec's test figure: mean over batches of ${e.meanOfBatchMeans.batchSize} users (user order) of per-batch means, ${e.nUsers} users; from \`${e.command}\``,
+      };
+    }
+    const t = json as unknown as TorchQuality;
     if (!t.metrics) throw new ReclmError("RECLM_ERR_BAD_DATASET", "not a bench/torch/quality.py result (no metrics)", { file: path, field: "metrics" });
     return {
       method: label ?? `${t.model}-${t.framework}`,

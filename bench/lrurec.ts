@@ -21,12 +21,6 @@ import { sharedDir } from "../src/paths.ts";
 import { paperTarget } from "./lib/paper-targets.ts";
 import { writeBenchResult, type BenchRow } from "./lib/results.ts";
 
-const TARGETS: Record<string, { protocol: string | undefined; source: string; metrics: Readonly<Record<string, number>> }> = {
-  "ml-latest-small": paperTarget("lrurec", "ml-latest-small")!,
-  // the datasets' default protocols are the papers' published splits
-  beauty: { ...paperTarget("lrurec", "beauty")!, protocol: undefined },
-  "ml-1m": { ...paperTarget("lrurec", "ml-1m")!, protocol: undefined },
-};
 
 const { values } = parseArgs({
   options: {
@@ -42,8 +36,9 @@ const { values } = parseArgs({
 });
 
 const name = values.dataset!;
-const target = TARGETS[name];
-const ds = await loadDataset(name, target?.protocol ? { protocol: target.protocol } : {});
+// The papers' protocols: llamarec on ml-latest-small, the published splits (the datasets' defaults) on beauty and ml-1m.
+const target = paperTarget("lrurec", name);
+const ds = await loadDataset(name, target ? { protocol: target.protocol } : {});
 const overrides: Record<string, unknown> = {};
 if (values.seed) overrides.seed = Number(values.seed);
 for (const kv of values.set ?? []) {
