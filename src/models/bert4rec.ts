@@ -24,6 +24,7 @@
 import type { Builder, Init, Param, Tensor } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import { FIELD } from "./neural/config.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER } from "./neural/presets.ts";
 
 export interface BERT4RecConfig extends BaseModelConfig {
@@ -105,6 +106,7 @@ export const BERT4Rec: NeuralModelDefinition<BERT4RecConfig> = {
     steam: { maxLen: 50, dropout: 0.2, attnDropout: 0.2, maskProb: 0.4, maxPredictions: 20 },
     embedded: EMBEDDED_PRESET,
   },
+  fieldSchemas: { attnDropout: FIELD.probability, heads: FIELD.positiveInt, blocks: FIELD.positiveInt, maskProb: FIELD.probability, maxPredictions: FIELD.positiveInt },
   objective: (c) => ({ kind: "cloze", maskProb: c.maskProb, maxPredictions: c.maxPredictions }),
   vocabSize: (nItems) => nItems + 2,
   windowLength: (config) => config.maxLen,

@@ -22,6 +22,7 @@ import type { Builder, Param, Tensor } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import { torchLinearInit } from "./gru4rec.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import { FIELD } from "./neural/config.ts";
 import { LLARA_TRAINER } from "./neural/presets.ts";
 
 export interface CaserConfig extends BaseModelConfig {
@@ -69,6 +70,7 @@ export const Caser: NeuralModelDefinition<CaserConfig> = {
     "ml-latest-small": {},
     embedded: {},
   },
+  fieldSchemas: { horizontalFilters: FIELD.positiveInt, filterHeights: FIELD.positiveIntList },
   objective: () => ({ kind: "last" }),
   vocabSize: (nItems) => nItems + 1,
   windowLength: (config) => config.maxLen,

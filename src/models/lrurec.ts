@@ -41,6 +41,7 @@ import { ReclmError } from "../errors.ts";
 import type { Rng } from "../rng.ts";
 import type { Builder, Param, ParamStore, Tensor } from "../engine/index.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import { FIELD } from "./neural/config.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER } from "./neural/presets.ts";
 
 export interface LRURecConfig extends BaseModelConfig {
@@ -311,6 +312,7 @@ export const LRURec: NeuralModelDefinition<LRURecConfig> = {
     "Deviations: tanh-approx GELU (|Δ| < 5e-4), λ^k computed in closed form, out_proj stored as [Re W | −Im W] without Im b.",
   defaults: LRUREC_DEFAULTS,
   presets: LRUREC_PRESETS,
+  fieldSchemas: { lruDropout: FIELD.probability, blocks: FIELD.positiveInt, rMin: FIELD.positive, rMax: FIELD.positive },
   objective: () => ({ kind: "causal" }),
   vocabSize: (nItems) => nItems + 1,
   // The power-of-two padding happens inside `encode` with zero vectors after the embedding LayerNorm, as the authors

@@ -19,6 +19,7 @@
 import type { Builder, Param, Tensor } from "../engine/index.ts";
 import { declareGru, gru, type GruParams } from "./gru4rec.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import { FIELD } from "./neural/config.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER } from "./neural/presets.ts";
 
 export interface NARMConfig extends BaseModelConfig {
@@ -71,6 +72,7 @@ export const NARM: NeuralModelDefinition<NARMConfig> = {
     games: { maxLen: 50, dropout: 0.2, attnDropout: 0.2, batchSize: 64 },
     embedded: EMBEDDED_PRESET,
   },
+  fieldSchemas: { attnDropout: FIELD.probability },
   objective: () => ({ kind: "last" }),
   vocabSize: (nItems) => nItems + 1,
   windowLength: (config) => config.maxLen,

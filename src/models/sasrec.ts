@@ -19,6 +19,7 @@
 import type { ParamStore, Builder, Param, Tensor } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import { FIELD } from "./neural/config.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER } from "./neural/presets.ts";
 
 export interface SASRecConfig extends BaseModelConfig {
@@ -190,6 +191,13 @@ export const SASRec: NeuralModelDefinition<SASRecConfig> = {
     "SASRec (Kang & McAuley 2018, arXiv:1808.09781) per docs/model-recipes.md §2 (LlamaRec/LRURec authors' XAttack code), full-softmax CE; deviations: standard LN, padding-row gradient",
   defaults: DEFAULTS,
   presets: PRESETS,
+  fieldSchemas: {
+    blocks: FIELD.positiveInt,
+    heads: FIELD.positiveInt,
+    attnDropout: FIELD.probability,
+    layerNormEps: FIELD.positive,
+    embeddingInit: FIELD.oneOf(["normal", "truncated-normal"]),
+  },
   objective: () => ({ kind: "causal" }),
   vocabSize: (nItems) => nItems + 1,
   windowLength: (c) => c.maxLen,

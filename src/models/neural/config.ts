@@ -10,6 +10,16 @@ import type { BaseModelConfig, NeuralModelDefinition } from "./contract.ts";
 const posInt = z.number().int().positive();
 const nonNeg = z.number().finite().nonnegative();
 
+/** Building blocks for a model's `fieldSchemas` (the same constraints the shared fields use). */
+export const FIELD = {
+  positiveInt: posInt,
+  /** A dropout or masking probability: 0 <= p < 1. */
+  probability: z.number().min(0).lt(1),
+  positive: z.number().finite().positive(),
+  positiveIntList: z.array(posInt).nonempty(),
+  oneOf: <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values),
+} as const;
+
 /** Constraints on the fields every neural model shares. */
 const BASE_SCHEMA = {
   maxLen: posInt,
@@ -42,9 +52,11 @@ const EXTRA_SCHEMA: Record<string, z.ZodType> = {
   warmupSteps: z.number().int().nonnegative(),
 };
 
-function schemaFor(key: string, def: unknown): z.ZodType {
+function schemaFor(key: string, def: unknown, own: Readonly<Record<string, z.ZodType | undefined>>): z.ZodType {
   if (key in BASE_SCHEMA) return BASE_SCHEMA[key as keyof BaseModelConfig];
   if (key in EXTRA_SCHEMA) return EXTRA_SCHEMA[key];
+  const declared = own[key];
+  if (declared) return declared;
   if (typeof def === "number") return z.number().finite();
   if (typeof def === "boolean") return z.boolean();
   if (typeof def === "string") return z.string();
@@ -93,7 +105,7 @@ export function resolveConfig<C extends BaseModelConfig>(
   checkLayer(def, user, options.source ?? "config");
   Object.assign(merged, user);
   for (const [key, value] of Object.entries(merged)) {
-    const res = schemaFor(key, (def.defaults as Record<string, unknown>)[key]).safeParse(value);
+    const res = schemaFor(key, (def.defaults as Record<string, unknown>)[key], def.fieldSchemas ?? {}).safeParse(value);
     if (!res.success) {
       const from = key in user ? (options.source ?? "config") : key in preset ? `preset "${presetName}"` : "defaults";
       throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${def.name} config: ${res.error.issues[0]?.message ?? "invalid"} (got ${JSON.stringify(value)}, from ${from})`, {

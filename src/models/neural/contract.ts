@@ -8,6 +8,7 @@
  */
 import type { Builder, Param, ParamStore, Tensor } from "../../engine/index.ts";
 import type { Rng } from "../../rng.ts";
+import type { z } from "zod";
 
 /** Hyper-parameters every neural retriever has. Model configs extend it with their own fields. */
 export interface BaseModelConfig {
@@ -81,6 +82,11 @@ export interface NeuralModelDefinition<C extends BaseModelConfig = BaseModelConf
   /** Defaults (each field documented in the model file) and per-dataset paper presets citing anchors/recipes. */
   readonly defaults: C;
   readonly presets: Readonly<Record<string, Partial<C>>>;
+  /**
+   * Optional: constraints on the model's own fields beyond their default's JSON type (an enum, a range). The config
+   * validator applies them, so a bad value names the field and the layer it came from (--set, --config, a preset).
+   */
+  readonly fieldSchemas?: Readonly<Partial<Record<Exclude<keyof C, keyof BaseModelConfig>, z.ZodType>>>;
   objective(config: C): Objective;
   /** Output columns V: N + 1 (N + 2 with a mask token). */
   vocabSize(nItems: number, config: C): number;

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { SequenceDataset } from "../../../src/contracts.ts";
 import { loadDataset } from "../../../src/data/index.ts";
+import { resolveConfig } from "../../../src/models/neural/config.ts";
 import { trainModel } from "../../../src/models/neural/trainer.ts";
 import { allModelNames, getNeuralModel, NEURAL_MODEL_NAMES } from "../../../src/models/registry.ts";
 
@@ -14,6 +15,19 @@ describe("registry", () => {
     expect([...NEURAL_MODEL_NAMES].sort()).toEqual(["bert4rec", "caser", "gru4rec", "lrurec", "narm", "sasrec"]);
     expect(allModelNames()).toEqual(expect.arrayContaining(["pop", "cooc"]));
     expect(() => getNeuralModel("nope")).toThrow(/unknown model "nope"/);
+  });
+
+  it("every model's defaults and presets pass its own field schemas, and each declared schema refuses a bad value", () => {
+    for (const name of NEURAL_MODEL_NAMES) {
+      const def = getNeuralModel(name);
+      for (const preset of ["none", ...Object.keys(def.presets)]) expect(resolveConfig(def, { preset }).preset).toBe(preset === "none" ? undefined : preset);
+      for (const field of Object.keys(def.fieldSchemas ?? {})) {
+        expect(field in def.defaults, `${name}.${field} has a schema but no default`).toBe(true);
+        expect(() => resolveConfig(def, { preset: "none", config: { [field]: -1 }, source: "--set" }), `${name}.${field}`).toThrow(
+          new RegExp(`field "${field}"`),
+        );
+      }
+    }
   });
 
   // Generated: every registered model goes through the real trainer for 2 steps and scores through its eval graph.

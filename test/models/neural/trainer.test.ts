@@ -8,6 +8,7 @@ import { isReclmError } from "../../../src/errors.ts";
 import { trainModel, type TrainResult } from "../../../src/models/neural/trainer.ts";
 import { loadTrained } from "../../../src/models/registry.ts";
 import { SASRec, type SASRecConfig } from "../../../src/models/sasrec.ts";
+import { Caser } from "../../../src/models/caser.ts";
 
 /** Small enough for a few seconds on one thread; big enough that SASRec learns something. */
 const TINY: Partial<SASRecConfig> = {
@@ -149,5 +150,10 @@ describe("trainModel config errors", () => {
     expect(String((err as Error).message)).toMatch(/field "dropout".*my\.json/);
     await expect(trainModel(SASRec, ds, { config: { hiddenSize: 3 } as never })).rejects.toThrow(/no config field "hiddenSize"/);
     await expect(trainModel(SASRec, ds, { preset: "nope" })).rejects.toThrow(/no preset "nope"/);
+    // A model's own field with a declared schema (an enum) is checked by the validator, naming field and source.
+    const init = await trainModel(SASRec, ds, { config: { embeddingInit: "xavier" } as never, configSource: "--set", maxSteps: 0 }).catch((e: unknown) => e);
+    expect(String((init as Error).message)).toMatch(/field "embeddingInit".*"normal".*"truncated-normal".*--set/s);
+    const heights = await trainModel(Caser, ds, { config: { filterHeights: [2, 0] } as never, configSource: "c.json", maxSteps: 0 }).catch((e: unknown) => e);
+    expect(String((heights as Error).message)).toMatch(/field "filterHeights".*c\.json/s);
   });
 });
