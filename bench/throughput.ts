@@ -3,7 +3,8 @@
  * (bench/torch/throughput.py), in ONE run on the same machine, per the contract in docs/model-recipes.md §8:
  * batch 128 × max_len 200 windows (recipes §0), dropout 0.2 active, full-softmax CE over N+1 columns at every labelled
  * position, backward, global clip 5.0, AdamW lr 1e-3 wd 0.01 eps 1e-9; batch building not timed; median step over
- * the timed steps after warm-up; seq_per_s = batch / median step seconds; same thread count on both sides.
+ * the timed steps after warm-up; seq_per_s = batch / median step seconds; same thread count on both sides; the same
+ * batches on both sides (reclm builds them, PyTorch reads them from a file; labelled rows per step checked equal).
  * reclm's step is the trainer's own (src/models/neural/train-step.ts).
  *
  *   npx tsx bench/throughput.ts [--models sasrec,lrurec] [--steps 10] [--warmup 2] [--threads 2 | --threads 1,2] [--no-torch]
@@ -12,12 +13,14 @@
  * Writes bench/results/throughput.json.
  */
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadDataset } from "../src/data/index.ts";
 import { AdamW, Engine } from "../src/engine/index.ts";
 import { resolveConfig } from "../src/models/neural/config.ts";
-import { allocBatch, buildExamples, fillTrainBatch } from "../src/models/neural/examples.ts";
+import { allocBatch, buildExamples, fillTrainBatch, type BatchArrays } from "../src/models/neural/examples.ts";
 import { NeuralRecommender } from "../src/models/neural/recommender.ts";
 import { TrainStep } from "../src/models/neural/train-step.ts";
 import { getNeuralModel } from "../src/models/registry.ts";
@@ -58,7 +61,58 @@ interface Side {
   final_loss: number;
 }
 
-function reclmSide(name: string, threads: number): Side & { windows: number; gatheredRows: number } {
+/**
+ * The batches of one model's comparison, built once by reclm's own example code and handed to both sides: reclm trains
+ * on them directly, PyTorch reads their last MAX_LEN columns (tokens, labels) from a raw int32 file, so the two steps
+ * see the same sequences and the same labelled rows (checked per step after both ran).
+ */
+interface SharedBatches {
+  batches: BatchArrays[];
+  windows: number;
+  /** Labelled (non-zero label) rows per step. */
+  labelled: number[];
+  /** [steps, 2, BATCH, MAX_LEN] int32 for bench/torch/throughput.py --batches. */
+  file: string;
+}
+
+function buildBatches(name: string): SharedBatches {
+  const def = getNeuralModel(name);
+  const { config } = resolveConfig(def, { preset: "ml-1m", config: { batchSize: BATCH, maxLen: MAX_LEN } });
+  const objective = def.objective(config);
+  const windowLen = def.windowLength(config);
+  const ex = buildExamples(ds, objective, config.maxLen);
+  const order = new Rng(42).shuffle(Int32Array.from({ length: ex.length }, (_, i) => i)) as Int32Array;
+  const total = warmup + steps;
+  const raw = new Int32Array(total * 2 * BATCH * MAX_LEN);
+  const labelled: number[] = [];
+  const batches = Array.from({ length: total }, (_, s) => {
+    const b = allocBatch(BATCH, windowLen, objective);
+    const idx = Int32Array.from({ length: BATCH }, (_, i) => order[(s * BATCH + i) % ex.length]);
+    fillTrainBatch(b, ds, ex, idx, objective, config.maxLen, windowLen, new Rng(s));
+    let n = 0;
+    for (let r = 0; r < BATCH; r++) {
+      for (let j = 0; j < windowLen; j++) {
+        const id = b.ids[r * windowLen + j];
+        const label = b.labels[r * windowLen + j];
+        if (label !== 0) n++;
+        const col = j - (windowLen - MAX_LEN); // models that pad to 2^k (LRURec: 256) only add leading zeros
+        if (col < 0) {
+          if (id !== 0 || label !== 0) throw new Error(`${name}: window padding column ${j} is not empty`);
+          continue;
+        }
+        raw[((s * 2 + 0) * BATCH + r) * MAX_LEN + col] = id;
+        raw[((s * 2 + 1) * BATCH + r) * MAX_LEN + col] = label;
+      }
+    }
+    labelled.push(n);
+    return b;
+  });
+  const file = join(mkdtempSync(join(tmpdir(), "reclm-throughput-")), `${name}-batches.i32`);
+  writeFileSync(file, new Uint8Array(raw.buffer));
+  return { batches, windows: ex.length, labelled, file };
+}
+
+function reclmSide(name: string, threads: number, shared: SharedBatches): Side & { windows: number; gatheredRows: number } {
   const def = getNeuralModel(name);
   const { config } = resolveConfig(def, {
     preset: "ml-1m",
@@ -69,14 +123,7 @@ function reclmSide(name: string, threads: number): Side & { windows: number; gat
   const opt = new AdamW(model.store, { lr: 1e-3, eps: 1e-9, weightDecay: 0.01, clipNorm: 5 });
   const step = new TrainStep(def, model, opt, new Rng(43));
   try {
-    const ex = buildExamples(ds, model.objective, config.maxLen);
-    const order = new Rng(42).shuffle(Int32Array.from({ length: ex.length }, (_, i) => i)) as Int32Array;
-    const batches = Array.from({ length: warmup + steps }, (_, s) => {
-      const b = allocBatch(BATCH, model.ctx.windowLen, model.objective);
-      const idx = Int32Array.from({ length: BATCH }, (_, i) => order[(s * BATCH + i) % ex.length]);
-      fillTrainBatch(b, ds, ex, idx, model.objective, config.maxLen, model.ctx.windowLen, new Rng(s));
-      return b;
-    });
+    const { batches } = shared;
     const times: number[] = [];
     let loss = NaN;
     let rows = 0;
@@ -85,9 +132,10 @@ function reclmSide(name: string, threads: number): Side & { windows: number; gat
       loss = step.run(b);
       const ms = performance.now() - t0;
       rows = step.lastRows;
+      if (step.lastLabelled !== shared.labelled[s]) throw new Error(`${name}: step ${s} gathered ${step.lastLabelled} labelled rows, the batch has ${shared.labelled[s]}`);
       if (!Number.isFinite(loss)) throw new Error(`${name}: loss ${loss} at step ${s}`);
       if (s >= warmup) times.push(ms);
-      process.stderr.write(`reclm ${name} (${threads} threads) step ${s}: ${ms.toFixed(0)} ms loss ${loss.toFixed(4)} (${rows} gathered rows)\n`);
+      process.stderr.write(`reclm ${name} (${threads} threads) step ${s}: ${ms.toFixed(0)} ms loss ${loss.toFixed(4)} (${step.lastLabelled} labelled rows, scored as ${rows})\n`);
     });
     const med = median(times);
     return {
@@ -95,7 +143,7 @@ function reclmSide(name: string, threads: number): Side & { windows: number; gat
       min_step_ms: Math.min(...times),
       seq_per_s: BATCH / (med / 1000),
       final_loss: loss,
-      windows: ex.length,
+      windows: shared.windows,
       gatheredRows: rows,
     };
   } finally {
@@ -106,24 +154,28 @@ function reclmSide(name: string, threads: number): Side & { windows: number; gat
   }
 }
 
-function torchSide(name: string, threads: number): Side & { torch_version: string } {
+function torchSide(name: string, threads: number, shared: SharedBatches): Side & { torch_version: string } {
   const out = execFileSync(
     "/usr/bin/python3",
     ["-W", "ignore", "throughput.py", "--model", name, "--dataset", datasetJson, "--batch", String(BATCH), "--max-len", String(MAX_LEN),
-      "--threads", String(threads), "--steps", String(steps), "--warmup", String(warmup), "--gather"],
+      "--threads", String(threads), "--steps", String(steps), "--warmup", String(warmup), "--gather", "--batches", shared.file],
     { cwd: join(PACKAGE_ROOT, "bench", "torch"), encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 },
   );
   const line = out.trim().split("\n").pop()!;
-  const r = JSON.parse(line) as Side & { torch_version: string };
+  const r = JSON.parse(line) as Side & { torch_version: string; labelled_rows: number[] };
+  if (JSON.stringify(r.labelled_rows) !== JSON.stringify(shared.labelled)) {
+    throw new Error(`${name}: PyTorch saw labelled rows ${JSON.stringify(r.labelled_rows)}, reclm ${JSON.stringify(shared.labelled)}`);
+  }
   process.stderr.write(`pytorch ${name} (${threads} threads): ${line}\n`);
   return r;
 }
 
 const rows: BenchRow[] = [];
 for (const name of models) {
+  const shared = buildBatches(name);
   for (const threads of threadCounts) {
-    const ours = reclmSide(name, threads);
-    const torch = args["no-torch"] ? undefined : torchSide(name, threads);
+    const ours = reclmSide(name, threads, shared);
+    const torch = args["no-torch"] ? undefined : torchSide(name, threads, shared);
     const speedup = torch ? ours.seq_per_s / torch.seq_per_s : undefined;
     rows.push({
       method: name,
@@ -139,7 +191,7 @@ for (const name of models) {
       },
       notes:
         `reclm engine (ggml CPU, ${threads} threads), trainer step; batch ${BATCH} x max_len ${MAX_LEN}, ${ours.windows} training windows; ` +
-        `${steps} timed steps after ${warmup} warm-up; loss over gathered labelled rows (${ours.gatheredRows} in the last step); ` +
+        `${steps} timed steps after ${warmup} warm-up; loss over gathered labelled rows (${ours.gatheredRows} in the last step); the same batches as the pytorch row (labelled rows per step checked equal); ` +
         `speedup = reclm seq_per_s / pytorch seq_per_s at the same thread count, measured in this same run`,
     });
     if (torch) {
@@ -148,7 +200,7 @@ for (const name of models) {
         dataset: "ml-1m",
         protocol: "throughput",
         metrics: { seq_per_s: torch.seq_per_s, median_step_ms: torch.median_step_ms, min_step_ms: torch.min_step_ms, final_loss: torch.final_loss, threads },
-        notes: `bench/torch/throughput.py --gather (scores only the labelled rows, the same work as reclm's step), torch ${torch.torch_version}, ${threads} threads, same steps/warm-up, run right after the reclm row`,
+        notes: `bench/torch/throughput.py --gather --batches (reclm's batches, read from a file; scores only the labelled rows, the same work as reclm's step), torch ${torch.torch_version}, ${threads} threads, same steps/warm-up, run right after the reclm row`,
       });
     }
   }

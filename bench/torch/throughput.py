@@ -23,6 +23,11 @@ def parse_args(argv):
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument(
+        "--batches",
+        help="raw little-endian int32 file of shape [steps, 2, batch, max_len] (tokens, labels per step) to train on "
+        "instead of this script's own shuffled windows, so both sides of a comparison see the same batches",
+    )
+    p.add_argument(
         "--gather",
         action="store_true",
         help="score only the labelled positions (label != 0) before the item head, as reclm's trainer does; "
@@ -55,16 +60,31 @@ def main(argv):
     opt = adamw(model)
     ce = torch.nn.CrossEntropyLoss(ignore_index=0)
 
+    given = None
+    if args.batches:
+        import numpy as np
+
+        raw = torch.from_numpy(np.fromfile(args.batches, dtype="<i4").astype("int64"))
+        want = (args.warmup + args.steps) * 2 * args.batch * args.max_len
+        if raw.numel() != want:
+            raise SystemExit(f"throughput.py: {args.batches} holds {raw.numel()} int32 values, expected {want}")
+        given = raw.reshape(args.warmup + args.steps, 2, args.batch, args.max_len)
+        if int(given.max()) > num_items or int(given.min()) < 0:
+            raise SystemExit(f"throughput.py: {args.batches} has item ids outside [0, {num_items}]")
+
     def batch_at(step):
+        if given is not None:
+            return given[step, 0], given[step, 1]
         start = (step * args.batch) % tokens.size(0)
         idx = order[start : start + args.batch]
         if idx.numel() < args.batch:  # wrap so every step has a full batch
             idx = torch.cat((idx, order[: args.batch - idx.numel()]))
         return tokens[idx], labels[idx]
 
-    times, loss_value = [], float("nan")
+    times, loss_value, labelled = [], float("nan"), []
     for step in range(args.warmup + args.steps):
         seqs, labs = batch_at(step)
+        labelled.append(int((labs != 0).sum()))
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         if args.gather:
@@ -106,6 +126,7 @@ def main(argv):
                 "min_step_ms": round(min(times) * 1000, 2),
                 "seq_per_s": round(args.batch / median, 2),
                 "final_loss": round(loss_value, 4),
+                "labelled_rows": labelled,
             }
         )
     )

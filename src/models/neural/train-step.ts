@@ -19,6 +19,8 @@ export class TrainStep<C extends BaseModelConfig> {
   readonly outLen: number;
   /** Gathered rows of the most recent step (after rounding up). */
   lastRows = 0;
+  /** Rows with a real label in the most recent step (before rounding up). */
+  lastLabelled = 0;
   private readonly graphs = new Map<number, Graph>();
   private readonly rows: Int32Array;
   private readonly labels: Int32Array;
@@ -64,10 +66,13 @@ export class TrainStep<C extends BaseModelConfig> {
     const B = this.model.config.batchSize;
     const L = this.model.ctx.windowLen;
     if (this.last) {
+      let n = 0;
       for (let b = 0; b < B; b++) {
         this.rows[b] = b;
         this.labels[b] = batch.labels[b];
+        if (batch.labels[b] !== 0) n++;
       }
+      this.lastLabelled = n;
       return B;
     }
     const outLen = this.outLen;
@@ -82,6 +87,7 @@ export class TrainStep<C extends BaseModelConfig> {
         n++;
       }
     }
+    this.lastLabelled = n;
     const M = Math.min(this.rows.length, Math.max(this.quantum, Math.ceil(n / this.quantum) * this.quantum));
     this.rows.fill(0, n, M);
     this.labels.fill(0, n, M);
