@@ -8,6 +8,7 @@
  * reclm's step is the trainer's own (src/models/neural/train-step.ts).
  *
  *   npx tsx bench/throughput.ts [--models sasrec,lrurec] [--steps 10] [--warmup 2] [--threads 2 | --threads 1,2] [--no-torch]
+ *     [--row-buckets 16]   (TrainStep's rounding of the labelled-row count; 4 = the rounding before the shared buffer)
  * Several thread counts give one reclm + one PyTorch row per (model, threads): on a shared machine ggml's spinning
  * thread barriers lose much more than OpenMP when a core is taken away, so 1 thread can beat 2 there.
  * Writes bench/results/throughput.json.
@@ -22,7 +23,7 @@ import { AdamW, Engine } from "../src/engine/index.ts";
 import { resolveConfig } from "../src/models/neural/config.ts";
 import { allocBatch, buildExamples, fillTrainBatch, type BatchArrays } from "../src/models/neural/examples.ts";
 import { NeuralRecommender } from "../src/models/neural/recommender.ts";
-import { TrainStep } from "../src/models/neural/train-step.ts";
+import { ROW_BUCKETS, TrainStep } from "../src/models/neural/train-step.ts";
 import { getNeuralModel } from "../src/models/registry.ts";
 import { PACKAGE_ROOT, sharedDir } from "../src/paths.ts";
 import { Rng } from "../src/rng.ts";
@@ -35,6 +36,7 @@ const { values: args } = parseArgs({
     warmup: { type: "string", default: "2" },
     threads: { type: "string", default: "2" },
     "no-torch": { type: "boolean", default: false },
+    "row-buckets": { type: "string", default: String(ROW_BUCKETS) },
   },
 });
 const models = args.models!.split(",");
@@ -121,7 +123,7 @@ function reclmSide(name: string, threads: number, shared: SharedBatches): Side &
   const engine = Engine.create({ threads });
   const model = new NeuralRecommender(def, config, ds.catalog.size, { engine });
   const opt = new AdamW(model.store, { lr: 1e-3, eps: 1e-9, weightDecay: 0.01, clipNorm: 5 });
-  const step = new TrainStep(def, model, opt, new Rng(43));
+  const step = new TrainStep(def, model, opt, new Rng(43), Number(args["row-buckets"]));
   try {
     const { batches } = shared;
     const times: number[] = [];

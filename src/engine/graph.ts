@@ -27,6 +27,77 @@ export interface CompileOptions {
   rng?: Rng;
   /** Capacity of the ggml context / graph in tensors. Default 32768; raise it for long unrolled recurrences. */
   maxNodes?: number;
+  /**
+   * A compute buffer shared with other graphs that never run at the same time (e.g. one train graph per batch-row
+   * count): the buffer is sized for the biggest of them instead of one buffer each. Their tensors overlap in it, so
+   * only the graph that ran last may be read, and a graph whose placement grew the buffer leaves the graphs placed
+   * before it `stale` (compile them again). Default: a buffer of its own.
+   */
+  allocator?: ComputeAllocator;
+}
+
+/**
+ * One ggml compute buffer that several graphs take turns in (see `CompileOptions.allocator`). Each graph is placed
+ * once, planned on its own (ggml_gallocr_reserve: the graphs may differ in shape and topology) into the same buffer;
+ * when a placement needs a bigger buffer, ggml moves it and every graph placed before becomes stale. dispose() after
+ * every graph using it.
+ */
+export class ComputeAllocator {
+  /** @internal */
+  readonly gallocr: Ptr;
+  /** @internal the graph whose values are in the buffer now */
+  current: Graph | null = null;
+  /** @internal bumped whenever the buffer moves (grows) */
+  generation = 0;
+  private placed = 0;
+  private disposed = false;
+
+  constructor(private readonly engine: Engine) {
+    engine.assertAlive();
+    const B = engine.ggml.base;
+    this.gallocr = B.ggml_gallocr_new(B.ggml_backend_get_default_buffer_type(engine.backend));
+  }
+
+  private readonly hostBuffers = new Map<string, Float32Array>();
+
+  /**
+   * @internal One host staging array per (slot, length), shared by the graphs taking turns here: dropout masks of
+   * the same encoder reach 10M values each, and every graph refills them before it runs.
+   */
+  hostBuffer(slot: number, length: number): Float32Array {
+    const key = `${slot}:${length}`;
+    let b = this.hostBuffers.get(key);
+    if (!b) this.hostBuffers.set(key, (b = new Float32Array(length)));
+    return b;
+  }
+
+  /** Bytes of the buffer now. */
+  get bytes(): number {
+    return Number(this.engine.ggml.base.ggml_gallocr_get_buffer_size(this.gallocr, 0));
+  }
+
+  /** @internal plans `gf` on its own and places it; returns the generation the placement belongs to. */
+  place(graph: Graph, gf: Ptr): number {
+    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "compute allocator was disposed");
+    const B = this.engine.ggml.base;
+    const before = this.bytes;
+    // An explicit reserve: alloc_graph alone would reuse the previous graph's plan when the node counts match.
+    if (!B.ggml_gallocr_reserve(this.gallocr, gf) || !B.ggml_gallocr_alloc_graph(this.gallocr, gf)) {
+      throw new ReclmError("RECLM_ERR_ENGINE", "could not allocate the compute buffer");
+    }
+    if (this.placed > 0 && this.bytes !== before) this.generation++;
+    this.placed++;
+    this.current = graph;
+    return this.generation;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.current = null;
+    this.hostBuffers.clear();
+    this.engine.ggml.base.ggml_gallocr_free(this.gallocr);
+  }
 }
 
 export interface RunOptions {
@@ -64,7 +135,10 @@ export class Graph {
   private readonly engine: Engine;
   private readonly store: ParamStore;
   private readonly ctx: Ptr;
-  private readonly gallocr: Ptr;
+  /** This graph's own gallocr, or null when it lives in a shared `allocator`. */
+  private readonly gallocr: Ptr | null;
+  private readonly allocator: ComputeAllocator | null;
+  private readonly generation: number;
   private gf: Ptr;
   private readonly inputs: Map<string, Tensor>;
   private readonly hidden: HiddenInput[];
@@ -188,17 +262,44 @@ export class Graph {
       }
       this.nodeCount = Number(B.ggml_graph_n_nodes(this.gf));
       if (this.nodeCount >= maxNodes) throw new ReclmError("RECLM_ERR_ENGINE", `graph has ${this.nodeCount} nodes, over maxNodes ${maxNodes}; raise it`);
-      this.gallocr = B.ggml_gallocr_new(B.ggml_backend_get_default_buffer_type(engine.backend));
-      if (!B.ggml_gallocr_alloc_graph(this.gallocr, this.gf)) {
-        B.ggml_gallocr_free(this.gallocr);
-        throw new ReclmError("RECLM_ERR_ENGINE", "could not allocate the compute buffer");
+      if (options.allocator) {
+        this.gallocr = null;
+        this.allocator = options.allocator;
+        this.generation = this.allocator.place(this, this.gf);
+        this.computeBytes = this.allocator.bytes;
+      } else {
+        this.allocator = null;
+        this.generation = 0;
+        this.gallocr = B.ggml_gallocr_new(B.ggml_backend_get_default_buffer_type(engine.backend));
+        if (!B.ggml_gallocr_alloc_graph(this.gallocr, this.gf)) {
+          B.ggml_gallocr_free(this.gallocr);
+          throw new ReclmError("RECLM_ERR_ENGINE", "could not allocate the compute buffer");
+        }
+        this.computeBytes = Number(B.ggml_gallocr_get_buffer_size(this.gallocr, 0));
       }
-      this.computeBytes = Number(B.ggml_gallocr_get_buffer_size(this.gallocr, 0));
     } catch (e) {
       B.ggml_free(this.ctx);
       throw e;
     }
+    this.setConstants();
+  }
+
+  private setConstants(): void {
     for (const h of this.hidden) if (h.kind === "constant") this.setRaw(h.tensor.ptr, h.data);
+  }
+
+  /** True when a later graph of its shared allocator moved the buffer: this graph must be compiled again. */
+  get stale(): boolean {
+    return this.allocator !== null && this.allocator.generation !== this.generation;
+  }
+
+  /** In a shared allocator: takes the buffer's turn from the graph that ran since; returns whether it had to. */
+  private takeTurn(): boolean {
+    if (!this.allocator || this.allocator.current === this) return false;
+    if (this.stale) throw new ReclmError("RECLM_ERR_ENGINE", "graph is stale: a later graph grew the shared compute buffer; compile it again");
+    this.allocator.current = this;
+    this.setConstants(); // the other graph's tensors overlap this one's
+    return true;
   }
 
   /** Names and shapes of the inputs `run` expects. */
@@ -250,6 +351,9 @@ export class Graph {
 
   private prepare(inputs: Record<string, InputData>, options: RunOptions): void {
     this.assertAlive();
+    if (this.takeTurn() && options.keepDropoutMasks && this.ran) {
+      throw new ReclmError("RECLM_ERR_ENGINE", "keepDropoutMasks: another graph ran in this graph's shared compute buffer since, so its masks are gone");
+    }
     for (const [name, t] of this.inputs) {
       const data = inputs[name];
       if (!data) throw new ReclmError("RECLM_ERR_SHAPE", `graph input "${name}" not given`, { field: name });
@@ -263,11 +367,11 @@ export class Graph {
     for (const name of Object.keys(inputs)) {
       if (!this.inputs.has(name)) throw new ReclmError("RECLM_ERR_SHAPE", `unknown graph input "${name}" (have: ${[...this.inputs.keys()].join(", ")})`, { field: name });
     }
-    for (const h of this.hidden) {
+    for (const [slot, h] of this.hidden.entries()) {
       if (h.kind === "dropout") {
         if (options.keepDropoutMasks && this.ran) continue;
         let m = this.maskBuffers.get(h);
-        if (!m) this.maskBuffers.set(h, (m = new Float32Array(h.tensor.numel)));
+        if (!m) this.maskBuffers.set(h, (m = this.allocator ? this.allocator.hostBuffer(slot, h.tensor.numel) : new Float32Array(h.tensor.numel)));
         fillDropoutMask(this.rng, m, h.p);
         this.setRaw(h.tensor.ptr, m);
       } else if (h.kind === "derived") {
@@ -333,6 +437,9 @@ export class Graph {
   private assertRan(): void {
     this.assertAlive();
     if (!this.ran) throw new ReclmError("RECLM_ERR_ENGINE", "graph has not been run yet");
+    if (this.allocator && this.allocator.current !== this) {
+      throw new ReclmError("RECLM_ERR_ENGINE", "another graph ran in this graph's shared compute buffer since; run this graph again before reading it");
+    }
   }
 
   private assertAlive(): void {
@@ -345,7 +452,8 @@ export class Graph {
     if (this.disposed) return;
     this.disposed = true;
     const B = this.engine.ggml.base;
-    B.ggml_gallocr_free(this.gallocr);
+    if (this.gallocr) B.ggml_gallocr_free(this.gallocr);
+    if (this.allocator?.current === this) this.allocator.current = null;
     B.ggml_free(this.ctx);
   }
 }

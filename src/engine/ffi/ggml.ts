@@ -146,6 +146,7 @@ function bindBase(lib: LibraryHandle) {
     ggml_gallocr_new: f("ggml_gallocr * ggml_gallocr_new(ggml_backend_buffer_type * buft)"),
     ggml_gallocr_free: f("void ggml_gallocr_free(ggml_gallocr * g)"),
     ggml_gallocr_alloc_graph: f("bool ggml_gallocr_alloc_graph(ggml_gallocr * g, ggml_cgraph * graph)"),
+    ggml_gallocr_reserve: f("bool ggml_gallocr_reserve(ggml_gallocr * g, ggml_cgraph * graph)"),
     ggml_gallocr_get_buffer_size: f("size_t ggml_gallocr_get_buffer_size(ggml_gallocr * g, int buffer_id)"),
   };
 }

@@ -4,15 +4,20 @@
  * training runs.
  *
  * The loss gathers the rows with a real label BEFORE scoring (label 0 ignored, input 0 not), so padding positions are
- * never projected onto all items. Their count varies per batch; it is rounded up to a quarter of B·L' and one train
- * graph is compiled per quarter actually met (at most four, all sharing the AdamW state and the dropout stream).
+ * never projected onto all items. Their count varies per batch; it is rounded up to a multiple of B·L' / ROW_BUCKETS
+ * and one train graph is compiled per bucket actually met, all sharing the AdamW state, the dropout stream and ONE
+ * compute buffer (sized for the biggest). Rounding up only adds rows with label 0, whose loss and gradient are exactly
+ * zero, so the bucket size changes speed, not results; finer buckets waste less of the head's [M, V] work.
  */
 import { ReclmError } from "../../errors.ts";
 import type { Rng } from "../../rng.ts";
-import { compile, type AdamW, type Graph } from "../../engine/index.ts";
+import { compile, ComputeAllocator, type AdamW, type Graph } from "../../engine/index.ts";
 import type { BaseModelConfig, NeuralModelDefinition } from "./contract.ts";
 import type { BatchArrays } from "./examples.ts";
 import type { NeuralRecommender } from "./recommender.ts";
+
+/** Default number of row-count buckets: at most this many train graphs per model (one shared compute buffer). */
+export const ROW_BUCKETS = 16;
 
 export class TrainStep<C extends BaseModelConfig> {
   /** Positions the encoder returns (L' <= windowLen), 0 for a [B, D] encoder. */
@@ -22,6 +27,7 @@ export class TrainStep<C extends BaseModelConfig> {
   /** Rows with a real label in the most recent step (before rounding up). */
   lastLabelled = 0;
   private readonly graphs = new Map<number, Graph>();
+  private readonly allocator: ComputeAllocator;
   private readonly rows: Int32Array;
   private readonly labels: Int32Array;
   private readonly quantum: number;
@@ -32,7 +38,9 @@ export class TrainStep<C extends BaseModelConfig> {
     private readonly model: NeuralRecommender<C>,
     private readonly optimizer: AdamW,
     private readonly dropoutRng: Rng,
+    rowBuckets = ROW_BUCKETS,
   ) {
+    if (!Number.isInteger(rowBuckets) || rowBuckets < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `rowBuckets must be a positive integer, got ${rowBuckets}`, { field: "rowBuckets" });
     const config = model.config;
     const L = model.ctx.windowLen;
     this.last = model.objective.kind === "last";
@@ -43,9 +51,10 @@ export class TrainStep<C extends BaseModelConfig> {
     if (this.last && this.outLen !== 0) throw new ReclmError("RECLM_ERR_SHAPE", `${def.name}: objective "last" needs the encoder to return [B, D]`, { field: "encode" });
     const B = config.batchSize;
     const total = this.last ? B : B * this.outLen;
-    this.quantum = this.last ? B : Math.ceil(total / 4);
+    this.quantum = this.last ? B : Math.ceil(total / rowBuckets);
     this.rows = new Int32Array(total);
     this.labels = new Int32Array(total);
+    this.allocator = new ComputeAllocator(model.engine);
   }
 
   /** Runs one step on `batch` (from fillTrainBatch) with the optimizer's current lr; returns the loss. */
@@ -96,7 +105,8 @@ export class TrainStep<C extends BaseModelConfig> {
 
   private graph(M: number): Graph {
     let g = this.graphs.get(M);
-    if (g) return g;
+    if (g && !g.stale) return g;
+    g?.dispose(); // a bigger graph moved the shared buffer since this one was placed
     const { def, model } = this;
     const config = model.config;
     const B = config.batchSize;
@@ -106,6 +116,7 @@ export class TrainStep<C extends BaseModelConfig> {
       params: model.store,
       optimizer: this.optimizer,
       rng: this.dropoutRng,
+      allocator: this.allocator,
       build: (b) => {
         const x = {
           ids: b.input("ids", [B, L], "i32"),
@@ -129,5 +140,6 @@ export class TrainStep<C extends BaseModelConfig> {
   dispose(): void {
     for (const g of this.graphs.values()) g.dispose();
     this.graphs.clear();
+    this.allocator.dispose();
   }
 }
