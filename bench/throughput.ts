@@ -5,6 +5,8 @@
  * position, backward, global clip 5.0, AdamW lr 1e-3 wd 0.01 eps 1e-9; batch building not timed; median step over
  * the timed steps after warm-up; seq_per_s = batch / median step seconds; same thread count on both sides; the same
  * batches on both sides (reclm builds them, PyTorch reads them from a file; labelled rows per step checked equal).
+ * reclm compiles its train graphs for the batches' row counts before timing (TrainStep.prepare), as a training run
+ * amortizes them over thousands of steps; PyTorch has no compile step.
  * reclm's step is the trainer's own (src/models/neural/train-step.ts).
  *
  *   npx tsx bench/throughput.ts [--models sasrec,lrurec] [--steps 10] [--warmup 2] [--threads 2 | --threads 1,2] [--no-torch]
@@ -126,6 +128,9 @@ function reclmSide(name: string, threads: number, shared: SharedBatches): Side &
   const step = new TrainStep(def, model, opt, new Rng(43), Number(args["row-buckets"]));
   try {
     const { batches } = shared;
+    const c0 = performance.now();
+    const graphs = step.prepare(batches);
+    process.stderr.write(`reclm ${name} (${threads} threads): ${graphs} train graphs compiled before timing in ${(performance.now() - c0).toFixed(0)} ms\n`);
     const times: number[] = [];
     let loss = NaN;
     let rows = 0;

@@ -70,6 +70,23 @@ export class TrainStep<C extends BaseModelConfig> {
     }).loss;
   }
 
+  /**
+   * Compiles, without running, the train graphs these batches will need, biggest first (so no later placement moves
+   * the shared buffer). Returns how many were compiled. Training compiles lazily; a benchmark that times steps calls
+   * this first so its timed steps are steady-state ones.
+   */
+  prepare(batches: readonly BatchArrays[]): number {
+    const sizes = [...new Set(batches.map((b) => this.gather(b)))].sort((a, b) => b - a);
+    let compiled = 0;
+    for (const M of sizes) {
+      const had = this.graphs.get(M);
+      if (had && !had.stale) continue;
+      this.graph(M);
+      compiled++;
+    }
+    return compiled;
+  }
+
   /** Fills rows/labels with the positions that carry a real label; returns M (rounded up to the quantum). */
   private gather(batch: BatchArrays): number {
     const B = this.model.config.batchSize;

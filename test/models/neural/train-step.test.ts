@@ -17,7 +17,7 @@ beforeAll(async () => {
 afterAll(() => engine.dispose());
 
 /** Trains `batches` (lists of example indices) with the given row bucketing; returns losses, rows and parameters. */
-function train(model: string, rowBuckets: number, batches: number[][]) {
+function train(model: string, rowBuckets: number, batches: number[][], prepare = false) {
   const def = getNeuralModel(model);
   const { config } = resolveConfig(def, { preset: "none", config: { maxLen: 12, hidden: 16, batchSize: 8, seed: 3 } });
   const rec = new NeuralRecommender(def, config, ds.catalog.size, { engine });
@@ -27,9 +27,16 @@ function train(model: string, rowBuckets: number, batches: number[][]) {
   const losses: number[] = [];
   const rows: number[] = [];
   try {
-    batches.forEach((idx, s) => {
+    const filled = batches.map((idx, s) => {
       const b = allocBatch(config.batchSize, rec.ctx.windowLen, rec.objective);
       fillTrainBatch(b, ds, ex, idx, rec.objective, config.maxLen, rec.ctx.windowLen, new Rng(s));
+      return b;
+    });
+    if (prepare) {
+      expect(step.prepare(filled)).toBeGreaterThan(2);
+      expect(step.prepare(filled)).toBe(0); // biggest first: none went stale
+    }
+    filled.forEach((b) => {
       losses.push(step.run(b));
       rows.push(step.lastRows);
       expect(step.lastRows).toBeGreaterThanOrEqual(step.lastLabelled);
@@ -50,7 +57,7 @@ describe("TrainStep row buckets", () => {
     for (const model of ["sasrec", "lrurec"]) {
       const one = train(model, 1, batches);
       for (const buckets of [4, 16]) {
-        const r = train(model, buckets, batches);
+        const r = train(model, buckets, batches, buckets === 16);
         expect(new Set(r.rows).size, `${model}: ${buckets} buckets`).toBeGreaterThan(2);
         r.losses.forEach((l, i) => expect(l, `${model} step ${i}`).toBeCloseTo(one.losses[i], 6));
         r.params.forEach((p, i) => {
