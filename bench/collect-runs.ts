@@ -63,6 +63,17 @@ interface Run {
   notes: string;
 }
 
+/** The seed of the run dir an eval result scored (its config.json), or null when the model was not a run dir. */
+function seedOfEvaluatedRun(spec: string | undefined): number | null {
+  if (!spec) return null;
+  try {
+    const config = JSON.parse(readFileSync(join(spec, "config.json"), "utf8")) as { config?: { seed?: unknown } };
+    return typeof config.config?.seed === "number" ? config.config.seed : null;
+  } catch {
+    return null; // a baseline name, or a run dir no longer on this machine
+  }
+}
+
 const runs: Run[] = positionals.map((arg) => {
   const eq = arg.indexOf("=");
   const path = eq > 0 ? arg.slice(0, eq) : arg;
@@ -71,12 +82,20 @@ const runs: Run[] = positionals.map((arg) => {
     const json = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
     if ("meanOfBatchMeans" in json) {
       // `reclm eval --batch-means n --out file.json`: LlamaRec's mean-of-batch-means figure of a run
-      const e = json as unknown as { model: string; dataset: string; protocol: string; command: string; nUsers: number; meanOfBatchMeans: { batchSize: number; metrics: Record<string, number> } };
+      const e = json as unknown as {
+        model: string;
+        modelSpec?: string;
+        dataset: string;
+        protocol: string;
+        command: string;
+        nUsers: number;
+        meanOfBatchMeans: { batchSize: number; metrics: Record<string, number> };
+      };
       return {
         method: label ?? `${e.model}-mean-of-batch-means-b${e.meanOfBatchMeans.batchSize}`,
         dataset: e.dataset,
         protocol: e.protocol,
-        seed: null,
+        seed: seedOfEvaluatedRun(e.modelSpec ?? /(?:^|\s)(?:-m|--model)\s+(\S+)/.exec(e.command)?.[1]),
         metrics: e.meanOfBatchMeans.metrics,
         notes: `LlamaRec's test figure: mean over batches of ${e.meanOfBatchMeans.batchSize} users (user order) of per-batch means, ${e.nUsers} users; from \`${e.command}\``,
       };

@@ -71,6 +71,7 @@ export function evalCommand(): Command {
           datasetProtocol: ds.protocol,
           split: opts.split,
           model: model.name,
+          modelSpec: opts.model,
           maskHistory: opts.maskHistory,
           ks: report.ks,
           nUsers: report.nUsers,
