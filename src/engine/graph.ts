@@ -52,17 +52,18 @@ export class ComputeAllocator {
   private placed = 0;
   private disposed = false;
 
+  private readonly hostBuffers = new Map<string, Float32Array>();
+
   constructor(private readonly engine: Engine) {
     engine.assertAlive();
     const B = engine.ggml.base;
     this.gallocr = B.ggml_gallocr_new(B.ggml_backend_get_default_buffer_type(engine.backend));
   }
 
-  private readonly hostBuffers = new Map<string, Float32Array>();
-
   /**
    * @internal One host staging array per (slot, length), shared by the graphs taking turns here: dropout masks of
-   * the same encoder reach 10M values each, and every graph refills them before it runs.
+   * the same encoder reach 10M values each, and every graph refills them before it runs (keepDropoutMasks refuses to
+   * run a graph another one displaced).
    */
   hostBuffer(slot: number, length: number): Float32Array {
     const key = `${slot}:${length}`;
@@ -135,9 +136,9 @@ export class Graph {
   private readonly engine: Engine;
   private readonly store: ParamStore;
   private readonly ctx: Ptr;
-  /** This graph's own gallocr, or null when it lives in a shared `allocator`. */
-  private readonly gallocr: Ptr | null;
-  private readonly allocator: ComputeAllocator | null;
+  /** Where the compute buffer lives: `options.allocator`, or one of its own (then owned, freed with the graph). */
+  private readonly allocator: ComputeAllocator;
+  private readonly ownsAllocator: boolean;
   private readonly generation: number;
   private gf: Ptr;
   private readonly inputs: Map<string, Tensor>;
@@ -262,21 +263,15 @@ export class Graph {
       }
       this.nodeCount = Number(B.ggml_graph_n_nodes(this.gf));
       if (this.nodeCount >= maxNodes) throw new ReclmError("RECLM_ERR_ENGINE", `graph has ${this.nodeCount} nodes, over maxNodes ${maxNodes}; raise it`);
-      if (options.allocator) {
-        this.gallocr = null;
-        this.allocator = options.allocator;
+      this.ownsAllocator = !options.allocator;
+      this.allocator = options.allocator ?? new ComputeAllocator(engine);
+      try {
         this.generation = this.allocator.place(this, this.gf);
-        this.computeBytes = this.allocator.bytes;
-      } else {
-        this.allocator = null;
-        this.generation = 0;
-        this.gallocr = B.ggml_gallocr_new(B.ggml_backend_get_default_buffer_type(engine.backend));
-        if (!B.ggml_gallocr_alloc_graph(this.gallocr, this.gf)) {
-          B.ggml_gallocr_free(this.gallocr);
-          throw new ReclmError("RECLM_ERR_ENGINE", "could not allocate the compute buffer");
-        }
-        this.computeBytes = Number(B.ggml_gallocr_get_buffer_size(this.gallocr, 0));
+      } catch (e) {
+        if (this.ownsAllocator) this.allocator.dispose();
+        throw e;
       }
+      this.computeBytes = this.allocator.bytes;
     } catch (e) {
       B.ggml_free(this.ctx);
       throw e;
@@ -290,12 +285,12 @@ export class Graph {
 
   /** True when a later graph of its shared allocator moved the buffer: this graph must be compiled again. */
   get stale(): boolean {
-    return this.allocator !== null && this.allocator.generation !== this.generation;
+    return this.allocator.generation !== this.generation;
   }
 
   /** In a shared allocator: takes the buffer's turn from the graph that ran since; returns whether it had to. */
   private takeTurn(): boolean {
-    if (!this.allocator || this.allocator.current === this) return false;
+    if (this.allocator.current === this) return false;
     if (this.stale) throw new ReclmError("RECLM_ERR_ENGINE", "graph is stale: a later graph grew the shared compute buffer; compile it again");
     this.allocator.current = this;
     this.setConstants(); // the other graph's tensors overlap this one's
@@ -371,7 +366,7 @@ export class Graph {
       if (h.kind === "dropout") {
         if (options.keepDropoutMasks && this.ran) continue;
         let m = this.maskBuffers.get(h);
-        if (!m) this.maskBuffers.set(h, (m = this.allocator ? this.allocator.hostBuffer(slot, h.tensor.numel) : new Float32Array(h.tensor.numel)));
+        if (!m) this.maskBuffers.set(h, (m = this.allocator.hostBuffer(slot, h.tensor.numel)));
         fillDropoutMask(this.rng, m, h.p);
         this.setRaw(h.tensor.ptr, m);
       } else if (h.kind === "derived") {
@@ -437,7 +432,7 @@ export class Graph {
   private assertRan(): void {
     this.assertAlive();
     if (!this.ran) throw new ReclmError("RECLM_ERR_ENGINE", "graph has not been run yet");
-    if (this.allocator && this.allocator.current !== this) {
+    if (this.allocator.current !== this) {
       throw new ReclmError("RECLM_ERR_ENGINE", "another graph ran in this graph's shared compute buffer since; run this graph again before reading it");
     }
   }
@@ -452,8 +447,8 @@ export class Graph {
     if (this.disposed) return;
     this.disposed = true;
     const B = this.engine.ggml.base;
-    if (this.gallocr) B.ggml_gallocr_free(this.gallocr);
-    if (this.allocator?.current === this) this.allocator.current = null;
+    if (this.ownsAllocator) this.allocator.dispose();
+    else if (this.allocator.current === this) this.allocator.current = null;
     B.ggml_free(this.ctx);
   }
 }
