@@ -59,8 +59,9 @@ export class TrainStep<C extends BaseModelConfig> {
 
   /** Runs one step on `batch` (from fillTrainBatch) with the optimizer's current lr; returns the loss. */
   run(batch: BatchArrays): number {
-    const M = this.gather(batch);
+    const { rows: M, labelled } = this.gather(batch);
     this.lastRows = M;
+    this.lastLabelled = labelled;
     return this.graph(M).run({
       ids: batch.ids,
       mask: batch.mask,
@@ -76,7 +77,7 @@ export class TrainStep<C extends BaseModelConfig> {
    * this first so its timed steps are steady-state ones.
    */
   prepare(batches: readonly BatchArrays[]): number {
-    const sizes = [...new Set(batches.map((b) => this.gather(b)))].sort((a, b) => b - a);
+    const sizes = [...new Set(batches.map((b) => this.gather(b).rows))].sort((a, b) => b - a);
     let compiled = 0;
     for (const M of sizes) {
       const had = this.graphs.get(M);
@@ -87,8 +88,11 @@ export class TrainStep<C extends BaseModelConfig> {
     return compiled;
   }
 
-  /** Fills rows/labels with the positions that carry a real label; returns M (rounded up to the quantum). */
-  private gather(batch: BatchArrays): number {
+  /**
+   * Fills rows/labels with the positions that carry a real label; returns their count and M, the count rounded up to
+   * the quantum (the rows the graph scores).
+   */
+  private gather(batch: BatchArrays): { rows: number; labelled: number } {
     const B = this.model.config.batchSize;
     const L = this.model.ctx.windowLen;
     if (this.last) {
@@ -98,8 +102,7 @@ export class TrainStep<C extends BaseModelConfig> {
         this.labels[b] = batch.labels[b];
         if (batch.labels[b] !== 0) n++;
       }
-      this.lastLabelled = n;
-      return B;
+      return { rows: B, labelled: n };
     }
     const outLen = this.outLen;
     const skip = L - outLen; // window positions the encoder does not return (left of the window: always padding)
@@ -113,11 +116,10 @@ export class TrainStep<C extends BaseModelConfig> {
         n++;
       }
     }
-    this.lastLabelled = n;
     const M = Math.min(this.rows.length, Math.max(this.quantum, Math.ceil(n / this.quantum) * this.quantum));
     this.rows.fill(0, n, M);
     this.labels.fill(0, n, M);
-    return M;
+    return { rows: M, labelled: n };
   }
 
   private graph(M: number): Graph {
