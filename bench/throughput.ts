@@ -16,9 +16,9 @@
  * Writes bench/results/throughput.json.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadDataset } from "../src/data/index.ts";
 import { AdamW, Engine } from "../src/engine/index.ts";
@@ -180,36 +180,40 @@ function torchSide(name: string, threads: number, shared: SharedBatches): Side &
 const rows: BenchRow[] = [];
 for (const name of models) {
   const shared = buildBatches(name);
-  for (const threads of threadCounts) {
-    const ours = reclmSide(name, threads, shared);
-    const torch = args["no-torch"] ? undefined : torchSide(name, threads, shared);
-    const speedup = torch ? ours.seq_per_s / torch.seq_per_s : undefined;
-    rows.push({
-      method: name,
-      dataset: "ml-1m",
-      protocol: "throughput",
-      metrics: {
-        seq_per_s: ours.seq_per_s,
-        median_step_ms: ours.median_step_ms,
-        min_step_ms: ours.min_step_ms,
-        final_loss: ours.final_loss,
-        threads,
-        ...(speedup !== undefined ? { speedup } : {}),
-      },
-      notes:
-        `reclm engine (ggml CPU, ${threads} threads), trainer step; batch ${BATCH} x max_len ${MAX_LEN}, ${ours.windows} training windows; ` +
-        `${steps} timed steps after ${warmup} warm-up; loss over gathered labelled rows (${ours.gatheredRows} in the last step); the same batches as the pytorch row (labelled rows per step checked equal); ` +
-        `speedup = reclm seq_per_s / pytorch seq_per_s at the same thread count, measured in this same run`,
-    });
-    if (torch) {
+  try {
+    for (const threads of threadCounts) {
+      const ours = reclmSide(name, threads, shared);
+      const torch = args["no-torch"] ? undefined : torchSide(name, threads, shared);
+      const speedup = torch ? ours.seq_per_s / torch.seq_per_s : undefined;
       rows.push({
-        method: `${name}-pytorch`,
+        method: name,
         dataset: "ml-1m",
         protocol: "throughput",
-        metrics: { seq_per_s: torch.seq_per_s, median_step_ms: torch.median_step_ms, min_step_ms: torch.min_step_ms, final_loss: torch.final_loss, threads },
-        notes: `bench/torch/throughput.py --gather --batches (reclm's batches, read from a file; scores only the labelled rows, the same work as reclm's step), torch ${torch.torch_version}, ${threads} threads, same steps/warm-up, run right after the reclm row`,
+        metrics: {
+          seq_per_s: ours.seq_per_s,
+          median_step_ms: ours.median_step_ms,
+          min_step_ms: ours.min_step_ms,
+          final_loss: ours.final_loss,
+          threads,
+          ...(speedup !== undefined ? { speedup } : {}),
+        },
+        notes:
+          `reclm engine (ggml CPU, ${threads} threads), trainer step; batch ${BATCH} x max_len ${MAX_LEN}, ${ours.windows} training windows; ` +
+          `${steps} timed steps after ${warmup} warm-up; loss over gathered labelled rows (${ours.gatheredRows} in the last step); the same batches as the pytorch row (labelled rows per step checked equal); ` +
+          `speedup = reclm seq_per_s / pytorch seq_per_s at the same thread count, measured in this same run`,
       });
+      if (torch) {
+        rows.push({
+          method: `${name}-pytorch`,
+          dataset: "ml-1m",
+          protocol: "throughput",
+          metrics: { seq_per_s: torch.seq_per_s, median_step_ms: torch.median_step_ms, min_step_ms: torch.min_step_ms, final_loss: torch.final_loss, threads },
+          notes: `bench/torch/throughput.py --gather --batches (reclm's batches, read from a file; scores only the labelled rows, the same work as reclm's step), torch ${torch.torch_version}, ${threads} threads, same steps/warm-up, run right after the reclm row`,
+        });
+      }
     }
+  } finally {
+    rmSync(dirname(shared.file), { recursive: true, force: true });
   }
 }
 
