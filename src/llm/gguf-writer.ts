@@ -42,6 +42,7 @@ export interface GgufTensorData {
 const ALIGNMENT = 32;
 const VALUE_TYPE = { u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9, u64: 10, i64: 11, f64: 12 } as const;
 const GGML_TYPE = { f32: 0, f16: 1 } as const;
+const UTF8 = new TextEncoder();
 
 /** Growable little-endian byte sink. */
 class Bytes {
@@ -88,7 +89,7 @@ class Bytes {
     this.length += bytes.length;
   }
   string(s: string): void {
-    const b = new TextEncoder().encode(s);
+    const b = UTF8.encode(s);
     this.u64(b.length);
     this.raw(b);
   }
@@ -184,7 +185,7 @@ function tensorBytes(t: GgufTensorData): Uint8Array {
 /** Serializes a GGUF file: metadata in the given order, then the tensors. */
 export function encodeGguf(metadata: Readonly<Record<string, GgufValue>>, tensors: readonly GgufTensorData[]): Uint8Array {
   const out = new Bytes();
-  out.raw(new TextEncoder().encode("GGUF"));
+  out.raw(UTF8.encode("GGUF"));
   out.u32(3);
   out.u64(tensors.length);
   const kv = { "general.alignment": gguf.u32(ALIGNMENT), ...metadata };

@@ -22,6 +22,9 @@ import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition,
 import { FIELD } from "./neural/config.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER } from "./neural/presets.ts";
 
+/** How the item and position embeddings start (see `SASRecConfig.embeddingInit`). */
+const EMBEDDING_INITS = ["normal", "truncated-normal"] as const;
+
 export interface SASRecConfig extends BaseModelConfig {
   /** Transformer blocks. Defaults to 2 (recipes §2, `bert_num_blocks`). */
   blocks: number;
@@ -37,7 +40,7 @@ export interface SASRecConfig extends BaseModelConfig {
    * N(0, 1) the tied full-softmax loss starts near 40 and SASRec needs thousands of steps to unlearn the init
    * (docs/model-recipes.md §8); "truncated-normal" is reclm's named deviation for short budgets.
    */
-  embeddingInit: "normal" | "truncated-normal";
+  embeddingInit: (typeof EMBEDDING_INITS)[number];
 }
 
 /** LlamaRec's "ML-100k" (= ml-latest-small) template: recipes §1 presets table, shared by SASRec (§2 "presets"). */
@@ -99,8 +102,9 @@ function declare(store: ParamStore, ctx: ModelContext, c: SASRecConfig): SASRecP
   const D = c.hidden;
   if (D % c.heads !== 0) throw new Error(`hidden ${D} must be divisible by heads ${c.heads}`);
   // PyTorch nn.Embedding default init N(0, 1); row 0 zero (padding_idx). XAttack's truncated-normal loop skips them.
-  if (c.embeddingInit !== "normal" && c.embeddingInit !== "truncated-normal") {
-    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `embeddingInit must be "normal" or "truncated-normal", got ${JSON.stringify(c.embeddingInit)}`, { field: "embeddingInit" });
+  // resolveConfig checks it too; this guards a config built in code and handed straight to the model.
+  if (!EMBEDDING_INITS.includes(c.embeddingInit)) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `embeddingInit must be ${EMBEDDING_INITS.map((v) => JSON.stringify(v)).join(" or ")}, got ${JSON.stringify(c.embeddingInit)}`, { field: "embeddingInit" });
   }
   const embInit = c.embeddingInit === "normal" ? ({ kind: "normal", std: 1 } as const) : TRUNC;
   const itemEmb = store.add("item_emb", [ctx.nItems + 1, D], { init: embInit });
@@ -196,7 +200,7 @@ export const SASRec: NeuralModelDefinition<SASRecConfig> = {
     heads: FIELD.positiveInt,
     attnDropout: FIELD.probability,
     layerNormEps: FIELD.positive,
-    embeddingInit: FIELD.oneOf(["normal", "truncated-normal"]),
+    embeddingInit: FIELD.oneOf(EMBEDDING_INITS),
   },
   objective: () => ({ kind: "causal" }),
   vocabSize: (nItems) => nItems + 1,
