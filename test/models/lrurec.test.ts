@@ -37,14 +37,19 @@ function sequenceInputs(b: Builder, B: number, L: number): SequenceInputs {
 const tiny = (over: Partial<LRURecConfig> = {}): LRURecConfig => ({ ...LRURec.defaults, hidden: 4, maxLen: 6, dropout: 0, lruDropout: 0, ...over });
 
 describe("LRURec parallel scan", () => {
-  it("equals the sequential recurrence h_t = λ h_{t-1} + u_t started at the first real item", () => {
-    const B = 3, Lp = 16, S = 3, C = 2 * S;
+  it.each([
+    { Lp: 16, realLengths: [16, 9, 1] },
+    { Lp: 2, realLengths: [2, 1, 0] },
+    { Lp: 8, realLengths: [8, 5, 4] },
+    // the ML-1M window (chunks of 16): lengths across chunk boundaries, an empty row, one item
+    { Lp: 256, realLengths: [256, 200, 17, 16, 1, 0] },
+  ])("equals the sequential recurrence h_t = λ h_{t-1} + u_t started at the first real item (Lp $Lp)", ({ Lp, realLengths }) => {
+    const B = realLengths.length, S = 3, C = 2 * S;
     const rng = new Rng(5);
     const ring = ringInit(S, 0.8, 0.99, rng);
     const nu = Float32Array.from({ length: S }, (_, s) => Math.exp(ring[s]));
     const theta = Float32Array.from({ length: S }, (_, s) => Math.exp(ring[S + s]));
     const u = Float32Array.from({ length: B * Lp * C }, () => rng.normal());
-    const realLengths = [16, 9, 1];
     const mask = new Float32Array(B * Lp);
     realLengths.forEach((n, r) => mask.fill(1, r * Lp + Lp - n, (r + 1) * Lp));
 
@@ -89,7 +94,7 @@ describe("LRURec parallel scan", () => {
         }
       }
     }
-    expect(maxErr).toBeLessThan(1e-4);
+    expect(maxErr).toBeLessThan(Lp > 16 ? 3e-4 : 1e-4);
   });
 });
 
