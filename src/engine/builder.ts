@@ -177,11 +177,13 @@ export class Builder {
    * the max absolute difference to exact erf-GELU is about 3e-4 (test/engine/ops.test.ts measures it).
    */
   gelu(x: Tensor): Tensor {
-    const x3 = this.mul(this.sqr(x), x);
-    // 0.5·(1 + tanh(z)) = sigmoid(2z) = exp(-softplus(-2z)); the constant factors of z fold into one scale (each
-    // elementwise node costs a pass over [B, L, 4D] forward and another backward).
-    const minus2z = this.scale(this.add(x, this.scale(x3, 0.044715)), -2 * Math.sqrt(2 / Math.PI));
-    return this.mul(x, this.exp(this.neg(this.softplus(minus2z))));
+    // 0.5·(1 + tanh(z)) = sigmoid(y), y = 2z = k·x·w with w = 1 + 0.044715·x², k = 2√(2/π). And x·sigmoid(y) =
+    // silu(y)·x/y = silu(y) / (k·w): ggml's SILU has a native backward, and the divisor is >= k, so no 0/0. One
+    // transcendental pass instead of softplus + exp forward and sigmoid backward (bench/engine/parts.ts gelu vs
+    // gelu.softplus); same function, float rounding apart.
+    const k = 2 * Math.sqrt(2 / Math.PI);
+    const kw = this.addScalar(this.scale(this.sqr(x), k * 0.044715), k); // k·(1 + 0.044715·x²)
+    return this.div(this.silu(this.mul(x, kw)), kw);
   }
 
   /** SwiGLU: silu(gate) * up (ggml's split SWIGLU, native backward). */
