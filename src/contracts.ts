@@ -69,6 +69,11 @@ export interface SequentialRecommender {
   /** Catalog size N; score rows have N + 1 columns (column 0 = padding, ignored). */
   readonly nItems: number;
   /**
+   * How many of a history's last items evaluation masks by default: the model's input window where its protocol says
+   * so (the papers' code masks the ids of its input `seqs`), undefined for the whole history.
+   */
+  readonly maskWindow?: number;
+  /**
    * Scores for B histories: a row-major [B x (N + 1)] array; column i is item i's score.
    * Histories are chronological, without padding; a model cuts them to its own window.
    */

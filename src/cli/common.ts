@@ -48,6 +48,17 @@ export function withDataFileOptions(cmd: Command): Command {
     .option("--data-dir <dir>", "folder with the dataset's raw files (default: ../shared/data/<dataset>)");
 }
 
+/** Adds --mask-window to a command that ranks the whole catalogue with the history masked. */
+export function withMaskWindowOption(cmd: Command): Command {
+  const positive = parsePositiveInt("--mask-window");
+  return cmd.option(
+    "--mask-window <n|all>",
+    "mask the history's last n items, or all of them. Default: a trained model's own window (its maxLen; the papers' " +
+      "code masks the ids of its input sequence), the whole history for other models",
+    (v: string) => (v === "all" ? Infinity : positive(v)),
+  );
+}
+
 /** The data-file flags a command was given, in the shape loadDataset and the training job take. */
 export function dataFileOptions(opts: DataFileOptions): DataFileOptions {
   return { dataDir: opts.dataDir, interactions: opts.interactions, items: opts.items };

@@ -20,6 +20,13 @@ export interface FullRankingOptions extends LongWorkOptions {
    * which then ranks last). Defaults to true.
    */
   maskHistory?: boolean;
+  /**
+   * Mask only the last `maskWindow` items of the history: the items a model with that input window sees. LlamaRec's
+   * and LRURec's trainers mask exactly those (`calculate_metrics` masks the ids of the input `seqs`, its last max_len
+   * items), so older items of a longer history stay rankable there. Infinity masks the whole history. Defaults to
+   * the model's own `maskWindow`, else the whole history.
+   */
+  maskWindow?: number;
   /** User indices to evaluate; defaults to all users in order. */
   users?: ArrayLike<number>;
 }
@@ -57,7 +64,7 @@ async function* scoreBatches(
   users: Int32Array,
   batchSize: number,
   maskHistory: boolean,
-  options: LongWorkOptions,
+  options: LongWorkOptions & { maskWindow?: number },
 ): AsyncGenerator<ScoredBatch> {
   const n = ds.catalog.size;
   if (model.nItems !== n) {
@@ -69,6 +76,10 @@ async function* scoreBatches(
   }
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new ReclmError("RECLM_ERR_BAD_CONFIG", `batch size must be a positive integer, got ${batchSize}`, { field: "batchSize" });
+  }
+  const window = options.maskWindow ?? model.maskWindow;
+  if (window !== undefined && window !== Infinity && !(Number.isInteger(window) && window >= 1)) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `mask window must be a positive integer, got ${window}`, { field: "maskWindow" });
   }
   const width = n + 1;
   for (let start = 0; start < users.length; start += batchSize) {
@@ -87,7 +98,9 @@ async function* scoreBatches(
     for (let b = 0; b < batchUsers.length; b++) {
       const row = b * width;
       scores[row] = -Infinity;
-      if (maskHistory) for (const item of histories[b]) scores[row + item] = -Infinity;
+      if (!maskHistory) continue;
+      const h = histories[b];
+      for (const item of window === undefined || window >= h.length ? h : h.subarray(h.length - window)) scores[row + item] = -Infinity;
     }
     const targets = Int32Array.from(batchUsers, (u) => targetOf(ds, u, split));
     yield { users: batchUsers, scores, targets };
@@ -169,6 +182,8 @@ export interface Retrieval {
 export interface RetrieveOptions extends LongWorkOptions {
   batchSize?: number;
   maskHistory?: boolean;
+  /** As in FullRankingOptions: mask only the history's last `maskWindow` items (LlamaRec's candidate generation). */
+  maskWindow?: number;
   users?: ArrayLike<number>;
 }
 

@@ -25,7 +25,7 @@ import type { Builder, Init, Param, Tensor } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
 import { FIELD } from "./neural/config.ts";
-import { EMBEDDED_PRESET, LLAMAREC_TRAINER } from "./neural/presets.ts";
+import { EMBEDDED_PRESET, LLAMAREC_TRAINER, LRUREC_VALIDATION } from "./neural/presets.ts";
 
 export interface BERT4RecConfig extends BaseModelConfig {
   /** Dropout on attention probabilities (XAttack `bert_attn_dropout`). Defaults to 0.1. */
@@ -100,10 +100,10 @@ export const BERT4Rec: NeuralModelDefinition<BERT4RecConfig> = {
     // iterations, patience 20, Recall@10) with XAttack's MovieLens masking (mask_prob 0.2, max_predictions 40).
     "ml-latest-small": { maxLen: 200, batchSize: 16, evalBatchSize: 16, dropout: 0.2, attnDropout: 0.2, maskProb: 0.2, maxPredictions: 40 },
     // XAttack set_template [docs/model-recipes.md §3].
-    "ml-1m": { maxLen: 200, dropout: 0.1, attnDropout: 0.1, maskProb: 0.2, maxPredictions: 40, batchSize: 128, selectMetric: "NDCG@10", patience: 10 },
+    "ml-1m": { maxLen: 200, dropout: 0.1, attnDropout: 0.1, maskProb: 0.2, maxPredictions: 40, batchSize: 128, selectMetric: "NDCG@10", patience: 10, ...LRUREC_VALIDATION },
     beauty: { maxLen: 50, dropout: 0.5, attnDropout: 0.2, maskProb: 0.6, maxPredictions: 30 },
     games: { maxLen: 50, dropout: 0.5, attnDropout: 0.5, maskProb: 0.5, maxPredictions: 25 },
-    steam: { maxLen: 50, dropout: 0.2, attnDropout: 0.2, maskProb: 0.4, maxPredictions: 20 },
+    steam: { maxLen: 50, dropout: 0.2, attnDropout: 0.2, maskProb: 0.4, maxPredictions: 20, ...LRUREC_VALIDATION },
     embedded: EMBEDDED_PRESET,
   },
   fieldSchemas: { attnDropout: FIELD.probability, heads: FIELD.positiveInt, blocks: FIELD.positiveInt, maskProb: FIELD.probability, maxPredictions: FIELD.positiveInt },

@@ -42,7 +42,7 @@ import type { Rng } from "../rng.ts";
 import type { Builder, Param, ParamStore, Tensor } from "../engine/index.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
 import { FIELD } from "./neural/config.ts";
-import { EMBEDDED_PRESET, LLAMAREC_TRAINER } from "./neural/presets.ts";
+import { EMBEDDED_PRESET, LLAMAREC_TRAINER, LRUREC_VALIDATION } from "./neural/presets.ts";
 
 export interface LRURecConfig extends BaseModelConfig {
   /** Dropout after the LRU output projection (`bert_attn_dropout`). Defaults to 0.2. */
@@ -79,9 +79,9 @@ export const LRUREC_PRESETS: Readonly<Record<string, Partial<LRURecConfig>>> = {
   beauty: { maxLen: 50, batchSize: 64, evalBatchSize: 64, validateEvery: 500, patience: 20 },
   games: { maxLen: 50, batchSize: 64, evalBatchSize: 64, validateEvery: 500, patience: 20 },
   // LRURec config.py set_template: ML-1M → max_len 200, batch 128/256, val every 500 it, patience 10.
-  "ml-1m": { maxLen: 200, batchSize: 128, evalBatchSize: 256, validateEvery: 500, patience: 10 },
+  "ml-1m": { maxLen: 200, batchSize: 128, evalBatchSize: 256, validateEvery: 500, patience: 10, ...LRUREC_VALIDATION },
   // LRURec: Steam → max_len 50, val every 2000 it.
-  steam: { maxLen: 50, batchSize: 128, evalBatchSize: 256, validateEvery: 2000, patience: 10 },
+  steam: { maxLen: 50, batchSize: 128, evalBatchSize: 256, validateEvery: 2000, patience: 10, ...LRUREC_VALIDATION },
   embedded: EMBEDDED_PRESET,
 };
 

@@ -20,7 +20,7 @@ import type { Builder, Param, Tensor } from "../engine/index.ts";
 import { declareGru, gru, type GruParams } from "./gru4rec.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
 import { FIELD } from "./neural/config.ts";
-import { EMBEDDED_PRESET, LLAMAREC_TRAINER } from "./neural/presets.ts";
+import { EMBEDDED_PRESET, LLAMAREC_TRAINER, LRUREC_VALIDATION } from "./neural/presets.ts";
 
 export interface NARMConfig extends BaseModelConfig {
   /** Dropout on [c_g; c_l] before the decoder (XAttack `bert_attn_dropout`). Defaults to 0.1. */
@@ -66,7 +66,7 @@ export const NARM: NeuralModelDefinition<NARMConfig> = {
     // Batch 128 (XAttack's NARM batch) rather than LlamaRec's 16: one example per prefix gives ~89k examples an epoch.
     "ml-latest-small": { maxLen: 200, dropout: 0.2, attnDropout: 0.2, batchSize: 128, patience: 20 },
     // XAttack set_template [docs/model-recipes.md §3 "ML-1M preset"]: dropout 0.1/0.1, max_len 200, best by NDCG@10.
-    "ml-1m": { maxLen: 200, dropout: 0.1, attnDropout: 0.1, selectMetric: "NDCG@10", patience: 10 },
+    "ml-1m": { maxLen: 200, dropout: 0.1, attnDropout: 0.1, selectMetric: "NDCG@10", patience: 10, ...LRUREC_VALIDATION },
     // LlamaRec Beauty/Games (anchors §1.2): max_len 50, dropout 0.2/0.2, batch 64.
     beauty: { maxLen: 50, dropout: 0.2, attnDropout: 0.2, batchSize: 64 },
     games: { maxLen: 50, dropout: 0.2, attnDropout: 0.2, batchSize: 64 },

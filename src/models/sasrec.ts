@@ -20,7 +20,7 @@ import type { ParamStore, Builder, Param, Tensor } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
 import { FIELD } from "./neural/config.ts";
-import { EMBEDDED_PRESET, LLAMAREC_TRAINER } from "./neural/presets.ts";
+import { EMBEDDED_PRESET, LLAMAREC_TRAINER, LRUREC_VALIDATION } from "./neural/presets.ts";
 
 /** How the item and position embeddings start (see `SASRecConfig.embeddingInit`). */
 const EMBEDDING_INITS = ["normal", "truncated-normal"] as const;
@@ -65,8 +65,8 @@ const PRESETS: Record<string, Partial<SASRecConfig>> = {
   "ml-100k": {},
   beauty: { maxLen: 50, batchSize: 64, evalBatchSize: 64 },
   games: { maxLen: 50, batchSize: 64, evalBatchSize: 64 },
-  "ml-1m": { maxLen: 200, batchSize: 128, evalBatchSize: 256, patience: 10 },
-  steam: { maxLen: 50, batchSize: 128, evalBatchSize: 256, validateEvery: 2000, patience: 10 },
+  "ml-1m": { maxLen: 200, batchSize: 128, evalBatchSize: 256, patience: 10, ...LRUREC_VALIDATION },
+  steam: { maxLen: 50, batchSize: 128, evalBatchSize: 256, validateEvery: 2000, patience: 10, ...LRUREC_VALIDATION },
   // reclm's own preset (not a paper's): the short embedded runs cannot afford the recipe's N(0, 1) slow start.
   embedded: { ...EMBEDDED_PRESET, embeddingInit: "truncated-normal" },
 };

@@ -23,8 +23,17 @@ describe("reclm train (spawned, child-process training)", () => {
     const out = join(tmp, "eval.json");
     const e = await reclm("eval", "-d", "embedded", "-m", run, "--batch-size", "100", "-o", out);
     expect(e.code).toBe(0);
-    // the run dir scores exactly what the trainer evaluated on test
-    expect(JSON.parse(readFileSync(out, "utf8")).metrics).toEqual(report.test.metrics);
+    // the run dir scores exactly what the trainer evaluated on test (both mask the model's window of 10 items)
+    const evaluated = JSON.parse(readFileSync(out, "utf8"));
+    expect(evaluated.metrics).toEqual(report.test.metrics);
+    expect(evaluated.maskWindow).toBe(10);
+    expect(e.stdout).toMatch(/history masked in its last 10 items/);
+    const all = await reclm("eval", "-d", "embedded", "-m", run, "--mask-window", "all", "-o", out);
+    expect(all.stdout).toMatch(/history masked\)/);
+    expect(JSON.parse(readFileSync(out, "utf8")).maskWindow).toBe("all");
+    const badWindow = await reclm("eval", "-d", "embedded", "-m", run, "--mask-window", "0");
+    expect(badWindow.code).not.toBe(0);
+    expect(badWindow.stderr).toMatch(/--mask-window/);
 
     const r = await reclm("retrieve", "-d", "embedded", "-m", run, "--top", "20", "-o", join(tmp, "top.jsonl"));
     expect(r.code).toBe(0);

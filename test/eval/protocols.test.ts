@@ -48,6 +48,22 @@ describe("fullRanking", () => {
     byId.calls.length = 0;
   });
 
+  it("maskWindow masks only the history's last n items (the papers' code masks its input window)", async () => {
+    // test histories: u0 [1,2,3], u1 [5,6], u2 [2,3,4]; window 1 masks only 3, 6 and 4
+    const rep = await fullRanking(byId, ds, { ks: [1], maskWindow: 1 });
+    // u0: 3 masked; positive 4 below 6, 5 -> 3 ; u1: 6 masked; positive 1 below 5,4,3,2 -> 5 ; u2: 4 masked; 2 below 6,5,3 -> 4
+    expect(Array.from(rep.ranks)).toEqual([3, 5, 4]);
+    const wide = await fullRanking(byId, ds, { ks: [1], maskWindow: 50 });
+    const all = await fullRanking(byId, ds, { ks: [1] });
+    expect(Array.from(wide.ranks)).toEqual(Array.from(all.ranks));
+    const cands = await retrieveTopK(byId, ds, "test", 2, { maskWindow: 1 });
+    expect(cands.candidates.map((c) => Array.from(c))).toEqual([[6, 5], [5, 4], [6, 5]]);
+    for (const bad of [0, 1.5, -2]) {
+      await expect(fullRanking(byId, ds, { maskWindow: bad })).rejects.toMatchObject({ code: "RECLM_ERR_BAD_CONFIG", location: { field: "maskWindow" } });
+    }
+    byId.calls.length = 0;
+  });
+
   it("scores a user subset and reports progress", async () => {
     const seen: number[] = [];
     const rep = await fullRanking(byId, ds, { users: [2, 0], ks: [5], batchSize: 1, onProgress: (p) => seen.push(p.done) });

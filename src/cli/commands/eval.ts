@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { fullRanking, DEFAULT_KS } from "../../eval/full-ranking.ts";
 import { metricsMeanOfBatchMeans } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
-import { commandLine, loadWithProgress, parseKs, parsePositiveInt, parseSplit, withDataFileOptions, type DataFileOptions } from "../common.ts";
+import { commandLine, loadWithProgress, parseKs, parsePositiveInt, parseSplit, withDataFileOptions, withMaskWindowOption, type DataFileOptions } from "../common.ts";
 import { writeFileAtomic } from "../io.ts";
 import { knownModelNames, resolveModel } from "../models.ts";
 import { createProgressReporter } from "../progress.ts";
@@ -16,13 +16,14 @@ interface EvalOptions extends DataFileOptions {
   ks: number[];
   batchSize: number;
   maskHistory: boolean;
+  maskWindow?: number;
   out?: string;
   withRanks?: boolean;
   batchMeans?: number;
 }
 
 export function evalCommand(): Command {
-  return withDataFileOptions(new Command("eval"))
+  return withMaskWindowOption(withDataFileOptions(new Command("eval")))
     .description("full-ranking evaluation (history masked) of a model: Recall/NDCG/MRR @k")
     .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
     .requiredOption("-m, --model <spec>", `model: ${knownModelNames().join(" | ")}`)
@@ -49,6 +50,7 @@ export function evalCommand(): Command {
           ks: opts.ks,
           batchSize: opts.batchSize,
           maskHistory: opts.maskHistory,
+          maskWindow: opts.maskWindow,
           onProgress: progress.onProgress,
         });
       } finally {
@@ -56,7 +58,7 @@ export function evalCommand(): Command {
         await model.dispose?.();
       }
       process.stdout.write(
-        `${report.protocol} on ${ds.name} (protocol ${ds.protocol}, ${opts.split} split, ${report.nUsers} users, history ${opts.maskHistory ? "masked" : "not masked"})\n`,
+        `${report.protocol} on ${ds.name} (protocol ${ds.protocol}, ${opts.split} split, ${report.nUsers} users, history ${describeMask(opts.maskHistory, opts.maskWindow ?? model.maskWindow)})\n`,
       );
       const batchMeans = opts.batchMeans ? metricsMeanOfBatchMeans(report.ranks, report.ks, opts.batchMeans) : undefined;
       const rows = [{ method: model.name, metrics: report.metrics }];
@@ -73,6 +75,7 @@ export function evalCommand(): Command {
           model: model.name,
           modelSpec: opts.model,
           maskHistory: opts.maskHistory,
+          maskWindow: maskWindowJson(opts.maskWindow ?? model.maskWindow),
           ks: report.ks,
           nUsers: report.nUsers,
           metrics: report.metrics,
@@ -83,4 +86,14 @@ export function evalCommand(): Command {
         process.stdout.write(`wrote ${path}\n`);
       }
     });
+}
+
+function describeMask(mask: boolean, window: number | undefined): string {
+  if (!mask) return "not masked";
+  return window === undefined || window === Infinity ? "masked" : `masked in its last ${window} items`;
+}
+
+/** JSON has no Infinity: "all" for the whole history. */
+function maskWindowJson(window: number | undefined): number | "all" {
+  return window === undefined || window === Infinity ? "all" : window;
 }

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { retrieveTopK } from "../../eval/full-ranking.ts";
 import type { EvalSplit } from "../../contracts.ts";
-import { loadWithProgress, parsePositiveInt, parseSplit, withDataFileOptions, type DataFileOptions } from "../common.ts";
+import { loadWithProgress, parsePositiveInt, parseSplit, withDataFileOptions, withMaskWindowOption, type DataFileOptions } from "../common.ts";
 import { writeFileAtomic } from "../io.ts";
 import { knownModelNames, resolveModel } from "../models.ts";
 import { createProgressReporter } from "../progress.ts";
@@ -13,11 +13,12 @@ interface RetrieveOptions extends DataFileOptions {
   top: number;
   split: EvalSplit;
   batchSize: number;
+  maskWindow?: number;
   out: string;
 }
 
 export function retrieveCommand(): Command {
-  return withDataFileOptions(new Command("retrieve"))
+  return withMaskWindowOption(withDataFileOptions(new Command("retrieve")))
     .description("per-user top-k candidate lists of a retriever (history masked), as JSON Lines")
     .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
     .requiredOption("-m, --model <spec>", `retriever: ${knownModelNames().join(" | ")}`)
@@ -32,7 +33,7 @@ export function retrieveCommand(): Command {
       const progress = createProgressReporter();
       let r;
       try {
-        r = await retrieveTopK(model, ds, opts.split, opts.top, { batchSize: opts.batchSize, onProgress: progress.onProgress });
+        r = await retrieveTopK(model, ds, opts.split, opts.top, { batchSize: opts.batchSize, maskWindow: opts.maskWindow, onProgress: progress.onProgress });
       } finally {
         progress.stop();
         await model.dispose?.();

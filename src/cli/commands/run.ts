@@ -79,6 +79,9 @@ export function runCommand(): Command {
           protocol: opts.protocol,
           dataFiles: dataFileOptions(opts),
           outDir: join(outDir, name),
+          // One table, one protocol: the training-free baselines above mask the whole history, so these do too.
+          config: { maskScope: "history" },
+          configSource: "reclm run (one masking for every model in its table)",
           threads: opts.threads,
           maxSteps: opts.maxSteps,
         };
@@ -100,7 +103,7 @@ export function runCommand(): Command {
         });
       }
 
-      const header = `full ranking on ${ds.name} (protocol ${ds.protocol}), test split, ${stats.users} users, history masked`;
+      const header = `full ranking on ${ds.name} (protocol ${ds.protocol}), test split, ${stats.users} users, whole history masked for every model`;
       const table = formatMetricsTable(rows);
       process.stdout.write(`${header}\n${table}\n`);
       const json = { command: commandLine(), date: new Date().toISOString(), dataset: ds.name, datasetProtocol: ds.protocol, stats, protocol: "full-ranking", rows };

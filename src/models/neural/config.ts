@@ -36,6 +36,7 @@ const BASE_SCHEMA = {
   patience: posInt,
   selectMetric: z.string().regex(/^(Recall|NDCG|MRR)@[1-9]\d*$/, 'must look like "Recall@10", "NDCG@10" or "MRR@10"'),
   maskHistoryInValidation: z.boolean(),
+  maskScope: z.enum(["window", "history"]),
   seed: z.number().int().nonnegative().max(0xffffffff),
 } satisfies Record<keyof BaseModelConfig, z.ZodType>;
 

@@ -36,8 +36,13 @@ export interface BaseModelConfig {
   patience: number;
   /** Metric used for model selection, e.g. "Recall@10". */
   selectMetric: string;
-  /** Mask history items during validation (LlamaRec's trainer does NOT: anchors §1.3). */
+  /** Mask history items during validation (LlamaRec's trainer does NOT: anchors §1.3; LRURec's does). */
   maskHistoryInValidation: boolean;
+  /**
+   * Which history items validation (when masked) and test mask: "window", the last maxLen items the model reads (what
+   * LlamaRec's and LRURec's `calculate_metrics` masks: the ids of its input `seqs`), or the whole "history".
+   */
+  maskScope: "window" | "history";
   seed: number;
 }
 

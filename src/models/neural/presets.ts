@@ -6,7 +6,9 @@ import type { BaseModelConfig } from "./contract.ts";
 
 /**
  * LlamaRec's / LRURec's trainer (config.py `set_template`, trainer/base.py): AdamW lr 1e-3, weight decay 0.01,
- * eps 1e-9, global clip 5.0, constant LR, validation every 500 steps on UNMASKED Recall@10, patience 20.
+ * eps 1e-9, global clip 5.0, constant LR, validation every 500 steps on UNMASKED Recall@10, patience 20; test masks
+ * the items of the input window (trainer/lru.py `calculate_metrics`). LRURec's own repo masks in validation too
+ * (`LRUREC_VALIDATION`).
  */
 export const LLAMAREC_TRAINER = {
   lr: 1e-3,
@@ -18,7 +20,14 @@ export const LLAMAREC_TRAINER = {
   patience: 20,
   selectMetric: "Recall@10",
   maskHistoryInValidation: false,
+  maskScope: "window",
 } as const satisfies Partial<BaseModelConfig>;
+
+/**
+ * The LRURec repo's validation (yueqirex/LRURec trainer/base.py `validate` -> trainer/lru.py `calculate_metrics`,
+ * which always masks the input window), for the presets of the datasets its paper reports (ML-1M, Steam, ...).
+ */
+export const LRUREC_VALIDATION = { maskHistoryInValidation: true } as const satisfies Partial<BaseModelConfig>;
 
 /**
  * LLaRA's rec-model training scripts (DROS `A_Gru_final_bce.py`, `A_Caser_final_bce.py`): Adam 1e-3, eps 1e-8,
@@ -36,6 +45,7 @@ export const LLARA_TRAINER = {
   patience: 10,
   selectMetric: "Recall@10",
   maskHistoryInValidation: false,
+  maskScope: "window",
 } as const satisfies Partial<BaseModelConfig>;
 
 /**

@@ -36,6 +36,15 @@ export interface NeuralRecommenderOptions {
   threads?: number;
 }
 
+/**
+ * The history items a config's evaluation masks: with maskScope "window", those its input holds (maxLen; maxLen − 1
+ * for cloze models, whose window ends with the mask token), else all of them (undefined).
+ */
+export function maskWindowOf(config: BaseModelConfig, objective: Objective): number | undefined {
+  if (config.maskScope !== "window") return undefined;
+  return objective.kind === "cloze" ? Math.max(1, config.maxLen - 1) : config.maxLen;
+}
+
 export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> implements SequentialRecommender {
   readonly name: string;
   readonly nItems: number;
@@ -47,6 +56,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
   readonly ctx: ModelContext;
   readonly objective: Objective;
   readonly vocab: number;
+  readonly maskWindow?: number;
   /** Dataset metadata carried into config.json on save. */
   meta: { preset?: string; dataset?: string; datasetProtocol?: string } = {};
   private readonly ownsEngine: boolean;
@@ -64,6 +74,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
     this.objective = def.objective(config);
     this.vocab = def.vocabSize(nItems, config);
     this.ctx = { nItems, windowLen: def.windowLength(config) };
+    this.maskWindow = maskWindowOf(config, this.objective);
     if (this.ctx.windowLen < config.maxLen) {
       throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${def.name}: windowLength ${this.ctx.windowLen} < maxLen ${config.maxLen}`, { field: "maxLen" });
     }

@@ -430,7 +430,9 @@ export function runReport<C extends BaseModelConfig>(r: TrainResult<C>, referenc
     resumedFromStep: r.resumedFromStep ?? null,
     best: r.best,
     validations: r.validations,
-    test: r.test ? { protocol: r.test.protocol, split: r.test.split, maskHistory: true, nUsers: r.test.nUsers, metrics: r.test.metrics } : null,
+    test: r.test
+      ? { protocol: r.test.protocol, split: r.test.split, maskHistory: true, maskScope: r.config.maskScope, nUsers: r.test.nUsers, metrics: r.test.metrics }
+      : null,
   };
 }
 
@@ -454,7 +456,11 @@ function writeRunDir<C extends BaseModelConfig>(dir: string, r: TrainResult<C>, 
     "",
     `preset: ${r.preset ?? "none"}; ${r.steps} steps, ${r.epochs} epochs, stopped by ${r.stoppedBy}; ${r.seconds.toFixed(1)} s; ${paramCount} parameters; ${threads} threads`,
     "",
-    "Full ranking; validation history " + (r.config.maskHistoryInValidation ? "masked" : "not masked") + ", test history masked.",
+    "Full ranking; validation history " +
+      (r.config.maskHistoryInValidation ? "masked" : "not masked") +
+      ", test history masked" +
+      (r.config.maskScope === "window" ? ` in the model's window (its last ${r.config.maxLen} items, as the papers' code)` : " (all of it)") +
+      ".",
     "",
     "```",
     formatMetricsTable(rows),

@@ -30,6 +30,16 @@ describe("registry", () => {
     }
   });
 
+  it("the papers' masking: LlamaRec presets validate unmasked, LRURec-paper presets (ml-1m) masked; tests mask the window", () => {
+    for (const name of ["lrurec", "sasrec", "bert4rec", "narm"]) {
+      const def = getNeuralModel(name);
+      expect(resolveConfig(def, { preset: "ml-latest-small" }).config.maskHistoryInValidation, name).toBe(false);
+      expect(resolveConfig(def, { preset: "ml-1m" }).config.maskHistoryInValidation, name).toBe(true);
+      expect(resolveConfig(def, { preset: "ml-1m" }).config.maskScope, name).toBe("window");
+    }
+    expect(() => resolveConfig(getNeuralModel("lrurec"), { preset: "none", config: { maskScope: "all" } as never, source: "--set" })).toThrow(/field "maskScope"/);
+  });
+
   // Generated: every registered model goes through the real trainer for 2 steps and scores through its eval graph.
   for (const name of NEURAL_MODEL_NAMES) {
     it(`${name}: 2 training steps + full-ranking scores on the embedded dataset`, async () => {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SequenceDataset } from "../../../src/contracts.ts";
 import { loadDataset } from "../../../src/data/index.ts";
 import { isReclmError } from "../../../src/errors.ts";
+import { fullRanking } from "../../../src/eval/full-ranking.ts";
 import { trainModel, type TrainResult } from "../../../src/models/neural/trainer.ts";
 import { loadTrained } from "../../../src/models/registry.ts";
 import { SASRec, type SASRecConfig } from "../../../src/models/sasrec.ts";
@@ -67,6 +68,20 @@ describe("trainModel (SASRec, embedded, tiny)", () => {
     expect(full.best.step).toBe(full.validations[values.indexOf(Math.max(...values))].step);
     expect(full.test?.split).toBe("test");
     expect(full.test?.nUsers).toBe(ds.users.length);
+  });
+
+  it("tests with the papers' masking: only the model's window (the last maxLen items), not the whole history", async () => {
+    expect(full.config.maskScope).toBe("window");
+    expect(full.recommender.maskWindow).toBe(TINY.maxLen);
+    const window = await fullRanking(full.recommender, ds, { ks: [10] }); // the model's own window by default
+    const explicit = await fullRanking(full.recommender, ds, { ks: [10], maskWindow: TINY.maxLen });
+    const whole = await fullRanking(full.recommender, ds, { ks: [10], maskWindow: Infinity });
+    expect(full.test!.ranks).toEqual(window.ranks);
+    expect(explicit.ranks).toEqual(window.ranks);
+    // histories (mean length 25) are longer than the window of 10, so the two protocols differ on this data
+    expect(Array.from(whole.ranks)).not.toEqual(Array.from(window.ranks));
+    expect(JSON.parse(readFileSync(join(fullDir, "report.json"), "utf8")).test.maskScope).toBe("window");
+    expect(readFileSync(join(fullDir, "report.md"), "utf8")).toContain("its last 10 items");
   });
 
   it("the training loss falls", () => {
