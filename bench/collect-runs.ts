@@ -7,14 +7,16 @@
  *     [--input <data file> ...] <run>[=<method name>] ...
  * A run is a run dir (its report.json), the one-line JSON that bench/torch/quality.py prints (a .json file: the
  * PyTorch reference trained on the same protocol), or a `reclm eval --batch-means n --out x.json` file (its
- * mean-of-batch-means figure). `=name` names the row's method (default: the model, or
- * "<model>-pytorch"); runs with the same method name get a mean row.
+ * mean-of-batch-means figure). `<run dir>@<eval.json>` takes the run's test metrics from a later `reclm eval --out`
+ * of that run dir instead of its report (a run tested again under another masking). `=name` names the row's method
+ * (default: the model, or "<model>-pytorch"); runs with the same method name get a mean row.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ReclmError } from "../src/errors.ts";
 import { resolveConfig } from "../src/models/neural/config.ts";
+import { maskWindowOf } from "../src/models/neural/recommender.ts";
 import { getNeuralModel } from "../src/models/registry.ts";
 import { writeBenchResult, type BenchRow } from "./lib/results.ts";
 
@@ -29,7 +31,34 @@ interface RunReport {
   seconds: number;
   threads: number;
   best: { step: number };
-  test: { protocol: string; nUsers: number; metrics: Record<string, number> } | null;
+  test: { protocol: string; nUsers: number; maskScope?: "window" | "history"; metrics: Record<string, number> } | null;
+}
+
+/** What `reclm eval --out` writes (the fields read here). */
+interface EvalResult {
+  model: string;
+  modelSpec?: string;
+  dataset: string;
+  protocol: string;
+  command: string;
+  nUsers: number;
+  maskHistory?: boolean;
+  maskWindow?: number | "all";
+  metrics: Record<string, number>;
+  meanOfBatchMeans?: { batchSize: number; metrics: Record<string, number> };
+}
+
+/** The mask window of a run's config (its maxLen; one less for cloze models). */
+function windowOf(r: RunReport): number | undefined {
+  const def = getNeuralModel(r.model);
+  const config = resolveConfig(def, { preset: "none", config: r.config as never }).config;
+  return maskWindowOf(config, def.objective(config));
+}
+
+/** How an eval masked the history, in words. */
+function maskingOfEval(e: EvalResult): string {
+  if (e.maskHistory === false) return "history not masked";
+  return typeof e.maskWindow === "number" ? `history masked in its last ${e.maskWindow} items (the model's window, as the papers' code)` : "whole history masked";
 }
 
 const { values, positionals } = parseArgs({
@@ -82,22 +111,14 @@ const runs: Run[] = positionals.map((arg) => {
     const json = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
     if ("meanOfBatchMeans" in json) {
       // `reclm eval --batch-means n --out file.json`: LlamaRec's mean-of-batch-means figure of a run
-      const e = json as unknown as {
-        model: string;
-        modelSpec?: string;
-        dataset: string;
-        protocol: string;
-        command: string;
-        nUsers: number;
-        meanOfBatchMeans: { batchSize: number; metrics: Record<string, number> };
-      };
+      const e = json as unknown as EvalResult & { meanOfBatchMeans: NonNullable<EvalResult["meanOfBatchMeans"]> };
       return {
         method: label ?? `${e.model}-mean-of-batch-means-b${e.meanOfBatchMeans.batchSize}`,
         dataset: e.dataset,
         protocol: e.protocol,
         seed: seedOfEvaluatedRun(e.modelSpec ?? /(?:^|\s)(?:-m|--model)\s+(\S+)/.exec(e.command)?.[1]),
         metrics: e.meanOfBatchMeans.metrics,
-        notes: `LlamaRec's test figure: mean over batches of ${e.meanOfBatchMeans.batchSize} users (user order) of per-batch means, ${e.nUsers} users; from \`${e.command}\``,
+        notes: `LlamaRec's test figure: mean over batches of ${e.meanOfBatchMeans.batchSize} users (user order) of per-batch means, ${e.nUsers} users, ${maskingOfEval(e)}; from \`${e.command}\``,
       };
     }
     const t = json as unknown as TorchQuality;
@@ -111,7 +132,10 @@ const runs: Run[] = positionals.map((arg) => {
       notes: `${t.framework} reference (bench/torch/quality.py); test split, history masked, ${t.users} users; best validation at step ${t.best_step}; ${t.steps} steps, stopped by ${t.stopped_by}; ${t.wall_s.toFixed(0)} s`,
     };
   }
-  const file = join(path, "report.json");
+  const at = path.indexOf("@");
+  const runDir = at > 0 ? path.slice(0, at) : path;
+  const retest = at > 0 ? (JSON.parse(readFileSync(path.slice(at + 1), "utf8")) as EvalResult) : undefined;
+  const file = join(runDir, "report.json");
   const r = JSON.parse(readFileSync(file, "utf8")) as RunReport;
   if (!r.test) throw new ReclmError("RECLM_ERR_BAD_DATASET", "the run has no test metrics (was it evaluated?)", { file, field: "test" });
   // Settings the run changed from its preset (besides the seed), so a row says what it is.
@@ -122,11 +146,11 @@ const runs: Run[] = positionals.map((arg) => {
     dataset: r.dataset,
     protocol: r.test.protocol,
     seed: r.config.seed,
-    metrics: r.test.metrics,
+    metrics: retest?.metrics ?? r.test.metrics,
     notes:
       `seed ${r.config.seed}; data protocol ${r.datasetProtocol}; preset ${r.preset ?? "none"}` +
       (changed.length ? ` with ${changed.map((k) => `${k}=${JSON.stringify(r.config[k])} (preset ${JSON.stringify(preset[k])})`).join(", ")}` : "") +
-      `; test split, history masked, ${r.test.nUsers} users; ` +
+      `; test split, ${retest ? `${maskingOfEval(retest)} (tested again: \`${retest.command}\`)` : r.test.maskScope === "window" ? `history masked in its last ${windowOf(r)} items (the model's window, as the papers' code)` : "whole history masked"}, ${r.test.nUsers} users; ` +
       `best validation at step ${r.best.step}; ${r.steps} steps, stopped by ${r.stoppedBy}; ${r.seconds.toFixed(0)} s on ${r.threads} threads`,
   };
 });
