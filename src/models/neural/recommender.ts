@@ -13,6 +13,7 @@ import { writeJsonAtomic } from "../../io.ts";
 import { Rng } from "../../rng.ts";
 import { compile, Engine, loadCheckpoint, saveCheckpoint, type Builder, type Graph, ParamStore, type Tensor } from "../../engine/index.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, Objective } from "./contract.ts";
+import { resolveConfig } from "./config.ts";
 import { allocBatch, fillEvalBatch, type BatchArrays } from "./examples.ts";
 
 export const MODEL_FILE = "model.safetensors";
@@ -98,7 +99,10 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
     if (saved.model !== def.name) {
       throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `run dir holds model "${saved.model}", not "${def.name}"`, { file: join(dir, CONFIG_FILE), field: "model" });
     }
-    const rec = new NeuralRecommender(def, saved.config as unknown as C, saved.nItems, options);
+    // Through the config validator: a hand-edited config.json fails naming the file and field, and a field added to
+    // reclm after the run was saved (maskScope) takes its current default.
+    const { config } = resolveConfig(def, { preset: "none", config: saved.config as unknown as Partial<C>, source: join(dir, CONFIG_FILE) });
+    const rec = new NeuralRecommender(def, config, saved.nItems, options);
     try {
       rec.meta = { preset: saved.preset, dataset: saved.dataset, datasetProtocol: saved.datasetProtocol };
       loadCheckpoint(join(dir, MODEL_FILE), { store: rec.store });

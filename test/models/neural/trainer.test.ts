@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -82,6 +82,23 @@ describe("trainModel (SASRec, embedded, tiny)", () => {
     expect(Array.from(whole.ranks)).not.toEqual(Array.from(window.ranks));
     expect(JSON.parse(readFileSync(join(fullDir, "report.json"), "utf8")).test.maskScope).toBe("window");
     expect(readFileSync(join(fullDir, "report.md"), "utf8")).toContain("its last 10 items");
+  });
+
+  it("loading a run dir validates its config.json: a bad field names the file; a field added later takes its default", () => {
+    const dir = tmp();
+    cpSync(fullDir, dir, { recursive: true });
+    const file = join(dir, "config.json");
+    const saved = JSON.parse(readFileSync(file, "utf8"));
+    delete saved.config.maskScope; // a run saved before maskScope existed
+    writeFileSync(file, JSON.stringify(saved));
+    const old = loadTrained(dir, { threads: 1 });
+    try {
+      expect(old.maskWindow).toBe(TINY.maxLen);
+    } finally {
+      old.dispose();
+    }
+    writeFileSync(file, JSON.stringify({ ...saved, config: { ...saved.config, hidden: "wide" } }));
+    expect(() => loadTrained(dir, { threads: 1 })).toThrow(/config\.json.*field "hidden"|field "hidden".*config\.json/);
   });
 
   it("the training loss falls", () => {
