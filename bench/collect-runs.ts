@@ -129,7 +129,7 @@ const runs: Run[] = positionals.map((arg) => {
       protocol: t.protocol,
       seed: t.seed ?? null,
       metrics: t.metrics,
-      notes: `${t.framework} reference (bench/torch/quality.py); test split, history masked, ${t.users} users; best validation at step ${t.best_step}; ${t.steps} steps, stopped by ${t.stopped_by}; ${t.wall_s.toFixed(0)} s`,
+      notes: `${t.framework} reference (bench/torch/quality.py); test split, history masked in its input window (the last max_len items, as the papers' code), ${t.users} users; best validation at step ${t.best_step}; ${t.steps} steps, stopped by ${t.stopped_by}; ${t.wall_s.toFixed(0)} s`,
     };
   }
   const at = path.indexOf("@");
