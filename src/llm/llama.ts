@@ -223,9 +223,27 @@ export function llamaLogits(b: Builder, model: LlamaModel, tokens: Tensor, posit
 
 /** Final hidden states [B, T, D] (after the output RMSNorm), before the vocabulary head. */
 export function llamaHidden(b: Builder, model: LlamaModel, tokens: Tensor, positions: Tensor): Tensor {
-  const { config: c, params: p } = model;
   if (tokens.rank !== 2) throw new ReclmError("RECLM_ERR_SHAPE", `llama: tokens must be [B, T], got [${tokens.shape}]`);
-  const [B, T] = tokens.shape;
+  return llamaDecode(b, model, llamaEmbed(b, model, tokens), positions);
+}
+
+/** The token embeddings [B, T, D] the decoder starts from (the rows of token_embd). */
+export function llamaEmbed(b: Builder, model: LlamaModel, tokens: Tensor): Tensor {
+  return b.embedding(model.params.tokenEmbedding, tokens);
+}
+
+/**
+ * The decoder over input embeddings x [B, T, D] instead of token ids: the transformer blocks and the final RMSNorm.
+ * Methods whose inputs are not all tokens start here: LLaRA puts a projected item vector where an item's slot token
+ * would be, Lite-LLM4Rec runs its rec-LLM over one cached vector per item. Gradients reach x, so whatever produced
+ * it (a projector, item vectors) trains with the LoRA factors.
+ */
+export function llamaDecode(b: Builder, model: LlamaModel, x0: Tensor, positions: Tensor): Tensor {
+  const { config: c, params: p } = model;
+  if (x0.rank !== 3 || x0.shape[2] !== c.dim) {
+    throw new ReclmError("RECLM_ERR_SHAPE", `llama: input embeddings must be [B, T, ${c.dim}], got [${x0.shape}]`);
+  }
+  const [B, T] = x0.shape;
   const proj = (x: Tensor, layer: number, target: LoraTarget): Tensor => {
     const base = b.linear(x, p.layers[layer][TARGET_PARAM[target]]);
     const ad = p.lora.get(`blk.${layer}.${target}`);
@@ -234,7 +252,7 @@ export function llamaHidden(b: Builder, model: LlamaModel, tokens: Tensor, posit
     return b.add(base, b.scale(b.linear(xa, ad.b), model.lora.alpha / model.lora.rank));
   };
   const heads = (x: Tensor, n: number) => b.permute(b.reshape(x, [B, T, n, c.headDim]), [0, 2, 1, 3]); // [B, n, T, Dh]
-  let x = b.embedding(p.tokenEmbedding, tokens); // [B, T, D]
+  let x = x0; // [B, T, D]
   for (let i = 0; i < c.layers; i++) {
     const l = p.layers[i];
     const h = b.rmsNorm(x, l.attnNorm, c.rmsEps);

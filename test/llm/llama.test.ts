@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { AdamW, compile, Engine, ParamStore, type Builder } from "../../src/engine/index.ts";
-import { declareLlama, declareLlamaFromGguf, llamaLogits, type LlamaConfig, type LlamaModel } from "../../src/llm/llama.ts";
+import { declareLlama, declareLlamaFromGguf, llamaDecode, llamaEmbed, llamaLogits, type LlamaConfig, type LlamaModel } from "../../src/llm/llama.ts";
 import { llamaCppNextTokenProbabilities, loadLlamaCppModel, readGgufHeader } from "../../src/llm/runtime.ts";
 import { Rng } from "../../src/rng.ts";
 import { describeWithShared } from "../helpers/shared.ts";
@@ -79,6 +79,54 @@ describe("llama decoder + LoRA on the engine (random tiny weights)", () => {
     expect(worst).toBeLessThan(2e-2);
     grad.dispose();
     evalLoss.dispose();
+    store.dispose();
+  });
+
+  it("decodes input embeddings: token embeddings give the token path's logits; a projected vector in a slot trains", () => {
+    const store = new ParamStore(engine);
+    const lm = declareLlama(store, config, source, { lora: { rank: 2, alpha: 4, targets: ["q", "v"] } });
+    // LLaRA's shape: a small projector maps an item vector (here 3-d) to one input embedding of the decoder
+    const projector = store.add("projector.weight", [config.dim, 3], { init: { kind: "normal", std: 0.5 } });
+    store.initialize(new Rng(1));
+    const T = tokens.length, slot = 3;
+    const build = (b: Builder) => {
+      const ids = b.input("tokens", [1, T], "i32");
+      const pos = b.input("pos", [T], "i32");
+      const embedded = llamaEmbed(b, lm, ids); // [1, T, D]
+      const item = b.reshape(b.linear(b.input("item", [1, 3]), projector), [1, 1, config.dim]);
+      const mixed = b.concat([b.slice(embedded, 1, 0, slot), item, b.slice(embedded, 1, slot + 1, T - slot - 1)], 1);
+      const logits = b.reshape(b.linear(llamaDecode(b, lm, mixed, pos), lm.params.output), [T, config.vocabSize]);
+      const loss = b.crossEntropy(logits, b.input("targets", [T], "i32"), { ignoreIndex: -1 });
+      return { loss, outputs: { loss, viaEmbeddings: b.linear(llamaDecode(b, lm, embedded, pos), lm.params.output), viaTokens: llamaLogits(b, lm, ids, pos) } };
+    };
+    const inputs = { ...lmInputs(tokens), item: Float32Array.from([0.3, -1.2, 0.8]) };
+    const evalGraph = compile(engine, { mode: "eval", params: store, build });
+    evalGraph.run(inputs);
+    expect(Array.from(evalGraph.read("viaEmbeddings"))).toEqual(Array.from(evalGraph.read("viaTokens")));
+    const grad = compile(engine, { mode: "grad", params: store, build });
+    grad.run(inputs);
+    const g = grad.grad(projector);
+    const w = store.read(projector);
+    const loss = () => (evalGraph.run(inputs), evalGraph.read("loss")[0]);
+    const eps = 1e-2;
+    let worst = 0;
+    for (const i of [0, 7, w.length - 1]) {
+      const keep = w[i];
+      store.write(projector, (w[i] = keep + eps, w));
+      const up = loss();
+      store.write(projector, (w[i] = keep - eps, w));
+      const down = loss();
+      store.write(projector, (w[i] = keep, w));
+      const fd = (up - down) / (2 * eps);
+      worst = Math.max(worst, Math.abs(fd - g[i]) / Math.max(1e-2, Math.abs(fd)));
+    }
+    expect(Math.max(...Array.from(g, Math.abs))).toBeGreaterThan(0);
+    expect(worst).toBeLessThan(2e-2);
+    expect(() => compile(engine, { mode: "eval", params: store, build: (b) => ({ outputs: { h: llamaDecode(b, lm, b.input("x", [1, T, 5]), b.input("pos", [T], "i32")) } }) })).toThrow(
+      /input embeddings must be \[B, T, 8\]/,
+    );
+    grad.dispose();
+    evalGraph.dispose();
     store.dispose();
   });
 
