@@ -37,6 +37,7 @@ const BASE_SCHEMA = {
   selectMetric: z.string().regex(/^(Recall|NDCG|MRR)@[1-9]\d*$/, 'must look like "Recall@10", "NDCG@10" or "MRR@10"'),
   maskHistoryInValidation: z.boolean(),
   maskScope: z.enum(["window", "history"]),
+  selectAverage: z.enum(["users", "batches"]),
   seed: z.number().int().nonnegative().max(0xffffffff),
 } satisfies Record<keyof BaseModelConfig, z.ZodType>;
 

@@ -43,6 +43,12 @@ export interface BaseModelConfig {
    * LlamaRec's and LRURec's `calculate_metrics` masks: the ids of its input `seqs`), or the whole "history".
    */
   maskScope: "window" | "history";
+  /**
+   * How the validation metric is averaged for model selection: over "users", or as LlamaRec's and LRURec's trainers
+   * do, the mean of per-batch means over batches of `evalBatchSize` users ("batches": on ml-latest-small the last
+   * batch of 2 users weighs as much as a batch of 16).
+   */
+  selectAverage: "users" | "batches";
   seed: number;
 }
 

@@ -6,7 +6,8 @@ import type { BaseModelConfig } from "./contract.ts";
 
 /**
  * LlamaRec's / LRURec's trainer (config.py `set_template`, trainer/base.py): AdamW lr 1e-3, weight decay 0.01,
- * eps 1e-9, global clip 5.0, constant LR, validation every 500 steps on UNMASKED Recall@10, patience 20; test masks
+ * eps 1e-9, global clip 5.0, constant LR, validation every 500 steps on UNMASKED Recall@10 averaged as the mean of
+ * per-batch means (trainer/utils.py `AverageMeterSet`, one update per batch), patience 20; test masks
  * the items of the input window (trainer/lru.py `calculate_metrics`). LRURec's own repo masks in validation too
  * (`LRUREC_VALIDATION`).
  */
@@ -21,6 +22,7 @@ export const LLAMAREC_TRAINER = {
   selectMetric: "Recall@10",
   maskHistoryInValidation: false,
   maskScope: "window",
+  selectAverage: "batches",
 } as const satisfies Partial<BaseModelConfig>;
 
 /**
@@ -46,6 +48,7 @@ export const LLARA_TRAINER = {
   selectMetric: "Recall@10",
   maskHistoryInValidation: false,
   maskScope: "window",
+  selectAverage: "users",
 } as const satisfies Partial<BaseModelConfig>;
 
 /**
@@ -59,4 +62,5 @@ export const EMBEDDED_PRESET = {
   validateEvery: 0,
   patience: 3,
   epochs: 30,
+  selectAverage: "users",
 } as const satisfies Partial<BaseModelConfig>;

@@ -24,7 +24,7 @@ import { Rng } from "../../rng.ts";
 import { AdamW, Engine, loadCheckpoint, lrAt, saveCheckpoint, type LrSchedule } from "../../engine/index.ts";
 import { TrainStep } from "./train-step.ts";
 import { fullRanking, type RankingReport } from "../../eval/full-ranking.ts";
-import type { Metrics } from "../../eval/metrics.ts";
+import { metricsMeanOfBatchMeans, type Metrics } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
 import { parseSelectMetric, resolveConfig, type ScheduleConfig } from "./config.ts";
 import type { BaseModelConfig, NeuralModelDefinition } from "./contract.ts";
@@ -66,7 +66,10 @@ export interface ValidationRecord {
   epoch: number;
   /** Mean training loss since the previous validation (null at step 0: JSON-safe, survives a checkpoint). */
   loss: number | null;
+  /** Per-user means. */
   metrics: Metrics;
+  /** The selection metric as `selectAverage: "batches"` computes it, when it does (the value `best` compares). */
+  selectValue?: number;
   seconds: number;
 }
 
@@ -203,12 +206,14 @@ export async function trainModel<C extends BaseModelConfig>(
         maskHistory: config.maskHistoryInValidation,
         signal: options.signal,
       });
-      const value = rep.metrics[config.selectMetric];
+      const selectBy = config.selectAverage === "batches" ? metricsMeanOfBatchMeans(rep.ranks, ks, config.evalBatchSize) : rep.metrics;
+      const value = selectBy[config.selectMetric];
       const rec: ValidationRecord = {
         step: state.step,
         epoch: state.epoch,
         loss: state.lossCount ? state.lossSum / state.lossCount : null,
         metrics: rep.metrics,
+        ...(config.selectAverage === "batches" ? { selectValue: value } : {}),
         seconds: elapsed(),
       };
       state.validations.push(rec);
@@ -305,7 +310,7 @@ export async function trainModel<C extends BaseModelConfig>(
             epoch: state.epoch + 1,
             loss: windowLoss / Math.max(1, windowSteps),
             "steps/s": (state.step - stepsAtStart) / Math.max(1e-9, trainSeconds),
-            [`val ${config.selectMetric}`]: lastVal.metrics[config.selectMetric],
+            [`val ${config.selectMetric}${config.selectAverage === "batches" ? " (batch means)" : ""}`]: lastVal.selectValue ?? lastVal.metrics[config.selectMetric],
             [`best`]: state.best!.value,
           },
         });

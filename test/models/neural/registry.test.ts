@@ -30,12 +30,14 @@ describe("registry", () => {
     }
   });
 
-  it("the papers' masking: LlamaRec presets validate unmasked, LRURec-paper presets (ml-1m) masked; tests mask the window", () => {
+  it("the papers' validation: LlamaRec presets unmasked, LRURec-paper presets (ml-1m) masked, batch-mean selection; tests mask the window", () => {
     for (const name of ["lrurec", "sasrec", "bert4rec", "narm"]) {
       const def = getNeuralModel(name);
       expect(resolveConfig(def, { preset: "ml-latest-small" }).config.maskHistoryInValidation, name).toBe(false);
       expect(resolveConfig(def, { preset: "ml-1m" }).config.maskHistoryInValidation, name).toBe(true);
       expect(resolveConfig(def, { preset: "ml-1m" }).config.maskScope, name).toBe("window");
+      expect(resolveConfig(def, { preset: "ml-latest-small" }).config.selectAverage, name).toBe("batches");
+      expect(resolveConfig(def, { preset: "embedded" }).config.selectAverage, name).toBe("users");
     }
     expect(() => resolveConfig(getNeuralModel("lrurec"), { preset: "none", config: { maskScope: "all" } as never, source: "--set" })).toThrow(/field "maskScope"/);
   });

@@ -6,6 +6,7 @@ import type { SequenceDataset } from "../../../src/contracts.ts";
 import { loadDataset } from "../../../src/data/index.ts";
 import { isReclmError } from "../../../src/errors.ts";
 import { fullRanking } from "../../../src/eval/full-ranking.ts";
+import { metricsMeanOfBatchMeans } from "../../../src/eval/metrics.ts";
 import { trainModel, type TrainResult } from "../../../src/models/neural/trainer.ts";
 import { loadTrained } from "../../../src/models/registry.ts";
 import { SASRec, type SASRecConfig } from "../../../src/models/sasrec.ts";
@@ -63,7 +64,9 @@ describe("trainModel (SASRec, embedded, tiny)", () => {
     expect(full.validations.map((v) => v.step)).toEqual([0, 4, 8]);
     expect(full.steps).toBe(8);
     expect(full.stoppedBy).toBe("maxSteps");
-    const values = full.validations.map((v) => v.metrics["Recall@10"]);
+    // LlamaRec's selection: Recall@10 as the mean of per-batch means over batches of evalBatchSize users
+    expect(full.config.selectAverage).toBe("batches");
+    const values = full.validations.map((v) => v.selectValue!);
     expect(full.best.value).toBe(Math.max(...values));
     expect(full.best.step).toBe(full.validations[values.indexOf(Math.max(...values))].step);
     expect(full.test?.split).toBe("test");
@@ -99,6 +102,14 @@ describe("trainModel (SASRec, embedded, tiny)", () => {
     }
     writeFileSync(file, JSON.stringify({ ...saved, config: { ...saved.config, hidden: "wide" } }));
     expect(() => loadTrained(dir, { threads: 1 })).toThrow(/config\.json.*field "hidden"|field "hidden".*config\.json/);
+  });
+
+  it("selects on the mean of per-batch validation means (LlamaRec's AverageMeterSet), not the per-user mean", async () => {
+    // the recommender holds the best parameters: their validation, averaged per batch of evalBatchSize users
+    const val = await fullRanking(full.recommender, ds, { split: "val", ks: [10], maskHistory: false, batchSize: TINY.evalBatchSize });
+    expect(metricsMeanOfBatchMeans(val.ranks, [10], TINY.evalBatchSize!)["Recall@10"]).toBe(full.best.value);
+    // 1,500 users in batches of 512 leave a last batch of 476: the two averages differ here
+    expect(val.metrics["Recall@10"]).not.toBe(full.best.value);
   });
 
   it("the training loss falls", () => {
