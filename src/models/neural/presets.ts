@@ -47,7 +47,8 @@ export const LLARA_TRAINER = {
   patience: 10,
   selectMetric: "Recall@10",
   maskHistoryInValidation: false,
-  maskScope: "window",
+  // LLaRA scores 1+19 candidates, not the catalogue: with its 10-item windows, full ranking masks the whole history.
+  maskScope: "history",
   selectAverage: "users",
 } as const satisfies Partial<BaseModelConfig>;
 
