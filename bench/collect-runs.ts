@@ -107,7 +107,7 @@ const runs: Run[] = positionals.map((arg) => {
   const eq = arg.indexOf("=");
   const path = eq > 0 ? arg.slice(0, eq) : arg;
   const label = eq > 0 ? arg.slice(eq + 1) : undefined;
-  if (path.endsWith(".json")) {
+  if (path.endsWith(".json") && !path.includes("@")) {
     const json = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
     if ("meanOfBatchMeans" in json) {
       // `reclm eval --batch-means n --out file.json`: LlamaRec's mean-of-batch-means figure of a run
