@@ -59,6 +59,11 @@ export function withMaskWindowOption(cmd: Command): Command {
   );
 }
 
+/** How a ranking masked the history, for the line a command prints. */
+export function maskWindowText(window: number | undefined): string {
+  return window === undefined || window === Infinity ? "whole history masked" : `history masked in its last ${window} items`;
+}
+
 /** The data-file flags a command was given, in the shape loadDataset and the training job take. */
 export function dataFileOptions(opts: DataFileOptions): DataFileOptions {
   return { dataDir: opts.dataDir, interactions: opts.interactions, items: opts.items };

@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { fullRanking, DEFAULT_KS } from "../../eval/full-ranking.ts";
 import { metricsMeanOfBatchMeans } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
-import { commandLine, loadWithProgress, parseKs, parsePositiveInt, parseSplit, withDataFileOptions, withMaskWindowOption, type DataFileOptions } from "../common.ts";
+import { commandLine, loadWithProgress, parseKs, parsePositiveInt, parseSplit, withDataFileOptions, maskWindowText, withMaskWindowOption, type DataFileOptions } from "../common.ts";
 import { writeFileAtomic } from "../io.ts";
 import { knownModelNames, resolveModel } from "../models.ts";
 import { createProgressReporter } from "../progress.ts";
@@ -58,7 +58,7 @@ export function evalCommand(): Command {
         await model.dispose?.();
       }
       process.stdout.write(
-        `${report.protocol} on ${ds.name} (protocol ${ds.protocol}, ${opts.split} split, ${report.nUsers} users, history ${describeMask(opts.maskHistory, opts.maskWindow ?? model.maskWindow)})\n`,
+        `${report.protocol} on ${ds.name} (protocol ${ds.protocol}, ${opts.split} split, ${report.nUsers} users, ${opts.maskHistory ? maskWindowText(opts.maskWindow ?? model.maskWindow) : "history not masked"})\n`,
       );
       const batchMeans = opts.batchMeans ? metricsMeanOfBatchMeans(report.ranks, report.ks, opts.batchMeans) : undefined;
       const rows = [{ method: model.name, metrics: report.metrics }];
@@ -88,10 +88,6 @@ export function evalCommand(): Command {
     });
 }
 
-function describeMask(mask: boolean, window: number | undefined): string {
-  if (!mask) return "not masked";
-  return window === undefined || window === Infinity ? "masked" : `masked in its last ${window} items`;
-}
 
 /** JSON has no Infinity: "all" for the whole history. */
 function maskWindowJson(window: number | undefined): number | "all" {

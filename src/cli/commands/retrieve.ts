@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { retrieveTopK } from "../../eval/full-ranking.ts";
 import type { EvalSplit } from "../../contracts.ts";
-import { loadWithProgress, parsePositiveInt, parseSplit, withDataFileOptions, withMaskWindowOption, type DataFileOptions } from "../common.ts";
+import { loadWithProgress, parsePositiveInt, parseSplit, withDataFileOptions, maskWindowText, withMaskWindowOption, type DataFileOptions } from "../common.ts";
 import { writeFileAtomic } from "../io.ts";
 import { knownModelNames, resolveModel } from "../models.ts";
 import { createProgressReporter } from "../progress.ts";
@@ -52,7 +52,7 @@ export function retrieveCommand(): Command {
       const path = writeFileAtomic(opts.out, lines.length ? `${lines.join("\n")}\n` : "");
       const hits = r.hits.reduce((a, h) => a + h, 0);
       process.stdout.write(
-        `${model.name} top-${opts.top} on ${ds.name} (protocol ${ds.protocol}, ${opts.split} split): ${r.users.length} users, ` +
+        `${model.name} top-${opts.top} on ${ds.name} (protocol ${ds.protocol}, ${opts.split} split, ${maskWindowText(opts.maskWindow ?? model.maskWindow)}): ${r.users.length} users, ` +
           `positive retrieved for ${hits} (${((100 * hits) / Math.max(1, r.users.length)).toFixed(2)}%); wrote ${path}\n`,
       );
     });
