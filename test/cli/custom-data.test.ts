@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { spawnedCli } from "../helpers/cli.ts";
@@ -37,6 +37,26 @@ describe("reclm on the user's own data (--dataset custom)", () => {
     // On a ring, the item after the last one is always the next: co-occurrence must rank it first for every user.
     expect(ev.stdout).toMatch(/cooc\s*│\s*1\.0000/);
   });
+
+  it("trains a retriever on it, evaluates the run dir and retrieves candidates under the user's own item ids", async () => {
+    const data = ["--dataset", "custom", "--protocol", "none", "--interactions", interactions, "--items", items];
+    const run = join(tmp, "lru-own");
+    const small = ["--set", "maxLen=10", "--set", "hidden=16", "--set", "batchSize=8", "--set", "evalBatchSize=40", "--set", "validateEvery=20", "--set", "lr=0.01"];
+    const t = await reclm("train", "--model", "lrurec", ...data, "--preset", "none", ...small, "--max-steps", "40", "--threads", "1", "--out", run);
+    expect(t.stderr).not.toMatch(/reclm:/);
+    expect(t.code).toBe(0);
+    const ev = await reclm("eval", ...data, "--model", run, "--ks", "10", "--out", join(tmp, "own-eval.json"));
+    expect(ev.code).toBe(0);
+    // the ring's next item is learnable: far above the 10/28 a blind guess among the unseen items gets
+    expect(JSON.parse(readFileSync(join(tmp, "own-eval.json"), "utf8")).metrics["Recall@10"]).toBeGreaterThan(0.9);
+    const out = join(tmp, "own-top.jsonl");
+    const r = await reclm("retrieve", ...data, "--model", run, "--top", "5", "--out", out);
+    expect(r.code).toBe(0);
+    const first = JSON.parse(readFileSync(out, "utf8").split("\n")[0]) as { user: string; candidates: number[]; candidateIds: string[] };
+    expect(first.user).toBe("u0");
+    expect(first.candidateIds).toHaveLength(5);
+    for (const id of first.candidateIds) expect(id).toMatch(/^sku-\d+$/);
+  }, 120_000);
 
   it("a malformed row fails with one line naming the file, line and field", async () => {
     const bad = join(tmp, "bad.csv");

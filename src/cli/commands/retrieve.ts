@@ -38,12 +38,15 @@ export function retrieveCommand(): Command {
         progress.stop();
         await model.dispose?.();
       }
-      // Item ids are reclm's dense ids for this dataset + protocol (1..N); `user` is the raw user id.
+      // `candidates` and `positive` are reclm's dense ids for this dataset + protocol (1..N), what rankers read back;
+      // `user` and `candidateIds` are the dataset's own ids.
       const lines = Array.from(r.users, (u, i) =>
         JSON.stringify({
           user: ds.users[u],
           historyLength: r.historyLengths[i],
           candidates: Array.from(r.candidates[i]),
+          // The same candidates as the dataset's own item ids (the user's ids, for custom data).
+          candidateIds: Array.from(r.candidates[i], (id) => ds.catalog.items[id].rawId),
           scores: Array.from(r.scores[i]),
           positive: r.positives[i],
           hit: r.hits[i] === 1,
