@@ -6,7 +6,7 @@ import { compile, Engine, ParamStore } from "../../src/engine/index.ts";
 import { encodeGguf, f32ToF16, gguf } from "../../src/llm/gguf-writer.ts";
 import { declareLlamaFromGguf, llamaConfigFromGguf, llamaLogits } from "../../src/llm/llama.ts";
 import { llamaCppNextTokenProbabilities, loadLlamaCppModel, readGgufHeader } from "../../src/llm/runtime.ts";
-import { writeTinyLlamaGguf, type TinyLlamaOptions } from "../../src/llm/tiny-llama.ts";
+import { gpt2ByteSymbols, writeTinyLlamaGguf, type TinyLlamaOptions } from "../../src/llm/tiny-llama.ts";
 import { Rng } from "../../src/rng.ts";
 
 const engine = Engine.create({ threads: 1 });
@@ -87,7 +87,31 @@ describe("tiny random llama GGUF written by reclm", () => {
     // the weights to F32: the same model, a looser match (measured 7.6e-5).
     expect(await parity({ seed: 2, weightType: "f16" }, "f16")).toBeLessThan(5e-4);
     expect(await parity({ seed: 3, tiedOutput: true, heads: 4, kvHeads: 1 }, "tied")).toBeLessThan(2e-5);
+    expect(await parity({ seed: 4, tokenizer: "bpe" }, "bpe")).toBeLessThan(2e-5);
   }, 60_000);
+
+  it("its byte-level BPE vocabulary (SmolLM/Llama-3/Qwen kind) tokenizes in llama.cpp: merged words, bytes for the rest", async () => {
+    const file = join(dir, "bpe.gguf");
+    writeTinyLlamaGguf(file, { tokenizer: "bpe", words: ["the", "movie", "A", "them"] });
+    const cpp = await loadLlamaCppModel(file);
+    try {
+      const ids = cpp.tokenize("the movie A them", false).map(Number);
+      // GPT-2 pre-tokenization: "the", " movie", " A", " them", each one merged token (ids past the 256 byte symbols)
+      expect(ids.map((i) => cpp.detokenize([i as never]))).toEqual(["the", " movie", " A", " them"]);
+      expect(ids.every((i) => i >= 256)).toBe(true);
+      // unknown text falls back to byte symbols: "é" is C3 A9
+      expect(cpp.tokenize("é", false).map(Number)).toEqual([0xc3, 0xa9]);
+      expect(cpp.detokenize(cpp.tokenize("é movie", false))).toBe("é movie");
+      // after a newline the letter is its own token (what LlamaRec's verbalizer reads at the answer position)
+      const nl = cpp.tokenize("Answer:\nA", false).map(Number);
+      expect(cpp.detokenize([nl[nl.length - 1] as never])).toBe("A");
+      expect(gpt2ByteSymbols()[0x20]).toBe("Ġ");
+      expect(gpt2ByteSymbols()[0x0a]).toBe("Ċ");
+      expect(new Set(gpt2ByteSymbols()).size).toBe(256);
+    } finally {
+      await cpp.dispose();
+    }
+  }, 30_000);
 
   it("its SentencePiece vocabulary tokenizes text in llama.cpp: whole-word pieces, byte fallback for the rest", async () => {
     const file = join(dir, "vocab.gguf");
