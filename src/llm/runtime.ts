@@ -91,3 +91,72 @@ export async function llamaCppNextTokenProbabilities(model: LlamaModel, tokens: 
     await context.dispose();
   }
 }
+
+/** Options of a next-token scorer: how many prompts llama.cpp evaluates side by side, and the context per prompt. */
+export interface NextTokenScorerOptions {
+  /** Prompts evaluated in one batch (llama.cpp sequences of one context). Defaults to 4. */
+  parallel?: number;
+  /** Tokens per prompt the context holds. Defaults to 2048. */
+  contextSize?: number;
+}
+
+/**
+ * A verbalizer's forward: for each prompt (token ids), the log-probabilities of the given candidate tokens as the next
+ * token after the prompt's last position, in ONE forward pass per prompt and no generation (LlamaRec ranks its 20
+ * candidates by the logits of the letters A..T there; log p differs from the raw logit by one constant per prompt,
+ * so the ranking is the same). Runs on llama.cpp with any GGUF node-llama-cpp loads.
+ */
+export class NextTokenScorer {
+  private constructor(
+    private readonly context: Awaited<ReturnType<LlamaModel["createContext"]>>,
+    private readonly contextSize: number,
+  ) {}
+
+  static async create(model: LlamaModel, options: NextTokenScorerOptions = {}): Promise<NextTokenScorer> {
+    const parallel = options.parallel ?? 4;
+    const contextSize = options.contextSize ?? 2048;
+    if (!Number.isInteger(parallel) || parallel < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `parallel must be a positive integer, got ${parallel}`, { field: "parallel" });
+    const context = await model.createContext({ contextSize: contextSize * parallel, sequences: parallel, flashAttention: false });
+    return new NextTokenScorer(context, contextSize);
+  }
+
+  /** out[i][j] = log P(candidates[j] | prompts[i]). */
+  async score(prompts: readonly (readonly number[])[], candidates: readonly number[]): Promise<Float64Array[]> {
+    for (const c of candidates) {
+      if (!Number.isInteger(c) || c < 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `candidate token ${c} is not a token id`, { field: "candidates" });
+    }
+    const out: Float64Array[] = new Array(prompts.length);
+    let next = 0;
+    const worker = async () => {
+      const seq = this.context.getSequence();
+      try {
+        for (let i = next++; i < prompts.length; i = next++) {
+          const tokens = prompts[i];
+          if (tokens.length === 0 || tokens.length > this.contextSize) {
+            throw new ReclmError("RECLM_ERR_BAD_CONFIG", `prompt ${i} has ${tokens.length} tokens; 1..${this.contextSize} fit`, { field: "prompts" });
+          }
+          const items = tokens.map((t, k) => (k === tokens.length - 1 ? ([t, { generateNext: { probabilities: true } }] as const) : t));
+          const res = await seq.controlledEvaluate(items as never);
+          const probs = res[tokens.length - 1]?.next?.probabilities;
+          if (!probs) throw new ReclmError("RECLM_ERR_INTERNAL", `llama.cpp returned no next-token distribution for prompt ${i}`);
+          // The distribution covers the whole vocabulary: a candidate missing from it is not a token of this model.
+          out[i] = Float64Array.from(candidates, (c) => {
+            const p = probs.get(c as never);
+            if (p === undefined) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `candidate token ${c} is outside the model's vocabulary of ${probs.size}`, { field: "candidates" });
+            return Math.log(p);
+          });
+          await seq.clearHistory();
+        }
+      } finally {
+        seq.dispose();
+      }
+    };
+    const n = Math.min(this.context.sequencesLeft, prompts.length);
+    await Promise.all(Array.from({ length: n }, worker));
+    return out;
+  }
+
+  async dispose(): Promise<void> {
+    await this.context.dispose();
+  }
+}
