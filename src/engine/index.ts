@@ -17,3 +17,4 @@ export { ComputeAllocator, Graph, compile, type CompileOptions, type BuildResult
 export { AdamW, lrAt, type AdamWOptions, type LrSchedule } from "./optim.ts";
 export { runInChild, type ChildJob, type ChildJobContext, type RunInChildOptions } from "./child.ts";
 export { saveCheckpoint, loadCheckpoint, type CheckpointState, type CheckpointMeta } from "./checkpoint.ts";
+export { dequantize, quantize, ggmlTypeBytes, ggmlTypeName, GGML_TYPE } from "./quant.ts";

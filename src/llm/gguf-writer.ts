@@ -1,5 +1,5 @@
 /**
- * A small GGUF (v3) writer: metadata + F32/F16 tensors. reclm writes its own GGUF files — tiny random models for
+ * A small GGUF (v3) writer: metadata + F32, F16 and quantized (Q8_0, Q4_0, Q4_K, Q6_K) tensors. reclm writes its own GGUF files — tiny random models for
  * tests that must not depend on downloaded weights (tiny-llama.ts), and later the LMs it trains — and reads them
  * back with the same reader llama.cpp uses (runtime.ts), so what it writes is what llama.cpp loads.
  *
@@ -7,6 +7,7 @@
  * value; each tensor info = name, n_dims u32, ne[] u64 (fastest dimension first), ggml type u32, data offset u64
  * (relative to the data section, aligned); padding to `general.alignment` (32); the data.
  */
+import { quantize } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import { writeFileAtomic } from "../io.ts";
 
@@ -35,13 +36,18 @@ export interface GgufTensorData {
   /** PyTorch order (slowest dimension first), as GgufTensor.shape reads it back. */
   shape: readonly number[];
   data: Float32Array;
-  /** Stored type; default "f32". */
-  type?: "f32" | "f16";
+  /**
+   * Stored type; default "f32". The quantized ones (ggml's block formats, rows of the last dimension) are written by
+   * ggml's own quantizer, as llama.cpp's tools write them.
+   */
+  type?: GgufTensorType;
 }
+
+export type GgufTensorType = "f32" | "f16" | "q8_0" | "q4_0" | "q4_K" | "q6_K";
 
 const ALIGNMENT = 32;
 const VALUE_TYPE = { u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9, u64: 10, i64: 11, f64: 12 } as const;
-const GGML_TYPE = { f32: 0, f16: 1 } as const;
+const GGML_TYPE_ID: Record<GgufTensorType, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 8, q4_K: 12, q6_K: 14 };
 const UTF8 = new TextEncoder();
 
 /** Growable little-endian byte sink. */
@@ -178,8 +184,16 @@ export function f32ToF16(x: number): number {
 }
 
 function tensorBytes(t: GgufTensorData): Uint8Array {
-  if ((t.type ?? "f32") === "f32") return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-  return new Uint8Array(Uint16Array.from(t.data, f32ToF16).buffer);
+  const type = t.type ?? "f32";
+  if (!(type in GGML_TYPE_ID)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `GGUF tensor "${t.name}": unknown type "${type}"`, { field: t.name });
+  if (type === "f32") return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  if (type === "f16") return new Uint8Array(Uint16Array.from(t.data, f32ToF16).buffer);
+  const perRow = t.shape[t.shape.length - 1];
+  try {
+    return quantize(GGML_TYPE_ID[type], t.data, perRow);
+  } catch (e) {
+    throw new ReclmError("RECLM_ERR_SHAPE", `GGUF tensor "${t.name}" [${t.shape}] cannot be stored as ${type}: ${(e as Error).message}`, { field: t.name }, { cause: e });
+  }
 }
 
 /** Serializes a GGUF file: metadata in the given order, then the tensors. */
@@ -209,7 +223,7 @@ export function encodeGguf(metadata: Readonly<Record<string, GgufValue>>, tensor
     out.string(t.name);
     out.u32(t.shape.length);
     for (const d of [...t.shape].reverse()) out.u64(d);
-    out.u32(GGML_TYPE[t.type ?? "f32"]);
+    out.u32(GGML_TYPE_ID[t.type ?? "f32"]);
     out.u64(offset);
     offset += Math.ceil(blobs[i].length / ALIGNMENT) * ALIGNMENT;
   });

@@ -2,13 +2,13 @@
  * reclm's own llama-architecture decoder on the training engine: the forward llama.cpp runs (RMSNorm, rotary
  * position embedding, grouped-query causal attention, SwiGLU MLP, final RMSNorm, output head), built with engine ops
  * that all have a backward, plus LoRA adapters (W + (alpha/r)·B·A, B = 0 at init, as PEFT) on any projection.
- * The base weights come from a GGUF file (F32 or F16 here; quantized types are refused with a clear error) and stay
+ * The base weights come from a GGUF file (F32, F16, or any quantized type llama.cpp reads, dequantized once) and stay
  * frozen unless asked; the LoRA factors are the trainable parameters. This is the decoder forward the LLM methods
  * (LlamaRec's verbalizer fine-tuning, LLaRA, GenRec, Lite-LLM4Rec) share: one forward, one LoRA, one trainer.
  * Parity with llama.cpp on real weights: test/llm/llama.test.ts.
  */
 import { closeSync, openSync, readSync } from "node:fs";
-import type { Builder, Param, ParamStore, Tensor } from "../engine/index.ts";
+import { dequantize, ggmlTypeBytes, type Builder, type Param, type ParamStore, type Tensor } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import type { GgufHeader, GgufTensor } from "./runtime.ts";
 
@@ -67,7 +67,6 @@ export interface LlamaModel {
 }
 
 const GGML_F32 = 0;
-const GGML_F16 = 1;
 
 const num = (h: GgufHeader, key: string, file: string, fallback?: number): number => {
   const v = h.metadata[key];
@@ -101,35 +100,24 @@ export function llamaConfigFromGguf(h: GgufHeader, file: string): LlamaConfig {
   };
 }
 
-function f16ToF32(bits: number): number {
-  const s = bits & 0x8000 ? -1 : 1;
-  const e = (bits >> 10) & 0x1f;
-  const m = bits & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-/** Reads one tensor's values (F32 or F16) from the GGUF file. */
+/**
+ * Reads one tensor's values from the GGUF file: F32 as stored, every other type ggml knows (F16, BF16, Q8_0, Q4_0,
+ * the K-quants...) converted by ggml's own routine. The base weights are frozen, so a quantized model trains its LoRA
+ * factors against the dequantized weights, the values llama.cpp multiplies with.
+ */
 function readTensor(fd: number, t: GgufTensor, file: string): Float32Array {
   const n = t.shape.reduce((a, b) => a * b, 1);
-  if (t.ggmlType === GGML_F32) {
-    const out = new Float32Array(n);
-    const got = readSync(fd, new Uint8Array(out.buffer), 0, n * 4, t.fileOffset);
-    if (got !== n * 4) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `tensor "${t.name}" is truncated`, { file, field: t.name });
-    return out;
+  const perRow = t.shape[t.shape.length - 1];
+  let size: number;
+  try {
+    size = t.ggmlType === GGML_F32 ? n * 4 : ggmlTypeBytes(t.ggmlType, n, perRow);
+  } catch (e) {
+    throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `tensor "${t.name}" has ggml type ${t.ggmlType}, which reclm cannot read (${(e as Error).message})`, { file, field: t.name }, { cause: e });
   }
-  if (t.ggmlType === GGML_F16) {
-    const raw = new Uint16Array(n);
-    const got = readSync(fd, new Uint8Array(raw.buffer), 0, n * 2, t.fileOffset);
-    if (got !== n * 2) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `tensor "${t.name}" is truncated`, { file, field: t.name });
-    return Float32Array.from(raw, f16ToF32);
-  }
-  throw new ReclmError(
-    "RECLM_ERR_BAD_CHECKPOINT",
-    `tensor "${t.name}" has ggml type ${t.ggmlType}; reclm's trainable decoder reads F32/F16 weights only (quantized GGUFs run through llama.cpp for inference)`,
-    { file, field: t.name },
-  );
+  const raw = new Uint8Array(size);
+  const got = readSync(fd, raw, 0, size, t.fileOffset);
+  if (got !== size) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `tensor "${t.name}" is truncated`, { file, field: t.name });
+  return t.ggmlType === GGML_F32 ? new Float32Array(raw.buffer) : dequantize(t.ggmlType, raw, n, perRow);
 }
 
 /** Where base weights come from: (GGUF tensor name, PyTorch-order shape) -> values. */
@@ -173,7 +161,7 @@ export function declareLlama(store: ParamStore, config: LlamaConfig, source: Wei
   return { config, params, lora: options.lora };
 }
 
-/** `declareLlama` with the weights of a GGUF file (F32/F16 tensors, shapes checked against the metadata). */
+/** `declareLlama` with the weights of a GGUF file (F32, F16 or quantized tensors, shapes checked against the metadata). */
 export function declareLlamaFromGguf(store: ParamStore, header: GgufHeader, file: string, options: DeclareLlamaOptions = {}): LlamaModel {
   const config = llamaConfigFromGguf(header, file);
   const byName = new Map(header.tensors.map((t) => [t.name, t]));

@@ -8,7 +8,7 @@
  *   space ("Ġword", "word") and the merges that build them, and two control tokens.
  */
 import { Rng } from "../rng.ts";
-import { gguf, writeGguf, type GgufTensorData, type GgufValue } from "./gguf-writer.ts";
+import { gguf, writeGguf, type GgufTensorData, type GgufTensorType, type GgufValue } from "./gguf-writer.ts";
 import type { LlamaConfig } from "./llama.ts";
 
 export interface TinyLlamaOptions {
@@ -23,7 +23,8 @@ export interface TinyLlamaOptions {
   tiedOutput?: boolean;
   /** Standard deviation of the random weights (norm weights are 1 + noise). */
   std?: number;
-  weightType?: "f32" | "f16";
+  /** Stored type of the matrices (norms stay F32): "f32" (default), "f16", or a quantized one (rows of dim values). */
+  weightType?: GgufTensorType;
   /** "spm" (default) or "bpe". */
   tokenizer?: "spm" | "bpe";
   seed?: number;

@@ -90,6 +90,20 @@ describe("tiny random llama GGUF written by reclm", () => {
     expect(await parity({ seed: 4, tokenizer: "bpe" }, "bpe")).toBeLessThan(2e-5);
   }, 60_000);
 
+  it("a quantized model (Q8_0, Q4_0) loads into reclm's decoder dequantized; llama.cpp on the same file agrees", async () => {
+    // llama.cpp also quantizes the activations for these types' matmuls (Q8 dot products); reclm multiplies the
+    // dequantized weights in F32: the same weights, a looser match than F32's 2e-5.
+    const q8 = await parity({ seed: 5, weightType: "q8_0" }, "q8_0");
+    const q4 = await parity({ seed: 5, weightType: "q4_0" }, "q4_0");
+    // measured 3.6e-3 and 4.2e-3; a misread block (wrong scale or order) moves probabilities by ~1e-1
+    expect(q8).toBeLessThan(8e-3);
+    expect(q4).toBeLessThan(8e-3);
+    // the file really holds quantized matrices (ggml type 2 = Q4_0)
+    const file = join(dir, "q4_0.gguf");
+    const h = await readGgufHeader(file);
+    expect(h.tensors.find((t) => t.name === "blk.0.attn_q.weight")!.ggmlType).toBe(2);
+  }, 60_000);
+
   it("its byte-level BPE vocabulary (SmolLM/Llama-3/Qwen kind) tokenizes in llama.cpp: merged words, bytes for the rest", async () => {
     const file = join(dir, "bpe.gguf");
     writeTinyLlamaGguf(file, { tokenizer: "bpe", words: ["the", "movie", "A", "them"] });

@@ -54,6 +54,18 @@ function bindBase(lib: LibraryHandle) {
     ggml_set_output: f("void ggml_set_output(ggml_tensor * t)"),
     ggml_nbytes: f("size_t ggml_nbytes(const ggml_tensor * t)"),
 
+    // tensor types and quantization
+    ggml_blck_size: f("int64_t ggml_blck_size(int type)"),
+    ggml_type_size: f("size_t ggml_type_size(int type)"),
+    ggml_row_size: f("size_t ggml_row_size(int type, int64_t ne)"),
+    ggml_type_name: f("const char * ggml_type_name(int type)"),
+    ggml_is_quantized: f("bool ggml_is_quantized(int type)"),
+    ggml_get_type_traits: f("const void * ggml_get_type_traits(int type)"),
+    ggml_quantize_requires_imatrix: f("bool ggml_quantize_requires_imatrix(int type)"),
+    ggml_quantize_chunk: f(
+      "size_t ggml_quantize_chunk(int type, const float * src, _Out_ uint8_t * dst, int64_t start, int64_t nrows, int64_t n_per_row, const float * imatrix)",
+    ),
+
     // binary / unary ops
     ggml_add: f("ggml_tensor * ggml_add(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b)"),
     ggml_sub: f("ggml_tensor * ggml_sub(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b)"),
@@ -296,4 +308,59 @@ export function isContiguousNative(p: Ptr): boolean {
     expect *= ne[i];
   }
   return true;
+}
+
+/** `ggml_to_float_t` (ggml.h): dequantizes k values of a row. */
+const ToFloat = koffi.proto("void ggml_to_float_t(const uint8_t * x, _Out_ float * y, int64_t k)");
+/** `struct ggml_type_traits` (ggml.h): type_name, blck_size, blck_size_interleave, type_size, is_quantized, to_float. */
+const TypeTraits = koffi.struct("ggml_type_traits", {
+  type_name: "const char *",
+  blck_size: "int64_t",
+  blck_size_interleave: "int64_t",
+  type_size: "size_t",
+  is_quantized: "bool",
+  to_float: "void *",
+  from_float_ref: "void *",
+});
+
+/** Bytes of n values of a ggml type laid out in rows of `perRow` (`ggml_row_size`); throws for a type it cannot hold. */
+export function ggmlBytes(g: Ggml, type: number, n: number, perRow = n): number {
+  const B = g.base;
+  const block = Number(B.ggml_blck_size(type));
+  if (!(block > 0) || perRow % block !== 0 || n % perRow !== 0) {
+    throw new ReclmError("RECLM_ERR_SHAPE", `ggml type ${type} (${String(B.ggml_type_name(type))}) stores rows in blocks of ${block}; rows of ${perRow} do not fit`);
+  }
+  return Number(B.ggml_row_size(type, perRow)) * (n / perRow);
+}
+
+/**
+ * Values of n elements stored as ggml type `type` (any type ggml can convert to float: F16, BF16, Q4_0, Q8_0, the
+ * K-quants...), through ggml's own converter (`ggml_get_type_traits(type)->to_float`), so reclm reads every type
+ * llama.cpp does. The traits struct layout is checked against ggml's own accessors first.
+ */
+export function ggmlToFloat(g: Ggml, type: number, bytes: Uint8Array, n: number, perRow = n): Float32Array {
+  const B = g.base;
+  const want = ggmlBytes(g, type, n, perRow);
+  if (bytes.length < want) throw new ReclmError("RECLM_ERR_SHAPE", `${n} values of ${String(B.ggml_type_name(type))} need ${want} bytes, got ${bytes.length}`);
+  const traits = koffi.decode(B.ggml_get_type_traits(type) as never, TypeTraits) as { blck_size: number | bigint; type_size: number | bigint; to_float: Ptr | null };
+  if (Number(traits.blck_size) !== Number(B.ggml_blck_size(type)) || Number(traits.type_size) !== Number(B.ggml_type_size(type))) {
+    throw new ReclmError("RECLM_ERR_ENGINE", "struct ggml_type_traits differs from the one reclm was written for (is node-llama-cpp pinned to 3.21.1?)");
+  }
+  if (!traits.to_float) throw new ReclmError("RECLM_ERR_ENGINE", `ggml has no converter from ${String(B.ggml_type_name(type))} to float`);
+  const out = new Float32Array(n);
+  const rowBytes = want / (n / perRow);
+  for (let r = 0; r < n / perRow; r++) {
+    koffi.call(traits.to_float as never, ToFloat, bytes.subarray(r * rowBytes, (r + 1) * rowBytes), out.subarray(r * perRow, (r + 1) * perRow), perRow);
+  }
+  return out;
+}
+
+/** n values quantized to ggml type `type` in rows of `perRow` (`ggml_quantize_chunk`, no importance matrix). */
+export function ggmlQuantize(g: Ggml, type: number, values: Float32Array, perRow = values.length): Uint8Array {
+  const B = g.base;
+  if (B.ggml_quantize_requires_imatrix(type)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${String(B.ggml_type_name(type))} needs an importance matrix`);
+  const out = new Uint8Array(ggmlBytes(g, type, values.length, perRow));
+  const written = Number(B.ggml_quantize_chunk(type, values, out, 0, values.length / perRow, perRow, null));
+  if (written !== out.length) throw new ReclmError("RECLM_ERR_ENGINE", `ggml_quantize_chunk wrote ${written} bytes, expected ${out.length}`);
+  return out;
 }
