@@ -95,7 +95,7 @@ describe("tiny random llama GGUF written by reclm", () => {
     // dequantized weights in F32: the same weights, a looser match than F32's 2e-5.
     const q8 = await parity({ seed: 5, weightType: "q8_0" }, "q8_0");
     const q4 = await parity({ seed: 5, weightType: "q4_0" }, "q4_0");
-    // measured 3.6e-3 and 4.2e-3; a misread block (wrong scale or order) moves probabilities by ~1e-1
+    // measured 3.6e-3 and 4.2e-3 here
     expect(q8).toBeLessThan(8e-3);
     expect(q4).toBeLessThan(8e-3);
     // the file really holds quantized matrices (ggml type 2 = Q4_0)
