@@ -28,7 +28,9 @@ export interface LlamaConfig {
   tiedOutput: boolean;
 }
 
-export type LoraTarget = "q" | "k" | "v" | "o" | "gate" | "up" | "down";
+/** The projections LoRA can adapt (the layer's matrices). */
+export const LORA_TARGETS = ["q", "k", "v", "o", "gate", "up", "down"] as const;
+export type LoraTarget = (typeof LORA_TARGETS)[number];
 
 export interface LoraOptions {
   rank: number;

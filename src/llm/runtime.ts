@@ -63,9 +63,15 @@ export async function loadLlamaCppModel(path: string): Promise<LlamaModel> {
 
 /**
  * llama.cpp's next-token probability distribution after every prefix of `tokens` (one forward pass over the
- * sequence): out[t] = P(· | tokens[0..t]). For parity checks against reclm's decoder.
+ * sequence): out[t] = P(· | tokens[0..t]), with a LoRA adapter file applied if given. For parity checks against
+ * reclm's decoder.
  */
-export async function llamaCppNextTokenProbabilities(model: LlamaModel, tokens: readonly number[], vocabSize: number): Promise<Float64Array[]> {
+export async function llamaCppNextTokenProbabilities(
+  model: LlamaModel,
+  tokens: readonly number[],
+  vocabSize: number,
+  options: { loraFile?: string } = {},
+): Promise<Float64Array[]> {
   // F32 KV cache and no flash attention: llama.cpp's defaults (F16 cache) would blur a parity check at ~1e-3.
   const context = await model.createContext({
     contextSize: Math.max(64, tokens.length + 8),
@@ -73,6 +79,7 @@ export async function llamaCppNextTokenProbabilities(model: LlamaModel, tokens: 
     flashAttention: false,
     experimentalKvCacheKeyType: "F32",
     experimentalKvCacheValueType: "F32",
+    ...(options.loraFile ? { lora: { adapters: [{ filePath: options.loraFile }] } } : {}),
   });
   try {
     const seq = context.getSequence();
