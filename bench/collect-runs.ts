@@ -92,6 +92,15 @@ interface Run {
   notes: string;
 }
 
+/** A JSON file's content, or an error naming the file. */
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new ReclmError("RECLM_ERR_BAD_DATASET", `cannot read it as JSON (${(e as Error).message})`, { file }, { cause: e });
+  }
+}
+
 /** The seed of the run dir an eval result scored (its config.json), or null when the model was not a run dir. */
 function seedOfEvaluatedRun(spec: string | undefined): number | null {
   if (!spec) return null;
@@ -108,7 +117,7 @@ const runs: Run[] = positionals.map((arg) => {
   const path = eq > 0 ? arg.slice(0, eq) : arg;
   const label = eq > 0 ? arg.slice(eq + 1) : undefined;
   if (path.endsWith(".json") && !path.includes("@")) {
-    const json = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+    const json = readJson(path) as Record<string, unknown>;
     if ("meanOfBatchMeans" in json) {
       // `reclm eval --batch-means n --out file.json`: LlamaRec's mean-of-batch-means figure of a run
       const e = json as unknown as EvalResult & { meanOfBatchMeans: NonNullable<EvalResult["meanOfBatchMeans"]> };
@@ -134,9 +143,9 @@ const runs: Run[] = positionals.map((arg) => {
   }
   const at = path.indexOf("@");
   const runDir = at > 0 ? path.slice(0, at) : path;
-  const retest = at > 0 ? (JSON.parse(readFileSync(path.slice(at + 1), "utf8")) as EvalResult) : undefined;
+  const retest = at > 0 ? (readJson(path.slice(at + 1)) as EvalResult) : undefined;
   const file = join(runDir, "report.json");
-  const r = JSON.parse(readFileSync(file, "utf8")) as RunReport;
+  const r = readJson(file) as RunReport;
   if (!r.test) throw new ReclmError("RECLM_ERR_BAD_DATASET", "the run has no test metrics (was it evaluated?)", { file, field: "test" });
   // Settings the run changed from its preset (besides the seed), so a row says what it is.
   const preset = resolveConfig(getNeuralModel(r.model), { preset: r.preset ?? "none" }).config as unknown as Record<string, unknown>;
