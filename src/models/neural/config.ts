@@ -82,6 +82,18 @@ export interface ResolvedConfig<C> {
   preset: string | undefined;
 }
 
+/**
+ * Fields added to the config after runs were saved, with the value the code behaved by before they existed. A run
+ * dir saved without them loads, evaluates and resumes exactly as it was trained: a later default must not change a
+ * run's model selection or test masking half-way.
+ */
+const BEFORE_FIELD_EXISTED: Readonly<Partial<BaseModelConfig>> = { maskScope: "history", selectAverage: "users" };
+
+/** A saved run's config (config.json) completed with BEFORE_FIELD_EXISTED for the fields it predates. */
+export function savedConfig<C extends BaseModelConfig>(config: Record<string, unknown>): Partial<C> {
+  return { ...BEFORE_FIELD_EXISTED, ...config } as Partial<C>;
+}
+
 export function resolveConfig<C extends BaseModelConfig>(
   def: NeuralModelDefinition<C>,
   options: ResolveConfigOptions<C> = {},

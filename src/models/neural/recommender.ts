@@ -13,7 +13,7 @@ import { writeJsonAtomic } from "../../io.ts";
 import { Rng } from "../../rng.ts";
 import { compile, Engine, loadCheckpoint, saveCheckpoint, type Builder, type Graph, ParamStore, type Tensor } from "../../engine/index.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, Objective } from "./contract.ts";
-import { resolveConfig } from "./config.ts";
+import { resolveConfig, savedConfig } from "./config.ts";
 import { allocBatch, fillEvalBatch, type BatchArrays } from "./examples.ts";
 
 export const MODEL_FILE = "model.safetensors";
@@ -99,9 +99,9 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
     if (saved.model !== def.name) {
       throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `run dir holds model "${saved.model}", not "${def.name}"`, { file: join(dir, CONFIG_FILE), field: "model" });
     }
-    // Through the config validator: a hand-edited config.json fails naming the file and field, and a field added to
-    // reclm after the run was saved (maskScope) takes its current default.
-    const { config } = resolveConfig(def, { preset: "none", config: saved.config as unknown as Partial<C>, source: join(dir, CONFIG_FILE) });
+    // Through the config validator: a hand-edited config.json fails naming the file and field; a field added to reclm
+    // after the run was saved takes the value the run was made with (savedConfig).
+    const { config } = resolveConfig(def, { preset: "none", config: savedConfig<C>(saved.config as unknown as Record<string, unknown>), source: join(dir, CONFIG_FILE) });
     const rec = new NeuralRecommender(def, config, saved.nItems, options);
     try {
       rec.meta = { preset: saved.preset, dataset: saved.dataset, datasetProtocol: saved.datasetProtocol };

@@ -26,7 +26,7 @@ import { TrainStep } from "./train-step.ts";
 import { fullRanking, type RankingReport } from "../../eval/full-ranking.ts";
 import { metricsMeanOfBatchMeans, type Metrics } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
-import { parseSelectMetric, resolveConfig, type ScheduleConfig } from "./config.ts";
+import { parseSelectMetric, resolveConfig, savedConfig, type ScheduleConfig } from "./config.ts";
 import type { BaseModelConfig, NeuralModelDefinition } from "./contract.ts";
 import { allocBatch, buildExamples, fillTrainBatch, type ExampleSet } from "./examples.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../../io.ts";
@@ -400,7 +400,7 @@ function checkSaved<C extends BaseModelConfig>(saved: SavedModelConfig, file: st
 
 /** On resume the run dir's config rules; user overrides may only repeat it. */
 function resumedConfig<C extends BaseModelConfig>(def: NeuralModelDefinition<C>, saved: SavedModelConfig, options: TrainOptions<C>, file: string): { config: C; preset: string | undefined } {
-  const { config } = resolveConfig(def, { preset: "none", config: saved.config as unknown as Partial<C>, source: file });
+  const { config } = resolveConfig(def, { preset: "none", config: savedConfig<C>(saved.config as unknown as Record<string, unknown>), source: file });
   if (options.preset !== undefined && options.preset !== (saved.preset ?? "none")) {
     throw new ReclmError("RECLM_ERR_BAD_CONFIG", `cannot change the preset on resume (run dir has ${saved.preset ?? "none"}, asked ${options.preset})`, { file, field: "preset" });
   }

@@ -87,16 +87,18 @@ describe("trainModel (SASRec, embedded, tiny)", () => {
     expect(readFileSync(join(fullDir, "report.md"), "utf8")).toContain("its last 10 items");
   });
 
-  it("loading a run dir validates its config.json: a bad field names the file; a field added later takes its default", () => {
+  it("loading a run dir validates its config.json: a bad field names the file; a run saved before a field existed keeps its behaviour", () => {
     const dir = tmp();
     cpSync(fullDir, dir, { recursive: true });
     const file = join(dir, "config.json");
     const saved = JSON.parse(readFileSync(file, "utf8"));
-    delete saved.config.maskScope; // a run saved before maskScope existed
+    delete saved.config.maskScope; // a run saved before maskScope existed masked the whole history
+    delete saved.config.selectAverage;
     writeFileSync(file, JSON.stringify(saved));
     const old = loadTrained(dir, { threads: 1 });
     try {
-      expect(old.maskWindow).toBe(TINY.maxLen);
+      expect(old.maskWindow).toBeUndefined();
+      expect(old.config.selectAverage).toBe("users");
     } finally {
       old.dispose();
     }
