@@ -127,7 +127,7 @@ const runs: Run[] = positionals.map((arg) => {
         protocol: e.protocol,
         seed: seedOfEvaluatedRun(e.modelSpec ?? /(?:^|\s)(?:-m|--model)\s+(\S+)/.exec(e.command)?.[1]),
         metrics: e.meanOfBatchMeans.metrics,
-        notes: `LlamaRec's test figure: mean over batches of ${e.meanOfBatchMeans.batchSize} users (user order) of per-batch means, ${e.nUsers} users, ${maskingOfEval(e)}; from \`${e.command}\``,
+        notes: `the papers' test() figure (LlamaRec's and LRURec's trainers): mean over batches of ${e.meanOfBatchMeans.batchSize} users (user order) of per-batch means, ${e.nUsers} users, ${maskingOfEval(e)}; from \`${e.command}\``,
       };
     }
     const t = json as unknown as TorchQuality;
