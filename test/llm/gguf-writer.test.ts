@@ -2,12 +2,13 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { compile, Engine, ParamStore } from "../../src/engine/index.ts";
+import { Engine, ParamStore } from "../../src/engine/index.ts";
 import { encodeGguf, f32ToF16, gguf } from "../../src/llm/gguf-writer.ts";
-import { declareLlamaFromGguf, llamaConfigFromGguf, llamaLogits } from "../../src/llm/llama.ts";
+import { declareLlamaFromGguf, llamaConfigFromGguf } from "../../src/llm/llama.ts";
 import { llamaCppNextTokenProbabilities, loadLlamaCppModel, readGgufHeader } from "../../src/llm/runtime.ts";
 import { gpt2ByteSymbols, writeTinyLlamaGguf, type TinyLlamaOptions } from "../../src/llm/tiny-llama.ts";
 import { Rng } from "../../src/rng.ts";
+import { decoderLogProbs } from "../helpers/decoder.ts";
 
 const engine = Engine.create({ threads: 1 });
 afterAll(() => engine.dispose());
@@ -56,24 +57,14 @@ async function parity(options: TinyLlamaOptions, name: string): Promise<number> 
   try {
     const r = new Rng(8);
     const tokens = [1, ...Array.from({ length: 23 }, () => r.int(3, V))];
-    const T = tokens.length;
     const store = new ParamStore(engine);
     const lm = declareLlamaFromGguf(store, await readGgufHeader(file), file);
     store.initialize(new Rng(0));
-    const g = compile(engine, { mode: "eval", params: store, build: (b) => ({ outputs: { logits: llamaLogits(b, lm, b.input("tokens", [1, T], "i32"), b.input("pos", [T], "i32")) } }) });
-    g.run({ tokens: Int32Array.from(tokens), pos: Int32Array.from({ length: T }, (_, i) => i) });
-    const logits = g.read("logits");
-    g.dispose();
+    const ours = decoderLogProbs(engine, store, lm, tokens);
     store.dispose();
     const ref = await llamaCppNextTokenProbabilities(cpp, tokens, V);
     let worst = 0;
-    for (let t = 0; t < T; t++) {
-      const row = logits.subarray(t * V, (t + 1) * V);
-      const m = Math.max(...row);
-      let z = 0;
-      for (const v of row) z += Math.exp(v - m);
-      for (let i = 0; i < V; i++) worst = Math.max(worst, Math.abs(Math.exp(row[i] - m) / z - ref[t][i]));
-    }
+    for (let t = 0; t < tokens.length; t++) for (let i = 0; i < V; i++) worst = Math.max(worst, Math.abs(Math.exp(ours[t][i]) - ref[t][i]));
     return worst;
   } finally {
     await cpp.dispose();

@@ -2,12 +2,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { compile, Engine, ParamStore } from "../../src/engine/index.ts";
-import { declareLlamaFromGguf, llamaLogits, type LlamaModel, type LoraOptions } from "../../src/llm/llama.ts";
+import { Engine, ParamStore } from "../../src/engine/index.ts";
+import { declareLlamaFromGguf, type LlamaModel, type LoraOptions } from "../../src/llm/llama.ts";
 import { readLoraGguf, writeLoraGguf } from "../../src/llm/lora-gguf.ts";
 import { llamaCppNextTokenProbabilities, loadLlamaCppModel, readGgufHeader } from "../../src/llm/runtime.ts";
 import { writeTinyLlamaGguf } from "../../src/llm/tiny-llama.ts";
 import { Rng } from "../../src/rng.ts";
+import { decoderLogProbs } from "../helpers/decoder.ts";
 
 const engine = Engine.create({ threads: 1 });
 const dir = mkdtempSync(join(tmpdir(), "reclm-lora-gguf-"));
@@ -25,22 +26,6 @@ async function declare(file: string, lora: LoraOptions = LORA): Promise<{ store:
   return { store, lm };
 }
 
-/** reclm's next-token distributions at every position of `tokens` (softmax of the decoder's logits). */
-function reclmProbabilities(store: ParamStore, lm: LlamaModel, tokens: number[]): Float64Array[] {
-  const T = tokens.length, V = lm.config.vocabSize;
-  const g = compile(engine, { mode: "eval", params: store, build: (b) => ({ outputs: { logits: llamaLogits(b, lm, b.input("tokens", [1, T], "i32"), b.input("pos", [T], "i32")) } }) });
-  g.run({ tokens: Int32Array.from(tokens), pos: Int32Array.from({ length: T }, (_, i) => i) });
-  const logits = g.read("logits");
-  g.dispose();
-  return Array.from({ length: T }, (_, t) => {
-    const row = logits.subarray(t * V, (t + 1) * V);
-    const m = Math.max(...row);
-    const e = Float64Array.from(row, (v) => Math.exp(v - m));
-    const z = e.reduce((a, b) => a + b, 0);
-    return e.map((v) => v / z);
-  });
-}
-
 describe("LoRA adapters as llama.cpp GGUF adapter files", () => {
   it("an adapter reclm writes changes llama.cpp's distributions exactly as reclm's forward predicts; it reads back", async () => {
     const base = join(dir, "base.gguf");
@@ -55,7 +40,7 @@ describe("LoRA adapters as llama.cpp GGUF adapter files", () => {
     const adapter = join(dir, "adapter.gguf");
     writeLoraGguf(adapter, store, lm);
     const tokens = [1, ...Array.from({ length: 15 }, () => r.int(3, config.vocabSize))];
-    const ours = reclmProbabilities(store, lm, tokens);
+    const ours = decoderLogProbs(engine, store, lm, tokens).map((row) => row.map(Math.exp));
 
     const cpp = await loadLlamaCppModel(base);
     try {

@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { compile, Engine, ParamStore } from "../../src/engine/index.ts";
-import { declareLlamaFromGguf, llamaLogits } from "../../src/llm/llama.ts";
+import { Engine, ParamStore } from "../../src/engine/index.ts";
+import { declareLlamaFromGguf } from "../../src/llm/llama.ts";
 import { loadLlamaCppModel, NextTokenScorer, readGgufHeader } from "../../src/llm/runtime.ts";
 import { writeTinyLlamaGguf } from "../../src/llm/tiny-llama.ts";
 import { Rng } from "../../src/rng.ts";
+import { decoderLogProbs } from "../helpers/decoder.ts";
 
 const engine = Engine.create({ threads: 1 });
 const dir = mkdtempSync(join(tmpdir(), "reclm-runtime-"));
@@ -17,19 +18,15 @@ afterAll(() => {
 
 /** reclm's decoder: log-softmax at the last position of one prompt, at the candidate tokens. */
 async function reference(file: string, prompt: readonly number[], candidates: readonly number[]): Promise<number[]> {
-  const T = prompt.length;
   const store = new ParamStore(engine);
-  const lm = declareLlamaFromGguf(store, await readGgufHeader(file), file);
-  store.initialize(new Rng(0));
-  const g = compile(engine, { mode: "eval", params: store, build: (b) => ({ outputs: { logits: llamaLogits(b, lm, b.input("tokens", [1, T], "i32"), b.input("pos", [T], "i32")) } }) });
-  g.run({ tokens: Int32Array.from(prompt), pos: Int32Array.from({ length: T }, (_, i) => i) });
-  const V = lm.config.vocabSize;
-  const last = g.read("logits").subarray((T - 1) * V, T * V);
-  g.dispose();
-  store.dispose();
-  const m = Math.max(...last);
-  const lse = m + Math.log(last.reduce((z, v) => z + Math.exp(v - m), 0));
-  return candidates.map((c) => last[c] - lse);
+  try {
+    const lm = declareLlamaFromGguf(store, await readGgufHeader(file), file);
+    store.initialize(new Rng(0));
+    const last = decoderLogProbs(engine, store, lm, prompt)[prompt.length - 1];
+    return candidates.map((c) => last[c]);
+  } finally {
+    store.dispose();
+  }
 }
 
 describe("NextTokenScorer (the verbalizer's forward on llama.cpp)", () => {
