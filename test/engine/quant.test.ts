@@ -42,5 +42,10 @@ describe("ggml tensor types through ggml's own converters (engine/quant.ts)", ()
     expect(() => ggmlTypeBytes(12, 64, 32)).toThrow(/q4_K.*blocks of 256/);
     expect(() => dequantize(GGML_TYPE.Q8_0, new Uint8Array(10), 32)).toThrow(/need 34 bytes, got 10/);
     expect(() => quantize(GGML_TYPE.I32, x)).toThrow(/cannot quantize to ggml type 26/);
+    // ids past the pinned library's tables are refused before ggml reads them (it does not bounds-check)
+    for (const bad of [41, -1, 1.5]) {
+      expect(() => dequantize(bad, new Uint8Array(64), 32)).toThrow(/not one the pinned ggml library knows/);
+      expect(() => ggmlTypeName(bad)).toThrow(/not one the pinned ggml library knows/);
+    }
   });
 });

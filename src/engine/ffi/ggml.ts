@@ -323,9 +323,23 @@ const TypeTraits = koffi.struct("ggml_type_traits", {
   from_float_ref: "void *",
 });
 
+/**
+ * Type ids every ggml of this generation has in its traits table (0..TQ2_0 = 35; newer ids would read past the end of
+ * the table of the pinned library, which ggml does not bounds-check).
+ */
+const KNOWN_TYPE_IDS = 36;
+
+/** Throws unless `type` is a ggml type id the pinned library's tables hold. */
+export function checkGgmlType(type: number): void {
+  if (!(Number.isInteger(type) && type >= 0 && type < KNOWN_TYPE_IDS)) {
+    throw new ReclmError("RECLM_ERR_SHAPE", `ggml type ${type} is not one the pinned ggml library knows (ids 0..${KNOWN_TYPE_IDS - 1})`);
+  }
+}
+
 /** Bytes of n values of a ggml type laid out in rows of `perRow` (`ggml_row_size`); throws for a type it cannot hold. */
 export function ggmlBytes(g: Ggml, type: number, n: number, perRow = n): number {
   const B = g.base;
+  checkGgmlType(type);
   const block = Number(B.ggml_blck_size(type));
   if (!(block > 0) || perRow % block !== 0 || n % perRow !== 0) {
     throw new ReclmError("RECLM_ERR_SHAPE", `ggml type ${type} (${String(B.ggml_type_name(type))}) stores rows in blocks of ${block}; rows of ${perRow} do not fit`);
