@@ -369,11 +369,18 @@ export function ggmlToFloat(g: Ggml, type: number, bytes: Uint8Array, n: number,
   return out;
 }
 
-/** n values quantized to ggml type `type` in rows of `perRow` (`ggml_quantize_chunk`, no importance matrix). */
+/**
+ * n values quantized to ggml type `type` (a quantized type, F16 or BF16) in rows of `perRow` (`ggml_quantize_chunk`,
+ * no importance matrix). The type id and row layout are checked before ggml reads its tables.
+ */
 export function ggmlQuantize(g: Ggml, type: number, values: Float32Array, perRow = values.length): Uint8Array {
   const B = g.base;
+  const bytes = ggmlBytes(g, type, values.length, perRow);
+  if (!(B.ggml_is_quantized(type) || type === GGML_TYPE.F16 || type === GGML_TYPE.BF16)) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `cannot quantize to ggml type ${type} (${String(B.ggml_type_name(type))})`, { field: "type" });
+  }
   if (B.ggml_quantize_requires_imatrix(type)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${String(B.ggml_type_name(type))} needs an importance matrix`);
-  const out = new Uint8Array(ggmlBytes(g, type, values.length, perRow));
+  const out = new Uint8Array(bytes);
   const written = Number(B.ggml_quantize_chunk(type, values, out, 0, values.length / perRow, perRow, null));
   if (written !== out.length) throw new ReclmError("RECLM_ERR_ENGINE", `ggml_quantize_chunk wrote ${written} bytes, expected ${out.length}`);
   return out;
