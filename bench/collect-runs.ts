@@ -16,7 +16,6 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ReclmError } from "../src/errors.ts";
 import { resolveConfig } from "../src/models/neural/config.ts";
-import { maskWindowOf } from "../src/models/neural/recommender.ts";
 import { getNeuralModel } from "../src/models/registry.ts";
 import { writeBenchResult, type BenchRow } from "./lib/results.ts";
 
@@ -31,7 +30,7 @@ interface RunReport {
   seconds: number;
   threads: number;
   best: { step: number };
-  test: { protocol: string; nUsers: number; maskScope?: "window" | "history"; metrics: Record<string, number> } | null;
+  test: { protocol: string; nUsers: number; maskWindow?: number | "all"; metrics: Record<string, number> } | null;
 }
 
 /** What `reclm eval --out` writes (the fields read here). */
@@ -46,13 +45,6 @@ interface EvalResult {
   maskWindow?: number | "all";
   metrics: Record<string, number>;
   meanOfBatchMeans?: { batchSize: number; metrics: Record<string, number> };
-}
-
-/** The mask window of a run's config (its maxLen; one less for cloze models). */
-function windowOf(r: RunReport): number | undefined {
-  const def = getNeuralModel(r.model);
-  const config = resolveConfig(def, { preset: "none", config: r.config as never }).config;
-  return maskWindowOf(config, def.objective(config));
 }
 
 /** How an eval masked the history, in words. */
@@ -159,7 +151,7 @@ const runs: Run[] = positionals.map((arg) => {
     notes:
       `seed ${r.config.seed}; data protocol ${r.datasetProtocol}; preset ${r.preset ?? "none"}` +
       (changed.length ? ` with ${changed.map((k) => `${k}=${JSON.stringify(r.config[k])} (preset ${JSON.stringify(preset[k])})`).join(", ")}` : "") +
-      `; test split, ${retest ? `${maskingOfEval(retest)} (tested again: \`${retest.command}\`)` : r.test.maskScope === "window" ? `history masked in its last ${windowOf(r)} items (the model's window, as the papers' code)` : "whole history masked"}, ${r.test.nUsers} users; ` +
+      `; test split, ${retest ? `${maskingOfEval(retest)} (tested again: \`${retest.command}\`)` : typeof r.test.maskWindow === "number" ? `history masked in its last ${r.test.maskWindow} items (the model's window, as the papers' code)` : "whole history masked"}, ${r.test.nUsers} users; ` +
       `best validation at step ${r.best.step}; ${r.steps} steps, stopped by ${r.stoppedBy}; ${r.seconds.toFixed(0)} s on ${r.threads} threads`,
   };
 });

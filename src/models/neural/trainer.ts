@@ -436,7 +436,16 @@ export function runReport<C extends BaseModelConfig>(r: TrainResult<C>, referenc
     best: r.best,
     validations: r.validations,
     test: r.test
-      ? { protocol: r.test.protocol, split: r.test.split, maskHistory: true, maskScope: r.config.maskScope, nUsers: r.test.nUsers, metrics: r.test.metrics }
+      ? {
+          protocol: r.test.protocol,
+          split: r.test.split,
+          maskHistory: true,
+          maskScope: r.config.maskScope,
+          // the history items the test masked (JSON has no Infinity: "all" for the whole history)
+          maskWindow: r.recommender.maskWindow ?? "all",
+          nUsers: r.test.nUsers,
+          metrics: r.test.metrics,
+        }
       : null,
   };
 }
@@ -464,7 +473,7 @@ function writeRunDir<C extends BaseModelConfig>(dir: string, r: TrainResult<C>, 
     "Full ranking; validation history " +
       (r.config.maskHistoryInValidation ? "masked" : "not masked") +
       ", test history masked" +
-      (r.config.maskScope === "window" ? ` in the model's window (its last ${r.config.maxLen} items, as the papers' code)` : " (all of it)") +
+      (r.recommender.maskWindow !== undefined ? ` in the model's window (its last ${r.recommender.maskWindow} items, as the papers' code)` : " (all of it)") +
       ".",
     "",
     "```",

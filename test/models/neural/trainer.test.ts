@@ -83,7 +83,9 @@ describe("trainModel (SASRec, embedded, tiny)", () => {
     expect(explicit.ranks).toEqual(window.ranks);
     // histories (mean length 25) are longer than the window of 10, so the two protocols differ on this data
     expect(Array.from(whole.ranks)).not.toEqual(Array.from(window.ranks));
-    expect(JSON.parse(readFileSync(join(fullDir, "report.json"), "utf8")).test.maskScope).toBe("window");
+    const reported = JSON.parse(readFileSync(join(fullDir, "report.json"), "utf8")).test;
+    expect(reported.maskScope).toBe("window");
+    expect(reported.maskWindow).toBe(TINY.maxLen);
     expect(readFileSync(join(fullDir, "report.md"), "utf8")).toContain("its last 10 items");
   });
 
