@@ -28,9 +28,7 @@ export interface LlamaConfig {
   tiedOutput: boolean;
 }
 
-/** The projections LoRA can adapt (the layer's matrices). */
-export const LORA_TARGETS = ["q", "k", "v", "o", "gate", "up", "down"] as const;
-export type LoraTarget = (typeof LORA_TARGETS)[number];
+export type LoraTarget = "q" | "k" | "v" | "o" | "gate" | "up" | "down";
 
 export interface LoraOptions {
   rank: number;
@@ -58,8 +56,8 @@ export interface LlamaParams {
   outputNorm: Param;
   output: Param;
   layers: LayerParams[];
-  /** "blk.<i>.<target>" -> LoRA factors A [r, in], B [out, r]. */
-  lora: Map<string, { a: Param; b: Param }>;
+  /** "blk.<i>.<target>" -> LoRA factors A [r, in], B [out, r], and the frozen matrix they adapt. */
+  lora: Map<string, { a: Param; b: Param; base: Param }>;
 }
 
 export interface LlamaModel {
@@ -198,7 +196,7 @@ function addLora(store: ParamStore, params: LlamaParams, lora: LoraOptions): voi
       const bound = 1 / Math.sqrt(inp);
       const a = store.add(`lora.${i}.${t}.a`, [lora.rank, inp], { init: { kind: "uniform", low: -bound, high: bound }, decay: true });
       const b = store.add(`lora.${i}.${t}.b`, [out, lora.rank], { init: { kind: "zeros" }, decay: true });
-      params.lora.set(`blk.${i}.${t}`, { a, b });
+      params.lora.set(`blk.${i}.${t}`, { a, b, base: layer[TARGET_PARAM[t]] });
     }
   });
 }

@@ -11,25 +11,16 @@ import { closeSync, openSync, readSync } from "node:fs";
 import type { ParamStore } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import { gguf, writeGguf, type GgufTensorData } from "./gguf-writer.ts";
-import { LORA_TARGETS, type LlamaModel, type LoraTarget } from "./llama.ts";
+import type { LlamaModel } from "./llama.ts";
 import { readGgufHeader } from "./runtime.ts";
-
-/** The base matrix a LoRA key ("blk.<i>.<target>") adapts, by its GGUF name. */
-function baseName(model: LlamaModel, key: string): string {
-  const m = /^blk\.(\d+)\.(\w+)$/.exec(key);
-  const layer = m ? model.params.layers[Number(m[1])] : undefined;
-  if (!m || !layer || !(LORA_TARGETS as readonly string[]).includes(m[2])) throw new ReclmError("RECLM_ERR_INTERNAL", `bad LoRA key "${key}"`);
-  return layer[m[2] as LoraTarget].name;
-}
 
 /** Writes the model's LoRA factors (as they are in `store`) as a llama.cpp GGUF adapter, atomically. */
 export function writeLoraGguf(path: string, store: ParamStore, model: LlamaModel, name = "reclm LoRA adapter"): void {
   if (!model.lora || model.params.lora.size === 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "the model has no LoRA adapters to write", { field: "lora" });
   const tensors: GgufTensorData[] = [];
-  for (const [key, { a, b }] of model.params.lora) {
-    const base = baseName(model, key);
-    tensors.push({ name: `${base}.lora_a`, shape: a.shape, data: store.read(a) });
-    tensors.push({ name: `${base}.lora_b`, shape: b.shape, data: store.read(b) });
+  for (const { a, b, base } of model.params.lora.values()) {
+    tensors.push({ name: `${base.name}.lora_a`, shape: a.shape, data: store.read(a) });
+    tensors.push({ name: `${base.name}.lora_b`, shape: b.shape, data: store.read(b) });
   }
   writeGguf(
     path,
@@ -63,9 +54,8 @@ export async function readLoraGguf(path: string, store: ParamStore, model: Llama
   const fd = openSync(path, "r");
   try {
     for (const [key, factors] of model.params.lora) {
-      const base = baseName(model, key);
       for (const [suffix, p] of [["lora_a", factors.a], ["lora_b", factors.b]] as const) {
-        const name = `${base}.${suffix}`;
+        const name = `${factors.base.name}.${suffix}`;
         expected.add(name);
         const t = byName.get(name);
         if (!t) throw fail(`no tensor "${name}" (the model adapts ${key})`, name);
