@@ -59,9 +59,19 @@ export function withMaskWindowOption(cmd: Command): Command {
   );
 }
 
+/** A mask window that covers the whole history (none given, or --mask-window all). */
+function wholeHistory(window: number | undefined): boolean {
+  return window === undefined || window === Infinity;
+}
+
 /** How a ranking masked the history, for the line a command prints. */
 export function maskWindowText(window: number | undefined): string {
-  return window === undefined || window === Infinity ? "whole history masked" : `history masked in its last ${window} items`;
+  return wholeHistory(window) ? "whole history masked" : `history masked in its last ${window} items`;
+}
+
+/** The mask window as JSON stores it (JSON has no Infinity): "all" for the whole history. */
+export function maskWindowJson(window: number | undefined): number | "all" {
+  return wholeHistory(window) ? "all" : (window as number);
 }
 
 /** The data-file flags a command was given, in the shape loadDataset and the training job take. */

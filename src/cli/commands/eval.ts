@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { fullRanking, DEFAULT_KS } from "../../eval/full-ranking.ts";
 import { metricsMeanOfBatchMeans } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
-import { commandLine, loadWithProgress, parseKs, parsePositiveInt, parseSplit, withDataFileOptions, maskWindowText, withMaskWindowOption, type DataFileOptions } from "../common.ts";
+import { commandLine, loadWithProgress, parseKs, parsePositiveInt, parseSplit, withDataFileOptions, maskWindowJson, maskWindowText, withMaskWindowOption, type DataFileOptions } from "../common.ts";
 import { writeFileAtomic } from "../io.ts";
 import { knownModelNames, resolveModel } from "../models.ts";
 import { createProgressReporter } from "../progress.ts";
@@ -86,10 +86,4 @@ export function evalCommand(): Command {
         process.stdout.write(`wrote ${path}\n`);
       }
     });
-}
-
-
-/** JSON has no Infinity: "all" for the whole history. */
-function maskWindowJson(window: number | undefined): number | "all" {
-  return window === undefined || window === Infinity ? "all" : window;
 }
