@@ -159,6 +159,8 @@ export class NextTokenScorer {
       }
     };
     const n = Math.min(this.context.sequencesLeft, prompts.length);
+    // Another score() still holds every sequence: running none would return an empty result, not an error.
+    if (n === 0 && prompts.length > 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "score() calls on one NextTokenScorer must not overlap; await the previous one", { field: "score" });
     await Promise.all(Array.from({ length: n }, worker));
     return out;
   }

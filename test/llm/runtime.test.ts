@@ -51,6 +51,10 @@ describe("NextTokenScorer (the verbalizer's forward on llama.cpp)", () => {
         }
         await expect(scorer.score([prompts[0]], [config.vocabSize + 5])).rejects.toThrow(/outside the model's vocabulary/);
         await expect(scorer.score([[]], [10])).rejects.toThrow(/prompt 0 has 0 tokens/);
+        // a second call while the first holds every sequence is refused, not answered with an empty result
+        const first = scorer.score(prompts, candidates);
+        await expect(scorer.score(prompts, candidates)).rejects.toThrow(/must not overlap/);
+        expect((await first).every((row) => row.length === candidates.length)).toBe(true);
       } finally {
         await scorer.dispose();
         await model.dispose();
