@@ -47,10 +47,10 @@ interface EvalResult {
   meanOfBatchMeans?: { batchSize: number; metrics: Record<string, number> };
 }
 
-/** How an eval masked the history, in words. */
-function maskingOfEval(e: EvalResult): string {
-  if (e.maskHistory === false) return "history not masked";
-  return typeof e.maskWindow === "number" ? `history masked in its last ${e.maskWindow} items (the model's window, as the papers' code)` : "whole history masked";
+/** How a test masked the history (a report's or an eval's maskWindow), in words. */
+function masking(maskWindow: number | "all" | undefined, maskHistory = true): string {
+  if (!maskHistory) return "history not masked";
+  return typeof maskWindow === "number" ? `history masked in its last ${maskWindow} items (the model's window, as the papers' code)` : "whole history masked";
 }
 
 const { values, positionals } = parseArgs({
@@ -119,7 +119,7 @@ const runs: Run[] = positionals.map((arg) => {
         protocol: e.protocol,
         seed: seedOfEvaluatedRun(e.modelSpec ?? /(?:^|\s)(?:-m|--model)\s+(\S+)/.exec(e.command)?.[1]),
         metrics: e.meanOfBatchMeans.metrics,
-        notes: `the papers' test() figure (LlamaRec's and LRURec's trainers): mean over batches of ${e.meanOfBatchMeans.batchSize} users (user order) of per-batch means, ${e.nUsers} users, ${maskingOfEval(e)}; from \`${e.command}\``,
+        notes: `the papers' test() figure (LlamaRec's and LRURec's trainers): mean over batches of ${e.meanOfBatchMeans.batchSize} users (user order) of per-batch means, ${e.nUsers} users, ${masking(e.maskWindow, e.maskHistory)}; from \`${e.command}\``,
       };
     }
     const t = json as unknown as TorchQuality;
@@ -151,7 +151,7 @@ const runs: Run[] = positionals.map((arg) => {
     notes:
       `seed ${r.config.seed}; data protocol ${r.datasetProtocol}; preset ${r.preset ?? "none"}` +
       (changed.length ? ` with ${changed.map((k) => `${k}=${JSON.stringify(r.config[k])} (preset ${JSON.stringify(preset[k])})`).join(", ")}` : "") +
-      `; test split, ${retest ? `${maskingOfEval(retest)} (tested again: \`${retest.command}\`)` : typeof r.test.maskWindow === "number" ? `history masked in its last ${r.test.maskWindow} items (the model's window, as the papers' code)` : "whole history masked"}, ${r.test.nUsers} users; ` +
+      `; test split, ${retest ? `${masking(retest.maskWindow, retest.maskHistory)} (tested again: \`${retest.command}\`)` : masking(r.test.maskWindow)}, ${r.test.nUsers} users; ` +
       `best validation at step ${r.best.step}; ${r.steps} steps, stopped by ${r.stoppedBy}; ${r.seconds.toFixed(0)} s on ${r.threads} threads`,
   };
 });
