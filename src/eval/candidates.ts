@@ -108,31 +108,50 @@ export function sampledCandidates(ds: SequenceDataset, split: EvalSplit, options
         { field: "negatives" },
       );
     }
-    const rng = userRng(options.seed, u);
-    const cands = new Int32Array(negatives + 1);
-    const chosen = new Set<number>();
-    let filled = 0;
-    if (eligible > 2 * negatives) {
-      // Rejection sampling: cheap while the catalogue is much larger than history + negatives (always, in practice).
-      while (filled < negatives) {
-        const item = rng.int(1, n + 1);
-        if (excluded.has(item) || chosen.has(item)) continue;
-        chosen.add(item);
-        cands[filled++] = item;
-      }
-    } else {
-      const pool: number[] = [];
-      for (let item = 1; item <= n; item++) if (!excluded.has(item)) pool.push(item);
-      rng.shuffle(pool);
-      for (; filled < negatives; filled++) cands[filled] = pool[filled];
-    }
-    cands[negatives] = target;
-    rng.shuffle(cands);
+    const { candidates: cands, positiveIndex } = drawCandidateSet(userRng(options.seed, u), n, excluded, target, negatives);
     result.candidates.push(cands);
     result.positives[i] = target;
-    result.positiveIndex[i] = cands.indexOf(target);
+    result.positiveIndex[i] = positiveIndex;
   });
   return result;
+}
+
+/**
+ * One candidate set: `negatives` distinct items drawn uniformly from 1..nItems outside `excluded` (which holds the
+ * target), then the target, shuffled. Shared by LLaRA's evaluation sets and LlamaRec's training examples; the caller
+ * has checked that enough items are eligible.
+ */
+export function drawCandidateSet(
+  rng: Rng,
+  nItems: number,
+  excluded: ReadonlySet<number>,
+  target: number,
+  negatives: number,
+): { candidates: Int32Array; positiveIndex: number } {
+  const eligible = nItems - excluded.size;
+  if (eligible < negatives) {
+    throw new ReclmError("RECLM_ERR_INTERNAL", `${eligible} eligible items for ${negatives} negatives (the caller checks this)`);
+  }
+  const cands = new Int32Array(negatives + 1);
+  let filled = 0;
+  if (eligible > 2 * negatives) {
+    // Rejection sampling: cheap while the catalogue is much larger than history + negatives (always, in practice).
+    const chosen = new Set<number>();
+    while (filled < negatives) {
+      const item = rng.int(1, nItems + 1);
+      if (excluded.has(item) || chosen.has(item)) continue;
+      chosen.add(item);
+      cands[filled++] = item;
+    }
+  } else {
+    const pool: number[] = [];
+    for (let item = 1; item <= nItems; item++) if (!excluded.has(item)) pool.push(item);
+    rng.shuffle(pool);
+    for (; filled < negatives; filled++) cands[filled] = pool[filled];
+  }
+  cands[negatives] = target;
+  rng.shuffle(cands);
+  return { candidates: cands, positiveIndex: cands.indexOf(target) };
 }
 
 /** A stream that depends only on (seed, user): independent of the order or subset of users evaluated. */
