@@ -74,6 +74,11 @@ export function maskWindowJson(window: number | undefined): number | "all" {
   return wholeHistory(window) ? "all" : (window as number);
 }
 
+/** A command whose --dataset is optional: your own files when --interactions is given, the embedded dataset otherwise. */
+export function datasetNameOrDefault(opts: { dataset?: string } & DataFileOptions): string {
+  return opts.dataset ?? (opts.interactions !== undefined || opts.items !== undefined ? "custom" : "embedded");
+}
+
 /** The data-file flags a command was given, in the shape loadDataset and the training job take. */
 export function dataFileOptions(opts: DataFileOptions): DataFileOptions {
   return { dataDir: opts.dataDir, interactions: opts.interactions, items: opts.items };

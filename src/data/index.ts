@@ -62,6 +62,18 @@ export async function loadDataset(name: string, options: LoadDatasetOptions = {}
     const known = DATASETS.map((d) => d.name).join(", ");
     throw new ReclmError("RECLM_ERR_UNKNOWN_DATASET", `unknown dataset "${name}" (known: ${known})`);
   }
+  // Files given for a dataset that does not read them would be ignored and another dataset loaded in their place.
+  if (name !== "custom" && (options.interactions !== undefined || options.items !== undefined)) {
+    throw new ReclmError(
+      "RECLM_ERR_BAD_CONFIG",
+      `the interactions/items files are your own data: load them as dataset "custom", not "${name}"`,
+      { field: options.interactions !== undefined ? "interactions" : "items", file: options.interactions ?? options.items },
+    );
+  }
+  if (options.dataDir !== undefined && !def.folder) {
+    const use = name === "custom" ? "it reads the interactions/items files" : "it has no raw files";
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `dataset "${name}" takes no data folder (${use})`, { field: "dataDir", file: options.dataDir });
+  }
   const dataDir = options.dataDir ?? defaultDataDir(def);
   const protocol = options.protocol ?? def.defaultProtocol(dataDir);
   if (!def.protocols.includes(protocol)) {

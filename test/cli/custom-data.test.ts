@@ -70,4 +70,22 @@ describe("reclm on the user's own data (--dataset custom)", () => {
     expect(errors[0]).toContain(`${bad}:3`);
     expect(errors[0]).toContain('field "timestamp"');
   });
+
+  it("--interactions without --dataset reads them; with another dataset named, or with --data-dir, it is refused, not ignored", async () => {
+    const implied = await reclm("data", "stats", "--protocol", "none", "--interactions", interactions, "--json");
+    expect(implied.code).toBe(0);
+    expect(JSON.parse(implied.stdout)).toMatchObject({ dataset: "custom", users: 40, interactions: 320 });
+    const named = await reclm("data", "stats", "--dataset", "embedded", "--interactions", interactions);
+    expect(named.code).not.toBe(0);
+    expect(named.stderr).toContain(`${interactions}, field "interactions"`);
+    expect(named.stderr).toMatch(/load them as dataset "custom", not "embedded"/);
+    const itemsOnly = await reclm("eval", "--dataset", "ml-1m", "--items", items, "--model", "pop");
+    expect(itemsOnly.code).not.toBe(0);
+    expect(itemsOnly.stderr).toMatch(/field "items".*not "ml-1m"/);
+    const folder = await reclm("data", "stats", "--dataset", "custom", "--data-dir", tmp, "--interactions", interactions);
+    expect(folder.code).not.toBe(0);
+    expect(folder.stderr).toMatch(/dataset "custom" takes no data folder/);
+    const embeddedFolder = await reclm("data", "stats", "--dataset", "embedded", "--data-dir", tmp);
+    expect(embeddedFolder.stderr).toMatch(/dataset "embedded" takes no data folder \(it has no raw files\)/);
+  });
 });

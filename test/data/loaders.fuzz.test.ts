@@ -102,7 +102,7 @@ function datasetName(key: string): string {
 async function load(key: string, files: Files, protocol?: string) {
   const dir = writeDir(files);
   const opts = VALID[key].options?.(dir) ?? {};
-  return loadDataset(datasetName(key), { protocol: "none", ...opts, ...(protocol ? { protocol } : {}), dataDir: dir, cacheDir: join(dir, ".cache"), refresh: true });
+  return loadDataset(datasetName(key), { protocol: "none", ...opts, ...(protocol ? { protocol } : {}), ...(datasetName(key) === "custom" ? {} : { dataDir: dir }), cacheDir: join(dir, ".cache"), refresh: true });
 }
 
 /** Either a dataset, or a ReclmError naming a file (and a line for row/field errors). */

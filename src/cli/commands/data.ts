@@ -2,7 +2,7 @@ import Table from "cli-table3";
 import { Command } from "commander";
 import { datasetStats, listDatasets } from "../../data/index.ts";
 import { cacheDir } from "../../paths.ts";
-import { loadWithProgress, withDataFileOptions, type DataFileOptions } from "../common.ts";
+import { datasetNameOrDefault, loadWithProgress, withDataFileOptions, type DataFileOptions } from "../common.ts";
 import { createProgressReporter } from "../progress.ts";
 
 export function dataCommand(): Command {
@@ -25,11 +25,11 @@ export function dataCommand(): Command {
 
   withDataFileOptions(data.command("stats"))
     .description("users, items, interactions, average length and density of a prepared dataset")
-    .option("-d, --dataset <name>", "dataset name (see `reclm data list`)", "embedded")
+    .option("-d, --dataset <name>", "dataset name (see `reclm data list`); default: \"custom\" with --interactions, else \"embedded\"")
     .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
     .option("--json", "print JSON instead of a table")
-    .action(async (opts: { dataset: string; protocol?: string; json?: boolean } & DataFileOptions) => {
-      const ds = await loadWithProgress(opts.dataset, opts, createProgressReporter());
+    .action(async (opts: { dataset?: string; protocol?: string; json?: boolean } & DataFileOptions) => {
+      const ds = await loadWithProgress(datasetNameOrDefault(opts), opts, createProgressReporter());
       const s = datasetStats(ds);
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ dataset: ds.name, protocol: ds.protocol, ...s }, null, 2)}\n`);

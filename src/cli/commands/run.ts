@@ -13,13 +13,13 @@ import { formatMetricsTable } from "../../eval/report.ts";
 import { BASELINE_NAMES, createBaseline } from "../../models/baselines.ts";
 import { TRAIN_JOB_MODULE, type TrainJobInput, type TrainJobOutput } from "../../models/neural/train-job.ts";
 import { canonicalModelName, getNeuralModel, NEURAL_MODEL_NAMES } from "../../models/registry.ts";
-import { commandLine, dataFileOptions, loadWithProgress, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
+import { commandLine, dataFileOptions, datasetNameOrDefault, loadWithProgress, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
 import { writeFileAtomic } from "../io.ts";
 import { createProgressReporter } from "../progress.ts";
 import { ReclmError } from "../../errors.ts";
 
 interface RunOptions extends DataFileOptions {
-  dataset: string;
+  dataset?: string;
   protocol?: string;
   models: string[];
   out?: string;
@@ -47,7 +47,7 @@ function parseModelList(value: string): string[] {
 export function runCommand(): Command {
   return withDataFileOptions(new Command("run"))
     .description("the main job: dataset -> baselines + trained retrievers -> one full-ranking table and a report")
-    .option("-d, --dataset <name>", "dataset name (see `reclm data list`)", "embedded")
+    .option("-d, --dataset <name>", "dataset name (see `reclm data list`); default: \"custom\" with --interactions, else \"embedded\"")
     .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
     .option("--models <list>", `neural retrievers to train, comma-separated (${NEURAL_MODEL_NAMES.join(", ")})`, parseModelList, ["lrurec", "sasrec"])
     .option("-o, --out <dir>", "run dir (default runs/run-<dataset>-<time>)")
@@ -55,8 +55,9 @@ export function runCommand(): Command {
     .option("--max-steps <n>", "cap each model's optimizer steps (a quick look; early stopping otherwise)", parsePositiveInt("--max-steps"))
     .action(async (opts: RunOptions) => {
       const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
-      const outDir = resolve(opts.out ?? join("runs", `run-${opts.dataset}-${stamp}`));
-      const ds = await loadWithProgress(opts.dataset, opts, createProgressReporter());
+      const dataset = datasetNameOrDefault(opts);
+      const outDir = resolve(opts.out ?? join("runs", `run-${dataset}-${stamp}`));
+      const ds = await loadWithProgress(dataset, opts, createProgressReporter());
       const stats = datasetStats(ds);
       process.stdout.write(
         `${ds.name} (protocol ${ds.protocol}): ${stats.users} users, ${stats.items} items, ${stats.interactions} interactions, ` +
@@ -75,7 +76,7 @@ export function runCommand(): Command {
         const def = getNeuralModel(name);
         const input: TrainJobInput = {
           model: name,
-          dataset: opts.dataset,
+          dataset,
           protocol: opts.protocol,
           dataFiles: dataFileOptions(opts),
           outDir: join(outDir, name),
