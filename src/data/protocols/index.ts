@@ -36,7 +36,10 @@ export function applyProtocol(raw: RawData, opts: ProtocolOptions): SequenceData
   if (ds.users.length === 0) {
     throw new ReclmError(
       "RECLM_ERR_BAD_DATASET",
-      `dataset "${opts.name}" has no user left after protocol "${opts.protocol}" (each user needs >= 3 interactions, and the k-core 5 per user and item)`,
+      `dataset "${opts.name}" has no user left after protocol "${opts.protocol}" (a leave-one-out split needs >= 3 interactions per user` +
+        (opts.protocol === "none"
+          ? ")"
+          : `; this protocol also keeps only users and items with >= 5 interactions (${opts.protocol === "lrurec" ? "one pass, after dropping immediate repeats" : "repeated until stable"}); protocol "none" keeps every row)`),
       opts.source !== undefined ? { file: opts.source } : {},
     );
   }
