@@ -15,7 +15,7 @@ import { ReclmError } from "../errors.ts";
 
 const MAGIC = "RECLMDS1";
 /** Bump when a protocol or the layout changes, so old cache files stop matching. */
-export const CACHE_VERSION = 1;
+export const CACHE_VERSION = 2;
 
 interface Header {
   version: number;

@@ -17,7 +17,7 @@ export interface RawLog {
   readonly itemIds: readonly string[];
   readonly user: Int32Array;
   readonly item: Int32Array;
-  /** Unix seconds (fractions allowed); ties are broken by dense item id later. */
+  /** Unix seconds (fractions allowed); the protocol orders equal times (protocols/README.md, "Tie rank"). */
   readonly time: Float64Array;
   readonly rating?: Float32Array;
   readonly length: number;

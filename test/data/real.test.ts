@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,6 +32,10 @@ describeWithShared("ml-latest-small under llamarec (LlamaRec Table 2 'ML-100k')"
     expect(byRaw.get("1")?.attributes?.genres).toContain("Animation");
     // The cached copy is equal.
     expect(await loadDataset("ml-latest-small", { dataDir: join(path, ".."), cacheDir })).toEqual(ds);
+    // Every history, in order, is the one LlamaRec's preprocessing makes: equal timestamps ordered by CPython's set()
+    // numbering (`python3 bench/reference/llamarec_split.py ratings.csv out.json` prints this digest).
+    const lines = ds.users.map((user, u) => `${user}:${[...ds.train[u], ds.val[u], ds.test[u]].map((i) => ds.catalog.items[i].rawId).join(",")}`);
+    expect(createHash("sha256").update(lines.join("\n")).digest("hex")).toBe("625262d99d775d329ae3594dcd62ba8020d3fe3f3cc0f03ca219067986ae9ee0");
   }, 30_000);
 });
 

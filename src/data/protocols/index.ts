@@ -4,8 +4,9 @@
 import type { SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import type { RawData } from "../raw.ts";
-import { kcoreIterative, kcoreSinglePass, keepAll, keepTitledItems, removeImmediateRepeats } from "./filters.ts";
+import { kcoreIterative, kcoreSinglePass, keepAll, keepTitledItems, removeImmediateRepeats, type KeepMask } from "./filters.ts";
 import { leaveOneOut } from "./leaveOneOut.ts";
+import { pythonIntSetOrder } from "./python-set-order.ts";
 
 export const RAW_PROTOCOLS = ["llamarec", "lrurec", "none"] as const;
 
@@ -32,7 +33,9 @@ export function applyProtocol(raw: RawData, opts: ProtocolOptions): SequenceData
     default:
       throw new ReclmError("RECLM_ERR_BAD_CONFIG", `unknown protocol "${opts.protocol}"`);
   }
-  const ds = leaveOneOut(raw, keep, { name: opts.name, protocol: opts.protocol, title: opts.title });
+  // The papers' code sorts equal timestamps by an id numbered in Python set() order; reproducible for integer ids.
+  const tieRank = opts.protocol === "none" ? undefined : pythonSetTieRank(raw, keep);
+  const ds = leaveOneOut(raw, keep, { name: opts.name, protocol: opts.protocol, title: opts.title, tieRank });
   if (ds.users.length === 0) {
     throw new ReclmError(
       "RECLM_ERR_BAD_DATASET",
@@ -44,4 +47,26 @@ export function applyProtocol(raw: RawData, opts: ProtocolOptions): SequenceData
     );
   }
   return ds;
+}
+
+const PLAIN_INTEGER = /^(0|[1-9]\d{0,14})$/;
+
+/**
+ * LlamaRec's and LRURec's `densify_index` numbers items by `enumerate(set(df['sid']))` over the filtered rows, and
+ * `split_df` sorts each history by (timestamp, that number). With integer item ids (MovieLens) that order is
+ * CPython's, reproduced here: per item code, its position in the set. Other ids (Amazon ASINs, Steam names) hash
+ * with a per-process salt in Python, so the originals' order cannot be known: they keep reclm's canonical order.
+ */
+export function pythonSetTieRank(raw: RawData, keep: KeepMask): Int32Array | undefined {
+  const { log } = raw;
+  const used = new Uint8Array(log.itemIds.length);
+  for (let k = 0; k < log.length; k++) if (keep[k]) used[log.item[k]] = 1;
+  for (let c = 0; c < log.itemIds.length; c++) if (used[c] && !PLAIN_INTEGER.test(log.itemIds[c])) return undefined;
+  const values: number[] = [];
+  for (let k = 0; k < log.length; k++) if (keep[k]) values.push(Number(log.itemIds[log.item[k]]));
+  const rankOf = new Map<number, number>();
+  pythonIntSetOrder(values).forEach((v, r) => rankOf.set(v, r + 1));
+  const rank = new Int32Array(log.itemIds.length);
+  for (let c = 0; c < log.itemIds.length; c++) if (used[c]) rank[c] = rankOf.get(Number(log.itemIds[c]))!;
+  return rank;
 }

@@ -1,6 +1,7 @@
 /**
- * Leave-one-out split over the kept rows of a RawLog: each user's rows sorted by (timestamp, dense item id);
- * the last is test, the second-last val, the rest train. Users left with < 3 rows are dropped (they could
+ * Leave-one-out split over the kept rows of a RawLog: each user's rows sorted by (timestamp, tie rank), the tie rank
+ * being the dense item id unless the protocol gives the originals' (`tieRank`); the last is test, the second-last val,
+ * the rest train. Users left with < 3 rows are dropped (they could
  * not give a train, a val and a test item). Dense ids follow canonical raw-id order (canonical.ts);
  * users are indexed in canonical raw-id order too.
  */
@@ -15,6 +16,8 @@ export interface SplitOptions {
   /** Turns raw metadata into the catalog title (e.g. MovieLens cleaning). Defaults to the raw title, else the raw id. */
   title?: (rawTitle: string | undefined, rawId: string) => string;
   minLength?: number;
+  /** Per item code: the rank that orders rows with equal timestamps (default: the dense item id). */
+  tieRank?: Int32Array;
 }
 
 export function leaveOneOut(raw: RawData, keep: KeepMask, opts: SplitOptions): SequenceDataset {
@@ -57,7 +60,8 @@ export function leaveOneOut(raw: RawData, keep: KeepMask, opts: SplitOptions): S
   const test = new Int32Array(users.length);
   for (let u = 0; u < users.length; u++) {
     const mine = Array.from(rows.subarray(start[u], start[u + 1]));
-    mine.sort((a, b) => log.time[a] - log.time[b] || dense[log.item[a]] - dense[log.item[b]]);
+    const tie = opts.tieRank ?? dense;
+    mine.sort((a, b) => log.time[a] - log.time[b] || tie[log.item[a]] - tie[log.item[b]]);
     const seq = Int32Array.from(mine, (k) => dense[log.item[k]]);
     train.push(seq.slice(0, seq.length - 2));
     val[u] = seq[seq.length - 2];
