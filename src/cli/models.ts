@@ -8,7 +8,7 @@ import { ReclmError } from "../errors.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { BASELINE_NAMES, createBaseline, isBaselineName } from "../models/baselines.ts";
-import { CONFIG_FILE, readSavedConfig } from "../models/neural/recommender.ts";
+import { checkFingerprint, CONFIG_FILE, readSavedConfig } from "../models/neural/recommender.ts";
 import { isNeuralModelName, loadTrained } from "../models/registry.ts";
 
 export interface ModelContext {
@@ -47,6 +47,7 @@ const trainedRuns: ModelResolver = {
         { file: join(spec, CONFIG_FILE), field: "dataset" },
       );
     }
+    checkFingerprint(saved, ds, join(spec, CONFIG_FILE), "score");
     return loadTrained(spec);
   },
 };

@@ -9,7 +9,7 @@ import { cacheDir as defaultCacheDir, sharedDir } from "../paths.ts";
 import { cacheKey, cachePath, readCachedDataset, writeCachedDataset } from "./cache.ts";
 import { DATASETS, findDataset, type BuildContext, type DatasetDef } from "./registry.ts";
 
-export { datasetStats, historyFor, type DatasetStats } from "./stats.ts";
+export { datasetStats, historyFor, splitFingerprint, type DatasetStats } from "./stats.ts";
 export { cleanMovieLensTitle, cleanAmazonTitle, decodeHtmlEntities } from "./protocols/titles.ts";
 
 export interface LoadDatasetOptions extends LongWorkOptions {

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { SequenceDataset } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
 
@@ -34,4 +35,22 @@ export function historyFor(ds: SequenceDataset, user: number, split: "val" | "te
   h.set(train);
   h[train.length] = ds.val[user];
   return h;
+}
+
+/**
+ * A short digest of exactly what a model sees of a dataset: name, protocol, the catalogue's raw ids, the users and
+ * every train/val/test item. A run dir records it, so a model is never evaluated or resumed on a different split
+ * (other files under the same name, a changed protocol) without being told.
+ */
+export function splitFingerprint(ds: SequenceDataset): string {
+  const h = createHash("sha256");
+  h.update(`${ds.name}\n${ds.protocol}\n`);
+  for (let i = 1; i <= ds.catalog.size; i++) h.update(`${ds.catalog.items[i].rawId}\n`);
+  for (const user of ds.users) h.update(`${user}\n`);
+  const lengths = Int32Array.from(ds.train, (t) => t.length);
+  h.update(new Uint8Array(lengths.buffer));
+  for (const t of ds.train) h.update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+  h.update(new Uint8Array(ds.val.buffer, ds.val.byteOffset, ds.val.byteLength));
+  h.update(new Uint8Array(ds.test.buffer, ds.test.byteOffset, ds.test.byteLength));
+  return h.digest("hex").slice(0, 16);
 }

@@ -56,6 +56,15 @@ describe("reclm on the user's own data (--dataset custom)", () => {
     expect(first.user).toBe("u0");
     expect(first.candidateIds).toHaveLength(5);
     for (const id of first.candidateIds) expect(id).toMatch(/^sku-\d+$/);
+    // Other logs under the same name, same catalogue size: the run dir refuses them instead of scoring another split.
+    const other = join(tmp, "log-other.csv");
+    writeFileSync(other, readFileSync(interactions, "utf8").replace(/^u0,/gm, "u0-renamed,"));
+    const otherData = ["--dataset", "custom", "--protocol", "none", "--interactions", other, "--items", items];
+    for (const args of [["eval", ...otherData, "--model", run], ["train", "--model", "lrurec", ...otherData, "--preset", "none", "--out", run, "--resume", "--max-steps", "60"]]) {
+      const refused = await reclm(...args);
+      expect(refused.code, args[0]).not.toBe(0);
+      expect(refused.stderr).toMatch(/field "datasetFingerprint": run dir was trained on another split of custom \(protocol none\)/);
+    }
   }, 120_000);
 
   it("a malformed row fails with one line naming the file, line and field", async () => {

@@ -7,7 +7,8 @@
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { SequentialRecommender } from "../../contracts.ts";
+import type { SequenceDataset, SequentialRecommender } from "../../contracts.ts";
+import { splitFingerprint } from "../../data/stats.ts";
 import { ReclmError } from "../../errors.ts";
 import { writeJsonAtomic } from "../../io.ts";
 import { Rng } from "../../rng.ts";
@@ -29,6 +30,8 @@ export interface SavedModelConfig {
   preset?: string;
   dataset?: string;
   datasetProtocol?: string;
+  /** splitFingerprint of the dataset it was trained on (absent in run dirs saved before it existed). */
+  datasetFingerprint?: string;
 }
 
 export interface NeuralRecommenderOptions {
@@ -59,7 +62,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
   readonly vocab: number;
   readonly maskWindow?: number;
   /** Dataset metadata carried into config.json on save. */
-  meta: { preset?: string; dataset?: string; datasetProtocol?: string } = {};
+  meta: { preset?: string; dataset?: string; datasetProtocol?: string; datasetFingerprint?: string } = {};
   private readonly ownsEngine: boolean;
   /** Eval graphs by batch rows: evalBatchSize, and smaller powers of two for callers that score fewer at a time. */
   private readonly evalGraphs = new Map<number, { graph: Graph; batch: BatchArrays }>();
@@ -104,7 +107,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
     const { config } = resolveConfig(def, { preset: "none", config: savedConfig<C>(saved.config as unknown as Record<string, unknown>), source: join(dir, CONFIG_FILE) });
     const rec = new NeuralRecommender(def, config, saved.nItems, options);
     try {
-      rec.meta = { preset: saved.preset, dataset: saved.dataset, datasetProtocol: saved.datasetProtocol };
+      rec.meta = { preset: saved.preset, dataset: saved.dataset, datasetProtocol: saved.datasetProtocol, datasetFingerprint: saved.datasetFingerprint };
       loadCheckpoint(join(dir, MODEL_FILE), { store: rec.store });
     } catch (e) {
       rec.dispose();
@@ -254,6 +257,26 @@ export function readSavedConfig(dir: string): SavedModelConfig {
   if (typeof saved.model !== "string") throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", "missing model name", { file: path, field: "model" });
   if (!Number.isInteger(saved.nItems) || saved.nItems < 1) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", "nItems must be a positive integer", { file: path, field: "nItems" });
   if (typeof saved.config !== "object" || saved.config === null) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", "missing config", { file: path, field: "config" });
+  if (saved.datasetFingerprint !== undefined && typeof saved.datasetFingerprint !== "string") {
+    throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", "datasetFingerprint must be a string", { file: path, field: "datasetFingerprint" });
+  }
   return saved;
 }
 
+/**
+ * A run dir records the split it was trained on; resuming, evaluating or retrieving on another one (the same dataset
+ * name over other files, or a protocol that changed) is refused rather than mixing two splits. Run dirs saved before
+ * the fingerprint existed carry none and are not checked.
+ */
+export function checkFingerprint(saved: SavedModelConfig, ds: SequenceDataset, file: string, action: string): void {
+  if (saved.datasetFingerprint === undefined) return;
+  const now = splitFingerprint(ds);
+  if (saved.datasetFingerprint !== now) {
+    throw new ReclmError(
+      "RECLM_ERR_BAD_CHECKPOINT",
+      `run dir was trained on another split of ${ds.name} (protocol ${ds.protocol}): fingerprint ${saved.datasetFingerprint}, this one ${now}; ` +
+        `its input files or the protocol changed since, so it cannot ${action} it`,
+      { file, field: "datasetFingerprint" },
+    );
+  }
+}

@@ -20,6 +20,7 @@ import { existsSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { LongWorkOptions, SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
+import { splitFingerprint } from "../../data/stats.ts";
 import { Rng } from "../../rng.ts";
 import { AdamW, Engine, loadCheckpoint, lrAt, saveCheckpoint, type LrSchedule } from "../../engine/index.ts";
 import { TrainStep } from "./train-step.ts";
@@ -32,7 +33,7 @@ import { allocBatch, buildExamples, fillTrainBatch, type ExampleSet } from "./ex
 import { writeFileAtomic, writeJsonAtomic } from "../../io.ts";
 import { writeSvg } from "../../plots/render.ts";
 import { trainingCurvesSpec, type CurvePoint } from "../../plots/training-curves.ts";
-import { CONFIG_FILE, NeuralRecommender, readSavedConfig, type SavedModelConfig } from "./recommender.ts";
+import { checkFingerprint, CONFIG_FILE, NeuralRecommender, readSavedConfig, type SavedModelConfig } from "./recommender.ts";
 
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
 export const REPORT_JSON = "report.json";
@@ -161,7 +162,7 @@ export async function trainModel<C extends BaseModelConfig>(
   let opt: AdamW | undefined;
   try {
     rec = new NeuralRecommender(def, config, ds.catalog.size, { engine, initRng });
-    rec.meta = { preset, dataset: ds.name, datasetProtocol: ds.protocol };
+    rec.meta = { preset, dataset: ds.name, datasetProtocol: ds.protocol, datasetFingerprint: splitFingerprint(ds) };
     const model = rec;
     opt = new AdamW(model.store, { lr: config.lr, eps: config.eps, weightDecay: config.weightDecay, clipNorm: config.clipNorm > 0 ? config.clipNorm : undefined });
     const optimizer = opt;
@@ -395,6 +396,7 @@ function checkSaved<C extends BaseModelConfig>(saved: SavedModelConfig, file: st
     throw bad("dataset", `run dir was trained on ${saved.dataset} (protocol ${saved.datasetProtocol}), not ${ds.name} (protocol ${ds.protocol})`);
   }
   if (saved.nItems !== ds.catalog.size) throw bad("nItems", `run dir has ${saved.nItems} items, dataset has ${ds.catalog.size}`);
+  checkFingerprint(saved, ds, file, "resume on");
   return saved;
 }
 
