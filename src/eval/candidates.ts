@@ -100,15 +100,11 @@ export function sampledCandidates(ds: SequenceDataset, split: EvalSplit, options
     const target = targetOf(ds, u, split);
     const excluded = new Set<number>(inputHistory(ds, u, split));
     excluded.add(target);
-    const eligible = n - excluded.size;
-    if (eligible < negatives) {
-      throw new ReclmError(
-        "RECLM_ERR_BAD_CONFIG",
-        `user ${ds.users[u]}: only ${eligible} items are outside the history and target, ${negatives} negatives asked`,
-        { field: "negatives" },
-      );
-    }
-    const { candidates: cands, positiveIndex } = drawCandidateSet(userRng(options.seed, u), n, excluded, target, negatives);
+    const { candidates: cands, positiveIndex } = drawCandidateSet(candidateRng(options.seed, u), n, excluded, target, negatives, {
+      who: `user ${ds.users[u]}`,
+      excluded: "the history and target",
+      field: "negatives",
+    });
     result.candidates.push(cands);
     result.positives[i] = target;
     result.positiveIndex[i] = positiveIndex;
@@ -116,10 +112,17 @@ export function sampledCandidates(ds: SequenceDataset, split: EvalSplit, options
   return result;
 }
 
+/** Whom a candidate set is drawn for, and what it excludes: the words of the error when too few items are left. */
+export interface CandidateSetContext {
+  who: string;
+  excluded: string;
+  field: string;
+}
+
 /**
  * One candidate set: `negatives` distinct items drawn uniformly from 1..nItems outside `excluded` (which holds the
- * target), then the target, shuffled. Shared by LLaRA's evaluation sets and LlamaRec's training examples; the caller
- * has checked that enough items are eligible.
+ * target), then the target, shuffled. Shared by LLaRA's evaluation sets and LlamaRec's training examples; a catalogue
+ * with too few items left is refused in the caller's words.
  */
 export function drawCandidateSet(
   rng: Rng,
@@ -127,10 +130,13 @@ export function drawCandidateSet(
   excluded: ReadonlySet<number>,
   target: number,
   negatives: number,
+  context: CandidateSetContext,
 ): { candidates: Int32Array; positiveIndex: number } {
   const eligible = nItems - excluded.size;
   if (eligible < negatives) {
-    throw new ReclmError("RECLM_ERR_INTERNAL", `${eligible} eligible items for ${negatives} negatives (the caller checks this)`);
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${context.who}: only ${eligible} items are outside ${context.excluded}, ${negatives} negatives asked`, {
+      field: context.field,
+    });
   }
   const cands = new Int32Array(negatives + 1);
   let filled = 0;
@@ -154,7 +160,10 @@ export function drawCandidateSet(
   return { candidates: cands, positiveIndex: cands.indexOf(target) };
 }
 
-/** A stream that depends only on (seed, user): independent of the order or subset of users evaluated. */
-function userRng(seed: number, u: number): Rng {
-  return new Rng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(u + 1, 0x85ebca6b)) >>> 0);
+/**
+ * A stream that depends only on (seed, user[, prefix end]): independent of the order or subset of users (or training
+ * prefixes) drawn. `end` 0 is the user's evaluation set.
+ */
+export function candidateRng(seed: number, u: number, end = 0): Rng {
+  return new Rng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(u + 1, 0x85ebca6b) ^ Math.imul(end, 0xc2b2ae35)) >>> 0);
 }

@@ -10,8 +10,7 @@
  */
 import type { SequenceDataset } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
-import { drawCandidateSet } from "../eval/candidates.ts";
-import { Rng } from "../rng.ts";
+import { candidateRng, drawCandidateSet } from "../eval/candidates.ts";
 import { LLAMAREC_CANDIDATES, LLAMAREC_MAX_HISTORY } from "./prompts.ts";
 
 export interface RankingExample {
@@ -81,16 +80,11 @@ export class RankingExamples {
     const seen = prefix.subarray(0, end - 1);
     const excluded = new Set<number>(seen);
     excluded.add(target);
-    const eligible = this.ds.catalog.size - excluded.size;
-    if (eligible < this.negatives) {
-      throw new ReclmError(
-        "RECLM_ERR_BAD_CONFIG",
-        `user ${this.ds.users[u]}: only ${eligible} items are outside a training prefix of ${end} items, ${this.negatives} negatives asked`,
-        { field: "candidates" },
-      );
-    }
-    const rng = new Rng((Math.imul(this.options.seed >>> 0, 0x9e3779b1) ^ Math.imul(u + 1, 0x85ebca6b) ^ Math.imul(end, 0xc2b2ae35)) >>> 0);
-    const { candidates, positiveIndex } = drawCandidateSet(rng, this.ds.catalog.size, excluded, target, this.negatives);
+    const { candidates, positiveIndex } = drawCandidateSet(candidateRng(this.options.seed, u, end), this.ds.catalog.size, excluded, target, this.negatives, {
+      who: `user ${this.ds.users[u]}`,
+      excluded: `a training prefix of ${end} items`,
+      field: "candidates",
+    });
     return { user: u, history: Int32Array.from(seen.subarray(Math.max(0, seen.length - this.maxHistory))), candidates, answer: positiveIndex };
   }
 }
