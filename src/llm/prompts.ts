@@ -106,10 +106,15 @@ export interface LlamaRecPromptInput {
   candidates: readonly string[];
 }
 
+/** The prompt text with every title cut to the title budget. */
+function promptTextWithCutTitles(input: LlamaRecPromptInput, tok: PromptTokenizer, options: LlamaRecPromptOptions): string {
+  const cut = (t: string) => truncateTitle(t, tok, options.maxTitleTokens);
+  return llamarecPromptText(input.history.map(cut), input.candidates.map(cut), options);
+}
+
 /** The scored prompt: the verbalizer reads the letters' logits after its last token. */
 export function encodeLlamaRecPrompt(input: LlamaRecPromptInput, tok: PromptTokenizer, options: LlamaRecPromptOptions = LLAMAREC_PROMPT): EncodedPrompt {
-  const cut = (t: string) => truncateTitle(t, tok, options.maxTitleTokens);
-  return encodeTruncatedLeft(llamarecPromptText(input.history.map(cut), input.candidates.map(cut), options), tok, options.maxPromptTokens);
+  return encodeTruncatedLeft(promptTextWithCutTitles(input, tok, options), tok, options.maxPromptTokens);
 }
 
 /** A training example: the prompt, the answer letter and EOS; the loss is on the last `labelled` tokens only. */
@@ -130,9 +135,7 @@ export function encodeLlamaRecTrainingExample(
   if (!Number.isInteger(input.answer) || input.answer < 0 || input.answer >= input.candidates.length) {
     throw new ReclmError("RECLM_ERR_BAD_CONFIG", `answer ${input.answer} is not the index of one of ${input.candidates.length} candidates`, { field: "answer" });
   }
-  const cut = (t: string) => truncateTitle(t, tok, options.maxTitleTokens);
-  const text = llamarecPromptText(input.history.map(cut), input.candidates.map(cut), options) + indexLetter(input.answer);
-  const encoded = encodeTruncatedLeft(text, tok, options.maxPromptTokens);
+  const encoded = encodeTruncatedLeft(promptTextWithCutTitles(input, tok, options) + indexLetter(input.answer), tok, options.maxPromptTokens);
   return { tokens: [...encoded.tokens, tok.eos], truncated: encoded.truncated, labelled: 2 };
 }
 

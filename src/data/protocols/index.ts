@@ -49,6 +49,7 @@ export function applyProtocol(raw: RawData, opts: ProtocolOptions): SequenceData
   return ds;
 }
 
+/** An id pandas reads as one exact int: no leading zeros (two spellings of one number), below 2^53. */
 const PLAIN_INTEGER = /^(0|[1-9]\d{0,14})$/;
 
 /**

@@ -58,9 +58,9 @@ export function leaveOneOut(raw: RawData, keep: KeepMask, opts: SplitOptions): S
   const train: Int32Array[] = [];
   const val = new Int32Array(users.length);
   const test = new Int32Array(users.length);
+  const tie = opts.tieRank ?? dense;
   for (let u = 0; u < users.length; u++) {
     const mine = Array.from(rows.subarray(start[u], start[u + 1]));
-    const tie = opts.tieRank ?? dense;
     mine.sort((a, b) => log.time[a] - log.time[b] || tie[log.item[a]] - tie[log.item[b]]);
     const seq = Int32Array.from(mine, (k) => dense[log.item[k]]);
     train.push(seq.slice(0, seq.length - 2));
