@@ -1,7 +1,8 @@
 # LlamaRec's ML-100k (ml-latest-small) split as its datasets/base.py makes it, re-done in plain Python (no pandas) so
 # that CPython's own set() numbers the items: title filter (every movie has one), iterative 5-core keeping row order,
 # dense ids from set() iteration order, each history sorted by (timestamp, dense id), leave-one-out.
-# usage: python3 llamarec_split.py ratings.csv out.json  -> prints the digest test/data/real.test.ts expects
+# usage: python3 llamarec_split.py ratings.csv out.json  -> prints the digest test/data/real.test.ts expects and the
+# number of users with a tie at their last timestamp
 # (sha256 over "user:item,item,..." lines, raw ids, users ascending).
 import csv, collections, hashlib, sys, json
 rows = [(int(r['userId']), int(r['movieId']), int(r['timestamp'])) for r in csv.DictReader(open(sys.argv[1]))]
@@ -24,5 +25,7 @@ for u in sorted(seqs):
     raw_user = [k for k, v in umap.items() if v == u][0]
     out[str(raw_user)] = [inv[s] for s in items]
 json.dump({"set_order": [inv[i] for i in range(1, len(inv) + 1)], "seqs": out}, open(sys.argv[2], "w"))
+# users whose last timestamp is shared by several items: their test item is decided by the set() numbering
+ties = sum(1 for u in seqs if [t for t, _ in seqs[u]].count(max(t for t, _ in seqs[u])) > 1)
 lines = "\n".join(f"{u}:" + ",".join(map(str, out[u])) for u in sorted(out, key=int))
-print(sys.version.split()[0], len(umap), len(smap), len(df), hashlib.sha256(lines.encode()).hexdigest())
+print(sys.version.split()[0], len(umap), len(smap), len(df), hashlib.sha256(lines.encode()).hexdigest(), f"ties at the last timestamp: {ties} users")
