@@ -4,7 +4,7 @@ import { Engine } from "../../src/engine/index.ts";
 import { ReclmError } from "../../src/errors.ts";
 import { Caser, type CaserConfig } from "../../src/models/caser.ts";
 import { resolveConfig } from "../../src/models/neural/config.ts";
-import { forwardShapes, gradCheckModel, instantiate, lastBatch, leftPad, randomizeParams, rowOf, trainLosses } from "./neural-harness.ts";
+import { expectLossFallsReproducibly, expectModelGradientsMatch, forwardShapes, instantiate, lastItemRun, leftPad, randomizeParams, rowOf } from "./neural-harness.ts";
 
 const engine = Engine.create({ threads: 1 }); // tiny graphs: a second thread only adds barrier waits
 afterAll(() => engine.dispose());
@@ -88,24 +88,12 @@ describe("caser", () => {
   });
 
   it("gradients of the whole model (dropout on) match finite differences", () => {
-    const m = instantiate(engine, Caser, tiny({ dropout: 0.2 }), 7);
-    const r = gradCheckModel(engine, m, leftPad(histories, 5), 3, { eps: 3e-3 });
-    expect(r.deadParams).toEqual([]);
-    expect(r.maxRelErr, r.worst).toBeLessThan(2e-2);
-    m.store.dispose();
+    expectModelGradientsMatch(engine, Caser, tiny({ dropout: 0.2 }), 7, histories, 5, { eps: 3e-3 });
   });
 
   it("loss falls on the embedded dataset and a seed reproduces the run exactly", async () => {
     const ds = await loadDataset("embedded");
-    const run = (seed: number, steps: number) =>
-      trainLosses(engine, Caser, { ...Caser.defaults, hidden: 32, seed }, ds.catalog.size, {
-        B: 64, lr: 1e-2, steps, batch: (rng, m) => lastBatch(ds, 64, m.config.maxLen, rng),
-      });
-    const a = run(1, 150);
-    const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
-    expect(a[0]).toBeCloseTo(Math.log(ds.catalog.size + 1), 0);
-    expect(mean(a.slice(-15))).toBeLessThan(mean(a.slice(0, 15)) - 0.3);
-    expect(run(1, 5)).toEqual(a.slice(0, 5));
-    expect(run(2, 1)[0]).not.toBe(a[0]);
+    const run = lastItemRun(engine, Caser, (seed) => ({ ...Caser.defaults, hidden: 32, seed }), ds, { B: 64, lr: 1e-2 });
+    expectLossFallsReproducibly(run, { steps: 150, window: 15, drop: 0.3, nItems: ds.catalog.size });
   });
 });

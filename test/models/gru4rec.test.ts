@@ -3,7 +3,7 @@ import { loadDataset } from "../../src/data/index.ts";
 import { Engine } from "../../src/engine/index.ts";
 import { GRU4Rec, type GRU4RecConfig } from "../../src/models/gru4rec.ts";
 import { resolveConfig } from "../../src/models/neural/config.ts";
-import { forwardShapes, gradCheckModel, instantiate, lastBatch, leftPad, randomizeParams, referenceGru, rowOf, trainLosses } from "./neural-harness.ts";
+import { expectLossFallsReproducibly, expectScoresMatchReference, expectModelGradientsMatch, instantiate, lastItemRun, randomizeParams, referenceGru, rowOf } from "./neural-harness.ts";
 
 const engine = Engine.create({ threads: 1 }) // tiny graphs: a second thread only adds barrier waits;
 afterAll(() => engine.dispose());
@@ -51,35 +51,17 @@ describe("gru4rec", () => {
     const m = instantiate(engine, GRU4Rec, tiny(), 7);
     // larger weights than the init so the gates are far from linear
     randomizeParams(m.store, 0.6, 9);
-    const out = forwardShapes(engine, m, leftPad(histories, 5), 3);
-    expect(out.hShape).toEqual([3, 6]);
-    expect(out.sShape).toEqual([3, 8]);
-    histories.forEach((h, b) => {
-      const ref = referenceScores((n) => m.store.read(n), h.subarray(Math.max(0, h.length - 5)), 6, 8);
-      ref.forEach((v, j) => expect(out.s[b * 8 + j]).toBeCloseTo(v, 4));
-    });
+    expectScoresMatchReference(engine, m, histories, 5, { hidden: 6, vocab: 8 }, (h) => referenceScores((n) => m.store.read(n), h, 6, 8));
     m.store.dispose();
   });
 
   it("gradients of the whole model match finite differences", () => {
-    const m = instantiate(engine, GRU4Rec, tiny(), 7);
-    const r = gradCheckModel(engine, m, leftPad(histories, 5), 3);
-    expect(r.deadParams).toEqual([]);
-    expect(r.maxRelErr, r.worst).toBeLessThan(2e-2);
-    m.store.dispose();
+    expectModelGradientsMatch(engine, GRU4Rec, tiny(), 7, histories, 5);
   });
 
   it("loss falls on the embedded dataset and a seed reproduces the run exactly", async () => {
     const ds = await loadDataset("embedded");
-    const run = (seed: number) =>
-      trainLosses(engine, GRU4Rec, { ...GRU4Rec.defaults, hidden: 32, seed }, ds.catalog.size, {
-        B: 64, lr: 2e-2, steps: 60, batch: (rng, m) => lastBatch(ds, 64, m.config.maxLen, rng),
-      });
-    const a = run(1);
-    const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
-    expect(a[0]).toBeCloseTo(Math.log(ds.catalog.size + 1), 0);
-    expect(mean(a.slice(-10))).toBeLessThan(mean(a.slice(0, 10)) - 0.4);
-    expect(run(1)).toEqual(a);
-    expect(run(2)[0]).not.toBe(a[0]);
+    const run = lastItemRun(engine, GRU4Rec, (seed) => ({ ...GRU4Rec.defaults, hidden: 32, seed }), ds, { B: 64, lr: 2e-2 });
+    expectLossFallsReproducibly(run, { steps: 60, window: 10, drop: 0.4, nItems: ds.catalog.size });
   });
 });

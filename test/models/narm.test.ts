@@ -3,7 +3,7 @@ import { loadDataset } from "../../src/data/index.ts";
 import { Engine } from "../../src/engine/index.ts";
 import { NARM, type NARMConfig } from "../../src/models/narm.ts";
 import { resolveConfig } from "../../src/models/neural/config.ts";
-import { forwardShapes, gradCheckModel, instantiate, lastBatch, leftPad, randomizeParams, referenceGru, rowOf, trainLosses } from "./neural-harness.ts";
+import { expectLossFallsReproducibly, expectScoresMatchReference, expectModelGradientsMatch, instantiate, lastItemRun, randomizeParams, referenceGru, rowOf } from "./neural-harness.ts";
 
 const engine = Engine.create({ threads: 1 }); // tiny graphs: a second thread only adds barrier waits
 afterAll(() => engine.dispose());
@@ -66,35 +66,17 @@ describe("narm", () => {
   it("scores equal XAttack's forward in f64 (padding gets no attention, left padding is not fed to the GRU)", () => {
     const m = instantiate(engine, NARM, tiny(), 7);
     randomizeParams(m.store, 0.6, 9);
-    const out = forwardShapes(engine, m, leftPad(histories, 5), 3);
-    expect(out.hShape).toEqual([3, 16]);
-    expect(out.sShape).toEqual([3, 8]);
-    histories.forEach((h, b) => {
-      const ref = referenceScores((n) => m.store.read(n), h.subarray(Math.max(0, h.length - 5)), 4, 8);
-      ref.forEach((v, j) => expect(out.s[b * 8 + j]).toBeCloseTo(v, 4));
-    });
+    expectScoresMatchReference(engine, m, histories, 5, { hidden: 16, vocab: 8 }, (h) => referenceScores((n) => m.store.read(n), h, 4, 8));
     m.store.dispose();
   });
 
   it("gradients of the whole model (dropout on) match finite differences", () => {
-    const m = instantiate(engine, NARM, tiny({ dropout: 0.2, attnDropout: 0.2 }), 7);
-    const r = gradCheckModel(engine, m, leftPad(histories, 5), 3);
-    expect(r.deadParams).toEqual([]);
-    expect(r.maxRelErr, r.worst).toBeLessThan(2e-2);
-    m.store.dispose();
+    expectModelGradientsMatch(engine, NARM, tiny({ dropout: 0.2, attnDropout: 0.2 }), 7, histories, 5);
   });
 
   it("loss falls on the embedded dataset and a seed reproduces the run exactly", async () => {
     const ds = await loadDataset("embedded");
-    const run = (seed: number, steps: number) =>
-      trainLosses(engine, NARM, { ...NARM.defaults, hidden: 16, maxLen: 12, seed }, ds.catalog.size, {
-        B: 64, lr: 3e-2, steps, batch: (rng, m) => lastBatch(ds, 64, m.config.maxLen, rng),
-      });
-    const a = run(1, 150);
-    const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
-    expect(a[0]).toBeCloseTo(Math.log(ds.catalog.size + 1), 0);
-    expect(mean(a.slice(-15))).toBeLessThan(mean(a.slice(0, 15)) - 0.3);
-    expect(run(1, 5)).toEqual(a.slice(0, 5));
-    expect(run(2, 1)[0]).not.toBe(a[0]);
+    const run = lastItemRun(engine, NARM, (seed) => ({ ...NARM.defaults, hidden: 16, maxLen: 12, seed }), ds, { B: 64, lr: 3e-2 });
+    expectLossFallsReproducibly(run, { steps: 150, window: 15, drop: 0.3, nItems: ds.catalog.size });
   });
 });

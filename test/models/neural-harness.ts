@@ -3,6 +3,7 @@
  * encode → scores → loss, whole-model finite-difference gradient checks, short training runs.
  * The shared trainer (src/models/neural/trainer.ts) is the real loop; this only exercises a model's own code.
  */
+import { expect } from "vitest";
 import { AdamW, compile, type Builder, type Engine, type Graph, ParamStore, type Tensor } from "../../src/engine/index.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition } from "../../src/models/neural/contract.ts";
 import { Rng } from "../../src/rng.ts";
@@ -274,4 +275,82 @@ export function trainLosses<C extends BaseModelConfig>(
     m.store.dispose();
   }
   return losses;
+}
+
+/**
+ * The short-run check the model tests share, over `run(seed, steps)` (e.g. trainLosses): the mean loss of the last
+ * `window` steps is at least `drop` below the first `window`'s; the same seed repeats the run's first steps exactly and
+ * another seed starts elsewhere. With `nItems`, the first loss is also near log(nItems + 1), a uniform guess's loss.
+ * Returns the long run's losses.
+ */
+export function expectLossFallsReproducibly(
+  run: (seed: number, steps: number) => number[],
+  o: { steps: number; window: number; drop: number; nItems?: number },
+): number[] {
+  const a = run(1, o.steps);
+  const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
+  if (o.nItems !== undefined) expect(a[0]).toBeCloseTo(Math.log(o.nItems + 1), 0);
+  expect(mean(a.slice(-o.window))).toBeLessThan(mean(a.slice(0, o.window)) - o.drop);
+  expect(run(1, 5)).toEqual(a.slice(0, 5));
+  expect(run(2, 1)[0]).not.toBe(a[0]);
+  return a;
+}
+
+/**
+ * Eval-graph scores of `histories` (left-padded to L) equal `reference(history's last L items)` to 4 decimals for
+ * every row, with encoder output [B, hidden] and scores [B, nItems + 1].
+ */
+export function expectScoresMatchReference<C extends BaseModelConfig>(
+  engine: Engine,
+  m: ModelUnderTest<C>,
+  histories: readonly Int32Array[],
+  L: number,
+  shape: { hidden: number; vocab: number },
+  reference: (history: Int32Array) => number[],
+): void {
+  const B = histories.length;
+  const out = forwardShapes(engine, m, leftPad(histories, L), B);
+  expect(out.hShape).toEqual([B, shape.hidden]);
+  expect(out.sShape).toEqual([B, shape.vocab]);
+  histories.forEach((h, b) => {
+    const ref = reference(h.subarray(Math.max(0, h.length - L)));
+    ref.forEach((v, j) => expect(out.s[b * shape.vocab + j]).toBeCloseTo(v, 4));
+  });
+}
+
+/**
+ * gradCheckModel on a fresh model of `config` over `histories` left-padded to L: every parameter gets a gradient and the
+ * worst relative error is under 2e-2. Frees the model.
+ */
+export function expectModelGradientsMatch<C extends BaseModelConfig>(
+  engine: Engine,
+  def: NeuralModelDefinition<C>,
+  config: C,
+  nItems: number,
+  histories: readonly Int32Array[],
+  L: number,
+  options: Parameters<typeof gradCheckModel>[4] = {},
+): void {
+  const m = instantiate(engine, def, config, nItems);
+  try {
+    const r = gradCheckModel(engine, m, leftPad(histories, L), histories.length, options);
+    expect(r.deadParams).toEqual([]);
+    expect(r.maxRelErr, r.worst).toBeLessThan(2e-2);
+  } finally {
+    m.store.dispose();
+  }
+}
+
+/** `(seed, steps) => losses` of trainLosses on next-item batches of the train sequences, for expectLossFallsReproducibly. */
+export function lastItemRun<C extends BaseModelConfig>(
+  engine: Engine,
+  def: NeuralModelDefinition<C>,
+  config: (seed: number) => C,
+  ds: SequenceDataset,
+  o: { B: number; lr: number },
+): (seed: number, steps: number) => number[] {
+  return (seed, steps) =>
+    trainLosses(engine, def, config(seed), ds.catalog.size, {
+      B: o.B, lr: o.lr, steps, batch: (rng, m) => lastBatch(ds, o.B, m.config.maxLen, rng),
+    });
 }
