@@ -42,6 +42,13 @@ describe("registry", () => {
     expect(() => resolveConfig(getNeuralModel("lrurec"), { preset: "none", config: { maskScope: "all" } as never, source: "--set" })).toThrow(/field "maskScope"/);
   });
 
+  it("LRURec's tuned dropout: the LRURec README's 0.6 on Amazon, 0.2 on MovieLens; --set still overrides a preset", () => {
+    const lru = getNeuralModel("lrurec");
+    for (const preset of ["beauty", "games"]) expect(resolveConfig(lru, { preset }).config, preset).toMatchObject({ dropout: 0.6, lruDropout: 0.6 });
+    for (const preset of ["ml-latest-small", "ml-1m"]) expect(resolveConfig(lru, { preset }).config, preset).toMatchObject({ dropout: 0.2, lruDropout: 0.2 });
+    expect(resolveConfig(lru, { preset: "beauty", config: { dropout: 0.2 }, source: "--set" }).config.dropout).toBe(0.2);
+  });
+
   // Generated: every registered model goes through the real trainer for 2 steps and scores through its eval graph.
   for (const name of NEURAL_MODEL_NAMES) {
     it(`${name}: 2 training steps + full-ranking scores on the embedded dataset`, async () => {
