@@ -279,19 +279,21 @@ export function trainLosses<C extends BaseModelConfig>(
 
 /**
  * The short-run check the model tests share, over `run(seed, steps)` (e.g. trainLosses): the mean loss of the last
- * `window` steps is at least `drop` below the first `window`'s; the same seed repeats the run's first steps exactly and
- * another seed starts elsewhere. With `nItems`, the first loss is also near log(nItems + 1), a uniform guess's loss.
+ * `window` steps is at least `drop` below the first `window`'s; the same seed repeats the run's first `rerun` steps
+ * (default 5; `steps` for the whole run) exactly and another seed starts elsewhere. With `nItems`, the first loss is also
+ * near log(nItems + 1), a uniform guess's loss.
  * Returns the long run's losses.
  */
 export function expectLossFallsReproducibly(
   run: (seed: number, steps: number) => number[],
-  o: { steps: number; window: number; drop: number; nItems?: number },
+  o: { steps: number; window: number; drop: number; nItems?: number; rerun?: number },
 ): number[] {
   const a = run(1, o.steps);
   const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
   if (o.nItems !== undefined) expect(a[0]).toBeCloseTo(Math.log(o.nItems + 1), 0);
   expect(mean(a.slice(-o.window))).toBeLessThan(mean(a.slice(0, o.window)) - o.drop);
-  expect(run(1, 5)).toEqual(a.slice(0, 5));
+  const rerun = o.rerun ?? 5;
+  expect(run(1, rerun)).toEqual(a.slice(0, rerun));
   expect(run(2, 1)[0]).not.toBe(a[0]);
   return a;
 }
