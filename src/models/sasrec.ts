@@ -165,9 +165,9 @@ function encode(b: Builder, p: ModelParams, x: SequenceInputs, ctx: ModelContext
     const Q = heads(b.linear(q, blk.wq, blk.bq)); // [B, H, L, dk]
     const K = heads(b.linear(h, blk.wk, blk.bk)); // [B, H, L, dk]
     const V = heads(b.linear(h, blk.wv, blk.bv)); // [B, H, L, dk]
-    const scores = b.scale(b.matmulNT(Q, K), 1 / Math.sqrt(dk)); // [B, H, L, L]
-    const masked = b.add(b.mul(scores, keep), fill); // [B, H, L, L]
-    const probs = b.dropout(b.softmax(masked), c.attnDropout); // [B, H, L, L]
+    // softmax(keep·s·scale + fill) in one native op: masked entries are still exactly -1e9 (0·scale - 1e9) with zero
+    // gradient (the product with keep), and neither the scaled nor the masked [B, H, L, L] copy is materialised.
+    const probs = b.dropout(b.softmax(b.mul(b.matmulNT(Q, K), keep), { scale: 1 / Math.sqrt(dk), mask: fill }), c.attnDropout); // [B, H, L, L]
     const ctxv = b.matmul(probs, V); // [B, H, L, dk]
     const attn = b.reshape(b.cont(b.permute(ctxv, [0, 2, 1, 3])), [B, L, D]); // [B, L, D], no output projection
     h = b.layerNorm(b.add(attn, q), blk.ln2_w, blk.ln2_b, c.layerNormEps); // [B, L, D]
