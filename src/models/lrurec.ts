@@ -70,15 +70,18 @@ export const LRUREC_DEFAULTS: LRURecConfig = {
   seed: 42,
 };
 
+// LlamaRec config.py set_template: ML → max_len 200, batch 16 (its "ML-100k" is ml-latest-small; ML-100K gets the same).
+const LLAMAREC_MOVIELENS: Partial<LRURecConfig> = { maxLen: 200, batchSize: 16, evalBatchSize: 16, validateEvery: 500, patience: 20 };
+// LlamaRec: Amazon → max_len 50, batch 64. Dropout 0.6 is the LRURec README's tuned value for Beauty and Video; on
+// Beauty it reaches LlamaRec's Table 1 LRURec figure where LlamaRec's 0.2 default falls short (docs/model-recipes.md).
+const LLAMAREC_AMAZON: Partial<LRURecConfig> = { maxLen: 50, batchSize: 64, evalBatchSize: 64, validateEvery: 500, patience: 20, dropout: 0.6, lruDropout: 0.6 };
+
 /** Per-dataset paper presets, keyed by dataset name (docs/model-recipes.md §1 "Presets"). */
 export const LRUREC_PRESETS: Readonly<Record<string, Partial<LRURecConfig>>> = {
-  // LlamaRec config.py set_template: ML → max_len 200, batch 16.
-  "ml-latest-small": { maxLen: 200, batchSize: 16, evalBatchSize: 16, validateEvery: 500, patience: 20 },
-  "ml-100k": { maxLen: 200, batchSize: 16, evalBatchSize: 16, validateEvery: 500, patience: 20 },
-  // LlamaRec: Amazon → max_len 50, batch 64. Dropout 0.6 is the LRURec README's tuned value for Beauty and Video; on
-  // Beauty it reaches LlamaRec's Table 1 LRURec figure where LlamaRec's 0.2 default falls short (docs/model-recipes.md).
-  beauty: { maxLen: 50, batchSize: 64, evalBatchSize: 64, validateEvery: 500, patience: 20, dropout: 0.6, lruDropout: 0.6 },
-  games: { maxLen: 50, batchSize: 64, evalBatchSize: 64, validateEvery: 500, patience: 20, dropout: 0.6, lruDropout: 0.6 },
+  "ml-latest-small": LLAMAREC_MOVIELENS,
+  "ml-100k": LLAMAREC_MOVIELENS,
+  beauty: LLAMAREC_AMAZON,
+  games: LLAMAREC_AMAZON,
   // LRURec config.py set_template: ML-1M → max_len 200, batch 128/256, val every 500 it, patience 10.
   "ml-1m": { maxLen: 200, batchSize: 128, evalBatchSize: 256, validateEvery: 500, patience: 10, ...LRUREC_VALIDATION },
   // LRURec: Steam → max_len 50, val every 2000 it.
