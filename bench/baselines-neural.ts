@@ -7,6 +7,7 @@
  *       (report.json, report.md, model + checkpoint); progress lines go to stderr. Long: start it in the background.
  *       --resume continues a run dir from its last validation checkpoint (give the same --set flags); with --max-steps
  *       equal to the checkpoint's step it only evaluates the best parameters on the test split (a run cut for time).
+ *       --force starts over in a run dir that already holds a run.
  *   npx tsx bench/baselines-neural.ts collect
  *       reads every finished run dir and writes bench/results/neural-baselines-<dataset>.json (one file per dataset).
  *
@@ -53,10 +54,12 @@ async function train(args: string[]): Promise<void> {
   if (!model || !dataset) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "usage: train <model> <dataset> [--max-steps N] [--resume] [--set k=v ...]");
   let maxSteps: number | undefined;
   let resume = false;
+  let overwrite = false;
   const sets: string[] = [];
   for (let i = 2; i < args.length; i++) {
     if (args[i] === "--max-steps") maxSteps = Number(args[++i]);
     else if (args[i] === "--resume") resume = true;
+    else if (args[i] === "--force") overwrite = true;
     else if (args[i] === "--set") sets.push(args[++i]);
     else throw new ReclmError("RECLM_ERR_BAD_CONFIG", `unknown argument "${args[i]}"`, { field: "argv" });
   }
@@ -68,6 +71,7 @@ async function train(args: string[]): Promise<void> {
     outDir,
     maxSteps,
     resume,
+    overwrite,
     config: parseSetFlags(sets),
     configSource: "--set",
     onProgress: (p) => {

@@ -3,7 +3,7 @@
  * full-ranking TEST metrics (history masked, per-user mean) of the best-validation parameters, beside the paper's
  * target, and writes bench/results/lrurec-<dataset>.json.
  *
- *   npx tsx bench/lrurec.ts --dataset ml-latest-small [--max-steps N] [--threads 1] [--seed 42] [--out runs/x] [--resume]
+ *   npx tsx bench/lrurec.ts --dataset ml-latest-small [--max-steps N] [--threads 1] [--seed 42] [--out runs/x] [--resume | --force]
  *
  * Targets (never lowered): LlamaRec Table 1 (anchors §1.4) for ml-latest-small and beauty, LRURec Table 3 (anchors §2)
  * for ml-1m. On ml-latest-small the row "lrurec (mean of batch means, batch 16)" is LlamaRec's official `test()`
@@ -31,6 +31,7 @@ const { values } = parseArgs({
     seed: { type: "string" },
     out: { type: "string" },
     resume: { type: "boolean", default: false },
+    force: { type: "boolean", default: false },
     set: { type: "string", multiple: true },
   },
 });
@@ -53,6 +54,7 @@ const result = await trainModel(LRURec, ds, {
   configSource: "--set",
   outDir: values.out,
   resume: values.resume,
+  overwrite: values.force,
   maxSteps,
   threads: values.threads ? Number(values.threads) : undefined,
   onProgress: (p) => {

@@ -4,7 +4,7 @@
  * Targets (anchors.md, LlamaRec's SASRec row, ML-100k = ml-latest-small): NDCG@10 >= .0522, Recall@10 >= .0993;
  * ML-1M (LRURec's SASRec row): NDCG@10 .1902, Recall@10 .3181.
  *
- *   npx tsx bench/sasrec-quality.ts [--dataset ml-latest-small] [--max-steps N] [--threads 2] [--resume]
+ *   npx tsx bench/sasrec-quality.ts [--dataset ml-latest-small] [--max-steps N] [--threads 2] [--resume | --force]
  * Trains into runs/sasrec-<dataset> (checkpointed after every validation: --resume continues a cut run) and writes
  * bench/results/sasrec-<dataset>.json. A run cut by --max-steps says so in its row's notes: such figures are NOT the
  * converged result.
@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     "max-steps": { type: "string" },
     threads: { type: "string", default: "2" },
     resume: { type: "boolean", default: false },
+    force: { type: "boolean", default: false },
   },
 });
 const name = args.dataset!;
@@ -36,6 +37,7 @@ let last = 0;
 const res = await trainModel(SASRec, ds, {
   outDir,
   resume: args.resume,
+  overwrite: args.force,
   threads: Number(args.threads),
   maxSteps: args["max-steps"] !== undefined ? Number(args["max-steps"]) : undefined,
   onProgress: (p) => {

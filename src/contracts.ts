@@ -40,6 +40,17 @@ export interface SequenceDataset {
   readonly train: readonly Int32Array[];
   readonly val: Int32Array;
   readonly test: Int32Array;
+  /**
+   * Your own data with an items file that gives some interaction items no title (an id written two ways, a partial
+   * export): they show their raw id as title, and protocol "llamarec" drops their rows. `reclm data stats` prints it.
+   */
+  readonly untitledItems?: UntitledItems;
+}
+
+/** How many interaction items have no title in the items file, and a few of their raw ids. */
+export interface UntitledItems {
+  count: number;
+  examples: string[];
 }
 
 export type EvalSplit = "val" | "test";

@@ -15,8 +15,9 @@ export function parseKs(value: string): number[] {
 
 export function parsePositiveInt(flag: string): (value: string) => number {
   return (value) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${flag} must be a positive integer, got "${value}"`, { field: flag });
+    // Plain digits only: Number() would also take "0x10", "1e3", "1.0" and " 5".
+    const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${flag} must be a positive integer, got "${value}"`, { field: flag });
     return n;
   };
 }

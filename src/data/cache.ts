@@ -9,13 +9,13 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { Catalog, SequenceDataset } from "../contracts.ts";
+import type { Catalog, SequenceDataset, UntitledItems } from "../contracts.ts";
 import { writeFileAtomic } from "../io.ts";
 import { ReclmError } from "../errors.ts";
 
 const MAGIC = "RECLMDS1";
-/** Bump when a protocol or the layout changes, so old cache files stop matching. */
-export const CACHE_VERSION = 2;
+/** Bump when a protocol or the layout changes, so old cache files stop matching (3: untitledItems is recorded). */
+export const CACHE_VERSION = 3;
 
 interface Header {
   version: number;
@@ -24,6 +24,8 @@ interface Header {
   users: string[];
   catalog: Catalog;
   blobInts: number;
+  /** Absent when every interaction item has a title (or no items file was given). */
+  untitledItems?: UntitledItems;
 }
 
 /** Hash of input files (path + size + mtime) and options; missing files hash as "absent". */
@@ -66,6 +68,7 @@ export function writeCachedDataset(path: string, dir: string, ds: SequenceDatase
     users: [...ds.users],
     catalog: { size: ds.catalog.size, items: ds.catalog.items },
     blobInts: blob.length,
+    ...(ds.untitledItems ? { untitledItems: ds.untitledItems } : {}),
   };
   let headerBuf = Buffer.from(JSON.stringify(header), "utf8");
   const pad = (4 - (headerBuf.length % 4)) % 4;
@@ -126,6 +129,7 @@ export function readCachedDataset(path: string): SequenceDataset | undefined {
     train,
     val: blob.subarray(o, o + n),
     test: blob.subarray(o + n, o + 2 * n),
+    ...(header.untitledItems ? { untitledItems: header.untitledItems } : {}),
   };
 }
 

@@ -3,6 +3,7 @@
  * (user, item, timestamp, optional rating, with raw ids interned) plus item metadata keyed by raw item id.
  * Protocols read only this, so a new format needs a loader and nothing else.
  */
+import type { UntitledItems } from "../contracts.ts";
 
 /** Metadata for one raw item. A missing or empty title means "no title" (LlamaRec's protocol drops such items). */
 export interface RawItemMeta {
@@ -26,6 +27,8 @@ export interface RawLog {
 export interface RawData {
   log: RawLog;
   items: Map<string, RawItemMeta>;
+  /** Set by a loader whose items file leaves some interaction items untitled; carried onto the dataset. */
+  untitled?: UntitledItems;
 }
 
 /** Grows typed columns and interns raw ids; ids keep first-appearance codes, canonical order comes later. */

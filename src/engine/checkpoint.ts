@@ -93,6 +93,7 @@ export function loadCheckpoint(path: string, state: CheckpointState): Checkpoint
   } catch {
     throw bad("__metadata__.reclm is not JSON", "__metadata__");
   }
+  if (typeof reclm !== "object" || reclm === null) throw bad("__metadata__.reclm is not a JSON object", "__metadata__");
   const dataStart = 8 + n;
   const dataLen = buf.length - dataStart;
   const take = (name: string, shape: readonly number[]): Float32Array => {
@@ -138,15 +139,28 @@ export function loadCheckpoint(path: string, state: CheckpointState): Checkpoint
   }
   const rngStates: [Rng, number[]][] = [];
   for (const [k, r] of Object.entries(state.rngs ?? {})) {
-    const s = reclm.rngs?.[k];
+    const s: unknown = reclm.rngs?.[k];
     if (!s) throw bad(`rng state "${k}" is missing`, `rngs.${k}`);
-    rngStates.push([r, s]);
+    // Checked here rather than left to Rng.setState, which throws only after the tensors were written. All zeros is
+    // xoshiro's fixed point: the stream would be zeros forever.
+    if (!Array.isArray(s) || s.length !== 4 || s.some((x) => !Number.isInteger(x) || x < 0 || x > 0xffffffff) || s.every((x) => x === 0)) {
+      throw bad(`rng state "${k}" must be four uint32 values, not all zero; got ${JSON.stringify(s)}`, `rngs.${k}`);
+    }
+    rngStates.push([r, s as number[]]);
+  }
+  let optState: { step: number; lr: number } | undefined;
+  if (opt && reclm.optimizer) {
+    // A NaN step or lr would not fail anywhere: it would turn every weight into NaN on the next run.
+    const { step, lr } = reclm.optimizer as { step: unknown; lr: unknown };
+    if (typeof step !== "number" || !Number.isSafeInteger(step) || step < 0) throw bad(`optimizer step must be an integer >= 0, got ${JSON.stringify(step)}`, "optimizer.step");
+    if (typeof lr !== "number" || !Number.isFinite(lr) || lr < 0) throw bad(`optimizer lr must be a finite number >= 0, got ${JSON.stringify(lr)}`, "optimizer.lr");
+    optState = { step, lr };
   }
   // Validate everything before touching any state, so a bad file leaves the model as it was.
   for (const w of writes) w();
-  if (opt && reclm.optimizer) {
-    opt.step = reclm.optimizer.step;
-    opt.lr = reclm.optimizer.lr;
+  if (opt && optState) {
+    opt.step = optState.step;
+    opt.lr = optState.lr;
   }
   for (const [r, s] of rngStates) r.setState(s);
   return reclm.meta ?? {};

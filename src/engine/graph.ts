@@ -2,7 +2,7 @@ import { ReclmError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { Builder, type GraphMode, type HiddenInput } from "./builder.ts";
 import type { Engine } from "./engine.ts";
-import { addressOf, GGML_TYPE, isContiguousNative, mulMatOpCode, setTensorOp, tensorLayout, tensorSrc, type Ggml, type Ptr } from "./ffi/ggml.ts";
+import { GGML_TYPE, isContiguousNative, mulMatOpCode, setTensorOp, tensorHasBuffer, tensorLayout, tensorSrc, type Ggml, type Ptr } from "./ffi/ggml.ts";
 import type { AdamW } from "./optim.ts";
 import { Param, type ParamStore } from "./params.ts";
 import { Tensor, fmt } from "./tensor.ts";
@@ -58,6 +58,7 @@ export class ComputeAllocator {
     engine.assertAlive();
     const B = engine.ggml.base;
     this.gallocr = B.ggml_gallocr_new(B.ggml_backend_get_default_buffer_type(engine.backend));
+    if (!this.gallocr) throw new ReclmError("RECLM_ERR_ENGINE", "ggml_gallocr_new failed (out of memory?)");
   }
 
   /**
@@ -179,6 +180,7 @@ export class Graph {
       Number(B.ggml_graph_overhead_custom(maxNodes, false)) +
       4096;
     this.ctx = B.ggml_init({ mem_size: memSize, mem_buffer: null, no_alloc: true });
+    if (!this.ctx) throw new ReclmError("RECLM_ERR_ENGINE", `compile: ggml_init failed for a ${memSize}-byte graph context (maxNodes ${maxNodes}; out of memory?)`);
     try {
       const builder = new Builder(engine, this.ctx, mode);
       const res = options.build(builder);
@@ -257,10 +259,6 @@ export class Graph {
         }
       }
       if (grads && process.env.RECLM_ENGINE_OUT_PROD !== "native") this.gf = outProductsAsMatmuls(engine.ggml, this.ctx, this.gf, maxNodes);
-      for (const [name, t] of this.inputs) {
-        const found = B.ggml_graph_get_tensor(this.gf, name.slice(0, 60));
-        if (found && addressOf(found) === addressOf(t.ptr)) this.inGraph.add(name);
-      }
       this.nodeCount = Number(B.ggml_graph_n_nodes(this.gf));
       if (this.nodeCount >= maxNodes) throw new ReclmError("RECLM_ERR_ENGINE", `graph has ${this.nodeCount} nodes, over maxNodes ${maxNodes}; raise it`);
       this.ownsAllocator = !options.allocator;
@@ -271,6 +269,9 @@ export class Graph {
         if (this.ownsAllocator) this.allocator.dispose();
         throw e;
       }
+      // By pointer, not by ggml_graph_get_tensor(name): names are cut to ggml's 63 bytes and shared with parameters
+      // and other inputs, and a lookup that found the wrong tensor left an input unwritten (stale memory).
+      for (const [name, t] of this.inputs) if (tensorHasBuffer(t.ptr)) this.inGraph.add(name);
       this.computeBytes = this.allocator.bytes;
     } catch (e) {
       B.ggml_free(this.ctx);

@@ -54,6 +54,7 @@ export class AdamW {
     const trainable = store.list().filter((p) => p.trainable);
     if (trainable.length === 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "AdamW: no trainable parameters");
     this.ctx = B.ggml_init({ mem_size: Number(B.ggml_tensor_overhead()) * (2 * trainable.length + 4), mem_buffer: null, no_alloc: true });
+    if (!this.ctx) throw new ReclmError("RECLM_ERR_ENGINE", "AdamW: ggml_init failed (out of memory?)");
     for (const p of trainable) {
       const ne = toNe(p.shape);
       const m = B.ggml_new_tensor_4d(this.ctx, GGML_TYPE.F32, ne[0], ne[1], ne[2], ne[3]);
@@ -61,7 +62,11 @@ export class AdamW {
       this.moments.set(p, { m, v });
     }
     this.buffer = B.ggml_backend_alloc_ctx_tensors(this.ctx, this.engine.backend);
-    if (!this.buffer) throw new ReclmError("RECLM_ERR_ENGINE", "could not allocate AdamW state");
+    if (!this.buffer) {
+      // dispose() is never reached for an object whose constructor threw.
+      B.ggml_free(this.ctx);
+      throw new ReclmError("RECLM_ERR_ENGINE", "could not allocate AdamW state");
+    }
     this.reset();
   }
 

@@ -61,6 +61,7 @@ export class ParamStore {
     const max = options.maxParams ?? 4096;
     const B = engine.ggml.base;
     this.ctx = B.ggml_init({ mem_size: Number(B.ggml_tensor_overhead()) * max + 1024, mem_buffer: null, no_alloc: true });
+    if (!this.ctx) throw new ReclmError("RECLM_ERR_ENGINE", `ParamStore: ggml_init failed for ${max} parameters (out of memory?)`);
   }
 
   add(name: string, shape: Shape, options: ParamOptions = {}): Param {

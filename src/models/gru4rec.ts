@@ -20,6 +20,7 @@
  *   (LLaRA: Adam with coupled L2 1e-6, no clipping), eps 1e-8 as LLaRA.
  */
 import type { Builder, Init, Param, ParamStore, Tensor } from "../engine/index.ts";
+import { ReclmError } from "../errors.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
 import { LLARA_TRAINER } from "./neural/presets.ts";
 
@@ -31,7 +32,7 @@ const DEFAULTS: GRU4RecConfig = {
   /** LLaRA pads histories to 10. */
   maxLen: 10,
   hidden: 64,
-  /** No dropout in LLaRA's GRU; the field exists for the shared config and is unused. */
+  /** No dropout in LLaRA's GRU; the shared field must stay 0 (declare refuses anything else). */
   dropout: 0,
   ...LLARA_TRAINER,
   seed: 0,
@@ -147,6 +148,9 @@ export const GRU4Rec: NeuralModelDefinition<GRU4RecConfig> = {
   windowLength: (config) => config.maxLen,
 
   declare(store, ctx, config) {
+    if (config.dropout !== 0) {
+      throw new ReclmError("RECLM_ERR_BAD_CONFIG", `gru4rec has no dropout (LLaRA's GRU has none): dropout must stay 0, got ${config.dropout}`, { field: "dropout" });
+    }
     const D = config.hidden;
     const V = ctx.nItems + 1;
     const itemEmb = store.add("item_emb", [V, D], { init: { kind: "normal", std: 0.01 }, decay: true });

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { spawnedCli } from "../helpers/cli.ts";
@@ -67,6 +67,21 @@ describe("reclm CLI (spawned)", () => {
       for (let i = 1; i < l.scores.length; i++) expect(l.scores[i]).toBeLessThanOrEqual(l.scores[i - 1]);
       expect(l.hit).toBe(l.candidates.includes(l.positive));
     }
+  });
+
+  it("retrieve refuses a --top larger than the catalogue, naming --top; the default shrinks to a small one", async () => {
+    const out = join(tmp, "too-many.jsonl");
+    const r = await reclm("retrieve", "--dataset", "embedded", "--model", "pop", "--top", "1000000", "--out", out);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/RECLM_ERR_BAD_CONFIG: field "--top": --top 1000000 is larger than the catalogue of embedded \(\d+ items\)/);
+    const bad = await reclm("retrieve", "--dataset", "embedded", "--model", "pop", "--top", "1e3", "--out", out);
+    expect(bad.stderr).toMatch(/--top must be a positive integer, got "1e3"/);
+    // 4 items: the default --top 20 becomes 4 instead of refusing a flag the user never typed
+    const log = join(tmp, "four-items.csv");
+    writeFileSync(log, "user,item,timestamp\n" + ["u1", "u2", "u3"].flatMap((u) => ["a", "b", "c", "d"].map((it, t) => `${u},${it},${t}`)).join("\n") + "\n");
+    const small = await reclm("retrieve", "--dataset", "custom", "--protocol", "none", "--interactions", log, "--model", "pop", "--out", out);
+    expect(small.stderr).not.toMatch(/reclm:/);
+    expect(small.stdout).toMatch(/top-4 /);
   });
 
   it("a bad dataset or model name is one line on stderr, lists the valid names, exits non-zero", async () => {

@@ -97,4 +97,16 @@ describe("reclm on the user's own data (--dataset custom)", () => {
     const embeddedFolder = await reclm("data", "stats", "--dataset", "embedded", "--data-dir", tmp);
     expect(embeddedFolder.stderr).toMatch(/dataset "embedded" takes no data folder \(it has no raw files\)/);
   });
+
+  it("data stats says how many interaction items the items file leaves untitled", async () => {
+    const partial = join(tmp, "items-partial.jsonl");
+    writeFileSync(partial, readFileSync(items, "utf8").split("\n").slice(0, 27).join("\n") + "\n"); // sku-27..29 missing
+    const data = ["--dataset", "custom", "--protocol", "none", "--interactions", interactions, "--items", partial];
+    const table = await reclm("data", "stats", ...data);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/note: 3 interaction item\(s\) have no title in .*items-partial\.jsonl \(e\.g\. "sku-\d+", "sku-\d+", "sku-\d+"\); they show their raw id as title/);
+    const json = JSON.parse((await reclm("data", "stats", ...data, "--json")).stdout) as { untitledItems: { count: number; examples: string[] } };
+    expect(json.untitledItems.count).toBe(3);
+    expect(json.untitledItems.examples.sort()).toEqual(["sku-27", "sku-28", "sku-29"]);
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { datasetStats, historyFor, loadDataset } from "../../src/data/index.ts";
 
@@ -50,7 +50,29 @@ describe("custom loader", () => {
         protocol: "llamarec",
         cacheDir: tmpCache(),
       }),
-    ).rejects.toThrow(/no user left/);
+    ).rejects.toThrow(/no user left.*dropping items without a title removed 4 of 11 rows/);
+  });
+
+  it("counts interaction items the items file gives no title, in the dataset and its cache", async () => {
+    const cacheDir = tmpCache();
+    const files = { interactions: join(FIXTURES, "custom", "interactions.csv"), items: join(FIXTURES, "custom", "items.jsonl") };
+    const ds = await loadDataset("custom", { ...files, protocol: "none", cacheDir });
+    // D has an empty title, E is not in the items file
+    expect(ds.untitledItems).toEqual({ count: 2, examples: ["D", "E"] });
+    expect((await loadDataset("custom", { ...files, protocol: "none", cacheDir })).untitledItems).toEqual({ count: 2, examples: ["D", "E"] });
+    expect((await loadDataset("custom", { interactions: files.interactions, protocol: "none", cacheDir })).untitledItems).toBeUndefined();
+  });
+
+  it("refuses an items file that shares no id with the interactions, naming both files with example ids", async () => {
+    const dir = tmpCache();
+    const interactions = join(dir, "log.csv");
+    const items = join(dir, "items.csv");
+    writeFileSync(interactions, "user,item,timestamp\n" + ["1", "2", "3", "4"].map((it, t) => `u1,${it},${t}`).join("\n") + "\n");
+    writeFileSync(items, "id,title\n001,One\n002,Two\n003,Three\n004,Four\n");
+    const err = await loadDataset("custom", { interactions, items, protocol: "none", cacheDir: join(dir, "c") }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "RECLM_ERR_BAD_DATASET", location: { file: items } });
+    expect((err as Error).message).toContain(interactions);
+    expect((err as Error).message).toMatch(/interactions: "1", "2", "3"; items file: "001", "002", "003"/);
   });
 
   it("names unknown datasets and protocols", async () => {

@@ -89,5 +89,9 @@ describe("k-core", () => {
     expect(noTitles.catalog.size).toBe(5);
     expect(noTitles.catalog.items[1].title).toBe("1");
     expect(() => applyProtocol(r, { name: "t", protocol: "llamarec", title: (t, id) => t ?? id })).toThrow(/no user left/);
+    // ... and says how many rows the titles took, the usual cause being ids that do not match the items file
+    expect(() => applyProtocol(r, { name: "t", protocol: "llamarec", title: (t, id) => t ?? id })).toThrow(
+      new RegExp(`dropping items without a title removed ${r.log.length} of ${r.log.length} rows`),
+    );
   });
 });

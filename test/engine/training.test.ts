@@ -141,11 +141,21 @@ describe("training", () => {
     disposeModel(m);
   });
 
-  it("padding targets get zero gradient: changing them changes nothing", () => {
+  it("rows with an ignored target add no loss and no gradient: changing their inputs changes nothing", () => {
     const a = tinyModel(3);
     const b = tinyModel(3);
     const x = batch(0);
-    const y = { ids: x.ids, targets: x.targets.slice() };
+    // The model mixes nothing across positions, so only the ignored rows see the new ids.
+    const ids = x.ids.slice();
+    let changed = 0;
+    for (let i = 0; i < ids.length; i++) {
+      if (x.targets[i] === 0) {
+        ids[i] = 1 + (i % (V - 1));
+        changed++;
+      }
+    }
+    expect(changed).toBeGreaterThan(0);
+    const y = { ids, targets: x.targets };
     expect(a.graph.run(x).loss).toBe(b.graph.run(y).loss);
     for (const p of a.store.list()) expect(a.store.read(p)).toEqual(b.store.read(p.name));
     disposeModel(a);

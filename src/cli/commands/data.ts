@@ -31,8 +31,9 @@ export function dataCommand(): Command {
     .action(async (opts: { dataset?: string; protocol?: string; json?: boolean } & DataFileOptions) => {
       const ds = await loadWithProgress(datasetNameOrDefault(opts), opts, createProgressReporter());
       const s = datasetStats(ds);
+      const untitled = ds.untitledItems;
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ dataset: ds.name, protocol: ds.protocol, ...s }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ dataset: ds.name, protocol: ds.protocol, ...s, ...(untitled ? { untitledItems: untitled } : {}) }, null, 2)}\n`);
         return;
       }
       const table = new Table({
@@ -41,6 +42,11 @@ export function dataCommand(): Command {
       });
       table.push([ds.name, ds.protocol, s.users, s.items, s.interactions, s.avgLength.toFixed(2), s.density.toExponential(2)]);
       process.stdout.write(`${table.toString()}\n`);
+      if (untitled) {
+        const examples = untitled.examples.map((id) => JSON.stringify(id)).join(", ");
+        const fate = ds.protocol === "llamarec" ? "their rows were dropped" : "they show their raw id as title";
+        process.stdout.write(`note: ${untitled.count} interaction item(s) have no title in ${opts.items ?? "the items file"} (e.g. ${examples}); ${fate}\n`);
+      }
     });
 
   withDataFileOptions(data.command("prepare"))

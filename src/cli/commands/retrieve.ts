@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { retrieveTopK } from "../../eval/full-ranking.ts";
 import type { EvalSplit } from "../../contracts.ts";
+import { ReclmError } from "../../errors.ts";
 import { loadWithProgress, parsePositiveInt, parseSplit, withDataFileOptions, maskWindowText, withMaskWindowOption, type DataFileOptions } from "../common.ts";
 import { writeFileAtomic } from "../io.ts";
 import { knownModelNames, resolveModel } from "../models.ts";
@@ -27,8 +28,20 @@ export function retrieveCommand(): Command {
     .option("--split <split>", "val or test", parseSplit, "test")
     .option("--batch-size <n>", "histories per scoring call", parsePositiveInt("--batch-size"), 64)
     .requiredOption("-o, --out <file.jsonl>", "where to write one JSON object per user")
-    .action(async (opts: RetrieveOptions) => {
+    .action(async (opts: RetrieveOptions, cmd: Command) => {
       const ds = await loadWithProgress(opts.dataset, opts, createProgressReporter());
+      // A k beyond the catalogue cannot be filled and sizes per-user buffers (--top 1000000000 is gigabytes per user).
+      // The default shrinks to a small catalogue without complaint; a k the user typed is refused.
+      if (opts.top > ds.catalog.size) {
+        if (cmd.getOptionValueSource("top") === "default") opts.top = ds.catalog.size;
+        else {
+          throw new ReclmError(
+            "RECLM_ERR_BAD_CONFIG",
+            `--top ${opts.top} is larger than the catalogue of ${ds.name} (${ds.catalog.size} items); use --top ${ds.catalog.size} or less`,
+            { field: "--top" },
+          );
+        }
+      }
       const model = await resolveModel(opts.model, ds, { split: opts.split });
       const progress = createProgressReporter();
       let r;

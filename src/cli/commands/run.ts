@@ -23,6 +23,7 @@ interface RunOptions extends DataFileOptions {
   protocol?: string;
   models: string[];
   out?: string;
+  force?: boolean;
   threads?: number;
   maxSteps?: number;
 }
@@ -51,6 +52,7 @@ export function runCommand(): Command {
     .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
     .option("--models <list>", `neural retrievers to train, comma-separated (${NEURAL_MODEL_NAMES.join(", ")})`, parseModelList, ["lrurec", "sasrec"])
     .option("-o, --out <dir>", "run dir (default runs/run-<dataset>-<time>)")
+    .option("--force", "start over in an --out that already holds runs (deletes their checkpoints, models and reports)")
     .option("--threads <n>", "ggml CPU threads", parsePositiveInt("--threads"))
     .option("--max-steps <n>", "cap each model's optimizer steps (a quick look; early stopping otherwise)", parsePositiveInt("--max-steps"))
     .action(async (opts: RunOptions) => {
@@ -80,6 +82,7 @@ export function runCommand(): Command {
           protocol: opts.protocol,
           dataFiles: dataFileOptions(opts),
           outDir: join(outDir, name),
+          overwrite: opts.force,
           // One table, one protocol: the training-free baselines above mask the whole history, so these do too.
           config: { maskScope: "history" },
           configSource: "reclm run (one masking for every model in its table)",
@@ -112,7 +115,7 @@ export function runCommand(): Command {
       const md = [
         `# reclm run on ${ds.name}`,
         "",
-        `Command: \`reclm ${commandLine()}\``,
+        `Command: \`${commandLine()}\``,
         "",
         header,
         "",

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
 import { runInChild } from "../../engine/index.ts";
@@ -20,6 +20,7 @@ interface TrainOptions extends DataFileOptions {
   set: string[];
   out?: string;
   resume?: boolean;
+  force?: boolean;
   seed?: number;
   threads?: number;
   maxSteps?: number;
@@ -31,8 +32,9 @@ function collect(value: string, previous: string[]): string[] {
 
 function parseNonNegativeInt(flag: string): (value: string) => number {
   return (value) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${flag} must be a non-negative integer, got "${value}"`, { field: flag });
+    // Plain digits only: Number() would also take "0x10", "1e3" and " 5".
+    const n = /^\d+$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${flag} must be a non-negative integer, got "${value}"`, { field: flag });
     return n;
   };
 }
@@ -40,7 +42,9 @@ function parseNonNegativeInt(flag: string): (value: string) => number {
 /** A JSON config file: an object of config fields. Errors name the file (and the line of a syntax error). */
 export function readConfigFile(path: string): Record<string, unknown> {
   if (!existsSync(path)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", "config file not found", { file: path });
-  const text = readFileSync(path, "utf8");
+  if (statSync(path).isDirectory()) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "the config file is a directory", { file: path });
+  // Editors on Windows save JSON with a byte-order mark, which JSON.parse rejects as an invisible "unexpected token".
+  const text = readFileSync(path, "utf8").replace(/^\uFEFF/, "");
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -72,10 +76,12 @@ export function trainCommand(): Command {
     .option("--set <key=value>", "one config field (repeatable; over --config)", collect, [])
     .option("-o, --out <dir>", "run dir (checkpoint, model, config.json, report.json, report.md); default runs/<model>-<dataset>-<time>")
     .option("--resume", "continue the run in --out from its last checkpoint")
+    .option("--force", "start over in an --out that already holds a run (deletes its checkpoint, model and report)")
     .option("--seed <n>", "random seed (same as --set seed=<n>)", parseNonNegativeInt("--seed"))
     .option("--threads <n>", "ggml CPU threads", parsePositiveInt("--threads"))
     .option("--max-steps <n>", "stop after this many optimizer steps in total", parseNonNegativeInt("--max-steps"))
     .action(async (opts: TrainOptions) => {
+      if (opts.resume && opts.force) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--resume continues the run in --out and --force deletes it: pass one", { field: "--force" });
       if (opts.resume && !opts.out) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--resume needs --out <run dir>", { field: "--resume" });
       const config: Record<string, unknown> = {
         ...(opts.config ? readConfigFile(opts.config) : {}),
@@ -94,6 +100,7 @@ export function trainCommand(): Command {
         configSource: sources.join(" + ") || undefined,
         outDir,
         resume: opts.resume,
+        overwrite: opts.force,
         threads: opts.threads,
         maxSteps: opts.maxSteps,
       };

@@ -3,10 +3,12 @@
  * with a user, an item and a timestamp column under any of the aliases below. Timestamps: unix seconds (number or
  * numeric string) or ISO dates (zone-less taken as UTC). Items (optional): same formats, an id column, a title
  * column (title/name), an optional text column (text/description); every other column becomes an attribute.
- * Items absent from the items file (or all items, without one) get their raw id as title.
+ * Items absent from the items file (or all items, without one) get their raw id as title; an items file that shares
+ * no id with the interactions is refused, and the number of untitled items is carried to `reclm data stats`.
  */
 import { extname } from "node:path";
 import { ReclmError } from "../../errors.ts";
+import type { UntitledItems } from "../../contracts.ts";
 import { RawLogBuilder, type RawData, type RawItemMeta } from "../raw.ts";
 import { expectColumns, parseCsv } from "./csv.ts";
 import { describe, fieldError, idValue, nonEmptyLines, number, readText, rowError, timestamp } from "./text.ts";
@@ -136,5 +138,28 @@ export function loadCustom(interactionsFile: string, itemsFile?: string): RawDat
         : typeof rating === "number" ? rating : number(String(rating), { ...w, field: rc }),
     );
   }
-  return { log: log.build(), items };
+  const built = log.build();
+  if (!itemsFile) return { log: built, items };
+  return { log: built, items, untitled: checkItemIds(built.itemIds, items, interactionsFile, itemsFile) };
+}
+
+const EXAMPLES = 3;
+
+/**
+ * An items file that shares no id with the interactions is almost always one id written two ways ("001" vs "1",
+ * "sku-1" vs "1"): every item would silently fall back to its raw id as title (or, under llamarec, every row be
+ * dropped). Some ids missing is plausible (a partial catalogue export), so that is only counted for `data stats`.
+ */
+function checkItemIds(ids: readonly string[], items: Map<string, RawItemMeta>, interactionsFile: string, itemsFile: string): UntitledItems | undefined {
+  const quote = (xs: Iterable<string>) => Array.from(xs).slice(0, EXAMPLES).map((x) => JSON.stringify(x)).join(", ");
+  if (ids.every((id) => !items.has(id))) {
+    throw new ReclmError(
+      "RECLM_ERR_BAD_DATASET",
+      `none of the ${ids.length} item ids of ${interactionsFile} is in the items file (interactions: ${quote(ids)}; ` +
+        `items file: ${quote(items.keys())}); are the ids written the same way in both files?`,
+      { file: itemsFile },
+    );
+  }
+  const untitled = ids.filter((id) => !items.get(id)?.title);
+  return untitled.length > 0 ? { count: untitled.length, examples: untitled.slice(0, EXAMPLES) } : undefined;
 }

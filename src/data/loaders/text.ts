@@ -102,11 +102,18 @@ export function intId(value: string | undefined, where: Where): string {
 export function number(value: string | undefined, where: Where): number {
   const v = (value ?? "").trim();
   if (!NUM.test(v)) throw fieldError(`expected a number, got ${JSON.stringify(value ?? "")}`, where);
-  return Number(v);
+  return finite(v, where);
+}
+
+/** A numeric string that passed NUM; an exponent out of double range ("1e400") would otherwise pass as Infinity. */
+function finite(v: string, where: Where): number {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw fieldError(`number is not finite (out of range): ${JSON.stringify(v)}`, where);
+  return n;
 }
 
 /** Dates accepted for timestamps: YYYY-MM-DD, optionally with a time and zone (ISO 8601). */
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
 /**
  * A timestamp as unix seconds: a number is taken as unix seconds; an ISO date/date-time string is parsed
@@ -119,12 +126,21 @@ export function timestamp(value: unknown, where: Where): number {
   }
   if (typeof value !== "string") throw fieldError(`expected a timestamp, got ${describe(value)}`, where);
   const v = value.trim();
-  if (NUM.test(v)) return Number(v);
-  if (ISO_DATE.test(v)) {
-    const hasZone = /(Z|[+-]\d{2}:?\d{2})$/.test(v) && v.length > 10;
-    const iso = v.length === 10 ? `${v}T00:00:00Z` : hasZone ? v.replace(" ", "T") : `${v.replace(" ", "T")}Z`;
-    const ms = Date.parse(iso);
+  if (NUM.test(v)) return finite(v, where);
+  const m = ISO_DATE.exec(v);
+  if (m) {
+    const [, y, mo, d, h = "00", mi = "00", s = "00", frac = "", zone = "Z"] = m;
+    const wall = `${y}-${mo}-${d}T${h}:${mi}:${s}`;
+    // V8 rolls impossible dates over (2021-02-30 -> March 2, 24:00 -> the next day) instead of rejecting them: the
+    // wall-clock fields, read back as UTC, must be exactly the ones written.
+    const check = new Date(`${wall}Z`);
+    const same =
+      !Number.isNaN(check.getTime()) &&
+      check.getUTCFullYear() === +y && check.getUTCMonth() + 1 === +mo && check.getUTCDate() === +d &&
+      check.getUTCHours() === +h && check.getUTCMinutes() === +mi && check.getUTCSeconds() === +s;
+    const ms = same ? Date.parse(`${wall}${frac}${zone}`) : Number.NaN;
     if (!Number.isNaN(ms)) return ms / 1000;
+    throw fieldError(`not a valid calendar date/time: ${JSON.stringify(value)}`, where);
   }
   throw fieldError(`expected unix seconds or an ISO date (YYYY-MM-DD[THH:MM[:SS]][Z]), got ${JSON.stringify(value)}`, where);
 }
@@ -136,9 +152,18 @@ export function describe(v: unknown): string {
   return typeof v === "object" ? "an object" : `${typeof v} ${String(v)}`;
 }
 
-/** A field that must be a non-empty string (or a number, turned into its decimal string) to serve as an id. */
+/**
+ * A field that must be a non-empty string (or an integer, turned into its decimal string) to serve as an id.
+ * JSON numbers are doubles: above 2^53 JSON.parse rounds them, so two different ids would silently merge; such ids
+ * must be quoted. Non-integer numbers are rejected too: 1.10 and 1.1 would be one id, and a float id column usually
+ * means the wrong column (2.0 is JSON's integer 2 and is kept, as pandas writes integer ids with a NaN in the column).
+ */
 export function idValue(value: unknown, where: Where): string {
-  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  if (typeof value === "number") {
+    if (Number.isSafeInteger(value)) return String(value);
+    const why = Number.isInteger(value) ? "beyond 2^53, so JSON cannot hold it exactly" : "not an integer";
+    throw fieldError(`numeric id (read as ${value}) is ${why}: write ids as strings ("id": "...")`, where);
+  }
   if (typeof value === "string" && value.trim().length > 0) return value.trim();
   throw fieldError(`expected a non-empty id, got ${describe(value)}`, where);
 }

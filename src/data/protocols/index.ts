@@ -21,10 +21,14 @@ export interface ProtocolOptions {
 
 export function applyProtocol(raw: RawData, opts: ProtocolOptions): SequenceDataset {
   let keep = keepAll(raw.log);
+  let untitledRows = 0;
   switch (opts.protocol) {
-    case "llamarec":
-      keep = kcoreIterative(raw.log, keepTitledItems(raw, keep), 5, 5);
+    case "llamarec": {
+      const titled = keepTitledItems(raw, keep);
+      for (let k = 0; k < titled.length; k++) untitledRows += keep[k] - titled[k];
+      keep = kcoreIterative(raw.log, titled, 5, 5);
       break;
+    }
     case "lrurec":
       keep = kcoreSinglePass(raw.log, removeImmediateRepeats(raw.log, keep), 5, 5);
       break;
@@ -35,14 +39,18 @@ export function applyProtocol(raw: RawData, opts: ProtocolOptions): SequenceData
   }
   // The papers' code sorts equal timestamps by an id numbered in Python set() order; reproducible for integer ids.
   const tieRank = opts.protocol === "none" ? undefined : pythonSetTieRank(raw, keep);
-  const ds = leaveOneOut(raw, keep, { name: opts.name, protocol: opts.protocol, title: opts.title, tieRank });
+  const split = leaveOneOut(raw, keep, { name: opts.name, protocol: opts.protocol, title: opts.title, tieRank });
+  const ds = raw.untitled ? { ...split, untitledItems: raw.untitled } : split;
   if (ds.users.length === 0) {
+    // Untitled items emptying the data usually means ids that do not match the items file: say how much it took.
+    const untitled = untitledRows > 0 ? `; dropping items without a title removed ${untitledRows} of ${raw.log.length} rows before the k-core` : "";
     throw new ReclmError(
       "RECLM_ERR_BAD_DATASET",
       `dataset "${opts.name}" has no user left after protocol "${opts.protocol}" (a leave-one-out split needs >= 3 interactions per user` +
         (opts.protocol === "none"
           ? ")"
-          : `; this protocol also keeps only users and items with >= 5 interactions (${opts.protocol === "lrurec" ? "one pass, after dropping immediate repeats" : "repeated until stable"}); protocol "none" keeps every row)`),
+          : `; this protocol also keeps only users and items with >= 5 interactions (${opts.protocol === "lrurec" ? "one pass, after dropping immediate repeats" : "repeated until stable"}); protocol "none" keeps every row)`) +
+        untitled,
       opts.source !== undefined ? { file: opts.source } : {},
     );
   }

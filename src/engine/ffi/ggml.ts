@@ -190,7 +190,8 @@ export function loadGgml(): Ggml {
   try {
     baseLib = koffi.load(files.base);
   } catch (e) {
-    throw new ReclmError("RECLM_ERR_ENGINE", `cannot load ${files.base}: ${(e as Error).message}`, {}, { cause: e });
+    const via = files.origin ? ` (${files.origin})` : "";
+    throw new ReclmError("RECLM_ERR_ENGINE", `cannot load ${files.base}${via}: ${(e as Error).message}`, {}, { cause: e });
   }
   const forced = process.env.RECLM_GGML_CPU_VARIANT;
   let best: { path: string; score: number; lib: LibraryHandle } | undefined;
@@ -213,7 +214,7 @@ export function loadGgml(): Ggml {
   if (!best) {
     throw new ReclmError(
       "RECLM_ERR_ENGINE",
-      `no ggml CPU variant in ${files.dir} supports this CPU${forced ? ` (RECLM_GGML_CPU_VARIANT=${forced})` : ""}`,
+      `no ggml CPU variant in ${files.dir} loads and supports this CPU${files.origin ? ` (${files.origin})` : ""}${forced ? ` (RECLM_GGML_CPU_VARIANT=${forced})` : ""}`,
     );
   }
   loaded = { base: bindBase(baseLib), cpu: bindCpu(best.lib), files: { base: files.base, cpu: best.path } };
@@ -298,6 +299,12 @@ export function addressOf(p: Ptr): bigint {
 export function tensorLayout(p: Ptr): { type: number; ne: number[]; nb: number[] } {
   const h = koffi.decode(p as never, TensorHead) as { type: number; ne: ArrayLike<number | bigint>; nb: ArrayLike<number | bigint> };
   return { type: h.type, ne: Array.from(h.ne, Number), nb: Array.from(h.nb, Number) };
+}
+
+/** Whether `t->buffer` is set: a no_alloc tensor gets memory only from an allocator placing a graph it is in. */
+export function tensorHasBuffer(p: Ptr): boolean {
+  const h = koffi.decode(p as never, TensorHead) as { buffer: Ptr | null };
+  return h.buffer !== null && addressOf(h.buffer) !== 0n;
 }
 
 export function isContiguousNative(p: Ptr): boolean {

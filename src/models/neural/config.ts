@@ -47,16 +47,19 @@ export interface ScheduleConfig {
   lrSchedule?: "constant" | "cosine";
   /** Warmup steps for "cosine". */
   warmupSteps?: number;
+  /** Steps the "cosine" schedule spans (default: epochs × steps per epoch). */
+  scheduleSteps?: number;
 }
 
 const EXTRA_SCHEMA: Record<string, z.ZodType> = {
   lrSchedule: z.enum(["constant", "cosine"]),
   warmupSteps: z.number().int().nonnegative(),
+  scheduleSteps: z.number().int().positive(),
 };
 
 function schemaFor(key: string, def: unknown, own: Readonly<Record<string, z.ZodType | undefined>>): z.ZodType {
-  if (key in BASE_SCHEMA) return BASE_SCHEMA[key as keyof BaseModelConfig];
-  if (key in EXTRA_SCHEMA) return EXTRA_SCHEMA[key];
+  if (Object.hasOwn(BASE_SCHEMA, key)) return BASE_SCHEMA[key as keyof BaseModelConfig];
+  if (Object.hasOwn(EXTRA_SCHEMA, key)) return EXTRA_SCHEMA[key];
   const declared = own[key];
   if (declared) return declared;
   if (typeof def === "number") return z.number().finite();
@@ -100,7 +103,7 @@ export function resolveConfig<C extends BaseModelConfig>(
 ): ResolvedConfig<C> {
   let presetName: string | undefined;
   if (options.preset !== undefined && options.preset !== "none") {
-    if (!(options.preset in def.presets)) {
+    if (!Object.hasOwn(def.presets, options.preset)) {
       throw new ReclmError(
         "RECLM_ERR_BAD_CONFIG",
         `model "${def.name}" has no preset "${options.preset}" (known: ${Object.keys(def.presets).join(", ") || "none"})`,
@@ -108,7 +111,7 @@ export function resolveConfig<C extends BaseModelConfig>(
       );
     }
     presetName = options.preset;
-  } else if (options.preset === undefined && options.datasetName && options.datasetName in def.presets) {
+  } else if (options.preset === undefined && options.datasetName && Object.hasOwn(def.presets, options.datasetName)) {
     presetName = options.datasetName;
   }
   const preset = presetName ? def.presets[presetName] : {};
@@ -127,12 +130,17 @@ export function resolveConfig<C extends BaseModelConfig>(
       });
     }
   }
+  for (const key of ["warmupSteps", "scheduleSteps"]) {
+    if (merged[key] !== undefined && merged.lrSchedule !== "cosine") {
+      throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${def.name} config: ${key} only applies to lrSchedule "cosine" (the schedule is ${JSON.stringify(merged.lrSchedule ?? "constant")})`, { field: key });
+    }
+  }
   return { config: merged as unknown as C, preset: presetName };
 }
 
 function checkLayer<C extends BaseModelConfig>(def: NeuralModelDefinition<C>, layer: Record<string, unknown>, from: string): void {
   for (const key of Object.keys(layer)) {
-    if (!(key in def.defaults) && !(key in EXTRA_SCHEMA)) {
+    if (!Object.hasOwn(def.defaults, key) && !Object.hasOwn(EXTRA_SCHEMA, key)) {
       throw new ReclmError(
         "RECLM_ERR_BAD_CONFIG",
         `${def.name} has no config field "${key}" (in ${from}; known: ${[...Object.keys(def.defaults), ...Object.keys(EXTRA_SCHEMA)].join(", ")})`,
@@ -159,7 +167,9 @@ export function parseSetFlags(pairs: readonly string[]): Record<string, unknown>
     } catch {
       value = raw;
     }
-    out[key] = value;
+    // A plain assignment of "__proto__" would set the prototype and drop the key; defined, it reaches the
+    // unknown-field check like any other name.
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

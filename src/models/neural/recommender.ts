@@ -84,13 +84,16 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
     }
     this.ownsEngine = !options.engine;
     this.engine = options.engine ?? Engine.create({ threads: options.threads });
+    let store: ParamStore | undefined;
     try {
-      this.store = new ParamStore(this.engine);
+      this.store = store = new ParamStore(this.engine);
       this.params = def.declare(this.store, this.ctx, config);
       const rng = options.initRng ?? new Rng(config.seed);
       this.store.initialize(rng);
       def.afterInit?.(this.store, this.params, config, rng);
     } catch (e) {
+      // A shared engine outlives this failure (the trainer's): the store's ggml context must not leak into it.
+      store?.dispose();
       if (this.ownsEngine) this.engine.dispose();
       throw e;
     }

@@ -20,6 +20,8 @@ export interface TrainJobInput {
   configSource?: string;
   outDir: string;
   resume?: boolean;
+  /** Start over in an outDir that already holds a run (its run files are deleted). */
+  overwrite?: boolean;
   threads?: number;
   maxSteps?: number;
 }
@@ -39,6 +41,7 @@ const job: ChildJob<TrainJobInput, TrainJobOutput> = async (input, ctx) => {
     configSource: input.configSource,
     outDir: input.outDir,
     resume: input.resume,
+    overwrite: input.overwrite,
     threads: input.threads,
     maxSteps: input.maxSteps,
     onProgress: (p) => ctx.progress(p),

@@ -16,7 +16,7 @@
  * results identical to an uninterrupted run (the epoch order and cloze masks are derived from (seed, epoch/step), the
  * dropout stream is restored).
  */
-import { existsSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { LongWorkOptions, SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
@@ -33,7 +33,7 @@ import { allocBatch, buildExamples, fillTrainBatch, type ExampleSet } from "./ex
 import { writeFileAtomic, writeJsonAtomic } from "../../io.ts";
 import { writeSvg } from "../../plots/render.ts";
 import { trainingCurvesSpec, type CurvePoint } from "../../plots/training-curves.ts";
-import { checkFingerprint, CONFIG_FILE, NeuralRecommender, readSavedConfig, type SavedModelConfig } from "./recommender.ts";
+import { checkFingerprint, CONFIG_FILE, MODEL_FILE, NeuralRecommender, readSavedConfig, type SavedModelConfig } from "./recommender.ts";
 
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
 export const REPORT_JSON = "report.json";
@@ -52,6 +52,11 @@ export interface TrainOptions<C extends BaseModelConfig> extends LongWorkOptions
   outDir?: string;
   /** Continue from outDir/checkpoint.bin (must exist). */
   resume?: boolean;
+  /**
+   * Start over in an outDir that already holds a run, deleting that run's files first. Without it such a dir is
+   * refused: a new config.json beside the old model and checkpoint would let `eval` or `--resume` read the old run.
+   */
+  overwrite?: boolean;
   /** ggml CPU threads (default: cores or $RECLM_THREADS). */
   threads?: number;
   /** Stop after this many optimizer steps in total (counting steps done before a resume). */
@@ -150,6 +155,8 @@ export async function trainModel<C extends BaseModelConfig>(
     throw new ReclmError("RECLM_ERR_BAD_CONFIG", `maxSteps must be a non-negative integer, got ${options.maxSteps}`, { field: "maxSteps" });
   }
 
+  if (!saved && options.outDir) clearRunDir(options.outDir, options.overwrite ?? false);
+
   const root = new Rng(config.seed);
   const initRng = root.fork();
   const dropoutRng = root.fork();
@@ -174,7 +181,9 @@ export async function trainModel<C extends BaseModelConfig>(
     const stepsPerEpoch = Math.ceil(examples.length / B);
     const stepper = new TrainStep(def, model, optimizer, dropoutRng);
     steppers.push(stepper);
-    const schedule = lrSchedule(config as C & ScheduleConfig, options.maxSteps ?? config.epochs * stepsPerEpoch);
+    // The schedule's length is part of the config, not of --max-steps: a run stopped and resumed with a larger cap
+    // must follow the same learning-rate curve as one run straight through.
+    const schedule = lrSchedule(config as C & ScheduleConfig, (config as C & ScheduleConfig).scheduleSteps ?? config.epochs * stepsPerEpoch);
 
     // ---- state: fresh or restored
     let state: TrainState = { step: 0, epoch: 0, pos: 0, optStep: 0, best: null, bestFile: null, sinceBest: 0, validations: [], stopped: null, seconds: 0, lossSum: 0, lossCount: 0 };
@@ -261,6 +270,11 @@ export async function trainModel<C extends BaseModelConfig>(
     let lastVal = state.validations[state.validations.length - 1];
 
     while (!stoppedBy) {
+      // A run that ended on its last epoch is checkpointed at epoch == epochs with pos 0: resuming it must not train on.
+      if (state.epoch >= config.epochs) {
+        stoppedBy = "epochs";
+        break;
+      }
       if (state.step >= maxSteps) {
         stoppedBy = "maxSteps";
         break;
@@ -375,9 +389,33 @@ function lrSchedule(config: BaseModelConfig & ScheduleConfig, totalSteps: number
   return { kind: "constant", lr: config.lr };
 }
 
+const BEST_FILE = /^best-step\d+\.safetensors$/;
+
+/** The files a training run writes into its dir; anything else there is the user's and is left alone. */
+function runFilesIn(dir: string): string[] {
+  const own = new Set([CONFIG_FILE, CHECKPOINT_FILE, MODEL_FILE, REPORT_JSON, REPORT_MD, TRAINING_SVG]);
+  return readdirSync(dir).filter((f) => own.has(f) || BEST_FILE.test(f));
+}
+
+/** Refuses (or, with overwrite, empties of its run files) a dir that already holds a run, before a fresh start. */
+function clearRunDir(dir: string, overwrite: boolean): void {
+  if (!existsSync(dir)) return;
+  if (!statSync(dir).isDirectory()) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "the run dir is a file, not a directory", { file: dir, field: "out" });
+  const stale = runFilesIn(dir);
+  if (stale.length === 0) return;
+  if (!overwrite) {
+    throw new ReclmError(
+      "RECLM_ERR_BAD_CONFIG",
+      `the run dir already holds a run (${stale.join(", ")}): --resume continues it, --force starts over and deletes those files`,
+      { file: dir, field: "out" },
+    );
+  }
+  for (const f of stale) unlinkSync(join(dir, f));
+}
+
 function removeStaleBest(dir: string, keep: string | null): void {
   for (const f of readdirSync(dir)) {
-    if (/^best-step\d+\.safetensors$/.test(f) && f !== keep) unlinkSync(join(dir, f));
+    if (BEST_FILE.test(f) && f !== keep) unlinkSync(join(dir, f));
   }
 }
 

@@ -8,6 +8,7 @@ import { NeuralRecommender } from "../../../src/models/neural/recommender.ts";
 import { TrainStep } from "../../../src/models/neural/train-step.ts";
 import { getNeuralModel } from "../../../src/models/registry.ts";
 import { Rng } from "../../../src/rng.ts";
+import { lossGraph } from "../neural-harness.ts";
 
 let ds: SequenceDataset;
 const engine = Engine.create({ threads: 1 });
@@ -65,6 +66,42 @@ describe("TrainStep row buckets", () => {
           for (let j = 0; j < p.length; j++) worst = Math.max(worst, Math.abs(p[j] - one.params[i][j]));
           expect(worst, `${model} param ${i}`).toBeLessThan(1e-6);
         });
+      }
+    }
+  }, 60_000);
+});
+
+describe("TrainStep loss", () => {
+  it("equals the full-softmax CE over every labelled row computed without the row gather (dropout 0, all six models)", () => {
+    for (const model of ["sasrec", "lrurec", "bert4rec", "narm", "gru4rec", "caser"]) {
+      const def = getNeuralModel(model);
+      const off = Object.fromEntries(Object.keys(def.defaults).filter((k) => /dropout$/i.test(k)).map((k) => [k, 0]));
+      const { config } = resolveConfig(def, { preset: "none", config: { maxLen: 12, hidden: 16, batchSize: 8, seed: 3, ...off } });
+      const rec = new NeuralRecommender(def, config, ds.catalog.size, { engine });
+      const opt = new AdamW(rec.store, { lr: 1e-2, eps: 1e-9, weightDecay: 0.01, clipNorm: 5 });
+      const step = new TrainStep(def, rec, opt, new Rng(43));
+      const L = rec.ctx.windowLen;
+      const B = config.batchSize;
+      const graph = lossGraph(engine, { def, config, nItems: ds.catalog.size, store: rec.store, params: rec.params, ctx: rec.ctx }, B, "eval");
+      try {
+        const ex = buildExamples(ds, rec.objective, config.maxLen);
+        const batch = allocBatch(B, L, rec.objective);
+        fillTrainBatch(batch, ds, ex, Int32Array.from({ length: B }, (_, i) => i), rec.objective, config.maxLen, L, new Rng(5));
+        // The reference scores every row the encoder returns (its last L' window positions) and ignores label 0.
+        const outLen = rec.encoderPositions();
+        const targets = outLen === 0 ? batch.labels.slice(0, B) : new Int32Array(B * outLen);
+        for (let b = 0; outLen > 0 && b < B; b++) targets.set(batch.labels.subarray(b * L + L - outLen, (b + 1) * L), b * outLen);
+        const labelled = targets.reduce((n, y) => n + (y !== 0 ? 1 : 0), 0);
+        expect(labelled, model).toBeGreaterThan(0);
+        const expected = graph.run({ ids: batch.ids, mask: batch.mask, positions: batch.positions, targets }).loss;
+        const got = step.run(batch); // the loss of the forward pass, before this step's update
+        expect(step.lastLabelled, model).toBe(labelled);
+        expect(got, model).toBeCloseTo(expected, 5);
+      } finally {
+        graph.dispose();
+        step.dispose();
+        opt.dispose();
+        rec.dispose();
       }
     }
   }, 60_000);

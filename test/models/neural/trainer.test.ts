@@ -7,6 +7,7 @@ import { loadDataset } from "../../../src/data/index.ts";
 import { isReclmError } from "../../../src/errors.ts";
 import { fullRanking } from "../../../src/eval/full-ranking.ts";
 import { metricsMeanOfBatchMeans } from "../../../src/eval/metrics.ts";
+import { parseSetFlags } from "../../../src/models/neural/config.ts";
 import { trainModel, type TrainResult } from "../../../src/models/neural/trainer.ts";
 import { loadTrained } from "../../../src/models/registry.ts";
 import { SASRec, type SASRecConfig } from "../../../src/models/sasrec.ts";
@@ -202,5 +203,70 @@ describe("trainModel config errors", () => {
     expect(String((init as Error).message)).toMatch(/field "embeddingInit".*"normal".*"truncated-normal".*--set/s);
     const heights = await trainModel(Caser, ds, { config: { filterHeights: [2, 0] } as never, configSource: "c.json", maxSteps: 0 }).catch((e: unknown) => e);
     expect(String((heights as Error).message)).toMatch(/field "filterHeights".*c\.json/s);
+  });
+});
+
+describe("trainModel run dirs", () => {
+  it("refuses a dir that already holds a run unless overwrite (which deletes that run's files, not the user's)", async () => {
+    const dir = tmp();
+    const cfg = { ...TINY, validateEvery: 2 };
+    const first = await trainModel(SASRec, ds, { preset: "none", config: cfg, threads: 1, maxSteps: 4, outDir: dir, evalTest: false });
+    first.recommender.dispose();
+    writeFileSync(join(dir, "notes.txt"), "mine");
+    const before = readdirSync(dir).sort();
+    expect(before).toEqual(expect.arrayContaining(["checkpoint.safetensors", "config.json", "model.safetensors", "report.json"]));
+    const err = await trainModel(SASRec, ds, { preset: "none", config: cfg, threads: 1, maxSteps: 2, outDir: dir }).catch((e: unknown) => e);
+    expect(isReclmError(err)).toBe(true);
+    expect(String((err as Error).message)).toMatch(/already holds a run.*--resume.*--force/);
+    expect(readdirSync(dir).sort()).toEqual(before); // nothing touched
+    // The second run validates at 0 and 2 only: its best file is best-step0 or best-step2, never the first run's step 4.
+    const second = await trainModel(SASRec, ds, { preset: "none", config: cfg, threads: 1, maxSteps: 2, outDir: dir, evalTest: false, overwrite: true });
+    second.recommender.dispose();
+    const after = readdirSync(dir);
+    expect(after).toContain("notes.txt");
+    expect(after.filter((f) => f.startsWith("best-step"))).not.toContain("best-step4.safetensors");
+    expect(JSON.parse(readFileSync(join(dir, "report.json"), "utf8")).steps).toBe(2);
+  }, 60_000);
+
+  it("a run that ended on its last epoch does not train on when resumed", async () => {
+    const dir = tmp();
+    // Validation never falls due, so only the final one (after the last epoch) checkpoints: at epoch 2, position 0.
+    const cfg = { ...TINY, epochs: 2, validateEvery: 1000 };
+    const first = await trainModel(SASRec, ds, { preset: "none", config: cfg, threads: 1, outDir: dir, evalTest: false });
+    first.recommender.dispose();
+    expect(first.stoppedBy).toBe("epochs");
+    expect(first.steps).toBeLessThan(1000);
+    const again = await trainModel(SASRec, ds, { threads: 1, outDir: dir, resume: true, evalTest: false });
+    again.recommender.dispose();
+    expect(again.stoppedBy).toBe("epochs");
+    expect(again.steps).toBe(first.steps);
+  }, 60_000);
+
+  it("a cosine schedule cut by maxSteps and resumed with a larger cap follows the uninterrupted run exactly", async () => {
+    const cfg = { ...TINY, lrSchedule: "cosine", warmupSteps: 2, scheduleSteps: 8 } as const;
+    const straight = await trainModel(SASRec, ds, { preset: "none", config: cfg, threads: 1, maxSteps: 8, outDir: tmp(), evalTest: false });
+    const dir = tmp();
+    const cut = await trainModel(SASRec, ds, { preset: "none", config: cfg, threads: 1, maxSteps: 4, outDir: dir, evalTest: false });
+    cut.recommender.dispose();
+    const resumed = await trainModel(SASRec, ds, { threads: 1, maxSteps: 8, outDir: dir, resume: true, evalTest: false });
+    try {
+      expect(resumed.validations.map((v) => v.loss)).toEqual(straight.validations.map((v) => v.loss));
+      expect(paramsEqual(resumed.recommender.readParams(), straight.recommender.readParams())).toBe(true);
+    } finally {
+      straight.recommender.dispose();
+      resumed.recommender.dispose();
+    }
+  }, 60_000);
+});
+
+describe("trainModel schedule config", () => {
+  it("rejects warmupSteps or scheduleSteps without the cosine schedule, and inherited or prototype names", async () => {
+    await expect(trainModel(SASRec, ds, { preset: "none", config: { warmupSteps: 10 } as never, maxSteps: 0 })).rejects.toThrow(/warmupSteps only applies to lrSchedule "cosine"/);
+    await expect(trainModel(SASRec, ds, { preset: "none", config: { scheduleSteps: 10 } as never, maxSteps: 0 })).rejects.toThrow(/scheduleSteps only applies/);
+    await expect(trainModel(SASRec, ds, { preset: "none", config: { constructor: 1 } as never, maxSteps: 0 })).rejects.toThrow(/no config field "constructor"/);
+    await expect(trainModel(SASRec, ds, { preset: "constructor", maxSteps: 0 })).rejects.toThrow(/no preset "constructor"/);
+    const proto = parseSetFlags(['__proto__={"lr":1}']);
+    expect(Object.keys(proto)).toEqual(["__proto__"]);
+    await expect(trainModel(SASRec, ds, { preset: "none", config: proto, maxSteps: 0 })).rejects.toThrow(/no config field "__proto__"/);
   });
 });
