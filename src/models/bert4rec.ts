@@ -88,6 +88,8 @@ interface BERT4RecParams extends ModelParams {
   outBias: Param;
 }
 
+const ML_100K: Partial<BERT4RecConfig> = { maxLen: 200, batchSize: 16, evalBatchSize: 16, dropout: 0.2, attnDropout: 0.2, maskProb: 0.2, maxPredictions: 40 };
+
 export const BERT4Rec: NeuralModelDefinition<BERT4RecConfig> = {
   name: "bert4rec",
   reference:
@@ -98,7 +100,8 @@ export const BERT4Rec: NeuralModelDefinition<BERT4RecConfig> = {
   presets: {
     // LlamaRec "ML-100k" trainer settings (anchors §1.2: max_len 200, batch 16, dropout 0.2/0.2, validate every 500
     // iterations, patience 20, Recall@10) with XAttack's MovieLens masking (mask_prob 0.2, max_predictions 40).
-    "ml-latest-small": { maxLen: 200, batchSize: 16, evalBatchSize: 16, dropout: 0.2, attnDropout: 0.2, maskProb: 0.2, maxPredictions: 40 },
+    "ml-latest-small": ML_100K,
+    "ml-100k": ML_100K,
     // XAttack set_template [docs/model-recipes.md §3].
     "ml-1m": { maxLen: 200, dropout: 0.1, attnDropout: 0.1, maskProb: 0.2, maxPredictions: 40, batchSize: 128, selectMetric: "NDCG@10", patience: 10, ...LRUREC_VALIDATION },
     beauty: { maxLen: 50, dropout: 0.5, attnDropout: 0.2, maskProb: 0.6, maxPredictions: 30 },

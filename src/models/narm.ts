@@ -55,6 +55,8 @@ interface NARMParams extends ModelParams {
   bVector: Param;
 }
 
+const ML_100K: Partial<NARMConfig> = { maxLen: 200, dropout: 0.2, attnDropout: 0.2, batchSize: 128, evalBatchSize: 16, patience: 20 };
+
 export const NARM: NeuralModelDefinition<NARMConfig> = {
   name: "narm",
   reference:
@@ -62,14 +64,18 @@ export const NARM: NeuralModelDefinition<NARMConfig> = {
     "HardSigmoid attention local encoders, bilinear decoder on the item embedding; deviation: left padding with a masked GRU state",
   defaults: DEFAULTS,
   presets: {
-    // LlamaRec's "ML-100k" (anchors §1.2): max_len 200, dropout 0.2/0.2, validate every 500 it, patience 20.
-    // Batch 128 (XAttack's NARM batch) rather than LlamaRec's 16: one example per prefix gives ~89k examples an epoch.
-    "ml-latest-small": { maxLen: 200, dropout: 0.2, attnDropout: 0.2, batchSize: 128, patience: 20 },
+    // LlamaRec's "ML-100k" (anchors §1.2): max_len 200, dropout 0.2/0.2, validate every 500 it, patience 20,
+    // selection on the mean of 16-user batch means. Training batch 128 (XAttack's NARM batch) rather than LlamaRec's
+    // 16: one example per prefix gives ~89k examples an epoch.
+    "ml-latest-small": ML_100K,
+    "ml-100k": ML_100K,
     // XAttack set_template [docs/model-recipes.md §3 "ML-1M preset"]: dropout 0.1/0.1, max_len 200, best by NDCG@10.
     "ml-1m": { maxLen: 200, dropout: 0.1, attnDropout: 0.1, selectMetric: "NDCG@10", patience: 10, ...LRUREC_VALIDATION },
-    // LlamaRec Beauty/Games (anchors §1.2): max_len 50, dropout 0.2/0.2, batch 64.
-    beauty: { maxLen: 50, dropout: 0.2, attnDropout: 0.2, batchSize: 64 },
-    games: { maxLen: 50, dropout: 0.2, attnDropout: 0.2, batchSize: 64 },
+    // XAttack's set_template sets bert_dropout / bert_attn_dropout per dataset for every model it trains, NARM
+    // included [docs/model-recipes.md §3-§4]: the same values as BERT4Rec's presets, max_len 50, batch 128.
+    beauty: { maxLen: 50, dropout: 0.5, attnDropout: 0.2 },
+    games: { maxLen: 50, dropout: 0.5, attnDropout: 0.5 },
+    steam: { maxLen: 50, dropout: 0.2, attnDropout: 0.2, ...LRUREC_VALIDATION },
     embedded: EMBEDDED_PRESET,
   },
   fieldSchemas: { attnDropout: FIELD.probability },
