@@ -33,7 +33,10 @@ export interface LlamaRecSubsetOverall {
     /** The ranker's 1-based ranks within the candidates, aligned with subsetIndex. */
     rankerRanks: Int32Array;
     ranker: Metrics;
-    /** The retriever's own ranks for the same users (<= top-k). */
+    /**
+     * The retriever's own ranks for the same users: <= top-k, except under exact score ties at the list's edge, where
+     * the candidate list breaks ties by id (as torch.topk by position) but ranks stay pessimistic (a tie ranks last).
+     */
     retriever: Metrics;
   };
   /** The retriever's full-ranking metrics on users outside the subset. */

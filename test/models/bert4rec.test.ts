@@ -4,7 +4,7 @@ import { Engine } from "../../src/engine/index.ts";
 import { ReclmError } from "../../src/errors.ts";
 import { BERT4Rec, type BERT4RecConfig } from "../../src/models/bert4rec.ts";
 import { resolveConfig } from "../../src/models/neural/config.ts";
-import { clozeBatch, expectLossFallsReproducibly, expectModelGradientsMatch, forwardShapes, instantiate, leftPad, randomizeParams, trainLosses } from "./neural-harness.ts";
+import { clozeBatch, expectLossFallsReproducibly, expectModelGradientsMatch, forwardShapes, instantiate, leftPad, randomizeParams, rowOf, trainLosses } from "./neural-harness.ts";
 
 const engine = Engine.create({ threads: 1 }); // tiny graphs: a second thread only adds barrier waits
 afterAll(() => engine.dispose());
@@ -13,6 +13,57 @@ const N = 7;
 const MASK = N + 1;
 const tiny = (over: Partial<BERT4RecConfig> = {}): BERT4RecConfig => ({ ...BERT4Rec.defaults, hidden: 8, heads: 2, maxLen: 5, seed: 3, ...over });
 const histories = [Int32Array.of(3, 1, 4, 1, MASK), Int32Array.of(2, MASK), Int32Array.of(6, 7, MASK)];
+
+/**
+ * BERT4Rec's eval forward in plain f64 straight from docs/model-recipes.md §3, over the unpadded window (so padding keys
+ * are simply absent): scores [t][N+2] at every position t. No dropout.
+ */
+function referenceScores(read: (name: string) => Float32Array, hist: Int32Array, cfg: { D: number; H: number; blocks: number; V: number }): number[][] {
+  const { D, H, V } = cfg;
+  const dh = D / H;
+  const T = hist.length;
+  const lin = (x: number[], name: string) => {
+    const W = read(`${name}.weight`), b = read(`${name}.bias`);
+    const inp = x.length;
+    return Array.from(b, (bo, r) => x.reduce((s, v, k) => s + W[r * inp + k] * v, bo));
+  };
+  const ln = (x: number[], name: string) => {
+    const w = read(`${name}.weight`), b = read(`${name}.bias`);
+    const mu = x.reduce((s, v) => s + v, 0) / x.length;
+    const vr = x.reduce((s, v) => s + (v - mu) ** 2, 0) / x.length;
+    return x.map((v, j) => ((v - mu) / Math.sqrt(vr + 1e-6)) * w[j] + b[j]);
+  };
+  const gelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+  const addv = (a: number[], b: number[]) => a.map((v, j) => v + b[j]);
+  const E = read("token.weight"), P = read("position.weight");
+  // embedding: LN(E[x] + P[pos]), positions 1..T from the first real item
+  let x = Array.from(hist, (item, t) => ln(addv(rowOf(E, item, D), rowOf(P, t + 1, D)), "embedding.layer_norm"));
+  for (let i = 0; i < cfg.blocks; i++) {
+    const n = `blocks.${i}`;
+    const q = x.map((r) => lin(r, `${n}.attn.q`)), k = x.map((r) => lin(r, `${n}.attn.k`)), v = x.map((r) => lin(r, `${n}.attn.v`));
+    const merged = x.map(() => new Array<number>(D).fill(0));
+    for (let hh = 0; hh < H; hh++) {
+      const o = hh * dh;
+      for (let t = 0; t < T; t++) {
+        // bidirectional: every real key, no causal mask
+        const logits = k.map((kr) => kr.slice(o, o + dh).reduce((s, kv, j) => s + kv * q[t][o + j], 0) / Math.sqrt(dh));
+        const mx = Math.max(...logits);
+        const w = logits.map((l) => Math.exp(l - mx));
+        const z = w.reduce((s, e) => s + e, 0);
+        for (let j = 0; j < dh; j++) merged[t][o + j] = v.reduce((s, vr, u) => s + (w[u] / z) * vr[o + j], 0);
+      }
+    }
+    const attn = merged.map((r) => lin(r, `${n}.attn.out`));
+    x = x.map((r, t) => ln(addv(r, attn[t]), `${n}.input.layer_norm`)); // post-LN
+    const ffn = x.map((r) => lin(lin(r, `${n}.ffn.w_1`).map(gelu), `${n}.ffn.w_2`));
+    x = x.map((r, t) => ln(addv(r, ffn[t]), `${n}.output.layer_norm`)); // post-LN
+  }
+  const bias = read("head.bias");
+  return x.map((r) => {
+    const t = lin(r, "head.linear").map(gelu);
+    return Array.from({ length: V }, (_, c) => rowOf(E, c, D).reduce((s, e, j) => s + e * t[j], bias[c]));
+  });
+}
 
 describe("bert4rec", () => {
   it("every preset passes the shared config validation", () => {
@@ -70,6 +121,27 @@ describe("bert4rec", () => {
     expect(Math.max(...c.h.subarray(0, 8).map((v, d) => Math.abs(v - a.h[d])))).toBeGreaterThan(1e-3);
     short.store.dispose();
     long.store.dispose();
+  });
+
+  it("scores at every real position equal the §3 forward in f64 (post-LN blocks, tanh GELU, tied biased head)", () => {
+    const m = instantiate(engine, BERT4Rec, tiny({ blocks: 2 }), N);
+    randomizeParams(m.store, 0.5, 11);
+    const hs = [...histories, Int32Array.of(5, 3, 1, 4, 1, 5, MASK)]; // the last one is cut to its last 5 items
+    const L = 5, V = N + 2;
+    const out = forwardShapes(engine, m, leftPad(hs, L), hs.length);
+    expect(out.sShape).toEqual([hs.length * L, V]);
+    let compared = 0;
+    hs.forEach((h, u) => {
+      const win = h.subarray(Math.max(0, h.length - L));
+      const ref = referenceScores((n) => m.store.read(n), win, { D: 8, H: 2, blocks: 2, V });
+      ref.forEach((row, t) => {
+        const r = u * L + L - win.length + t;
+        row.forEach((v, c) => expect(out.s[r * V + c], `user ${u} position ${t} column ${c}`).toBeCloseTo(v, 4));
+        compared++;
+      });
+    });
+    expect(compared).toBe(5 + 2 + 3 + 5);
+    m.store.dispose();
   });
 
   it("gradients of the whole model (dropout on) match finite differences", () => {
