@@ -44,6 +44,14 @@ describe("reclm train (spawned, child-process training)", () => {
     const more = await reclm("train", "-m", "sasrec", "-d", "embedded", "--max-steps", "6", "-o", run, "--resume");
     expect(more.code).toBe(0);
     expect(JSON.parse(readFileSync(join(run, "report.json"), "utf8")).resumedFromStep).toBe(3);
+    // without --resume the used dir is refused (nothing overwritten); --resume with --force is a contradiction
+    const again = await reclm("train", "-m", "sasrec", "-d", "embedded", ...TINY, "--max-steps", "2", "-o", run);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/already holds a run.*--resume.*--force/);
+    expect(JSON.parse(readFileSync(join(run, "report.json"), "utf8")).steps).toBe(6);
+    const both = await reclm("train", "-m", "sasrec", "-d", "embedded", "-o", run, "--resume", "--force");
+    expect(both.code).not.toBe(0);
+    expect(both.stderr).toMatch(/--resume .* --force .*pass one/);
 
     // plot redraws training.svg from report.json; a dir without one is a one-line error naming the file
     const svg = join(run, "training.svg");
