@@ -20,7 +20,9 @@ export function parseCsv(text: string, file: string, delimiter = ","): CsvRow[] 
       relax_column_count: true,
       bom: true,
     }) as unknown as { record: string[]; info: { lines: number } }[];
-    return records.map((r) => ({ line: r.info.lines, fields: r.record }));
+    // A whitespace-only line is one blank field to csv-parse but is skipped on the unquoted route: skip it here too,
+    // so whether a file holds a quote somewhere does not change which lines count.
+    return records.filter((r) => !(r.record.length === 1 && r.record[0].trim() === "")).map((r) => ({ line: r.info.lines, fields: r.record }));
   } catch (e) {
     const err = e as { message?: string; lines?: number; code?: string };
     throw new ReclmError("RECLM_ERR_BAD_ROW", `malformed CSV: ${err.message ?? String(e)}`, { file, line: err.lines }, { cause: e });
