@@ -7,7 +7,8 @@
  * (1 at the first real item, 0 at padding); 2 post-LN blocks x ← LN(x + Dropout(MHA(x))), x ← LN(x + Dropout(FFN(x)))
  * with bidirectional multi-head attention (key-padding mask only, Q/K/V/output linears with bias, dropout on the
  * probabilities) and FFN W2·GELU(W1 x) (d → 4d → d, no inner dropout); head GELU(Linear(h))·Eᵀ + b over N + 2
- * columns, E tied. Init: E and P N(0, 1) (E's padding row 0, nn.Embedding(padding_idx=0)); every block and head
+ * columns, E tied. Init: E and P N(0, 1) (E's padding row 0, nn.Embedding(padding_idx=0); `embeddingInit:
+ * "truncated-normal"` is the named deviation SASRec has too); every block and head
  * parameter, biases included, truncated-normal (std 0.02, ±0.04); LayerNorms ones/zeros. Cloze objective: the trainer
  * masks items (mask_prob, +0.1·(1 − mask_prob) on the last item, max_predictions, 80/10/10) and scores the appended
  * [mask] at evaluation.
@@ -25,6 +26,7 @@ import type { Builder, Init, Param, Tensor } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
 import { FIELD } from "./neural/config.ts";
+import { EMBEDDING_INITS, embeddingInit, type EmbeddingInit } from "./neural/embedding-init.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER, LRUREC_VALIDATION } from "./neural/presets.ts";
 
 export interface BERT4RecConfig extends BaseModelConfig {
@@ -38,6 +40,11 @@ export interface BERT4RecConfig extends BaseModelConfig {
   maskProb: number;
   /** At most this many masked items per sequence (XAttack `bert_max_predictions`). Defaults to 40. */
   maxPredictions: number;
+  /**
+   * Initialisation of the token and position embeddings: "normal" (default) = the recipe's nn.Embedding N(0, 1);
+   * "truncated-normal" = reclm's named deviation for short budgets, as SASRec's (see neural/embedding-init.ts).
+   */
+  embeddingInit: EmbeddingInit;
 }
 
 /** XAttack's ML-1M setting [docs/model-recipes.md §3] with LlamaRec's trainer settings [§0]. */
@@ -51,6 +58,7 @@ const DEFAULTS: BERT4RecConfig = {
   blocks: 2,
   maskProb: 0.2,
   maxPredictions: 40,
+  embeddingInit: "normal",
   batchSize: 128,
   evalBatchSize: 128,
   ...LLAMAREC_TRAINER,
@@ -109,7 +117,7 @@ export const BERT4Rec: NeuralModelDefinition<BERT4RecConfig> = {
     steam: { maxLen: 50, dropout: 0.2, attnDropout: 0.2, maskProb: 0.4, maxPredictions: 20, ...LRUREC_VALIDATION },
     embedded: EMBEDDED_PRESET,
   },
-  fieldSchemas: { attnDropout: FIELD.probability, heads: FIELD.positiveInt, blocks: FIELD.positiveInt, maskProb: FIELD.probability, maxPredictions: FIELD.positiveInt },
+  fieldSchemas: { attnDropout: FIELD.probability, heads: FIELD.positiveInt, blocks: FIELD.positiveInt, maskProb: FIELD.probability, maxPredictions: FIELD.positiveInt, embeddingInit: FIELD.oneOf(EMBEDDING_INITS) },
   objective: (c) => ({ kind: "cloze", maskProb: c.maskProb, maxPredictions: c.maxPredictions }),
   vocabSize: (nItems) => nItems + 2,
   windowLength: (config) => config.maxLen,
@@ -139,8 +147,8 @@ export const BERT4Rec: NeuralModelDefinition<BERT4RecConfig> = {
     }
     const head = linear("head.linear", D, D);
     const params: BERT4RecParams = {
-      token: add("token.weight", [V, D], { kind: "normal", std: 1 }),
-      position: add("position.weight", [config.maxLen + 1, D], { kind: "normal", std: 1 }),
+      token: add("token.weight", [V, D], embeddingInit(config.embeddingInit)),
+      position: add("position.weight", [config.maxLen + 1, D], embeddingInit(config.embeddingInit)),
       embLn: { ...layerNorm("embedding.layer_norm") },
       head: { ...head },
       outBias: add("head.bias", [V], TRUNC),

@@ -17,13 +17,11 @@
  *   masked for every real query), and row 0 is trained through the tied output column 0 in both.
  */
 import type { ParamStore, Builder, Param, Tensor } from "../engine/index.ts";
-import { ReclmError } from "../errors.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
 import { FIELD } from "./neural/config.ts";
+import { EMBEDDING_INITS, embeddingInit, type EmbeddingInit } from "./neural/embedding-init.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER, LRUREC_VALIDATION } from "./neural/presets.ts";
 
-/** How the item and position embeddings start (see `SASRecConfig.embeddingInit`). */
-const EMBEDDING_INITS = ["normal", "truncated-normal"] as const;
 
 export interface SASRecConfig extends BaseModelConfig {
   /** Transformer blocks. Defaults to 2 (recipes §2, `bert_num_blocks`). */
@@ -35,12 +33,10 @@ export interface SASRecConfig extends BaseModelConfig {
   /** LayerNorm epsilon. Defaults to 1e-6 (XAttack's LN constant). */
   layerNormEps: number;
   /**
-   * Initialisation of the item and position embeddings. "normal" (default) = the recipe's PyTorch nn.Embedding
-   * N(0, 1); "truncated-normal" = N(0, 0.02²) clipped to ±0.04, as LRURec and every SASRec block parameter. With
-   * N(0, 1) the tied full-softmax loss starts near 40 and SASRec needs thousands of steps to unlearn the init
-   * (docs/model-recipes.md §8); "truncated-normal" is reclm's named deviation for short budgets.
+   * Initialisation of the item and position embeddings: "normal" (default) = the recipe's PyTorch nn.Embedding
+   * N(0, 1); "truncated-normal" = reclm's named deviation for short budgets (see neural/embedding-init.ts).
    */
-  embeddingInit: (typeof EMBEDDING_INITS)[number];
+  embeddingInit: EmbeddingInit;
 }
 
 /** LlamaRec's "ML-100k" (= ml-latest-small) template: recipes §1 presets table, shared by SASRec (§2 "presets"). */
@@ -102,11 +98,7 @@ function declare(store: ParamStore, ctx: ModelContext, c: SASRecConfig): SASRecP
   const D = c.hidden;
   if (D % c.heads !== 0) throw new Error(`hidden ${D} must be divisible by heads ${c.heads}`);
   // PyTorch nn.Embedding default init N(0, 1); row 0 zero (padding_idx). XAttack's truncated-normal loop skips them.
-  // resolveConfig checks it too; this guards a config built in code and handed straight to the model.
-  if (!EMBEDDING_INITS.includes(c.embeddingInit)) {
-    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `embeddingInit must be ${EMBEDDING_INITS.map((v) => JSON.stringify(v)).join(" or ")}, got ${JSON.stringify(c.embeddingInit)}`, { field: "embeddingInit" });
-  }
-  const embInit = c.embeddingInit === "normal" ? ({ kind: "normal", std: 1 } as const) : TRUNC;
+  const embInit = embeddingInit(c.embeddingInit);
   const itemEmb = store.add("item_emb", [ctx.nItems + 1, D], { init: embInit });
   const posEmb = store.add("pos_emb", [c.maxLen + 1, D], { init: embInit });
   const blocks: SASRecBlock[] = [];

@@ -96,6 +96,23 @@ describe("bert4rec", () => {
     expect(() => instantiate(engine, BERT4Rec, tiny({ heads: 3 }), N)).toThrow(ReclmError);
   });
 
+  it("embeddingInit: N(0, 1) embeddings by default (the recipe), truncated-normal on request, anything else refused", () => {
+    const spread = (c: BERT4RecConfig) => {
+      const m = instantiate(engine, BERT4Rec, c, N);
+      try {
+        return ["token.weight", "position.weight"].map((name) => {
+          const rows = m.store.read(name).subarray(c.hidden); // row 0 of the token table is the zeroed padding row
+          return Math.max(...Array.from(rows, Math.abs));
+        });
+      } finally {
+        m.store.dispose();
+      }
+    };
+    for (const v of spread(tiny({ hidden: 16, maxLen: 20 }))) expect(v).toBeGreaterThan(1.5);
+    for (const v of spread(tiny({ hidden: 16, maxLen: 20, embeddingInit: "truncated-normal" }))) expect(v).toBeLessThanOrEqual(0.04);
+    expect(() => resolveConfig(BERT4Rec, { preset: "none", config: { embeddingInit: "xavier" }, source: "--set" })).toThrow(/embeddingInit/);
+  });
+
   it("is bidirectional and ignores left padding: real positions do not change with the window length", () => {
     const short = instantiate(engine, BERT4Rec, tiny({ maxLen: 5 }), N);
     const long = instantiate(engine, BERT4Rec, tiny({ maxLen: 8 }), N);
