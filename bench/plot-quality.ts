@@ -22,7 +22,8 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith(".json")).sort()) {
   const { rows } = JSON.parse(readFileSync(join(dir, file), "utf8")) as { rows: Row[] };
   for (const [i, r] of rows.entries()) {
     if (r.protocol !== "full-ranking" || r.metrics["NDCG@10"] === undefined || r.metrics["Recall@10"] === undefined) continue;
-    const model = r.method.replace(/-(mean|pytorch|tn|d0\.\d+).*$/, "");
+    // Methods are named <model>[-<variant>...] (lrurec-pytorch, sasrec-truncated-normal-init, bert4rec-recipe-normal-init).
+    const model = r.method.split("-")[0];
     const target = paperTarget(model, r.dataset);
     const seed = /seed (\d+)/.exec((r as Row & { notes?: string }).notes ?? "")?.[1];
     const label = `${r.method}${(r.seeds ?? 1) > 1 ? ` (${r.seeds} seeds)` : seed ? ` (seed ${seed})` : ""} · ${file.replace(/\.json$/, "")} #${i + 1}`;
