@@ -26,7 +26,7 @@ import type { Builder, Init, Param, Tensor } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
 import { FIELD } from "./neural/config.ts";
-import { EMBEDDING_INITS, embeddingInit, type EmbeddingInit } from "./neural/embedding-init.ts";
+import { EMBEDDING_INITS, embeddingInit, TRUNC, type EmbeddingInit } from "./neural/inits.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER, LRUREC_VALIDATION } from "./neural/presets.ts";
 
 export interface BERT4RecConfig extends BaseModelConfig {
@@ -42,7 +42,7 @@ export interface BERT4RecConfig extends BaseModelConfig {
   maxPredictions: number;
   /**
    * Initialisation of the token and position embeddings: "normal" (default) = the recipe's nn.Embedding N(0, 1);
-   * "truncated-normal" = reclm's named deviation for short budgets, as SASRec's (see neural/embedding-init.ts).
+   * "truncated-normal" = reclm's named deviation for short budgets, as SASRec's (see neural/inits.ts).
    */
   embeddingInit: EmbeddingInit;
 }
@@ -64,8 +64,6 @@ const DEFAULTS: BERT4RecConfig = {
   ...LLAMAREC_TRAINER,
   seed: 0,
 };
-
-const TRUNC = { kind: "truncNormal", std: 0.02, bound: 0.04 } as const;
 
 /** §0 decay groups: names with "bias" or "layer_norm" get no weight decay. */
 const decayOf = (name: string) => !name.includes("bias") && !name.includes("layer_norm");
@@ -146,9 +144,10 @@ export const BERT4Rec: NeuralModelDefinition<BERT4RecConfig> = {
       });
     }
     const head = linear("head.linear", D, D);
+    const embInit = embeddingInit(config.embeddingInit);
     const params: BERT4RecParams = {
-      token: add("token.weight", [V, D], embeddingInit(config.embeddingInit)),
-      position: add("position.weight", [config.maxLen + 1, D], embeddingInit(config.embeddingInit)),
+      token: add("token.weight", [V, D], embInit),
+      position: add("position.weight", [config.maxLen + 1, D], embInit),
       embLn: { ...layerNorm("embedding.layer_norm") },
       head: { ...head },
       outBias: add("head.bias", [V], TRUNC),

@@ -42,6 +42,7 @@ import type { Rng } from "../rng.ts";
 import type { Builder, Param, ParamStore, Tensor } from "../engine/index.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
 import { FIELD } from "./neural/config.ts";
+import { TRUNC } from "./neural/inits.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER, LRUREC_VALIDATION } from "./neural/presets.ts";
 
 export interface LRURecConfig extends BaseModelConfig {
@@ -121,8 +122,6 @@ interface LRURecParams {
   /** [V]. */
   outBias: Param;
 }
-
-const TRUNC = { kind: "truncNormal", std: 0.02, bound: 0.04 } as const;
 
 export function nextPowerOfTwo(n: number): number {
   let p = 1;

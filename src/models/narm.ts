@@ -20,14 +20,13 @@ import type { Builder, Param, Tensor } from "../engine/index.ts";
 import { declareGru, gru, type GruParams } from "./gru4rec.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
 import { FIELD } from "./neural/config.ts";
+import { TRUNC } from "./neural/inits.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER, LRUREC_VALIDATION } from "./neural/presets.ts";
 
 export interface NARMConfig extends BaseModelConfig {
   /** Dropout on [c_g; c_l] before the decoder (XAttack `bert_attn_dropout`). Defaults to 0.1. */
   attnDropout: number;
 }
-
-const TRUNC = { kind: "truncNormal", std: 0.02, bound: 0.04 } as const;
 
 /** §0 decay groups: names with "bias" (or "layer_norm") get no weight decay. */
 const decayOf = (name: string) => !name.includes("bias") && !name.includes("layer_norm");

@@ -19,9 +19,8 @@
 import type { ParamStore, Builder, Param, Tensor } from "../engine/index.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
 import { FIELD } from "./neural/config.ts";
-import { EMBEDDING_INITS, embeddingInit, type EmbeddingInit } from "./neural/embedding-init.ts";
+import { EMBEDDING_INITS, embeddingInit, TRUNC, type EmbeddingInit } from "./neural/inits.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER, LRUREC_VALIDATION } from "./neural/presets.ts";
-
 
 export interface SASRecConfig extends BaseModelConfig {
   /** Transformer blocks. Defaults to 2 (recipes §2, `bert_num_blocks`). */
@@ -34,7 +33,7 @@ export interface SASRecConfig extends BaseModelConfig {
   layerNormEps: number;
   /**
    * Initialisation of the item and position embeddings: "normal" (default) = the recipe's PyTorch nn.Embedding
-   * N(0, 1); "truncated-normal" = reclm's named deviation for short budgets (see neural/embedding-init.ts).
+   * N(0, 1); "truncated-normal" = reclm's named deviation for short budgets (see neural/inits.ts).
    */
   embeddingInit: EmbeddingInit;
 }
@@ -91,8 +90,6 @@ interface SASRecParams extends ModelParams {
   posEmb: Param;
   blocks: SASRecBlock[] & Param[];
 }
-
-const TRUNC = { kind: "truncNormal", std: 0.02, bound: 0.04 } as const;
 
 function declare(store: ParamStore, ctx: ModelContext, c: SASRecConfig): SASRecParams {
   const D = c.hidden;
