@@ -14,10 +14,18 @@ export function parseKs(value: string): number[] {
 }
 
 export function parsePositiveInt(flag: string): (value: string) => number {
+  return parseIntFlag(flag, 1, "a positive integer");
+}
+
+export function parseNonNegativeInt(flag: string): (value: string) => number {
+  return parseIntFlag(flag, 0, "a non-negative integer");
+}
+
+function parseIntFlag(flag: string, min: number, what: string): (value: string) => number {
   return (value) => {
     // Plain digits only: Number() would also take "0x10", "1e3", "1.0" and " 5".
     const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-    if (!Number.isSafeInteger(n) || n < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${flag} must be a positive integer, got "${value}"`, { field: flag });
+    if (!Number.isSafeInteger(n) || n < min) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${flag} must be ${what}, got "${value}"`, { field: flag });
     return n;
   };
 }

@@ -8,7 +8,7 @@ import { formatMetricsTable } from "../../eval/report.ts";
 import { parseSetFlags } from "../../models/neural/config.ts";
 import { TRAIN_JOB_MODULE, type TrainJobInput, type TrainJobOutput } from "../../models/neural/train-job.ts";
 import { canonicalModelName, MODEL_ALIASES, NEURAL_MODEL_NAMES } from "../../models/registry.ts";
-import { dataFileOptions, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
+import { dataFileOptions, parseNonNegativeInt, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
 import { createProgressReporter } from "../progress.ts";
 
 interface TrainOptions extends DataFileOptions {
@@ -28,15 +28,6 @@ interface TrainOptions extends DataFileOptions {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-function parseNonNegativeInt(flag: string): (value: string) => number {
-  return (value) => {
-    // Plain digits only: Number() would also take "0x10", "1e3" and " 5".
-    const n = /^\d+$/.test(value) ? Number(value) : NaN;
-    if (!Number.isSafeInteger(n)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${flag} must be a non-negative integer, got "${value}"`, { field: flag });
-    return n;
-  };
 }
 
 /** A JSON config file: an object of config fields. Errors name the file (and the line of a syntax error). */
