@@ -2,6 +2,11 @@
  * Seeded pseudo-random numbers (xoshiro128**, seeded through splitmix32). Every sampled thing in reclm
  * (negatives, shuffles, init, dropout masks, synthetic data) draws from one of these, so a seed reproduces a run.
  */
+/** Whether `s` has the shape of a state from `Rng.getState()`: four uint32 values. */
+export function isRngState(s: unknown): s is [number, number, number, number] {
+  return Array.isArray(s) && s.length === 4 && s.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff);
+}
+
 export class Rng {
   private s0: number;
   private s1: number;
@@ -72,9 +77,7 @@ export class Rng {
 
   /** Restores a state from `getState()` in place (objects holding this Rng see the restored stream). */
   setState(state: readonly number[]): void {
-    if (state.length !== 4 || state.some((x) => !Number.isInteger(x) || x < 0 || x > 0xffffffff)) {
-      throw new RangeError(`Rng state must be four uint32 values, got [${state.join(", ")}]`);
-    }
+    if (!isRngState(state)) throw new RangeError(`Rng state must be four uint32 values, got [${state.join(", ")}]`);
     [this.s0, this.s1, this.s2, this.s3] = [state[0], state[1], state[2], state[3]];
   }
 

@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { ReclmError } from "../errors.ts";
 import { writeFileAtomic } from "../io.ts";
-import type { Rng } from "../rng.ts";
+import { isRngState, type Rng } from "../rng.ts";
 import type { AdamW } from "./optim.ts";
 import type { ParamStore } from "./params.ts";
 
@@ -143,10 +143,10 @@ export function loadCheckpoint(path: string, state: CheckpointState): Checkpoint
     if (!s) throw bad(`rng state "${k}" is missing`, `rngs.${k}`);
     // Checked here rather than left to Rng.setState, which throws only after the tensors were written. All zeros is
     // xoshiro's fixed point: the stream would be zeros forever.
-    if (!Array.isArray(s) || s.length !== 4 || s.some((x) => !Number.isInteger(x) || x < 0 || x > 0xffffffff) || s.every((x) => x === 0)) {
+    if (!isRngState(s) || s.every((x) => x === 0)) {
       throw bad(`rng state "${k}" must be four uint32 values, not all zero; got ${JSON.stringify(s)}`, `rngs.${k}`);
     }
-    rngStates.push([r, s as number[]]);
+    rngStates.push([r, s]);
   }
   let optState: { step: number; lr: number } | undefined;
   if (opt && reclm.optimizer) {
