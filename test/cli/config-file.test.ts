@@ -3,20 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { readConfigFile } from "../../src/cli/commands/train.ts";
-import { isReclmError } from "../../src/errors.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "reclm-config-file-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function errorOf(f: () => unknown): { message: string; file?: string; line?: number } {
-  try {
-    f();
-  } catch (e) {
-    if (!isReclmError(e)) throw e;
-    return { message: e.message, ...e.location };
-  }
-  throw new Error("expected a ReclmError");
-}
 
 describe("readConfigFile", () => {
   it("reads a JSON object, with or without a UTF-8 byte-order mark", () => {
@@ -29,15 +18,15 @@ describe("readConfigFile", () => {
   });
 
   it("names the file (and the line of a syntax error) for a directory, bad JSON or a non-object", () => {
-    expect(errorOf(() => readConfigFile(dir))).toMatchObject({ file: dir, message: expect.stringMatching(/directory/) });
+    expect(() => readConfigFile(dir)).toThrow(expect.objectContaining({ location: { file: dir }, message: expect.stringMatching(/directory/) }));
     const bad = join(dir, "bad.json");
     writeFileSync(bad, '{\n  "lr": 0.01,\n}'); // a trailing comma: V8 reports its position
-    expect(errorOf(() => readConfigFile(bad))).toMatchObject({ file: bad, line: 3 });
+    expect(() => readConfigFile(bad)).toThrow(expect.objectContaining({ location: { file: bad, line: 3 } }));
     writeFileSync(bad, '{\n  "lr": 0.01,\n  "dropout": ,\n}'); // V8 gives no position for an unexpected token
-    expect(errorOf(() => readConfigFile(bad))).toMatchObject({ file: bad, message: expect.stringMatching(/invalid JSON/) });
+    expect(() => readConfigFile(bad)).toThrow(expect.objectContaining({ location: expect.objectContaining({ file: bad }), message: expect.stringMatching(/invalid JSON/) }));
     const list = join(dir, "list.json");
     writeFileSync(list, "[1, 2]");
-    expect(errorOf(() => readConfigFile(list)).message).toMatch(/one JSON object/);
-    expect(errorOf(() => readConfigFile(join(dir, "missing.json"))).message).toMatch(/not found/);
+    expect(() => readConfigFile(list)).toThrow(expect.objectContaining({ code: "RECLM_ERR_BAD_CONFIG", message: expect.stringMatching(/one JSON object/) }));
+    expect(() => readConfigFile(join(dir, "missing.json"))).toThrow(expect.objectContaining({ code: "RECLM_ERR_FILE_NOT_FOUND", message: expect.stringMatching(/not found/) }));
   });
 });

@@ -10,6 +10,7 @@ import { Rng } from "../../src/rng.ts";
 import type { SequenceDataset } from "../../src/contracts.ts";
 import type { Objective } from "../../src/models/neural/contract.ts";
 import { allocBatch, buildExamples, fillTrainBatch } from "../../src/models/neural/examples.ts";
+import { fdRoundingUnit } from "../engine/gradcheck.ts";
 
 export interface Batch {
   ids: Int32Array;
@@ -110,7 +111,7 @@ export function runInputs(batch: Batch): Record<string, Int32Array | Float32Arra
 export interface ModelGradCheck {
   /**
    * max over checked elements of |fd − analytic| / max(|fd|, |analytic|, floor), floor = the larger of 0.05·(largest
-   * |analytic| of that parameter) and 10× the f32 rounding noise of a central difference of the loss.
+   * |analytic| of that parameter) and 24·fdRoundingUnit (what f32 resolves in a central difference of the loss).
    */
   maxRelErr: number;
   worst: string;
@@ -151,11 +152,8 @@ export function gradCheckModel<C extends BaseModelConfig>(
     const analytic = new Map(m.store.list().map((p) => [p, g.grad(p)]));
     const eps = options.eps ?? 1e-2;
     // Per parameter, so a deep parameter's small gradients are not excused by the head's large ones; but never
-    // below what f32 can resolve in a central difference, u = Σ|terms|·2⁻²³/eps. Parameters whose true gradient is 0
-    // (BERT4Rec's key bias: softmax ignores a shift shared by all keys) and tiny ones show differences up to ~0.25·u,
-    // so a floor of 24·u keeps their relative error under 2e-2 with a 2x margin.
-    const noise = (24 * magnitude * 2 ** -23) / eps;
-    if (process.env.RECLM_DEBUG_GRADCHECK) console.log(`noise floor ${noise.toExponential(2)} (Σ|terms| ${magnitude.toFixed(2)})`);
+    // below f32's resolution: 24·u keeps rounding (up to ~0.25·u) under the 2e-2 asked, with a 2x margin.
+    const noise = 24 * fdRoundingUnit(magnitude, eps);
     let maxRelErr = 0;
     let worst = "";
     let checked = 0;
@@ -166,7 +164,6 @@ export function gradCheckModel<C extends BaseModelConfig>(
       let pScale = 0;
       for (const v of ga) pScale = Math.max(pScale, Math.abs(v));
       const floor = Math.max(0.05 * pScale, noise);
-      if (process.env.RECLM_DEBUG_GRADCHECK) console.log(`${p.name}: largest |grad| ${pScale.toExponential(2)}, floor ${floor.toExponential(2)}`);
       const orig = m.store.read(p);
       const n = Math.min(orig.length, options.perParam ?? 16);
       const idx = orig.length <= n ? [...orig.keys()] : Array.from({ length: n }, () => rng.int(0, orig.length));
