@@ -8,7 +8,8 @@
  * A run is a run dir (its report.json), the one-line JSON that bench/torch/quality.py prints (a .json file: the
  * PyTorch reference trained on the same protocol), or a `reclm eval --batch-means n --out x.json` file (its
  * mean-of-batch-means figure). `<run dir>@<eval.json>` takes the run's test metrics from a later `reclm eval --out`
- * of that run dir instead of its report (a run tested again under another masking). `=name` names the row's method
+ * of that run dir instead of its report (a run tested again under another masking). `<quality.json>#batch-means` takes
+ * the PyTorch result's mean-of-batch-means metrics instead of its per-user ones. `=name` names the row's method
  * (default: the model, or "<model>-pytorch"); runs with the same method name get a mean row.
  */
 import { readFileSync } from "node:fs";
@@ -71,8 +72,11 @@ interface TorchQuality {
   best_step: number;
   stopped_by: string;
   seed?: number;
+  dropout?: number;
+  split?: string;
   metrics: Record<string, number>;
   wall_s: number;
+  [batchMeans: `metrics_batch_means_b${number}`]: Record<string, number> | undefined;
 }
 
 interface Run {
@@ -106,8 +110,10 @@ function seedOfEvaluatedRun(spec: string | undefined): number | null {
 
 const runs: Run[] = positionals.map((arg) => {
   const eq = arg.indexOf("=");
-  const path = eq > 0 ? arg.slice(0, eq) : arg;
+  const spec = eq > 0 ? arg.slice(0, eq) : arg;
   const label = eq > 0 ? arg.slice(eq + 1) : undefined;
+  const wantsBatchMeans = spec.endsWith("#batch-means");
+  const path = wantsBatchMeans ? spec.slice(0, -"#batch-means".length) : spec;
   if (path.endsWith(".json") && !path.includes("@")) {
     const json = readJson(path) as Record<string, unknown>;
     if ("meanOfBatchMeans" in json) {
@@ -124,13 +130,21 @@ const runs: Run[] = positionals.map((arg) => {
     }
     const t = json as unknown as TorchQuality;
     if (!t.metrics) throw new ReclmError("RECLM_ERR_BAD_DATASET", "not a bench/torch/quality.py result (no metrics)", { file: path, field: "metrics" });
+    const batchKey = Object.keys(t).find((k) => k.startsWith("metrics_batch_means_b")) as `metrics_batch_means_b${number}` | undefined;
+    if (wantsBatchMeans && !batchKey) {
+      throw new ReclmError("RECLM_ERR_BAD_DATASET", "#batch-means asked, but the result has no metrics_batch_means_b<n>", { file: path, field: "metrics_batch_means_b16" });
+    }
+    const averaging = wantsBatchMeans
+      ? `mean over batches of ${batchKey!.slice("metrics_batch_means_b".length)} users (user order) of per-batch means (the papers' test() figure)`
+      : "per-user mean";
+    const settings = [t.dropout === undefined ? "" : `dropout ${t.dropout}`, t.split ? `split: ${t.split}` : ""].filter(Boolean).join("; ");
     return {
-      method: label ?? `${t.model}-${t.framework}`,
+      method: label ?? `${t.model}-${t.framework}${wantsBatchMeans ? `-batch-means-b${batchKey!.slice("metrics_batch_means_b".length)}` : ""}`,
       dataset: t.dataset,
       protocol: t.protocol,
       seed: t.seed ?? null,
-      metrics: t.metrics,
-      notes: `${t.framework} reference (bench/torch/quality.py); test split, history masked in its input window (the last max_len items, as the papers' code), ${t.users} users; best validation at step ${t.best_step}; ${t.steps} steps, stopped by ${t.stopped_by}; ${t.wall_s.toFixed(0)} s`,
+      metrics: wantsBatchMeans ? t[batchKey!]! : t.metrics,
+      notes: `${t.framework} reference (bench/torch/quality.py)${t.seed === undefined ? "" : `, seed ${t.seed}`}${settings ? `; ${settings}` : ""}; test split, history masked in its input window (the last max_len items, as the papers' code), ${t.users} users, ${averaging}; best validation at step ${t.best_step}; ${t.steps} steps, stopped by ${t.stopped_by}; ${t.wall_s.toFixed(0)} s`,
     };
   }
   const at = path.indexOf("@");

@@ -1,11 +1,13 @@
 """Reference ranking quality of the PyTorch LRURec/SASRec on ml-latest-small with the LlamaRec retriever protocol.
 
 Protocol (anchors §1.1-1.3, docs/model-recipes.md §0-1): ratings.csv, items without a title dropped, iterative 5-core
-(users and items >= 5), ids densified (sorted raw ids here: the original's set() order is not reproducible), each user's
-items sorted by (timestamp, item id), leave-one-out. Train on windows of max_len 200 at batch 16, AdamW 1e-3 wd 0.01,
-dropout 0.2, validate every --val-every steps on Recall@10 WITHOUT masking history (as the original), keep the best,
-stop after --patience validations without improvement or --max-steps. Test: full ranking over all items, history and
-padding masked, per-user mean. Prints one JSON line.
+(users and items >= 5), ids densified (sorted raw ids here), each user's items sorted by (timestamp, item id),
+leave-one-out. With --split-json (the output of bench/reference/llamarec_split.py) the split is the authors' own instead:
+their 5-core loop, items numbered in CPython set() order, which decides the order of items sharing a timestamp.
+Train on windows of max_len 200 at batch 16, AdamW 1e-3 wd 0.01, --dropout (0.2), validate every --val-every steps on
+Recall@10 WITHOUT masking history, averaged as the original (mean over batches of --batch users of per-batch means),
+keep the best, stop after --patience validations without improvement or --max-steps. Test: full ranking over all items,
+the input window and padding masked; per-user mean, and the original's mean of batch means beside it. Prints one JSON line.
 """
 import argparse
 import csv
@@ -27,6 +29,8 @@ def parse_args(argv):
     p.add_argument("--max-steps", type=int, default=3000)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--dropout", type=float, default=0.2, help="embedding, LRU/attention and FFN dropout")
+    p.add_argument("--split-json", help="the authors' split from bench/reference/llamarec_split.py (else sorted ids)")
     return p.parse_args(argv)
 
 
@@ -68,22 +72,41 @@ def leave_one_out(rows):
     return train, val, test, len(smap)
 
 
-def rank_metrics(scores, targets, ks=(5, 10, 20)):
-    """Per-user mean Recall/NDCG/MRR@k for one positive; ties counted pessimistically (rank = #scores >= target)."""
+def split_from_json(path):
+    """The authors' split: dense ids in their set() order, histories already in their (timestamp, id) order."""
+    with open(path, "r", encoding="utf-8") as f:
+        raw = json.load(f)
+    smap = {item: n for n, item in enumerate(raw["set_order"], start=1)}
+    train, val, test = {}, {}, {}
+    for uid, user in enumerate(sorted(raw["seqs"], key=int), start=1):
+        seq = [smap[i] for i in raw["seqs"][user]]
+        train[uid], val[uid], test[uid] = seq[:-2], seq[-2:-1], seq[-1:]
+    return train, val, test, len(smap)
+
+
+def rank_metrics(scores, targets, ks=(5, 10, 20), batch_means=None):
+    """Recall/NDCG/MRR@k for one positive; ties counted pessimistically (rank = #scores >= target). Per-user mean, or
+    with batch_means=b the original test()'s mean over consecutive batches of b users of each batch's mean."""
     import torch
 
     tgt = scores.gather(1, targets.unsqueeze(1))
     ranks = (scores >= tgt).sum(1).float()  # 1-based, pessimistic
+
+    def average(values):
+        if batch_means is None:
+            return values.mean().item()
+        return torch.stack([part.mean() for part in values.split(batch_means)]).mean().item()
+
     out = {}
     for k in ks:
         hit = (ranks <= k).float()
-        out[f"Recall@{k}"] = hit.mean().item()
-        out[f"NDCG@{k}"] = (hit / torch.log2(ranks + 1)).mean().item()
-        out[f"MRR@{k}"] = (hit / ranks).mean().item()
+        out[f"Recall@{k}"] = average(hit)
+        out[f"NDCG@{k}"] = average(hit / torch.log2(ranks + 1))
+        out[f"MRR@{k}"] = average(hit / ranks)
     return out
 
 
-def evaluate(model, history, answers, users, max_len, mask_history, batch=128):
+def evaluate(model, history, answers, users, max_len, mask_history, batch=128, batch_means=None):
     import torch
 
     from data import eval_inputs
@@ -101,7 +124,7 @@ def evaluate(model, history, answers, users, max_len, mask_history, batch=128):
             all_scores.append(scores)
             all_targets.append(torch.tensor([answers[u][0] for u in part]))
     model.train()
-    return rank_metrics(torch.cat(all_scores), torch.cat(all_targets))
+    return rank_metrics(torch.cat(all_scores), torch.cat(all_targets), batch_means=batch_means)
 
 
 def main(argv):
@@ -115,10 +138,13 @@ def main(argv):
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    train, val, test, num_items = leave_one_out(five_core(read_movielens(args.data_dir)))
+    if args.split_json:
+        train, val, test, num_items = split_from_json(args.split_json)
+    else:
+        train, val, test, num_items = leave_one_out(five_core(read_movielens(args.data_dir)))
     users = sorted(train)
     tokens, labels = windows_to_tensors(training_windows(train, args.max_len), args.max_len)
-    model = build(args.model, num_items, args.max_len, 0.2)
+    model = build(args.model, num_items, args.max_len, args.dropout)
     opt = adamw(model)
     ce = torch.nn.CrossEntropyLoss(ignore_index=0)
     gen = torch.Generator().manual_seed(args.seed)
@@ -128,7 +154,7 @@ def main(argv):
     order, cursor = torch.randperm(tokens.size(0), generator=gen), 0
 
     def validate():
-        return evaluate(model, train, val, users, args.max_len, mask_history=False)["Recall@10"]
+        return evaluate(model, train, val, users, args.max_len, mask_history=False, batch_means=args.batch)["Recall@10"]
 
     score = validate()  # the original validates once before training
     best, best_state = score, {k: v.clone() for k, v in model.state_dict().items()}
@@ -155,6 +181,7 @@ def main(argv):
 
     model.load_state_dict(best_state)
     metrics = evaluate(model, test_history, test, users, args.max_len, mask_history=True)
+    batch_means = evaluate(model, test_history, test, users, args.max_len, mask_history=True, batch_means=args.batch)
     print(
         json.dumps(
             {
@@ -163,14 +190,17 @@ def main(argv):
                 "dataset": "ml-latest-small",
                 "protocol": "full-ranking",
                 "seed": args.seed,
+                "dropout": args.dropout,
+                "split": "authors (set order)" if args.split_json else "sorted ids",
                 "threads": args.threads,
                 "users": len(users),
                 "items": num_items,
                 "steps": step,
                 "best_step": best_step,
                 "stopped_by": "patience" if bad >= args.patience else "max-steps",
-                "val_Recall@10_unmasked": round(best, 4),
-                "metrics": {k: round(v, 4) for k, v in metrics.items()},
+                "val_Recall@10_unmasked_batch_means": round(best, 4),
+                "metrics": {k: round(v, 6) for k, v in metrics.items()},
+                f"metrics_batch_means_b{args.batch}": {k: round(v, 6) for k, v in batch_means.items()},
                 "wall_s": round(time.time() - t0, 1),
             }
         )
