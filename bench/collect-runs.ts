@@ -11,6 +11,8 @@
  * of that run dir instead of its report (a run tested again under another masking). `<quality.json>#batch-means` takes
  * the PyTorch result's mean-of-batch-means metrics instead of its per-user ones. `=name` names the row's method
  * (default: the model, or "<model>-pytorch"); runs with the same method name get a mean row.
+ * `--carry <result.json>` (repeatable) brings in the single-seed rows of an earlier committed result, whose run dirs may
+ * be gone, so that their seeds count in the new mean rows; each carried row says where it came from.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -56,7 +58,12 @@ function masking(maskWindow: number | "all" | undefined, maskHistory = true): st
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { benchmark: { type: "string" }, command: { type: "string" }, input: { type: "string", multiple: true } },
+  options: {
+    benchmark: { type: "string" },
+    command: { type: "string" },
+    input: { type: "string", multiple: true },
+    carry: { type: "string", multiple: true },
+  },
 });
 if (!values.benchmark || !values.command || positionals.length === 0) {
   throw new ReclmError("RECLM_ERR_BAD_CONFIG", "usage: collect-runs.ts --benchmark NAME --command CMD [--input FILE ...] RUN_DIR...");
@@ -119,13 +126,14 @@ const runs: Run[] = positionals.map((arg) => {
     if ("meanOfBatchMeans" in json) {
       // `reclm eval --batch-means n --out file.json`: LlamaRec's mean-of-batch-means figure of a run
       const e = json as unknown as EvalResult & { meanOfBatchMeans: NonNullable<EvalResult["meanOfBatchMeans"]> };
+      const seed = seedOfEvaluatedRun(e.modelSpec ?? /(?:^|\s)(?:-m|--model)\s+(\S+)/.exec(e.command)?.[1]);
       return {
         method: label ?? `${e.model}-mean-of-batch-means-b${e.meanOfBatchMeans.batchSize}`,
         dataset: e.dataset,
         protocol: e.protocol,
-        seed: seedOfEvaluatedRun(e.modelSpec ?? /(?:^|\s)(?:-m|--model)\s+(\S+)/.exec(e.command)?.[1]),
+        seed,
         metrics: e.meanOfBatchMeans.metrics,
-        notes: `the papers' test() figure (LlamaRec's and LRURec's trainers): mean over batches of ${e.meanOfBatchMeans.batchSize} users (user order) of per-batch means, ${e.nUsers} users, ${masking(e.maskWindow, e.maskHistory)}; from \`${e.command}\``,
+        notes: `${seed === null ? "" : `seed ${seed}; `}the papers' test() figure (LlamaRec's and LRURec's trainers): mean over batches of ${e.meanOfBatchMeans.batchSize} users (user order) of per-batch means, ${e.nUsers} users, ${masking(e.maskWindow, e.maskHistory)}; from \`${e.command}\``,
       };
     }
     const t = json as unknown as TorchQuality;
@@ -169,6 +177,37 @@ const runs: Run[] = positionals.map((arg) => {
       `best validation at step ${r.best.step}; ${r.steps} steps, stopped by ${r.stoppedBy}; ${r.seconds.toFixed(0)} s on ${r.threads} threads`,
   };
 });
+
+/** Single-seed rows of earlier results (their mean rows are recomputed here, not carried). */
+const carried: Run[] = (values.carry ?? []).flatMap((file) => {
+  const result = readJson(file) as { commit?: string; date?: string; rows?: BenchRow[] };
+  if (!Array.isArray(result.rows)) throw new ReclmError("RECLM_ERR_BAD_DATASET", "not a bench result (no rows)", { file, field: "rows" });
+  // A row made from a `reclm eval` file may not name its seed; its method's mean row lists the seeds in row order.
+  const meanSeeds = new Map<string, string[]>();
+  for (const row of result.rows) {
+    const listed = /^mean over seeds ([\d, ]+) of the rows above/.exec(row.notes ?? "")?.[1];
+    if (row.method.endsWith("-mean") && listed) meanSeeds.set(row.method.slice(0, -"-mean".length), listed.split(", "));
+  }
+  const nth = new Map<string, number>();
+  return result.rows.flatMap((row, i): Run[] => {
+    if (row.seeds !== 1) return [];
+    const k = nth.get(row.method) ?? 0;
+    nth.set(row.method, k + 1);
+    const seed = /\bseed (\d+)/.exec(row.notes ?? "")?.[1] ?? meanSeeds.get(row.method)?.[k];
+    if (seed === undefined) throw new ReclmError("RECLM_ERR_BAD_DATASET", "a single-seed row whose notes name no seed", { file, field: `rows[${i}].notes` });
+    return [
+      {
+        method: row.method,
+        dataset: row.dataset,
+        protocol: row.protocol,
+        seed: Number(seed),
+        metrics: row.metrics,
+        notes: `seed ${seed}, carried from ${file} (commit ${result.commit ?? "?"}, ${result.date ?? "?"}): ${row.notes ?? ""}`,
+      },
+    ];
+  });
+});
+runs.unshift(...carried);
 
 const rows: BenchRow[] = runs.map((r) => ({ method: r.method, dataset: r.dataset, protocol: r.protocol, metrics: r.metrics, seeds: 1, notes: r.notes }));
 
