@@ -11,14 +11,16 @@
  *
  *   npx tsx bench/throughput.ts [--models sasrec,lrurec] [--steps 10] [--warmup 2] [--threads 2 | --threads 1,2] [--no-torch]
  *     [--row-buckets 16]   (TrainStep's rounding of the labelled-row count; 4 = the rounding before the shared buffer)
+ *     [--dataset ml-latest-small --batch 16]   (the small-batch setting of LlamaRec's ML-100k preset instead of ML-1M's
+ *     batch 128; PyTorch gets a dataset.json of reclm's split written beside the batches)
  * Several thread counts give one reclm + one PyTorch row per (model, threads): on a shared machine ggml's spinning
  * thread barriers lose much more than OpenMP when a core is taken away, so 1 thread can beat 2 there.
- * Writes bench/results/throughput.json.
+ * Writes bench/results/throughput.json (ML-1M, batch 128) or throughput-<dataset>-b<batch>.json.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadDataset } from "../src/data/index.ts";
 import { AdamW, Engine } from "../src/engine/index.ts";
@@ -39,19 +41,35 @@ const { values: args } = parseArgs({
     threads: { type: "string", default: "2" },
     "no-torch": { type: "boolean", default: false },
     "row-buckets": { type: "string", default: String(ROW_BUCKETS) },
+    dataset: { type: "string", default: "ml-1m" },
+    batch: { type: "string", default: "128" },
   },
 });
+const DATASETS = { "ml-1m": { protocol: "lrurec-preprocessed" }, "ml-latest-small": { protocol: "llamarec" } } as const;
+const datasetName = args.dataset as keyof typeof DATASETS;
+if (!Object.hasOwn(DATASETS, datasetName)) throw new Error(`--dataset must be one of ${Object.keys(DATASETS).join(", ")}`);
 const models = args.models!.split(",");
 const steps = Number(args.steps);
 const warmup = Number(args.warmup);
 const threadCounts = args.threads!.split(",").map(Number);
-const BATCH = 128;
+const BATCH = Number(args.batch);
+if (!Number.isInteger(BATCH) || BATCH < 1) throw new Error(`--batch must be a positive integer, got ${args.batch}`);
 const MAX_LEN = 200;
 
 const shared = sharedDir();
-if (!shared) throw new Error("bench/throughput.ts needs ../shared (ML-1M); it is absent on this machine");
-const datasetJson = join(shared, "data", "ml-1m", "lrurec", "dataset.json");
-const ds = await loadDataset("ml-1m", { protocol: "lrurec-preprocessed" });
+if (!shared) throw new Error("bench/throughput.ts needs ../shared (its datasets); it is absent on this machine");
+const ds = await loadDataset(datasetName, { protocol: DATASETS[datasetName].protocol });
+const inputs = datasetName === "ml-1m" ? [join(shared, "data", "ml-1m", "lrurec", "dataset.json")] : [join(shared, "data", "ml-latest-small", "ratings.csv"), join(shared, "data", "ml-latest-small", "movies.csv")];
+// PyTorch's throughput.py reads the item count (and, without --batches, the windows) from an LRURec-style dataset.json:
+// ML-1M has LRURec's own; for other datasets reclm writes its split in that layout.
+const workDir = mkdtempSync(join(tmpdir(), "reclm-throughput-"));
+const datasetJson = datasetName === "ml-1m" ? inputs[0] : join(workDir, "dataset.json");
+if (datasetName !== "ml-1m") {
+  const byUser = (split: readonly Int32Array[]) => Object.fromEntries(split.map((seq, u) => [String(u + 1), Array.from(seq)]));
+  const smap = Object.fromEntries(Array.from({ length: ds.catalog.size }, (_, i) => [String(i + 1), i + 1]));
+  const single = (split: Int32Array) => Object.fromEntries(Array.from(split, (item, u) => [String(u + 1), [item]]));
+  writeFileSync(datasetJson, JSON.stringify({ train: byUser(ds.train), val: single(ds.val), test: single(ds.test), smap }));
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -81,7 +99,7 @@ interface SharedBatches {
 
 function buildBatches(name: string): SharedBatches {
   const def = getNeuralModel(name);
-  const { config } = resolveConfig(def, { preset: "ml-1m", config: { batchSize: BATCH, maxLen: MAX_LEN } });
+  const { config } = resolveConfig(def, { preset: datasetName, config: { batchSize: BATCH, maxLen: MAX_LEN } });
   const objective = def.objective(config);
   const windowLen = def.windowLength(config);
   const ex = buildExamples(ds, objective, config.maxLen);
@@ -111,7 +129,7 @@ function buildBatches(name: string): SharedBatches {
     labelled.push(n);
     return b;
   });
-  const file = join(mkdtempSync(join(tmpdir(), "reclm-throughput-")), `${name}-batches.i32`);
+  const file = join(workDir, `${name}-batches.i32`);
   writeFileSync(file, new Uint8Array(raw.buffer));
   return { batches, windows: ex.length, labelled, file };
 }
@@ -119,7 +137,7 @@ function buildBatches(name: string): SharedBatches {
 function reclmSide(name: string, threads: number, shared: SharedBatches): Side & { windows: number; gatheredRows: number } {
   const def = getNeuralModel(name);
   const { config } = resolveConfig(def, {
-    preset: "ml-1m",
+    preset: datasetName,
     config: { batchSize: BATCH, maxLen: MAX_LEN, dropout: 0.2, ...(name === "sasrec" ? { attnDropout: 0.2 } : { lruDropout: 0.2 }), seed: 42 },
   });
   const engine = Engine.create({ threads });
@@ -187,7 +205,7 @@ for (const name of models) {
       const speedup = torch ? ours.seq_per_s / torch.seq_per_s : undefined;
       rows.push({
         method: name,
-        dataset: "ml-1m",
+        dataset: datasetName,
         protocol: "throughput",
         metrics: {
           seq_per_s: ours.seq_per_s,
@@ -205,7 +223,7 @@ for (const name of models) {
       if (torch) {
         rows.push({
           method: `${name}-pytorch`,
-          dataset: "ml-1m",
+          dataset: datasetName,
           protocol: "throughput",
           metrics: { seq_per_s: torch.seq_per_s, median_step_ms: torch.median_step_ms, min_step_ms: torch.min_step_ms, final_loss: torch.final_loss, threads },
           notes: `bench/torch/throughput.py --gather --batches (reclm's batches, read from a file; scores only the labelled rows, the same work as reclm's step), torch ${torch.torch_version}, ${threads} threads, same steps/warm-up, run right after the reclm row`,
@@ -213,9 +231,12 @@ for (const name of models) {
       }
     }
   } finally {
-    rmSync(dirname(shared.file), { recursive: true, force: true });
+    rmSync(shared.file, { force: true });
   }
 }
+rmSync(workDir, { recursive: true, force: true });
 
 const argv = process.argv.slice(2).join(" ");
-writeBenchResult({ benchmark: "throughput", command: `npx tsx bench/throughput.ts${argv ? ` ${argv}` : ""}`, inputs: [datasetJson], rows });
+// ML-1M at batch 128 is the issue's comparison (throughput.json); other settings get their own file beside it.
+const benchmark = datasetName === "ml-1m" && BATCH === 128 ? "throughput" : `throughput-${datasetName}-b${BATCH}`;
+writeBenchResult({ benchmark, command: `npx tsx bench/throughput.ts${argv ? ` ${argv}` : ""}`, inputs, rows });
