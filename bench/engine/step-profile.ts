@@ -4,6 +4,7 @@
  * Runs `Graph.profile` (node by node, timed) and prints CPU ms per ggml op (summed over nodes), the biggest nodes,
  * and the time spent outside ggml compute (inputs, dropout masks).
  *   npx tsx bench/engine/step-profile.ts [--models sasrec,lrurec] [--threads 1] [--reps 2] [--top 15]
+ *     [--dataset ml-latest-small --batch 16]   (the small-batch step of LlamaRec's preset instead of ML-1M's)
  */
 import { parseArgs } from "node:util";
 import { loadDataset } from "../../src/data/index.ts";
@@ -16,15 +17,19 @@ const { values: args } = parseArgs({
     threads: { type: "string", default: "1" },
     reps: { type: "string", default: "2" },
     top: { type: "string", default: "15" },
+    dataset: { type: "string", default: "ml-1m" },
+    batch: { type: "string", default: "128" },
   },
 });
+const small = args.dataset === "ml-latest-small";
+if (!small && args.dataset !== "ml-1m") throw new Error("--dataset must be ml-1m or ml-latest-small");
 const threads = Number(args.threads);
 const reps = Number(args.reps);
 const top = Number(args.top);
-const ds = await loadDataset("ml-1m", { protocol: "lrurec-preprocessed" });
+const ds = await loadDataset(args.dataset!, { protocol: small ? "llamarec" : "lrurec-preprocessed" });
 
 for (const name of args.models!.split(",")) {
-  const { step, batch, dispose } = fixedTrainStep(ds, name, { preset: "ml-1m", config: ml1mStepConfig(name), threads });
+  const { step, batch, dispose } = fixedTrainStep(ds, name, { preset: args.dataset!, config: { ...ml1mStepConfig(name), batchSize: Number(args.batch) }, threads });
   step.run(batch); // compiles the graph for this batch's row count
   // The trainer keeps its graphs and gathered rows private; a benchmark may look inside.
   const inner = step as unknown as { graphs: Map<number, Graph>; rows: Int32Array; labels: Int32Array };
