@@ -25,6 +25,7 @@
 import type { Builder, Init, Param, Tensor } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import { headScores } from "./neural/head.ts";
 import { FIELD } from "./neural/config.ts";
 import { EMBEDDING_INITS, embeddingInit, TRUNC, type EmbeddingInit } from "./neural/inits.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER, LRUREC_VALIDATION } from "./neural/presets.ts";
@@ -182,10 +183,10 @@ export const BERT4Rec: NeuralModelDefinition<BERT4RecConfig> = {
     return h; // [B, L, D]
   },
 
-  scores(b, params, h) {
+  scores(b, params, h, ctx) {
     const p = params as BERT4RecParams;
     const t = b.gelu(b.linear(h, p.head.w, p.head.b)); // [R, D]
-    return b.add(b.matmulNT(t, p.token), p.outBias); // [R, N+2]
+    return headScores(b, ctx, t, p.token, p.outBias); // [R, N+2]
   },
 };
 

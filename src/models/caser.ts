@@ -22,6 +22,7 @@ import type { Builder, Param, Tensor } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import { torchLinearInit } from "./gru4rec.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import { headScores } from "./neural/head.ts";
 import { FIELD } from "./neural/config.ts";
 import { LLARA_TRAINER } from "./neural/presets.ts";
 
@@ -109,8 +110,8 @@ export const Caser: NeuralModelDefinition<CaserConfig> = {
     return b.dropout(b.concat([...pooled, vertical], 1), config.dropout); // [B, F·|heights| + D]
   },
 
-  scores(b, params, h) {
+  scores(b, params, h, ctx) {
     const p = params as CaserParams;
-    return b.linear(h, p.outW, p.outB); // [R, N+1]
+    return headScores(b, ctx, h, p.outW, p.outB); // [R, N+1]
   },
 };

@@ -22,6 +22,7 @@
 import type { Builder, Init, Param, ParamStore, Tensor } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import { headScores } from "./neural/head.ts";
 import { LLARA_TRAINER } from "./neural/presets.ts";
 
 /** GRU4Rec's hyper-parameters: only the shared ones (LLaRA's class has no other knob). */
@@ -166,8 +167,8 @@ export const GRU4Rec: NeuralModelDefinition<GRU4RecConfig> = {
     return gru(b, p.gru as unknown as GruParams, e, x.mask).last; // [B, D]
   },
 
-  scores(b, params, h) {
+  scores(b, params, h, ctx) {
     const p = params as GRU4RecParams;
-    return b.linear(h, p.outW, p.outB); // [R, N+1]
+    return headScores(b, ctx, h, p.outW, p.outB); // [R, N+1]
   },
 };

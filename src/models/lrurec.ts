@@ -41,6 +41,7 @@ import { ReclmError } from "../errors.ts";
 import type { Rng } from "../rng.ts";
 import type { Builder, Param, ParamStore, Tensor } from "../engine/index.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import { headScores } from "./neural/head.ts";
 import { FIELD } from "./neural/config.ts";
 import { TRUNC } from "./neural/inits.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER, LRUREC_VALIDATION } from "./neural/presets.ts";
@@ -302,9 +303,9 @@ function positionwiseFeedForward(b: Builder, p: BlockParams, x: Tensor, config: 
 }
 
 /** Tied output: h [R, D] · Eᵀ + b → [R, V]. */
-function scores(b: Builder, raw: ModelParams, h: Tensor): Tensor {
+function scores(b: Builder, raw: ModelParams, h: Tensor, ctx: ModelContext): Tensor {
   const p = raw as unknown as LRURecParams;
-  return b.add(b.matmulNT(h, p.itemEmb), p.outBias); // [R, V]
+  return headScores(b, ctx, h, p.itemEmb, p.outBias); // [R, V]
 }
 
 export const LRURec: NeuralModelDefinition<LRURecConfig> = {
@@ -324,5 +325,5 @@ export const LRURec: NeuralModelDefinition<LRURecConfig> = {
   declare,
   afterInit,
   encode,
-  scores: (b, p, h) => scores(b, p, h),
+  scores: (b, p, h, ctx) => scores(b, p, h, ctx),
 };

@@ -19,6 +19,7 @@
 import type { Builder, Param, Tensor } from "../engine/index.ts";
 import { declareGru, gru, type GruParams } from "./gru4rec.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import { headScores } from "./neural/head.ts";
 import { FIELD } from "./neural/config.ts";
 import { TRUNC } from "./neural/inits.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER, LRUREC_VALIDATION } from "./neural/presets.ts";
@@ -112,10 +113,10 @@ export const NARM: NeuralModelDefinition<NARMConfig> = {
     return b.dropout(b.concat([cGlobal, cLocal], 1), config.attnDropout); // [B, 4D]
   },
 
-  scores(b, params, h) {
+  scores(b, params, h, ctx) {
     const p = params as NARMParams;
     const itemProj = b.linear(p.itemEmb, p.bVector); // [N+1, 4D]
-    return b.matmulNT(h, itemProj); // [R, N+1]
+    return headScores(b, ctx, h, itemProj); // [R, N+1]
   },
 };
 

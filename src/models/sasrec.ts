@@ -18,6 +18,7 @@
  */
 import type { ParamStore, Builder, Param, Tensor } from "../engine/index.ts";
 import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import { headScores } from "./neural/head.ts";
 import { FIELD } from "./neural/config.ts";
 import { EMBEDDING_INITS, embeddingInit, TRUNC, type EmbeddingInit } from "./neural/inits.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER, LRUREC_VALIDATION } from "./neural/presets.ts";
@@ -168,8 +169,8 @@ function encode(b: Builder, p: ModelParams, x: SequenceInputs, ctx: ModelContext
   return h; // [B, L, D]
 }
 
-function scores(b: Builder, p: ModelParams, h: Tensor): Tensor {
-  return b.matmulNT(h, (p as SASRecParams).itemEmb); // [R, N+1], tied, no bias
+function scores(b: Builder, p: ModelParams, h: Tensor, ctx: ModelContext): Tensor {
+  return headScores(b, ctx, h, (p as SASRecParams).itemEmb); // [R, N+1], tied, no bias
 }
 
 function causalOnes(L: number): Float32Array {
@@ -197,5 +198,5 @@ export const SASRec: NeuralModelDefinition<SASRecConfig> = {
   declare,
   afterInit: (store, p) => zeroPaddingRow(store, (p as SASRecParams).itemEmb),
   encode,
-  scores: (b, p, h) => scores(b, p, h),
+  scores: (b, p, h, ctx) => scores(b, p, h, ctx),
 };

@@ -73,6 +73,11 @@ export interface ModelContext {
   nItems: number;
   /** The padded window length the encoder receives (>= maxLen; LRURec pads to a power of two). */
   windowLen: number;
+  /**
+   * Training graphs only: `scores` may return more columns than V, the extra ones fixed at −1e9 (zero probability),
+   * so ggml's sgemm can take the head's backward (./head.ts). Eval graphs leave it unset and get exactly V columns.
+   */
+  padScoreColumns?: boolean;
 }
 
 /** The graph inputs the trainer builds for every batch (all derived from the left-padded ids). */
@@ -115,6 +120,6 @@ export interface NeuralModelDefinition<C extends BaseModelConfig = BaseModelConf
    * Returns [B, L, D] hidden states for "causal"/"cloze", [B, D] for "last". Dropout only when `b.training`.
    */
   encode(b: Builder, p: ModelParams, x: SequenceInputs, ctx: ModelContext, config: C): Tensor;
-  /** Scores of hidden rows h [R, D] (or [R, Dh]) over the V output columns: [R, V]. */
+  /** Scores of hidden rows h [R, D] (or [R, Dh]) over the V output columns: [R, V] (through ./head.ts `headScores`). */
   scores(b: Builder, p: ModelParams, h: Tensor, ctx: ModelContext, config: C): Tensor;
 }

@@ -148,7 +148,8 @@ export class TrainStep<C extends BaseModelConfig> {
         const rows = b.input("rows", [M], "i32");
         const labels = b.input("labels", [M], "i32");
         const picked = b.gatherRows(flat, rows); // [M, D]
-        const logits = def.scores(b, model.params, picked, model.ctx, config); // [M, V]
+        // [M, V'], V' >= V: the head's padding columns (./head.ts) score −1e9 and never hold a label
+        const logits = def.scores(b, model.params, picked, { ...model.ctx, padScoreColumns: true }, config);
         return { loss: b.crossEntropy(logits, labels, { ignoreIndex: 0 }) };
       },
     });
