@@ -142,12 +142,11 @@ const runs: Run[] = positionals.map((arg) => {
     if (wantsBatchMeans && !batchKey) {
       throw new ReclmError("RECLM_ERR_BAD_DATASET", "#batch-means asked, but the result has no metrics_batch_means_b<n>", { file: path, field: "metrics_batch_means_b16" });
     }
-    const averaging = wantsBatchMeans
-      ? `mean over batches of ${batchKey!.slice("metrics_batch_means_b".length)} users (user order) of per-batch means (the papers' test() figure)`
-      : "per-user mean";
+    const batchUsers = batchKey?.slice("metrics_batch_means_b".length);
+    const averaging = wantsBatchMeans ? `mean over batches of ${batchUsers} users (user order) of per-batch means (the papers' test() figure)` : "per-user mean";
     const settings = [t.dropout === undefined ? "" : `dropout ${t.dropout}`, t.split ? `split: ${t.split}` : ""].filter(Boolean).join("; ");
     return {
-      method: label ?? `${t.model}-${t.framework}${wantsBatchMeans ? `-batch-means-b${batchKey!.slice("metrics_batch_means_b".length)}` : ""}`,
+      method: label ?? `${t.model}-${t.framework}${wantsBatchMeans ? `-batch-means-b${batchUsers}` : ""}`,
       dataset: t.dataset,
       protocol: t.protocol,
       seed: t.seed ?? null,

@@ -31,6 +31,7 @@ import { ROW_BUCKETS, TrainStep } from "../src/models/neural/train-step.ts";
 import { getNeuralModel } from "../src/models/registry.ts";
 import { PACKAGE_ROOT, sharedDir } from "../src/paths.ts";
 import { Rng } from "../src/rng.ts";
+import { STEP_DATASETS, stepDataset } from "./engine/fixed-step.ts";
 import { writeBenchResult, type BenchRow } from "./lib/results.ts";
 
 const { values: args } = parseArgs({
@@ -45,9 +46,7 @@ const { values: args } = parseArgs({
     batch: { type: "string", default: "128" },
   },
 });
-const DATASETS = { "ml-1m": { protocol: "lrurec-preprocessed" }, "ml-latest-small": { protocol: "llamarec" } } as const;
-const datasetName = args.dataset as keyof typeof DATASETS;
-if (!Object.hasOwn(DATASETS, datasetName)) throw new Error(`--dataset must be one of ${Object.keys(DATASETS).join(", ")}`);
+const datasetName = stepDataset(args.dataset!);
 const models = args.models!.split(",");
 const steps = Number(args.steps);
 const warmup = Number(args.warmup);
@@ -58,7 +57,7 @@ const MAX_LEN = 200;
 
 const shared = sharedDir();
 if (!shared) throw new Error("bench/throughput.ts needs ../shared (its datasets); it is absent on this machine");
-const ds = await loadDataset(datasetName, { protocol: DATASETS[datasetName].protocol });
+const ds = await loadDataset(datasetName, { protocol: STEP_DATASETS[datasetName] });
 const inputs = datasetName === "ml-1m" ? [join(shared, "data", "ml-1m", "lrurec", "dataset.json")] : [join(shared, "data", "ml-latest-small", "ratings.csv"), join(shared, "data", "ml-latest-small", "movies.csv")];
 // PyTorch's throughput.py reads the item count (and, without --batches, the windows) from an LRURec-style dataset.json:
 // ML-1M has LRURec's own; for other datasets reclm writes its split in that layout.

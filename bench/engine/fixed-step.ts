@@ -12,6 +12,16 @@ import { TrainStep } from "../../src/models/neural/train-step.ts";
 import { getNeuralModel } from "../../src/models/registry.ts";
 import { Rng } from "../../src/rng.ts";
 
+/** The datasets the step benchmarks (throughput.ts, step-profile.ts) run on, and the protocol each is compared on. */
+export const STEP_DATASETS = { "ml-1m": "lrurec-preprocessed", "ml-latest-small": "llamarec" } as const;
+export type StepDataset = keyof typeof STEP_DATASETS;
+
+/** `name` as a StepDataset, or an error listing the choices. */
+export function stepDataset(name: string): StepDataset {
+  if (!Object.hasOwn(STEP_DATASETS, name)) throw new Error(`--dataset must be one of ${Object.keys(STEP_DATASETS).join(", ")}, got "${name}"`);
+  return name as StepDataset;
+}
+
 /** The throughput contract's ML-1M step (docs/model-recipes.md §8): B 128 × L 200, dropout 0.2. */
 export function ml1mStepConfig(model: string): Record<string, unknown> {
   return { batchSize: 128, maxLen: 200, dropout: 0.2, ...(model === "sasrec" ? { attnDropout: 0.2 } : { lruDropout: 0.2 }), seed: 42 };

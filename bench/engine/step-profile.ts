@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { loadDataset } from "../../src/data/index.ts";
 import type { Graph, NodeProfile } from "../../src/engine/index.ts";
-import { fixedTrainStep, ml1mStepConfig } from "./fixed-step.ts";
+import { fixedTrainStep, ml1mStepConfig, STEP_DATASETS, stepDataset } from "./fixed-step.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -21,15 +21,14 @@ const { values: args } = parseArgs({
     batch: { type: "string", default: "128" },
   },
 });
-const small = args.dataset === "ml-latest-small";
-if (!small && args.dataset !== "ml-1m") throw new Error("--dataset must be ml-1m or ml-latest-small");
+const dataset = stepDataset(args.dataset!);
 const threads = Number(args.threads);
 const reps = Number(args.reps);
 const top = Number(args.top);
-const ds = await loadDataset(args.dataset!, { protocol: small ? "llamarec" : "lrurec-preprocessed" });
+const ds = await loadDataset(dataset, { protocol: STEP_DATASETS[dataset] });
 
 for (const name of args.models!.split(",")) {
-  const { step, batch, dispose } = fixedTrainStep(ds, name, { preset: args.dataset!, config: { ...ml1mStepConfig(name), batchSize: Number(args.batch) }, threads });
+  const { step, batch, dispose } = fixedTrainStep(ds, name, { preset: dataset, config: { ...ml1mStepConfig(name), batchSize: Number(args.batch) }, threads });
   step.run(batch); // compiles the graph for this batch's row count
   // The trainer keeps its graphs and gathered rows private; a benchmark may look inside.
   const inner = step as unknown as { graphs: Map<number, Graph>; rows: Int32Array; labels: Int32Array };

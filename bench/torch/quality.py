@@ -106,7 +106,8 @@ def rank_metrics(scores, targets, ks=(5, 10, 20), batch_means=None):
     return out
 
 
-def evaluate(model, history, answers, users, max_len, mask_history, batch=128, batch_means=None):
+def score_users(model, history, answers, users, max_len, mask_history, batch=128):
+    """Scores of every user's next item over all items, and the targets."""
     import torch
 
     from data import eval_inputs
@@ -124,7 +125,11 @@ def evaluate(model, history, answers, users, max_len, mask_history, batch=128, b
             all_scores.append(scores)
             all_targets.append(torch.tensor([answers[u][0] for u in part]))
     model.train()
-    return rank_metrics(torch.cat(all_scores), torch.cat(all_targets), batch_means=batch_means)
+    return torch.cat(all_scores), torch.cat(all_targets)
+
+
+def evaluate(model, history, answers, users, max_len, mask_history, batch_means=None):
+    return rank_metrics(*score_users(model, history, answers, users, max_len, mask_history), batch_means=batch_means)
 
 
 def main(argv):
@@ -180,8 +185,9 @@ def main(argv):
             print(f"step {step} loss {loss.item():.4f} val R@10 {score:.4f} best {best:.4f}@{best_step}", file=sys.stderr)
 
     model.load_state_dict(best_state)
-    metrics = evaluate(model, test_history, test, users, args.max_len, mask_history=True)
-    batch_means = evaluate(model, test_history, test, users, args.max_len, mask_history=True, batch_means=args.batch)
+    test_scores = score_users(model, test_history, test, users, args.max_len, mask_history=True)
+    metrics = rank_metrics(*test_scores)
+    batch_means = rank_metrics(*test_scores, batch_means=args.batch)
     print(
         json.dumps(
             {
