@@ -8,7 +8,11 @@ import type { Engine } from "./engine.ts";
 import { GGML_OP_POOL, GGML_ROPE_TYPE, GGML_TYPE, type GgmlBase, type Ptr } from "./ffi/ggml.ts";
 import { checkShape, contiguousStrides, fmt, numel, shapeError, Tensor, toNe, type DType, type Shape } from "./tensor.ts";
 
-export type GraphMode = "eval" | "grad" | "train";
+/**
+ * "eval": forward only. "grad": + backward, gradients readable. "train": + clipping and an AdamW step.
+ * "accumulate": + backward, gradients added into a GradAccumulator (a micro-batch of a later "train" step).
+ */
+export type GraphMode = "eval" | "grad" | "train" | "accumulate";
 
 /** @internal an input whose data the graph fills itself (constants, dropout masks, CE index/weights). */
 export type HiddenInput =
@@ -36,6 +40,12 @@ export interface SoftmaxOptions {
 export interface CrossEntropyOptions {
   /** Targets equal to this contribute nothing (padding). Default: none. */
   ignoreIndex?: number;
+  /**
+   * Per-row loss weights (an f32 graph input [N]) instead of 1/nValid: the loss is -Σ w·log p[target]. Rows whose
+   * target is `ignoreIndex` still contribute nothing. For a loss mask that spans several micro-batches (gradient
+   * accumulation), give every labelled row 1/(labelled rows of the whole batch).
+   */
+  weights?: Tensor;
 }
 
 export interface RopeOptions {
@@ -536,6 +546,11 @@ export class Builder {
         return out;
       },
     });
+    const given = options.weights;
+    if (given) {
+      if (given.dtype !== "f32" || given.numel !== N) throw shapeError("crossEntropy", `weights must be f32 with ${N} values, got ${given.dtype}${fmt(given)}`);
+      if (![...this.inputs.values()].some((s) => s.tensor === given)) throw shapeError("crossEntropy", "weights must be a graph input created with b.input(name, shape)");
+    }
     this.hidden.push({
       kind: "derived",
       tensor: weights,
@@ -544,14 +559,16 @@ export class Builder {
         let valid = 0;
         for (let i = 0; i < N; i++) if (t[i] !== ignore) valid++;
         const out = new Float32Array(N);
-        if (valid > 0) for (let i = 0; i < N; i++) out[i] = t[i] === ignore ? 0 : 1 / valid;
+        // With given weights this is the 0/1 mask of the rows that count; the weights themselves multiply it below.
+        if (valid > 0) for (let i = 0; i < N; i++) out[i] = t[i] === ignore ? 0 : given ? 1 : 1 / valid;
         return out;
       },
     });
     const probs = this.softmax(logits);
     const picked = this.wrap(this.B.ggml_get_rows(this.ctx, this.reshape(probs, [N * V, 1]).ptr, flatIdx.ptr), [N, 1]);
     const logp = this.log(this.addScalar(picked, 1e-30));
-    return this.neg(this.sum(this.mul(logp, weights)));
+    const w = given ? this.mul(weights, this.reshape(given, [N, 1])) : weights;
+    return this.neg(this.sum(this.mul(logp, w)));
   }
 
   // ---------------------------------------------------------------- internals

@@ -20,6 +20,16 @@ export interface CheckpointState {
   optimizer?: AdamW;
   /** Random streams to restore exactly (dropout, shuffling, negative sampling...). */
   rngs?: Record<string, Rng>;
+  /**
+   * Which parameters the file holds: "all" (default), or "trainable" only — a LoRA run over a frozen base read from
+   * a GGUF file saves its adapters, not hundreds of MB of weights the base file already has.
+   */
+  params?: "all" | "trainable";
+}
+
+function savedParams(state: CheckpointState) {
+  const all = state.store.list();
+  return state.params === "trainable" ? all.filter((p) => p.trainable) : all;
 }
 
 /** Free-form JSON metadata: config, epoch, best metric... */
@@ -34,7 +44,7 @@ interface HeaderEntry {
 export function saveCheckpoint(path: string, state: CheckpointState, meta: CheckpointMeta = {}): void {
   const { store, optimizer } = state;
   const tensors: { name: string; shape: readonly number[]; data: Float32Array }[] = [];
-  for (const p of store.list()) tensors.push({ name: `param/${p.name}`, shape: p.shape, data: store.read(p) });
+  for (const p of savedParams(state)) tensors.push({ name: `param/${p.name}`, shape: p.shape, data: store.read(p) });
   if (optimizer) {
     for (const p of optimizer.moments.keys()) {
       tensors.push({ name: `adam.m/${p.name}`, shape: p.shape, data: optimizer.readMoment(p, "m") });
@@ -70,7 +80,8 @@ export function saveCheckpoint(path: string, state: CheckpointState, meta: Check
 
 /**
  * Restores parameters, optimizer state and rng streams in place and returns the metadata. Every parameter of the
- * store (and, with an optimizer, every moment) must be present with the same shape; extra tensors are an error too.
+ * store (only the trainable ones with `params: "trainable"`; with an optimizer, every moment) must be present with the
+ * same shape; extra tensors are an error too.
  */
 export function loadCheckpoint(path: string, state: CheckpointState): CheckpointMeta {
   const bad = (msg: string, field?: string) => new ReclmError("RECLM_ERR_BAD_CHECKPOINT", msg, { file: path, field });
@@ -114,7 +125,7 @@ export function loadCheckpoint(path: string, state: CheckpointState): Checkpoint
   };
   const expected = new Set<string>();
   const writes: (() => void)[] = [];
-  for (const p of state.store.list()) {
+  for (const p of savedParams(state)) {
     const name = `param/${p.name}`;
     expected.add(name);
     const d = take(name, p.shape);

@@ -3,7 +3,7 @@ import { Rng } from "../rng.ts";
 import { Builder, type GraphMode, type HiddenInput } from "./builder.ts";
 import type { Engine } from "./engine.ts";
 import { GGML_TYPE, isContiguousNative, mulMatOpCode, setTensorOp, tensorHasBuffer, tensorLayout, tensorSrc, type Ggml, type Ptr } from "./ffi/ggml.ts";
-import type { AdamW } from "./optim.ts";
+import type { AdamW, GradAccumulator } from "./optim.ts";
 import { Param, type ParamStore } from "./params.ts";
 import { Tensor, fmt } from "./tensor.ts";
 
@@ -15,7 +15,10 @@ export interface BuildResult {
 }
 
 export interface CompileOptions {
-  /** "eval": forward only, dropout off. "grad": forward + backward, gradients readable. "train": + clipping + AdamW step. */
+  /**
+   * "eval": forward only, dropout off. "grad": forward + backward, gradients readable. "train": + clipping + AdamW
+   * step. "accumulate": forward + backward, gradients added into `accumulator` (no step).
+   */
   mode: GraphMode;
   /** The parameters the graph may use (must be initialized). */
   params: ParamStore;
@@ -23,6 +26,11 @@ export interface CompileOptions {
   build: (b: Builder) => BuildResult;
   /** Required for "train". */
   optimizer?: AdamW;
+  /**
+   * Gradient accumulation: required for "accumulate" (gradients are added into it); optional for "train", where the
+   * step then uses (this graph's gradients + the accumulated ones) and zeroes the accumulator after it.
+   */
+  accumulator?: GradAccumulator;
   /** Source of dropout masks (seeded). Default new Rng(0). */
   rng?: Rng;
   /** Capacity of the ggml context / graph in tensors. Default 32768; raise it for long unrolled recurrences. */
@@ -149,6 +157,7 @@ export class Graph {
   private readonly lossGrad: Ptr | null;
   private readonly grads = new Map<Param, Ptr>();
   private readonly optimizer?: AdamW;
+  private readonly accumulator?: GradAccumulator;
   private readonly adamParams: { decay: Ptr; noDecay: Ptr } | null = null;
   private readonly clip: { maxNorm: Ptr; norm: Ptr } | null = null;
   private readonly rng: Rng;
@@ -167,11 +176,15 @@ export class Graph {
     const { mode } = options;
     if (mode === "train" && !options.optimizer) throw new ReclmError("RECLM_ERR_BAD_CONFIG", 'compile: mode "train" needs an optimizer');
     if (options.optimizer && options.optimizer.store !== options.params) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "compile: optimizer belongs to another ParamStore");
+    if (mode === "accumulate" && !options.accumulator) throw new ReclmError("RECLM_ERR_BAD_CONFIG", 'compile: mode "accumulate" needs an accumulator');
+    if (options.accumulator && mode !== "accumulate" && mode !== "train") throw new ReclmError("RECLM_ERR_BAD_CONFIG", `compile: an accumulator belongs to "accumulate" and "train" graphs, not "${mode}"`);
+    if (options.accumulator && options.accumulator.store !== options.params) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "compile: accumulator belongs to another ParamStore");
     this.engine = engine;
     this.store = options.params;
     this.mode = mode;
     this.rng = options.rng ?? new Rng(0);
     this.optimizer = mode === "train" ? options.optimizer : undefined;
+    this.accumulator = options.accumulator;
     const B = engine.ggml.base;
     const maxNodes = options.maxNodes ?? 32768;
     const memSize =
@@ -222,12 +235,26 @@ export class Graph {
           if (g) this.grads.set(p, isContiguousNative(g) ? g : B.ggml_cont(this.ctx, g));
         }
         if (this.grads.size === 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "compile: the loss depends on no trainable parameter");
+        const acc = this.accumulator;
         if (mode === "grad") {
           for (const g of this.grads.values()) {
             B.ggml_set_output(g);
             B.ggml_build_forward_expand(this.gf, g);
           }
+        } else if (mode === "accumulate") {
+          for (const [p, g] of this.grads) {
+            const buf = acc!.buffers.get(p);
+            if (!buf) throw new ReclmError("RECLM_ERR_ENGINE", `accumulator has no buffer for "${p.name}"`);
+            B.ggml_build_forward_expand(this.gf, B.ggml_cpy(this.ctx, B.ggml_add(this.ctx, buf, g), buf));
+          }
         } else {
+          if (acc) {
+            for (const [p, g] of this.grads) {
+              const buf = acc.buffers.get(p);
+              if (!buf) throw new ReclmError("RECLM_ERR_ENGINE", `accumulator has no buffer for "${p.name}"`);
+              this.grads.set(p, B.ggml_add(this.ctx, g, buf));
+            }
+          }
           const opt = this.optimizer!;
           const mk = (n: number) => {
             const t = B.ggml_new_tensor_1d(this.ctx, GGML_TYPE.F32, n);
@@ -393,6 +420,9 @@ export class Graph {
     if (opt && this.clip) {
       opt.step++;
       result.gradNorm = this.readRaw(this.clip.norm, 1)[0];
+      this.accumulator?.zero();
+    } else if (this.mode === "accumulate") {
+      this.accumulator!.pending++;
     }
     return result;
   }
@@ -442,6 +472,7 @@ export class Graph {
     if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "graph was disposed");
     this.engine.assertAlive();
     this.store.assertReady();
+    this.accumulator?.assertAlive();
   }
 
   dispose(): void {

@@ -14,7 +14,7 @@ export { Tensor, type DType, type Shape } from "./tensor.ts";
 export { Param, ParamStore, fillInit, type Init, type ParamOptions } from "./params.ts";
 export { Builder, type GraphMode, type SoftmaxOptions, type CrossEntropyOptions, type RopeOptions } from "./builder.ts";
 export { ComputeAllocator, Graph, compile, type CompileOptions, type BuildResult, type NodeProfile, type RunOptions, type RunResult } from "./graph.ts";
-export { AdamW, lrAt, type AdamWOptions, type LrSchedule } from "./optim.ts";
+export { AdamW, GradAccumulator, lrAt, type AdamWOptions, type LrSchedule } from "./optim.ts";
 export { runInChild, type ChildJob, type ChildJobContext, type RunInChildOptions } from "./child.ts";
 export { saveCheckpoint, loadCheckpoint, type CheckpointState, type CheckpointMeta } from "./checkpoint.ts";
 export { dequantize, quantize, ggmlTypeBytes, ggmlTypeName, GGML_TYPE } from "./quant.ts";

@@ -144,3 +144,78 @@ export function lrAt(s: LrSchedule, step: number): number {
   if (s.kind === "linear") return min + (s.lr - min) * (1 - progress);
   return min + 0.5 * (s.lr - min) * (1 + Math.cos(Math.PI * progress));
 }
+
+/**
+ * Gradient accumulation buffers, one per trainable parameter of a ParamStore, kept in backend memory between graph
+ * runs. A graph compiled with `mode: "accumulate"` adds its gradients into them; the next `mode: "train"` graph given
+ * the same accumulator steps on (its own gradients + the accumulated ones) and then zeroes them. So k micro-batches
+ * make one optimizer step on the sum of their gradients: give each micro-batch's loss the weights of the whole batch
+ * (e.g. crossEntropy `weights` of 1/labelled tokens of all k micro-batches) and the step equals one big batch's.
+ */
+export class GradAccumulator {
+  readonly store: ParamStore;
+  /** @internal */ readonly buffers = new Map<Param, Ptr>();
+  /** Micro-batches added since the last optimizer step. */
+  pending = 0;
+  private readonly engine: Engine;
+  private readonly ctx: Ptr;
+  private readonly buffer: Ptr;
+  private disposed = false;
+
+  constructor(store: ParamStore) {
+    store.assertReady();
+    this.store = store;
+    this.engine = store.engine;
+    const B = this.engine.ggml.base;
+    const trainable = store.list().filter((p) => p.trainable);
+    if (trainable.length === 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "GradAccumulator: no trainable parameters");
+    this.ctx = B.ggml_init({ mem_size: Number(B.ggml_tensor_overhead()) * (trainable.length + 4), mem_buffer: null, no_alloc: true });
+    if (!this.ctx) throw new ReclmError("RECLM_ERR_ENGINE", "GradAccumulator: ggml_init failed (out of memory?)");
+    for (const p of trainable) {
+      const ne = toNe(p.shape);
+      this.buffers.set(p, B.ggml_new_tensor_4d(this.ctx, GGML_TYPE.F32, ne[0], ne[1], ne[2], ne[3]));
+    }
+    this.buffer = B.ggml_backend_alloc_ctx_tensors(this.ctx, this.engine.backend);
+    if (!this.buffer) {
+      B.ggml_free(this.ctx);
+      throw new ReclmError("RECLM_ERR_ENGINE", "could not allocate gradient accumulation buffers");
+    }
+    this.zero();
+  }
+
+  /** Forgets the accumulated gradients. */
+  zero(): void {
+    this.assertAlive();
+    const B = this.engine.ggml.base;
+    for (const [p, t] of this.buffers) B.ggml_backend_tensor_memset(t, 0, 0, p.numel * 4);
+    this.pending = 0;
+  }
+
+  /** The accumulated gradient of `p` (tests, diagnostics). */
+  read(p: Param): Float32Array {
+    this.assertAlive();
+    const t = this.buffers.get(p);
+    if (!t) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `GradAccumulator has no buffer for "${p.name}" (frozen or foreign)`);
+    const out = new Float32Array(p.numel);
+    this.engine.ggml.base.ggml_backend_tensor_get(t, out, 0, out.byteLength);
+    return out;
+  }
+
+  /** @internal */
+  assertAlive(): void {
+    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "GradAccumulator was disposed");
+    this.store.assertReady();
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const B = this.engine.ggml.base;
+    B.ggml_backend_buffer_free(this.buffer);
+    B.ggml_free(this.ctx);
+  }
+}

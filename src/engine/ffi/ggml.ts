@@ -116,6 +116,7 @@ function bindBase(lib: LibraryHandle) {
 
     // layout
     ggml_cont: f("ggml_tensor * ggml_cont(ggml_context * ctx, ggml_tensor * a)"),
+    ggml_cpy: f("ggml_tensor * ggml_cpy(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b)"),
     ggml_reshape_1d: f("ggml_tensor * ggml_reshape_1d(ggml_context * ctx, ggml_tensor * a, int64_t ne0)"),
     ggml_reshape_2d: f("ggml_tensor * ggml_reshape_2d(ggml_context * ctx, ggml_tensor * a, int64_t ne0, int64_t ne1)"),
     ggml_reshape_3d: f(
@@ -153,6 +154,7 @@ function bindBase(lib: LibraryHandle) {
     ggml_backend_buffer_free: f("void ggml_backend_buffer_free(ggml_backend_buffer * buf)"),
     ggml_backend_buffer_get_size: f("size_t ggml_backend_buffer_get_size(ggml_backend_buffer * buf)"),
     ggml_backend_tensor_set: f("void ggml_backend_tensor_set(ggml_tensor * t, const void * data, size_t offset, size_t size)"),
+    ggml_backend_tensor_memset: f("void ggml_backend_tensor_memset(ggml_tensor * t, uint8_t value, size_t offset, size_t size)"),
     ggml_backend_tensor_get: f("void ggml_backend_tensor_get(const ggml_tensor * t, _Out_ void * data, size_t offset, size_t size)"),
     ggml_backend_graph_compute: f("int ggml_backend_graph_compute(ggml_backend * b, ggml_cgraph * g)"),
     ggml_gallocr_new: f("ggml_gallocr * ggml_gallocr_new(ggml_backend_buffer_type * buft)"),
