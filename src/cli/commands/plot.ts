@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { z } from "zod";
 import { ReclmError } from "../../errors.ts";
-import { REPORT_JSON, writeTrainingCurves } from "../../models/neural/trainer.ts";
+import { REPORT_JSON } from "../../models/neural/trainer.ts";
+import { writeTrainingCurves } from "../../train/run-dir.ts";
 
 /** The fields of report.json the chart needs (a run dir written by `reclm train`). */
 const ReportSchema = z.object({
@@ -34,7 +35,7 @@ export function plotCommand(): Command {
           throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `report.json: ${issue.message}`, { file, field: issue.path.join(".") });
         }
         const r = parsed.data;
-        const out = await writeTrainingCurves(dir, { model: r.model, dataset: r.dataset, selectMetric: r.config.selectMetric, validations: r.validations, bestStep: r.best?.step });
+        const out = await writeTrainingCurves(dir, { title: `${r.model} on ${r.dataset}`, selectMetric: r.config.selectMetric, validations: r.validations, bestStep: r.best?.step });
         process.stdout.write(`wrote ${out}\n`);
       }
     });

@@ -16,13 +16,15 @@
  * results identical to an uninterrupted run (the epoch order and cloze masks are derived from (seed, epoch/step), the
  * dropout stream is restored).
  */
-import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { LongWorkOptions, SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import { splitFingerprint } from "../../data/stats.ts";
 import { Rng } from "../../rng.ts";
-import { AdamW, Engine, loadCheckpoint, lrAt, saveCheckpoint, type LrSchedule } from "../../engine/index.ts";
+import { AdamW, Engine, type LrSchedule } from "../../engine/index.ts";
+import { derivedRng, runTrainLoop } from "../../train/loop.ts";
+import { CHECKPOINT_FILE, clearRunDir } from "../../train/run-dir.ts";
 import { TrainStep } from "./train-step.ts";
 import { fullRanking, type RankingReport } from "../../eval/full-ranking.ts";
 import { metricsMeanOfBatchMeans, type Metrics } from "../../eval/metrics.ts";
@@ -31,15 +33,11 @@ import { parseSelectMetric, resolveConfig, savedConfig, type ScheduleConfig } fr
 import type { BaseModelConfig, NeuralModelDefinition } from "./contract.ts";
 import { allocBatch, buildExamples, fillTrainBatch, type ExampleSet } from "./examples.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../../io.ts";
-import { writeSvg } from "../../plots/render.ts";
-import { trainingCurvesSpec, type CurvePoint } from "../../plots/training-curves.ts";
 import { checkFingerprint, CONFIG_FILE, MODEL_FILE, NeuralRecommender, readSavedConfig, type SavedModelConfig } from "./recommender.ts";
 
-export const CHECKPOINT_FILE = "checkpoint.safetensors";
+export { CHECKPOINT_FILE, TRAINING_SVG } from "../../train/run-dir.ts";
 export const REPORT_JSON = "report.json";
 export const REPORT_MD = "report.md";
-/** Training curves (loss, validation metrics, best step), rewritten after every validation of a run with a dir. */
-export const TRAINING_SVG = "training.svg";
 
 export interface TrainOptions<C extends BaseModelConfig> extends LongWorkOptions {
   /** User overrides on top of defaults and preset (validated: unknown or ill-typed fields throw naming the field). */
@@ -67,19 +65,8 @@ export interface TrainOptions<C extends BaseModelConfig> extends LongWorkOptions
   ks?: number[];
 }
 
-export interface ValidationRecord {
-  step: number;
-  epoch: number;
-  /** Mean training loss since the previous validation (null at step 0: JSON-safe, survives a checkpoint). */
-  loss: number | null;
-  /** Per-user means. */
-  metrics: Metrics;
-  /** The selection metric as `selectAverage: "batches"` computes it, when it does (the value `best` compares). */
-  selectValue?: number;
-  seconds: number;
-}
-
-export type StopReason = "patience" | "epochs" | "maxSteps";
+import type { StopReason, ValidationRecord } from "../../train/loop.ts";
+export type { StopReason, ValidationRecord };
 
 export interface TrainResult<C extends BaseModelConfig = BaseModelConfig> {
   model: string;
@@ -106,34 +93,6 @@ export interface TrainResult<C extends BaseModelConfig = BaseModelConfig> {
   recommender: NeuralRecommender<C>;
 }
 
-interface TrainState {
-  step: number;
-  epoch: number;
-  /** Next example position within the current epoch's permutation. */
-  pos: number;
-  optStep: number;
-  best: { step: number; value: number; metrics: Metrics } | null;
-  /** File in the run dir holding the best parameters (written when they improved). */
-  bestFile: string | null;
-  sinceBest: number;
-  validations: ValidationRecord[];
-  stopped: StopReason | null;
-  seconds: number;
-  lossSum: number;
-  lossCount: number;
-}
-
-/** Mixes a seed with a counter into an independent stream (epoch permutations, per-step cloze masks). */
-function derivedRng(seed: number, counter: number): Rng {
-  return new Rng((seed ^ Math.imul(counter + 1, 0x9e3779b9)) >>> 0);
-}
-
-function permutation(n: number, seed: number, epoch: number): Int32Array {
-  const p = Int32Array.from({ length: n }, (_, i) => i);
-  derivedRng(seed, epoch).shuffle(p);
-  return p;
-}
-
 export async function trainModel<C extends BaseModelConfig>(
   def: NeuralModelDefinition<C>,
   ds: SequenceDataset,
@@ -155,7 +114,7 @@ export async function trainModel<C extends BaseModelConfig>(
     throw new ReclmError("RECLM_ERR_BAD_CONFIG", `maxSteps must be a non-negative integer, got ${options.maxSteps}`, { field: "maxSteps" });
   }
 
-  if (!saved && options.outDir) clearRunDir(options.outDir, options.overwrite ?? false);
+  if (!saved && options.outDir) clearRunDir(options.outDir, options.overwrite ?? false, [CONFIG_FILE, MODEL_FILE, REPORT_JSON, REPORT_MD]);
 
   const root = new Rng(config.seed);
   const initRng = root.fork();
@@ -184,161 +143,49 @@ export async function trainModel<C extends BaseModelConfig>(
     // The schedule's length is part of the config, not of --max-steps: a run stopped and resumed with a larger cap
     // must follow the same learning-rate curve as one run straight through.
     const schedule = lrSchedule(config as C & ScheduleConfig, (config as C & ScheduleConfig).scheduleSteps ?? config.epochs * stepsPerEpoch);
-
-    // ---- state: fresh or restored
-    let state: TrainState = { step: 0, epoch: 0, pos: 0, optStep: 0, best: null, bestFile: null, sinceBest: 0, validations: [], stopped: null, seconds: 0, lossSum: 0, lossCount: 0 };
-    let bestParams: Map<string, Float32Array> | undefined;
-    if (saved) {
-      const meta = loadCheckpoint(ckptPath!, { store: model.store, optimizer, rngs: { dropout: dropoutRng } });
-      state = checkState(meta.state, ckptPath!);
-      if (state.bestFile) {
-        const current = model.readParams();
-        loadCheckpoint(join(options.outDir!, state.bestFile), { store: model.store });
-        bestParams = model.readParams();
-        model.writeParams(current);
-      }
-    } else if (options.outDir) {
+    if (!saved && options.outDir) {
       mkdirSync(options.outDir, { recursive: true });
       model.saveConfig(options.outDir);
     }
-    const resumedFromStep = saved ? state.step : undefined;
-    let started = performance.now();
-    let secondsBefore = state.seconds;
-    const elapsed = () => secondsBefore + (performance.now() - started) / 1000;
-    let trainSeconds = 0;
-    let trainedExamples = 0;
-
-    const validate = async () => {
-      const rep = await fullRanking(model, ds, {
-        split: "val",
-        ks,
-        batchSize: config.evalBatchSize,
-        maskHistory: config.maskHistoryInValidation,
-        signal: options.signal,
-      });
-      const selectBy = config.selectAverage === "batches" ? metricsMeanOfBatchMeans(rep.ranks, ks, config.evalBatchSize) : rep.metrics;
-      const value = selectBy[config.selectMetric];
-      const rec: ValidationRecord = {
-        step: state.step,
-        epoch: state.epoch,
-        loss: state.lossCount ? state.lossSum / state.lossCount : null,
-        metrics: rep.metrics,
-        ...(config.selectAverage === "batches" ? { selectValue: value } : {}),
-        seconds: elapsed(),
-      };
-      state.validations.push(rec);
-      state.lossSum = 0;
-      state.lossCount = 0;
-      let improved = false;
-      if (!state.best || value > state.best.value) {
-        state.best = { step: state.step, value, metrics: rep.metrics };
-        state.sinceBest = 0;
-        bestParams = model.readParams();
-        improved = true;
-      } else {
-        state.sinceBest++;
-        if (state.sinceBest >= config.patience) state.stopped = "patience";
-      }
-      if (options.outDir && ckptPath) {
-        // Best parameters go to their own file, named by step and written first: the training checkpoint names the
-        // best file it belongs to, so a crash between the two writes leaves a consistent pair on disk.
-        if (improved) {
-          state.bestFile = `best-step${state.step}.safetensors`;
-          saveCheckpoint(join(options.outDir, state.bestFile), { store: model.store }, { model: def.name, step: state.step });
-        }
-        state.optStep = optimizer.step;
-        state.seconds = elapsed();
-        saveCheckpoint(ckptPath, { store: model.store, optimizer, rngs: { dropout: dropoutRng } }, { format: "reclm-train-state@1", state });
-        started = performance.now();
-        secondsBefore = state.seconds;
-        removeStaleBest(options.outDir, state.bestFile);
-        await writeTrainingCurves(options.outDir, { model: def.name, dataset: ds.name, selectMetric: config.selectMetric, validations: state.validations, bestStep: state.best?.step });
-      }
-    };
-
-    if (state.validations.length === 0) await validate();
-
     const batch = allocBatch(B, L, objective);
-    let perm = permutation(examples.length, shuffleSeed, state.epoch);
-    const maxSteps = options.maxSteps ?? Infinity;
-    let stoppedBy: StopReason | null = state.stopped;
-    let lastReport = performance.now();
-    let windowLoss = 0;
-    let windowSteps = 0;
-    const stepsAtStart = state.step;
-    const totalSteps = Math.min(maxSteps, config.epochs * stepsPerEpoch);
-    let lastVal = state.validations[state.validations.length - 1];
-
-    while (!stoppedBy) {
-      // A run that ended on its last epoch is checkpointed at epoch == epochs with pos 0: resuming it must not train on.
-      if (state.epoch >= config.epochs) {
-        stoppedBy = "epochs";
-        break;
-      }
-      if (state.step >= maxSteps) {
-        stoppedBy = "maxSteps";
-        break;
-      }
-      if (state.pos >= examples.length) {
-        state.epoch++;
-        state.pos = 0;
-        if (state.epoch >= config.epochs) {
-          stoppedBy = "epochs";
-          break;
-        }
-        perm = permutation(examples.length, shuffleSeed, state.epoch);
-      }
-      options.signal?.throwIfAborted();
-      const t0 = performance.now();
-      const idx = perm.subarray(state.pos, Math.min(examples.length, state.pos + B));
-      state.pos += idx.length;
-      fillTrainBatch(batch, ds, examples, idx, objective, config.maxLen, L, derivedRng(maskSeed, state.step));
-      optimizer.lr = lrAt(schedule, optimizer.step);
-      const loss = stepper.run(batch);
-      if (!Number.isFinite(loss)) {
-        throw new ReclmError("RECLM_ERR_ENGINE", `${def.name}: training loss is ${loss} at step ${state.step} (lr ${optimizer.lr}); lower lr or check the model`, { field: "loss" });
-      }
-      state.step++;
-      state.optStep = optimizer.step;
-      state.lossSum += loss;
-      state.lossCount++;
-      trainSeconds += (performance.now() - t0) / 1000;
-      trainedExamples += idx.length;
-      windowLoss += loss;
-      windowSteps++;
-
-      const endOfEpoch = state.pos >= examples.length;
-      const due = config.validateEvery > 0 ? state.step % config.validateEvery === 0 : endOfEpoch;
-      if (due) {
-        await validate();
-        lastVal = state.validations[state.validations.length - 1];
-        stoppedBy = state.stopped;
-      }
-      const now = performance.now();
-      if (options.onProgress && (due || now - lastReport > 200)) {
-        options.onProgress({
-          stage: `train ${def.name}`,
-          done: state.step,
-          total: Number.isFinite(totalSteps) ? totalSteps : state.step,
-          unit: "steps",
-          info: {
-            epoch: state.epoch + 1,
-            loss: windowLoss / Math.max(1, windowSteps),
-            "steps/s": (state.step - stepsAtStart) / Math.max(1e-9, trainSeconds),
-            [`val ${config.selectMetric}${config.selectAverage === "batches" ? " (batch means)" : ""}`]: lastVal.selectValue ?? lastVal.metrics[config.selectMetric],
-            [`best`]: state.best!.value,
-          },
+    const loop = await runTrainLoop({
+      name: def.name,
+      exampleCount: examples.length,
+      batchSize: B,
+      epochs: config.epochs,
+      maxSteps: options.maxSteps,
+      validateEvery: config.validateEvery,
+      patience: config.patience,
+      selectMetric: config.selectMetric,
+      selectLabel: `val ${config.selectMetric}${config.selectAverage === "batches" ? " (batch means)" : ""}`,
+      shuffleSeed,
+      schedule,
+      optimizer,
+      store: model.store,
+      rngs: { dropout: dropoutRng },
+      runDir: options.outDir,
+      resume: !!saved,
+      curvesTitle: `${def.name} on ${ds.name}`,
+      onProgress: options.onProgress,
+      signal: options.signal,
+      step: (idx, step) => {
+        fillTrainBatch(batch, ds, examples, idx, objective, config.maxLen, L, derivedRng(maskSeed, step));
+        return { loss: stepper.run(batch) };
+      },
+      validate: async () => {
+        const rep = await fullRanking(model, ds, {
+          split: "val",
+          ks,
+          batchSize: config.evalBatchSize,
+          maskHistory: config.maskHistoryInValidation,
+          signal: options.signal,
         });
-        lastReport = now;
-        windowLoss = 0;
-        windowSteps = 0;
-      }
-    }
-    // Model selection must see the final parameters too.
-    if (lastVal.step !== state.step) await validate();
+        if (config.selectAverage !== "batches") return { metrics: rep.metrics, value: rep.metrics[config.selectMetric] };
+        const value = metricsMeanOfBatchMeans(rep.ranks, ks, config.evalBatchSize)[config.selectMetric];
+        return { metrics: rep.metrics, value, selectValue: value };
+      },
+    });
 
-    const seconds = elapsed();
-    model.writeParams(bestParams!);
     let test: RankingReport | undefined;
     if (options.evalTest ?? true) {
       test = await fullRanking(model, ds, {
@@ -356,16 +203,16 @@ export async function trainModel<C extends BaseModelConfig>(
       datasetProtocol: ds.protocol,
       preset,
       config,
-      best: state.best!,
-      validations: state.validations,
+      best: loop.best,
+      validations: loop.state.validations,
       test,
-      steps: state.step,
-      epochs: state.epoch + (state.pos > 0 ? 1 : 0),
-      stoppedBy: stoppedBy!,
-      seconds,
-      examplesPerSecond: trainedExamples / Math.max(1e-9, trainSeconds),
+      steps: loop.state.step,
+      epochs: loop.state.epoch + (loop.state.pos > 0 ? 1 : 0),
+      stoppedBy: loop.stoppedBy,
+      seconds: loop.seconds,
+      examplesPerSecond: loop.examplesPerSecond,
       runDir: options.outDir,
-      resumedFromStep,
+      resumedFromStep: loop.resumedFromStep,
       recommender: model,
     };
     if (options.outDir) writeRunDir(options.outDir, result, def.reference, model.store.size, engine.threads);
@@ -387,44 +234,6 @@ function lrSchedule(config: BaseModelConfig & ScheduleConfig, totalSteps: number
     return { kind: "cosine", lr: config.lr, warmup: config.warmupSteps ?? 0, totalSteps };
   }
   return { kind: "constant", lr: config.lr };
-}
-
-const BEST_FILE = /^best-step\d+\.safetensors$/;
-
-/** The files a training run writes into its dir; anything else there is the user's and is left alone. */
-function runFilesIn(dir: string): string[] {
-  const own = new Set([CONFIG_FILE, CHECKPOINT_FILE, MODEL_FILE, REPORT_JSON, REPORT_MD, TRAINING_SVG]);
-  return readdirSync(dir).filter((f) => own.has(f) || BEST_FILE.test(f));
-}
-
-/** Refuses (or, with overwrite, empties of its run files) a dir that already holds a run, before a fresh start. */
-function clearRunDir(dir: string, overwrite: boolean): void {
-  if (!existsSync(dir)) return;
-  if (!statSync(dir).isDirectory()) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "the run dir is a file, not a directory", { file: dir, field: "out" });
-  const stale = runFilesIn(dir);
-  if (stale.length === 0) return;
-  if (!overwrite) {
-    throw new ReclmError(
-      "RECLM_ERR_BAD_CONFIG",
-      `the run dir already holds a run (${stale.join(", ")}): --resume continues it, --force starts over and deletes those files`,
-      { file: dir, field: "out" },
-    );
-  }
-  for (const f of stale) unlinkSync(join(dir, f));
-}
-
-function removeStaleBest(dir: string, keep: string | null): void {
-  for (const f of readdirSync(dir)) {
-    if (BEST_FILE.test(f) && f !== keep) unlinkSync(join(dir, f));
-  }
-}
-
-function checkState(raw: unknown, file: string): TrainState {
-  const s = raw as TrainState | undefined;
-  if (!s || !Number.isInteger(s.step) || !Number.isInteger(s.epoch) || !Number.isInteger(s.pos) || !Array.isArray(s.validations)) {
-    throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", "checkpoint has no valid training state", { file, field: "state" });
-  }
-  return s;
 }
 
 function checkSaved<C extends BaseModelConfig>(saved: SavedModelConfig, file: string, def: NeuralModelDefinition<C>, ds: SequenceDataset): SavedModelConfig {
@@ -488,14 +297,6 @@ export function runReport<C extends BaseModelConfig>(r: TrainResult<C>, referenc
         }
       : null,
   };
-}
-
-/** Draws a run's training.svg from what report.json holds; the trainer after each validation, `reclm plot` later. */
-export async function writeTrainingCurves(
-  dir: string,
-  run: { model: string; dataset: string; selectMetric: string; validations: readonly CurvePoint[]; bestStep?: number },
-): Promise<string> {
-  return writeSvg(join(dir, TRAINING_SVG), trainingCurvesSpec({ title: `${run.model} on ${run.dataset}`, validations: run.validations, selectMetric: run.selectMetric, bestStep: run.bestStep }));
 }
 
 function writeRunDir<C extends BaseModelConfig>(dir: string, r: TrainResult<C>, reference: string, paramCount: number, threads: number): void {
