@@ -245,11 +245,17 @@ export function llamaDecode(b: Builder, model: LlamaModel, x0: Tensor, positions
     const l = p.layers[i];
     const h = b.rmsNorm(x, l.attnNorm, c.rmsEps);
     const rope = (y: Tensor, n: number) => b.rope(b.reshape(y, [B, T, n, c.headDim]), positions, { mode: "normal", base: c.ropeBase, nDims: c.ropeDims });
-    const q = b.permute(rope(proj(h, i, "q"), c.heads), [0, 2, 1, 3]); // [B, H, T, Dh]
-    const k = b.permute(rope(proj(h, i, "k"), c.kvHeads), [0, 2, 1, 3]); // [B, Hkv, T, Dh]
-    const v = heads(proj(h, i, "v"), c.kvHeads);
-    const att = b.softmax(b.matmulNT(q, k), { scale: 1 / Math.sqrt(c.headDim), causal: true }); // [B, H, T, T]
-    const ctx = b.reshape(b.cont(b.permute(b.matmul(att, v), [0, 2, 1, 3])), [B, T, c.heads * c.headDim]);
+    // The batch is folded into the head dimension ([1, B·H, T, Dh]): ggml broadcasts the Hkv key/value heads over
+    // the H query heads (GQA) only in dims 0-2 of a backward pass (MUL_MAT's backward asserts ne[3] == 1), and with
+    // B·H query heads against B·Hkv key heads its broadcast still pairs query head h of sequence s with
+    // key head h / (H / Hkv) of the same sequence.
+    const fold = (y: Tensor, n: number) => b.reshape(y, [1, B * n, T, c.headDim]);
+    const q = fold(b.permute(rope(proj(h, i, "q"), c.heads), [0, 2, 1, 3]), c.heads); // [1, B·H, T, Dh]
+    const k = fold(b.permute(rope(proj(h, i, "k"), c.kvHeads), [0, 2, 1, 3]), c.kvHeads); // [1, B·Hkv, T, Dh]
+    const v = fold(heads(proj(h, i, "v"), c.kvHeads), c.kvHeads);
+    const att = b.softmax(b.matmulNT(q, k), { scale: 1 / Math.sqrt(c.headDim), causal: true }); // [1, B·H, T, T]
+    const o = b.reshape(b.matmul(att, v), [B, c.heads, T, c.headDim]);
+    const ctx = b.reshape(b.cont(b.permute(o, [0, 2, 1, 3])), [B, T, c.heads * c.headDim]);
     x = b.add(x, proj(ctx, i, "o"));
     const h2 = b.rmsNorm(x, l.ffnNorm, c.rmsEps);
     x = b.add(x, proj(b.swiglu(proj(h2, i, "gate"), proj(h2, i, "up")), i, "down"));

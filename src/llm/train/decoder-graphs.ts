@@ -1,0 +1,161 @@
+/**
+ * The compiled graphs a decoder needs for training and scoring, built per micro-batch shape and kept in a small LRU
+ * cache that shares one compute buffer (graphs take turns; see src/engine/README.md "Graphs that take turns").
+ *
+ * - loss graphs ("train", "accumulate", "eval"): tokens [b, T] -> hidden states -> only the labelled rows -> head ->
+ *   weighted cross-entropy (batches.ts explains the rows and weights);
+ * - row-logits graphs ("eval"): the logits at chosen positions, e.g. the last position of each prompt (a verbalizer's
+ *   scores during validation, next-token log-probabilities).
+ * Dropout (LoRA dropout) draws from one Rng shared by every graph, so a checkpoint restores the whole stream.
+ */
+import { ReclmError } from "../../errors.ts";
+import type { Rng } from "../../rng.ts";
+import { compile, ComputeAllocator, type AdamW, type Engine, type GradAccumulator, type Graph, type GraphMode, type ParamStore } from "../../engine/index.ts";
+import { llamaHidden, type LlamaModel } from "../llama.ts";
+import type { MicroBatch } from "./batches.ts";
+
+/** Graphs kept compiled at once (each holds a ggml context; the compute buffer is shared). */
+const MAX_CACHED_GRAPHS = 8;
+
+export interface DecoderGraphsOptions {
+  engine: Engine;
+  store: ParamStore;
+  model: LlamaModel;
+  dropoutRng: Rng;
+  optimizer?: AdamW;
+  accumulator?: GradAccumulator;
+}
+
+export class DecoderGraphs {
+  private readonly cache = new Map<string, Graph>();
+  private readonly allocator: ComputeAllocator;
+  private readonly maxNodes: number;
+  private disposed = false;
+
+  constructor(private readonly o: DecoderGraphsOptions) {
+    this.allocator = new ComputeAllocator(o.engine);
+    // A llama block is ~60 forward nodes with LoRA; the backward and the optimizer roughly triple that.
+    this.maxNodes = Math.max(8192, 2048 + o.model.config.layers * 768);
+  }
+
+  /**
+   * One optimizer step over a step's micro-batches: every micro-batch but the last adds its gradients to the
+   * accumulator, the last one steps. Returns the step's loss (the mean over its labelled tokens).
+   */
+  trainStep(batches: readonly MicroBatch[]): number {
+    if (!this.o.optimizer) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "DecoderGraphs: training needs an optimizer", { field: "optimizer" });
+    if (batches.length > 1 && !this.o.accumulator) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "DecoderGraphs: several micro-batches per step need a gradient accumulator", { field: "accumulator" });
+    let loss = 0;
+    batches.forEach((mb, i) => {
+      loss += this.lossGraph(i === batches.length - 1 ? "train" : "accumulate", mb).run(lossInputs(mb)).loss;
+    });
+    return loss;
+  }
+
+  /** The weighted loss of micro-batches without training (weights as packed: the mean over their labelled tokens). */
+  evalLoss(batches: readonly MicroBatch[]): number {
+    let loss = 0;
+    for (const mb of batches) {
+      const g = this.lossGraph("eval", mb);
+      g.run(lossInputs(mb));
+      loss += g.read("loss")[0];
+    }
+    return loss;
+  }
+
+  /**
+   * Logits [rows.length, V] at flat positions `rows` (b·T indices) of right-padded `tokens` [b, T]. The rows are
+   * padded to a power of two inside; only the asked ones are returned.
+   */
+  rowLogits(tokens: Int32Array, b: number, T: number, rows: Int32Array): Float32Array {
+    if (tokens.length !== b * T) throw new ReclmError("RECLM_ERR_SHAPE", `rowLogits: ${tokens.length} tokens for [${b}, ${T}]`, { field: "tokens" });
+    let n = 1;
+    while (n < rows.length) n *= 2;
+    const key = `rows:${b}x${T}:${n}`;
+    const g = this.cached(key, () =>
+      compile(this.o.engine, {
+        mode: "eval",
+        params: this.o.store,
+        allocator: this.allocator,
+        maxNodes: this.maxNodes,
+        build: (bd) => {
+          const h = llamaHidden(bd, this.o.model, bd.input("tokens", [b, T], "i32"), bd.input("positions", [T], "i32"));
+          const picked = bd.gatherRows(bd.reshape(h, [b * T, h.shape[2]]), bd.input("rows", [n], "i32"));
+          return { outputs: { logits: bd.linear(picked, this.o.model.params.output) } };
+        },
+      }),
+    );
+    const padded = new Int32Array(n);
+    padded.set(rows);
+    g.run({ tokens, positions: Int32Array.from({ length: T }, (_, t) => t), rows: padded });
+    const V = this.o.model.config.vocabSize;
+    return g.read("logits").subarray(0, rows.length * V);
+  }
+
+  private lossGraph(mode: Extract<GraphMode, "train" | "accumulate" | "eval">, mb: MicroBatch): Graph {
+    const { b, T, rows } = mb;
+    return this.cached(`${mode}:${b}x${T}:${rows}`, () =>
+      compile(this.o.engine, {
+        mode,
+        params: this.o.store,
+        optimizer: mode === "train" ? this.o.optimizer : undefined,
+        accumulator: mode === "eval" ? undefined : this.o.accumulator,
+        rng: this.o.dropoutRng,
+        allocator: this.allocator,
+        maxNodes: this.maxNodes,
+        build: (bd) => {
+          const h = llamaHidden(bd, this.o.model, bd.input("tokens", [b, T], "i32"), bd.input("positions", [T], "i32"));
+          const picked = bd.gatherRows(bd.reshape(h, [b * T, h.shape[2]]), bd.input("rows", [rows], "i32"));
+          const logits = bd.linear(picked, this.o.model.params.output);
+          const loss = bd.crossEntropy(logits, bd.input("targets", [rows], "i32"), { weights: bd.input("weights", [rows]) });
+          return mode === "eval" ? { outputs: { loss } } : { loss };
+        },
+      }),
+    );
+  }
+
+  private cached(key: string, make: () => Graph): Graph {
+    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "DecoderGraphs was disposed");
+    let g = this.cache.get(key);
+    if (g && g.stale) {
+      g.dispose(); // a bigger graph moved the shared buffer since this one was placed
+      this.cache.delete(key);
+      g = undefined;
+    }
+    if (g) {
+      // Most recently used last.
+      this.cache.delete(key);
+      this.cache.set(key, g);
+      return g;
+    }
+    while (this.cache.size >= MAX_CACHED_GRAPHS) {
+      const [oldKey, old] = this.cache.entries().next().value as [string, Graph];
+      old.dispose();
+      this.cache.delete(oldKey);
+    }
+    g = make();
+    this.cache.set(key, g);
+    return g;
+  }
+
+  /** Bytes of the shared compute buffer (activations and gradients of the biggest graph placed). */
+  get computeBytes(): number {
+    return this.allocator.bytes;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const g of this.cache.values()) g.dispose();
+    this.cache.clear();
+    this.allocator.dispose();
+  }
+}
+
+function lossInputs(mb: MicroBatch): Record<string, Int32Array | Float32Array> {
+  return { tokens: mb.tokens, positions: mb.positions, rows: mb.rowIndex, targets: mb.targets, weights: mb.weights };
+}
