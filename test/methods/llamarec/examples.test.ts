@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { SequenceDataset } from "../../src/contracts.ts";
-import { RankingExamples } from "../../src/llm/ranking-examples.ts";
+import type { SequenceDataset } from "../../../src/contracts.ts";
+import { RankingExamples } from "../../../src/methods/llamarec/examples.ts";
 
 function dataset(train: number[][], nItems: number): SequenceDataset {
   return {

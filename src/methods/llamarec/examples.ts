@@ -8,10 +8,10 @@
  * Deviation: the authors' sampler may draw one negative twice (it checks history and answer only); reclm's are distinct,
  * so no two letters show the same title.
  */
-import type { SequenceDataset } from "../contracts.ts";
-import { ReclmError } from "../errors.ts";
-import { candidateRng, drawCandidateSet } from "../eval/candidates.ts";
-import { LLAMAREC_CANDIDATES, LLAMAREC_MAX_HISTORY } from "./prompts.ts";
+import type { SequenceDataset } from "../../contracts.ts";
+import { ReclmError } from "../../errors.ts";
+import { candidateRng, drawCandidateSet } from "../../eval/candidates.ts";
+import { LLAMAREC_CANDIDATES, LLAMAREC_MAX_HISTORY } from "./prompt.ts";
 
 export interface RankingExample {
   user: number;

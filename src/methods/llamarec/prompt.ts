@@ -5,22 +5,11 @@
  * Training appends the answer letter and EOS and puts the loss on those two tokens only; the verbalizer reads the
  * letters' logits at the last position of the untrained prompt.
  *
- * Everything that depends on the tokenizer goes through `PromptTokenizer`, so the same code builds prompts for
- * llama.cpp (any GGUF, `llamaCppTokenizer`) and for reclm's own decoder.
+ * Everything that depends on the tokenizer goes through `PromptTokenizer` (src/llm/prompt.ts), so the same code builds
+ * prompts for llama.cpp (any GGUF, `llamaCppTokenizer`) and for reclm's own decoder.
  */
-import type { LlamaModel } from "node-llama-cpp";
-import { ReclmError } from "../errors.ts";
-
-/** What prompt building needs from a model's tokenizer. */
-export interface PromptTokenizer {
-  /** Token ids of `text` as it appears inside a longer text: no BOS/EOS, special-token text kept as plain text. */
-  tokenize(text: string): number[];
-  detokenize(tokens: readonly number[]): string;
-  /** Put before every prompt (and never truncated away) when the model expects it; null when it does not. */
-  readonly bos: number | null;
-  /** Ends a training example. */
-  readonly eos: number;
-}
+import { ReclmError } from "../../errors.ts";
+import { alpacaShortPrompt, encodeTruncatedLeft, truncateToTokens, type EncodedPrompt, type PromptTokenizer } from "../../llm/prompt.ts";
 
 /** LlamaRec's prompt settings [config.py: llm_system_template, llm_input_template, llm_max_*]. */
 export interface LlamaRecPromptOptions {
@@ -44,28 +33,12 @@ export const LLAMAREC_PROMPT: Readonly<LlamaRecPromptOptions> = Object.freeze({
 export const LLAMAREC_MAX_HISTORY = 20;
 export const LLAMAREC_CANDIDATES = 20;
 
-/** alpaca-lora's "alpaca_short" template, which LlamaRec's Prompter loads. */
-export function alpacaShortPrompt(instruction: string, input: string): string {
-  return `### Instruction:\n${instruction}\n\n### Input:\n${input}\n\n### Response:\n`;
-}
-
 /** The index letter of candidate i: A, B, ... (LlamaRec uses A..T for its 20 candidates). */
 export function indexLetter(i: number): string {
   if (!Number.isInteger(i) || i < 0 || i >= 26) {
     throw new ReclmError("RECLM_ERR_BAD_CONFIG", `candidate index ${i} has no index letter (A..Z hold 26 candidates)`, { field: "candidates" });
   }
   return String.fromCharCode(65 + i);
-}
-
-/**
- * The first `maxTokens` tokens of a title, as text (LlamaRec's truncate_title: tokenize, keep, detokenize). A title that
- * fits is returned as it is; a cut one loses the leading space SentencePiece tokenizers put before the first word.
- */
-export function truncateTitle(title: string, tok: PromptTokenizer, maxTokens: number): string {
-  const tokens = tok.tokenize(title);
-  if (tokens.length <= maxTokens) return title;
-  const cut = tok.detokenize(tokens.slice(0, maxTokens));
-  return /^\s/.test(title) ? cut : cut.replace(/^ /, "");
 }
 
 /** The prompt text for one user: history titles oldest first, candidate titles in the order they are lettered. */
@@ -82,23 +55,6 @@ export function llamarecPromptText(
   return alpacaShortPrompt(options.instruction, input);
 }
 
-/** A prompt as token ids, BOS first, cut on the left to the budget. */
-export interface EncodedPrompt {
-  tokens: number[];
-  /** Prompt tokens dropped from the left to fit the budget. */
-  truncated: number;
-}
-
-/** BOS + the last tokens of `text` that fit `maxTokens` in all (the tokenizer's truncation_side = "left"). */
-export function encodeTruncatedLeft(text: string, tok: PromptTokenizer, maxTokens: number): EncodedPrompt {
-  const body = tok.tokenize(text);
-  const room = maxTokens - (tok.bos === null ? 0 : 1);
-  if (room < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `a prompt budget of ${maxTokens} tokens leaves no room for text`, { field: "maxPromptTokens" });
-  const truncated = Math.max(0, body.length - room);
-  const kept = truncated > 0 ? body.slice(truncated) : body;
-  return { tokens: tok.bos === null ? kept : [tok.bos, ...kept], truncated };
-}
-
 export interface LlamaRecPromptInput {
   /** Titles of the history, oldest first (the caller keeps the last LLAMAREC_MAX_HISTORY). */
   history: readonly string[];
@@ -108,7 +64,7 @@ export interface LlamaRecPromptInput {
 
 /** The prompt text with every title cut to the title budget. */
 function promptTextWithCutTitles(input: LlamaRecPromptInput, tok: PromptTokenizer, options: LlamaRecPromptOptions): string {
-  const cut = (t: string) => truncateTitle(t, tok, options.maxTitleTokens);
+  const cut = (t: string) => truncateToTokens(t, tok, options.maxTitleTokens);
   return llamarecPromptText(input.history.map(cut), input.candidates.map(cut), options);
 }
 
@@ -167,17 +123,4 @@ export function letterTokens(tok: PromptTokenizer, count: number = LLAMAREC_CAND
     throw new ReclmError("RECLM_ERR_BAD_CONFIG", "two index letters share one token: the verbalizer could not tell them apart", { field: "tokenizer" });
   }
   return out;
-}
-
-/** node-llama-cpp's tokenizer of a loaded GGUF as a PromptTokenizer. */
-export function llamaCppTokenizer(model: LlamaModel): PromptTokenizer {
-  const eos = model.tokens.eos;
-  if (eos === null) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "the model defines no end-of-sequence token; training examples need one", { field: "model" });
-  const bos = model.tokens.shouldPrependBosToken ? model.tokens.bos : null;
-  return {
-    tokenize: (text) => model.tokenize(text, false).map(Number),
-    detokenize: (tokens) => model.detokenize(tokens as never, false),
-    bos: bos === null ? null : Number(bos),
-    eos: Number(eos),
-  };
 }

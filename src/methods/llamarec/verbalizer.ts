@@ -5,10 +5,11 @@
  * per prompt: the ranking is the same.
  */
 import type { LlamaModel } from "node-llama-cpp";
-import type { Catalog, Ranker } from "../contracts.ts";
-import { ReclmError } from "../errors.ts";
-import { encodeLlamaRecPrompt, LLAMAREC_MAX_HISTORY, LLAMAREC_PROMPT, letterTokens, llamaCppTokenizer, type LlamaRecPromptOptions, type PromptTokenizer } from "./prompts.ts";
-import { NextTokenScorer, type NextTokenScorerOptions } from "./runtime.ts";
+import type { Catalog, Ranker } from "../../contracts.ts";
+import { ReclmError } from "../../errors.ts";
+import { llamaCppTokenizer, type PromptTokenizer } from "../../llm/prompt.ts";
+import { NextTokenScorer, type NextTokenScorerOptions } from "../../llm/runtime.ts";
+import { encodeLlamaRecPrompt, LLAMAREC_MAX_HISTORY, LLAMAREC_PROMPT, letterTokens, type LlamaRecPromptOptions } from "./prompt.ts";
 
 export interface VerbalizerRankerOptions extends NextTokenScorerOptions {
   prompt?: LlamaRecPromptOptions;

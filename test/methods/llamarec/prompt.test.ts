@@ -3,21 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { LlamaModel } from "node-llama-cpp";
-import {
-  encodeLlamaRecPrompt,
-  encodeLlamaRecTrainingExample,
-  encodeTruncatedLeft,
-  indexLetter,
-  LLAMAREC_PROMPT,
-  letterTokens,
-  llamaCppTokenizer,
-  llamarecPromptText,
-  truncateTitle,
-  type PromptTokenizer,
-} from "../../src/llm/prompts.ts";
-import { loadLlamaCppModel } from "../../src/llm/runtime.ts";
-import { writeTinyLlamaGguf } from "../../src/llm/tiny-llama.ts";
-import { describeWithShared } from "../helpers/shared.ts";
+import { encodeTruncatedLeft, llamaCppTokenizer, truncateToTokens as truncateTitle, type PromptTokenizer } from "../../../src/llm/prompt.ts";
+import { encodeLlamaRecPrompt, encodeLlamaRecTrainingExample, indexLetter, LLAMAREC_PROMPT, letterTokens, llamarecPromptText } from "../../../src/methods/llamarec/prompt.ts";
+import { loadLlamaCppModel } from "../../../src/llm/runtime.ts";
+import { writeTinyLlamaGguf } from "../../../src/llm/tiny-llama.ts";
+import { describeWithShared } from "../../helpers/shared.ts";
 
 /** One token per character (code point + 10), BOS 1, EOS 2: lengths are easy to count by hand. */
 const charTokenizer: PromptTokenizer = {
