@@ -1,17 +1,17 @@
 /**
- * `--model <spec>` -> a SequentialRecommender. Resolvers are tried in order; each claims the specs it knows.
- * Trained retrievers plug in by adding one resolver (e.g. a checkpoint directory looked up in src/models/registry.ts)
- * to MODEL_RESOLVERS; eval/retrieve commands need no change.
+ * A model spec (a baseline's name, or the run dir of a trained retriever) -> a SequentialRecommender ready to score a
+ * dataset. Resolvers are tried in order; each claims the specs it knows. The CLI's `--model`, the methods' retrievers
+ * and the service all resolve through here.
  */
 import type { EvalSplit, SequenceDataset, SequentialRecommender } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { BASELINE_NAMES, createBaseline, isBaselineName } from "../models/baselines.ts";
-import { checkFingerprint, CONFIG_FILE, readSavedConfig } from "../models/neural/recommender.ts";
-import { isNeuralModelName, loadTrained } from "../models/registry.ts";
+import { BASELINE_NAMES, createBaseline, isBaselineName } from "./baselines.ts";
+import { checkFingerprint, CONFIG_FILE, readSavedConfig } from "./neural/recommender.ts";
+import { isNeuralModelName, loadTrained } from "./registry.ts";
 
-export interface ModelContext {
+export interface ResolveContext {
   /** The split the model will be evaluated on (training-free baselines learn from what that split may see). */
   split: EvalSplit;
 }
@@ -19,7 +19,7 @@ export interface ModelContext {
 export interface ModelResolver {
   /** What `--help` and the unknown-model error list, e.g. "pop", "cooc", "<checkpoint dir>". */
   names: readonly string[];
-  resolve(spec: string, ds: SequenceDataset, ctx: ModelContext): Promise<SequentialRecommender | undefined>;
+  resolve(spec: string, ds: SequenceDataset, ctx: ResolveContext): Promise<SequentialRecommender | undefined>;
 }
 
 const baselines: ModelResolver = {
@@ -58,7 +58,7 @@ export function knownModelNames(): string[] {
   return MODEL_RESOLVERS.flatMap((r) => [...r.names]);
 }
 
-export async function resolveModel(spec: string, ds: SequenceDataset, ctx: ModelContext): Promise<SequentialRecommender> {
+export async function resolveModel(spec: string, ds: SequenceDataset, ctx: ResolveContext): Promise<SequentialRecommender> {
   for (const r of MODEL_RESOLVERS) {
     const model = await r.resolve(spec, ds, ctx);
     if (model) return model;
