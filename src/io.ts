@@ -1,5 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
 
 /**
@@ -39,4 +39,17 @@ export function writeJsonAtomic(path: string, value: unknown): string {
 function writeAll(fd: number, data: Uint8Array): void {
   let off = 0;
   while (off < data.byteLength) off += writeSync(fd, data, off, data.byteLength - off);
+}
+
+/** sha256 of a file's bytes, hex, read in chunks (model files are hundreds of MB). */
+export function sha256File(path: string): string {
+  const h = createHash("sha256");
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const fd = openSync(path, "r");
+  try {
+    for (let n = readSync(fd, buf, 0, buf.length, null); n > 0; n = readSync(fd, buf, 0, buf.length, null)) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest("hex");
 }

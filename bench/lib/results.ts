@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, relative, resolve } from "node:path";
+import { sha256File as sha256OfFile } from "../../src/io.ts";
 import { ReclmError } from "../../src/errors.ts";
 import { formatMetricsTable } from "../../src/eval/report.ts";
 import { writeJsonAtomic } from "../../src/io.ts";
@@ -70,7 +71,7 @@ export function gitCommit(cwd = PACKAGE_ROOT): string {
 export function sha256File(path: string): string {
   if (!existsSync(path)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", "benchmark input does not exist", { file: path });
   if (!statSync(path).isFile()) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "benchmark inputs must be files (list each file)", { file: path });
-  return createHash("sha256").update(readFileSync(path)).digest("hex");
+  return sha256OfFile(path);
 }
 
 /** Paths as the checker's readers see them: relative to the project root (e.g. ../shared/data/...). */

@@ -55,10 +55,13 @@ export function cpuLlama(): Promise<Llama> {
   return llama;
 }
 
-/** Loads a GGUF model with llama.cpp (CPU). Dispose it when done. */
-export async function loadLlamaCppModel(path: string): Promise<LlamaModel> {
+/**
+ * Loads a GGUF model with llama.cpp (CPU). Dispose it when done. `vocabOnly` loads the tokenizer without the weights
+ * (prompt building for reclm's own decoder, which reads the weights itself).
+ */
+export async function loadLlamaCppModel(path: string, options: { vocabOnly?: boolean } = {}): Promise<LlamaModel> {
   if (!existsSync(path)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", "GGUF model file not found", { file: path });
-  return (await cpuLlama()).loadModel({ modelPath: path });
+  return (await cpuLlama()).loadModel({ modelPath: path, vocabOnly: options.vocabOnly });
 }
 
 /**

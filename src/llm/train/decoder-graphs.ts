@@ -92,6 +92,37 @@ export class DecoderGraphs {
     return g.read("logits").subarray(0, rows.length * V);
   }
 
+  /**
+   * For each prompt, the logits of `tokens` as the next token after its last position (one forward per prompt, no
+   * generation): a verbalizer's scores under the current parameters. Prompts are run `batch` at a time, right-padded
+   * to a multiple of `lengthBucket`.
+   */
+  nextTokenLogits(prompts: readonly (readonly number[])[], tokens: readonly number[], options: { batch: number; lengthBucket: number }): Float32Array[] {
+    const V = this.o.model.config.vocabSize;
+    for (const t of tokens) if (!(Number.isInteger(t) && t >= 0 && t < V)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `token ${t} is outside the vocabulary of ${V}`, { field: "tokens" });
+    const out: Float32Array[] = new Array(prompts.length);
+    // Similar lengths together: less padding per forward.
+    const order = prompts.map((_, i) => i).sort((a, b) => prompts[a].length - prompts[b].length || a - b);
+    for (let s = 0; s < order.length; s += options.batch) {
+      const group = order.slice(s, s + options.batch);
+      const b = options.batch;
+      const longest = Math.max(...group.map((i) => prompts[i].length));
+      if (longest < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "an empty prompt has no position to read the next token at", { field: "prompts" });
+      const T = Math.ceil(longest / options.lengthBucket) * options.lengthBucket;
+      const ids = new Int32Array(b * T);
+      const rows = new Int32Array(group.length);
+      group.forEach((pi, slot) => {
+        ids.set(prompts[pi], slot * T);
+        rows[slot] = slot * T + prompts[pi].length - 1;
+      });
+      const logits = this.rowLogits(ids, b, T, rows);
+      group.forEach((pi, slot) => {
+        out[pi] = Float32Array.from(tokens, (t) => logits[slot * V + t]);
+      });
+    }
+    return out;
+  }
+
   private lossGraph(mode: Extract<GraphMode, "train" | "accumulate" | "eval">, mb: MicroBatch): Graph {
     const { b, T, rows } = mb;
     return this.cached(`${mode}:${b}x${T}:${rows}`, () =>
