@@ -1,0 +1,73 @@
+/**
+ * LlamaRec as a recommender (anchors.md §1, Fig. 1): the retriever scores every item for the history, its top-20 (the
+ * history masked, as the papers' evaluation does) go to the ranker, which re-orders them in one forward pass. The
+ * answer is the ranker's order of those 20; asked for more than 20, the retriever's next items follow in its own order.
+ * The CLI's `recommend`, `eval` and the service consume it through the `Recommender` contract.
+ */
+import type { Ranker, Recommendation, Recommender, RecommendOptions, SequentialRecommender } from "../../contracts.ts";
+import { ReclmError } from "../../errors.ts";
+import { topK } from "../../eval/full-ranking.ts";
+import { LLAMAREC_CANDIDATES } from "./prompt.ts";
+
+export interface RetrieveThenRankOptions {
+  /** Candidates the ranker re-orders (LlamaRec: 20). */
+  candidates?: number;
+  name?: string;
+}
+
+/** What one recommendation took, per stage (the service reports it). */
+export interface StageTimings {
+  retrieveMs: number;
+  rankMs: number;
+}
+
+export class RetrieveThenRank implements Recommender {
+  readonly name: string;
+  readonly candidates: number;
+  /** Timings of the most recent `recommend`. */
+  lastTimings: StageTimings = { retrieveMs: 0, rankMs: 0 };
+
+  constructor(
+    readonly retriever: SequentialRecommender,
+    readonly ranker: Ranker,
+    options: RetrieveThenRankOptions = {},
+  ) {
+    this.candidates = options.candidates ?? LLAMAREC_CANDIDATES;
+    if (!Number.isInteger(this.candidates) || this.candidates < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `candidates must be a positive integer, got ${this.candidates}`, { field: "candidates" });
+    this.name = options.name ?? `${retriever.name}+${ranker.name}`;
+  }
+
+  /** The retriever's top candidates for a history, seen items masked unless `excludeSeen` is false. */
+  async retrieve(history: Int32Array, k: number, excludeSeen = true): Promise<{ items: Int32Array; scores: Float32Array }> {
+    if (history.length === 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "the history is empty: there is nothing to recommend from", { field: "history" });
+    const row = await this.retriever.scoreAll([history]);
+    if (row.length !== this.retriever.nItems + 1) throw new ReclmError("RECLM_ERR_SHAPE", `retriever "${this.retriever.name}" returned ${row.length} scores for ${this.retriever.nItems} items`, { field: "scoreAll" });
+    row[0] = -Infinity;
+    if (excludeSeen) for (const i of history) row[i] = -Infinity;
+    const items = topK(row, Math.min(k, this.retriever.nItems));
+    return { items, scores: Float32Array.from(items, (i) => row[i]) };
+  }
+
+  async recommend(history: Int32Array, options: RecommendOptions): Promise<Recommendation[]> {
+    const k = options.k;
+    if (!Number.isInteger(k) || k < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `k must be a positive integer, got ${k}`, { field: "k" });
+    const t0 = performance.now();
+    const { items, scores } = await this.retrieve(history, Math.max(k, this.candidates), options.excludeSeen ?? true);
+    const t1 = performance.now();
+    const head = items.subarray(0, Math.min(this.candidates, items.length));
+    const ranked = await this.ranker.rank(history, head);
+    const t2 = performance.now();
+    this.lastTimings = { retrieveMs: t1 - t0, rankMs: t2 - t1 };
+    if (ranked.length !== head.length) throw new ReclmError("RECLM_ERR_SHAPE", `ranker "${this.ranker.name}" returned ${ranked.length} scores for ${head.length} candidates`, { field: "rank" });
+    // Ranker order (ties keep the retriever's order), then whatever the retriever ranks below its candidates.
+    const order = Array.from(head, (_, j) => j).sort((a, b) => ranked[b] - ranked[a] || a - b);
+    const out: Recommendation[] = order.map((j) => ({ item: head[j], score: ranked[j] }));
+    for (let j = head.length; j < items.length && out.length < k; j++) out.push({ item: items[j], score: scores[j] });
+    return out.slice(0, k);
+  }
+
+  async dispose(): Promise<void> {
+    await this.ranker.dispose?.();
+    await this.retriever.dispose?.();
+  }
+}
