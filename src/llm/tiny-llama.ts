@@ -77,7 +77,7 @@ export function writeTinyLlamaGguf(path: string, options: TinyLlamaOptions = {})
   add("output_norm.weight", [dim], true);
   if (!tiedOutput) add("output.weight", [vocabSize, dim]);
 
-  const config: LlamaConfig = { vocabSize, dim, layers, heads, kvHeads, headDim, ffnDim, rmsEps: 1e-5, ropeBase: 10000, ropeDims: headDim, tiedOutput };
+  const config: LlamaConfig = { architecture: "llama", ropeMode: "normal", freqScale: 1, ropeFreqs: false, biases: [], vocabSize, dim, layers, heads, kvHeads, headDim, ffnDim, rmsEps: 1e-5, ropeBase: 10000, ropeDims: headDim, tiedOutput };
   const metadata: Record<string, GgufValue> = {
     "general.architecture": gguf.str("llama"),
     "general.name": gguf.str("reclm tiny random llama"),
