@@ -328,18 +328,27 @@ function addLora(store: ParamStore, params: LlamaParams, lora: LoraOptions): voi
   });
 }
 
+export interface LlamaDecodeOptions {
+  /**
+   * Additive attention mask f32 [B or 1, 1, T, T] (query, key), added to the scaled scores beside the causal mask:
+   * -1e9 where a query must not see a key (packed sequences, left padding). `llamaSegmentMask` builds one.
+   */
+  mask?: Tensor;
+}
+
 /**
- * Logits [B, T, V] of the decoder over `tokens` (i32 [B, T]) at `positions` (i32 [T], usually 0..T-1).
- * Causal attention over the whole window; no KV cache (training and single-pass scoring).
+ * Logits [B, T, V] of the decoder over `tokens` (i32 [B, T]) at `positions`: i32 [T] (the same for every row,
+ * usually 0..T-1) or i32 [B·T] (one per token, row-major: padded batches of different lengths, packed or offset
+ * sequences). Causal attention over the whole window; no KV cache (training and single-pass scoring).
  */
-export function llamaLogits(b: Builder, model: LlamaModel, tokens: Tensor, positions: Tensor): Tensor {
-  return b.linear(llamaHidden(b, model, tokens, positions), model.params.output);
+export function llamaLogits(b: Builder, model: LlamaModel, tokens: Tensor, positions: Tensor, options: LlamaDecodeOptions = {}): Tensor {
+  return b.linear(llamaHidden(b, model, tokens, positions, options), model.params.output);
 }
 
 /** Final hidden states [B, T, D] (after the output RMSNorm), before the vocabulary head. */
-export function llamaHidden(b: Builder, model: LlamaModel, tokens: Tensor, positions: Tensor): Tensor {
+export function llamaHidden(b: Builder, model: LlamaModel, tokens: Tensor, positions: Tensor, options: LlamaDecodeOptions = {}): Tensor {
   if (tokens.rank !== 2) throw new ReclmError("RECLM_ERR_SHAPE", `llama: tokens must be [B, T], got [${tokens.shape}]`);
-  return llamaDecode(b, model, llamaEmbed(b, model, tokens), positions);
+  return llamaDecode(b, model, llamaEmbed(b, model, tokens), positions, options);
 }
 
 /** The token embeddings [B, T, D] the decoder starts from (the rows of token_embd). */
@@ -351,14 +360,29 @@ export function llamaEmbed(b: Builder, model: LlamaModel, tokens: Tensor): Tenso
  * The decoder over input embeddings x [B, T, D] instead of token ids: the transformer blocks and the final RMSNorm.
  * Methods whose inputs are not all tokens start here: LLaRA puts a projected item vector where an item's slot token
  * would be, Lite-LLM4Rec runs its rec-LLM over one cached vector per item. Gradients reach x, so whatever produced
- * it (a projector, item vectors) trains with the LoRA factors.
+ * it (a projector, item vectors) trains with the LoRA factors. `positions` as in `llamaLogits`.
  */
-export function llamaDecode(b: Builder, model: LlamaModel, x0: Tensor, positions: Tensor): Tensor {
+export function llamaDecode(b: Builder, model: LlamaModel, x0: Tensor, positions: Tensor, options: LlamaDecodeOptions = {}): Tensor {
   const { config: c, params: p } = model;
   if (x0.rank !== 3 || x0.shape[2] !== c.dim) {
     throw new ReclmError("RECLM_ERR_SHAPE", `llama: input embeddings must be [B, T, ${c.dim}], got [${x0.shape}]`);
   }
   const [B, T] = x0.shape;
+  if (positions.dtype !== "i32" || positions.rank !== 1 || (positions.shape[0] !== T && positions.shape[0] !== B * T)) {
+    throw new ReclmError("RECLM_ERR_SHAPE", `llama: positions must be i32 [${T}] or [${B * T}] (one per token), got ${positions.dtype}[${positions.shape}]`, { field: "positions" });
+  }
+  const { mask } = options;
+  if (mask && (mask.rank !== 4 || (mask.shape[0] !== 1 && mask.shape[0] !== B) || mask.shape[1] !== 1 || mask.shape[2] !== T || mask.shape[3] !== T)) {
+    throw new ReclmError("RECLM_ERR_SHAPE", `llama: attention mask must be [${B} or 1, 1, ${T}, ${T}], got [${mask.shape}]`, { field: "mask" });
+  }
+  // One position per token: rope runs over the batch flattened into one sequence, [1, B·T, heads, Dh], where
+  // ggml's rope takes one position per row of its third dimension.
+  const perToken = positions.shape[0] !== T;
+  const ropeOptions = { mode: c.ropeMode, base: c.ropeBase, nDims: c.ropeDims, freqScale: c.freqScale, freqFactors: p.ropeFreqs };
+  const rope = (y: Tensor, n: number) => {
+    const flat = b.rope(b.reshape(y, perToken ? [1, B * T, n, c.headDim] : [B, T, n, c.headDim]), positions, ropeOptions);
+    return b.permute(b.reshape(flat, [B, T, n, c.headDim]), [0, 2, 1, 3]); // [B, n, T, Dh]
+  };
   // A bias is added to W·x and the adapter's (alpha/r)·B·A·x beside it: llama.cpp's build_lora_mm adapts W only.
   const proj = (x: Tensor, layer: number, target: LlamaProjection): Tensor => {
     const l = p.layers[layer];
@@ -368,21 +392,34 @@ export function llamaDecode(b: Builder, model: LlamaModel, x0: Tensor, positions
     const xa = b.linear(b.dropout(x, model.lora.dropout ?? 0), ad.a);
     return b.add(base, b.scale(b.linear(xa, ad.b), model.lora.alpha / model.lora.rank));
   };
-  const ropeOptions = { mode: c.ropeMode, base: c.ropeBase, nDims: c.ropeDims, freqScale: c.freqScale, freqFactors: p.ropeFreqs };
-  const heads = (x: Tensor, n: number) => b.permute(b.reshape(x, [B, T, n, c.headDim]), [0, 2, 1, 3]); // [B, n, T, Dh]
   let x = x0; // [B, T, D]
   for (let i = 0; i < c.layers; i++) {
     const l = p.layers[i];
     const h = b.rmsNorm(x, l.attnNorm, c.rmsEps);
-    const rope = (y: Tensor, n: number) => b.rope(b.reshape(y, [B, T, n, c.headDim]), positions, ropeOptions);
-    const q = b.permute(rope(proj(h, i, "q"), c.heads), [0, 2, 1, 3]); // [B, H, T, Dh]
-    const k = b.permute(rope(proj(h, i, "k"), c.kvHeads), [0, 2, 1, 3]); // [B, Hkv, T, Dh]
-    const v = heads(proj(h, i, "v"), c.kvHeads);
-    const att = b.softmax(b.matmulNT(q, k), { scale: 1 / Math.sqrt(c.headDim), causal: true }); // [B, H, T, T]
+    const q = rope(proj(h, i, "q"), c.heads); // [B, H, T, Dh]
+    const k = rope(proj(h, i, "k"), c.kvHeads); // [B, Hkv, T, Dh]
+    const v = b.permute(b.reshape(proj(h, i, "v"), [B, T, c.kvHeads, c.headDim]), [0, 2, 1, 3]);
+    const att = b.softmax(b.matmulNT(q, k), { scale: 1 / Math.sqrt(c.headDim), causal: true, mask }); // [B, H, T, T]
     const ctx = b.reshape(b.cont(b.permute(b.matmul(att, v), [0, 2, 1, 3])), [B, T, c.heads * c.headDim]);
     x = b.add(x, proj(ctx, i, "o"));
     const h2 = b.rmsNorm(x, l.ffnNorm, c.rmsEps);
     x = b.add(x, proj(b.swiglu(proj(h2, i, "gate"), proj(h2, i, "up")), i, "down"));
   }
   return b.rmsNorm(x, p.outputNorm, c.rmsEps);
+}
+
+/**
+ * An additive attention mask [B, 1, T, T] (the `mask` of `llamaDecode`) from one segment id per token (row-major,
+ * B·T): a query sees only keys of its own segment (the causal mask still applies). Packed sequences get one id
+ * each; left or right padding gets an id of its own, so real tokens never see it.
+ */
+export function llamaSegmentMask(segments: ArrayLike<number>, B: number, T: number): Float32Array {
+  if (segments.length !== B * T) throw new ReclmError("RECLM_ERR_SHAPE", `llamaSegmentMask: ${segments.length} segment ids for ${B}×${T} tokens`, { field: "segments" });
+  const out = new Float32Array(B * T * T);
+  for (let r = 0; r < B; r++) {
+    for (let q = 0; q < T; q++) {
+      for (let k = 0; k < T; k++) if (segments[r * T + q] !== segments[r * T + k]) out[(r * T + q) * T + k] = -1e9;
+    }
+  }
+  return out;
 }
