@@ -357,6 +357,45 @@ export function llamaEmbed(b: Builder, model: LlamaModel, tokens: Tensor): Tenso
 }
 
 /**
+ * Input embeddings [B, T, D] from token ids with chosen positions replaced by given vectors (LLaRA's item slots):
+ * position (r, t) takes row `injectFrom[r, t]` of `vectors` [n, D] when that is < n, and keeps its token's
+ * embedding when it is n. `injectFrom` is an i32 [B, T] input (`llamaInjectionIndex` builds it from the injected
+ * positions). Composed from ops with a backward (ggml has no scatter that has one): the rows are gathered from
+ * [vectors; 0] with GET_ROWS, whose gradient scatters back to the vectors, and the token embeddings are multiplied
+ * by a gathered 0/1 keep flag; a kept row is its embedding exactly (·1 + 0), an injected one its vector exactly.
+ */
+export function llamaEmbedWithInjections(b: Builder, model: LlamaModel, tokens: Tensor, injectFrom: Tensor, vectors: Tensor): Tensor {
+  const D = model.config.dim;
+  if (tokens.rank !== 2) throw new ReclmError("RECLM_ERR_SHAPE", `llama: tokens must be [B, T], got [${tokens.shape}]`, { field: "tokens" });
+  if (injectFrom.dtype !== "i32" || injectFrom.shape.join("x") !== tokens.shape.join("x")) {
+    throw new ReclmError("RECLM_ERR_SHAPE", `llama: injectFrom must be i32 [${tokens.shape}] like the tokens, got ${injectFrom.dtype}[${injectFrom.shape}]`, { field: "injectFrom" });
+  }
+  if (vectors.rank !== 2 || vectors.shape[1] !== D) throw new ReclmError("RECLM_ERR_SHAPE", `llama: injected vectors must be [n, ${D}], got [${vectors.shape}]`, { field: "vectors" });
+  const n = vectors.shape[0];
+  const keepFlag = new Float32Array(n + 1);
+  keepFlag[n] = 1;
+  const keep = b.embedding(b.constant(keepFlag, [n + 1, 1]), injectFrom); // [B, T, 1]
+  const injected = b.embedding(b.concat([vectors, b.constant(0, [1, D])], 0), injectFrom); // [B, T, D]
+  return b.add(b.mul(llamaEmbed(b, model, tokens), keep), injected);
+}
+
+/**
+ * The `injectFrom` data of `llamaEmbedWithInjections` for a [B, T] batch: vector j goes to flat position
+ * injectAt[j] (r·T + t); every other position keeps its token (value n = injectAt.length).
+ */
+export function llamaInjectionIndex(B: number, T: number, injectAt: ArrayLike<number>): Int32Array {
+  const n = injectAt.length;
+  const out = new Int32Array(B * T).fill(n);
+  for (let j = 0; j < n; j++) {
+    const at = injectAt[j];
+    if (!(Number.isInteger(at) && at >= 0 && at < B * T)) throw new ReclmError("RECLM_ERR_SHAPE", `injected vector ${j} goes to position ${at}, outside the ${B}×${T} batch`, { field: "injectAt" });
+    if (out[at] !== n) throw new ReclmError("RECLM_ERR_SHAPE", `injected vectors ${out[at]} and ${j} both go to position ${at}`, { field: "injectAt" });
+    out[at] = j;
+  }
+  return out;
+}
+
+/**
  * The decoder over input embeddings x [B, T, D] instead of token ids: the transformer blocks and the final RMSNorm.
  * Methods whose inputs are not all tokens start here: LLaRA puts a projected item vector where an item's slot token
  * would be, Lite-LLM4Rec runs its rec-LLM over one cached vector per item. Gradients reach x, so whatever produced
@@ -392,6 +431,7 @@ export function llamaDecode(b: Builder, model: LlamaModel, x0: Tensor, positions
     const xa = b.linear(b.dropout(x, model.lora.dropout ?? 0), ad.a);
     return b.add(base, b.scale(b.linear(xa, ad.b), model.lora.alpha / model.lora.rank));
   };
+  const g = c.heads / c.kvHeads;
   let x = x0; // [B, T, D]
   for (let i = 0; i < c.layers; i++) {
     const l = p.layers[i];
@@ -399,8 +439,13 @@ export function llamaDecode(b: Builder, model: LlamaModel, x0: Tensor, positions
     const q = rope(proj(h, i, "q"), c.heads); // [B, H, T, Dh]
     const k = rope(proj(h, i, "k"), c.kvHeads); // [B, Hkv, T, Dh]
     const v = b.permute(b.reshape(proj(h, i, "v"), [B, T, c.kvHeads, c.headDim]), [0, 2, 1, 3]);
-    const att = b.softmax(b.matmulNT(q, k), { scale: 1 / Math.sqrt(c.headDim), causal: true, mask }); // [B, H, T, T]
-    const ctx = b.reshape(b.cont(b.permute(b.matmul(att, v), [0, 2, 1, 3])), [B, T, c.heads * c.headDim]);
+    // Grouped-query attention without broadcasting: query head h reads kv head floor(h / g) (llama.cpp's and ggml's
+    // broadcast order), so the g query heads of a kv head, contiguous in q, are one [g·T, Dh] matrix against it.
+    // ggml's MUL_MAT backward asserts (aborting the process) on a broadcast operand that needs a gradient when B > 1.
+    const scores = b.reshape(b.matmulNT(b.reshape(q, [B, c.kvHeads, g * T, c.headDim]), k), [B, c.heads, T, T]);
+    const att = b.softmax(scores, { scale: 1 / Math.sqrt(c.headDim), causal: true, mask }); // [B, H, T, T]
+    const heads = b.reshape(b.matmul(b.reshape(att, [B, c.kvHeads, g * T, T]), v), [B, c.heads, T, c.headDim]);
+    const ctx = b.reshape(b.cont(b.permute(heads, [0, 2, 1, 3])), [B, T, c.heads * c.headDim]);
     x = b.add(x, proj(ctx, i, "o"));
     const h2 = b.rmsNorm(x, l.ffnNorm, c.rmsEps);
     x = b.add(x, proj(b.swiglu(proj(h2, i, "gate"), proj(h2, i, "up")), i, "down"));
