@@ -6,6 +6,7 @@
 import { ReclmError } from "../errors.ts";
 import type { Engine } from "./engine.ts";
 import { GGML_OP_POOL, GGML_ROPE_TYPE, GGML_TYPE, type GgmlBase, type Ptr } from "./ffi/ggml.ts";
+import { Param } from "./params.ts";
 import { checkShape, contiguousStrides, fmt, numel, shapeError, Tensor, toNe, type DType, type Shape } from "./tensor.ts";
 
 /**
@@ -55,6 +56,13 @@ export interface RopeOptions {
   mode?: "neox" | "normal";
   /** Rotate only the first nDims of each head. Default: the whole head. */
   nDims?: number;
+  /** Linear position scaling (ggml's freq_scale: every angle times this; 1 / the "linear" rope-scaling factor). Default 1. */
+  freqScale?: number;
+  /**
+   * Per-frequency divisors f32 [>= nDims/2] (Llama 3.x rope_freqs: angle i is divided by freqFactors[i]); ggml's
+   * rope_ext `c`. ggml has no gradient for them: a frozen parameter or a graph input.
+   */
+  freqFactors?: Tensor;
 }
 
 /** Builds one graph. Obtained from `engine.compile({ build })`; never constructed by model code. */
@@ -497,7 +505,8 @@ export class Builder {
   }
 
   /**
-   * Rotary position embedding on x [B, L, H, Dh] with positions (i32 [L]) (native ROPE, backward to x only).
+   * Rotary position embedding on x [B, L, H, Dh] with positions (i32 [L]: position l of every row) (native ROPE,
+   * backward to x only). For one position per token of a batch, flatten it: x [1, B·L, H, Dh], positions [B·L].
    */
   rope(x: Tensor, positions: Tensor, options: RopeOptions = {}): Tensor {
     this.f32("rope", x);
@@ -507,8 +516,18 @@ export class Builder {
     }
     const nDims = options.nDims ?? x.shape[3];
     if (nDims % 2 !== 0 || nDims > x.shape[3]) throw shapeError("rope", `nDims ${nDims} must be even and <= ${x.shape[3]}`);
+    const freqScale = options.freqScale ?? 1;
+    if (!(Number.isFinite(freqScale) && freqScale > 0)) throw shapeError("rope", `freqScale must be a positive number, got ${freqScale}`);
+    const ff = options.freqFactors;
+    if (ff) {
+      this.f32("rope freqFactors", ff);
+      if (ff.rank !== 1 || ff.shape[0] < nDims / 2) throw shapeError("rope", `freqFactors must be f32 [>= ${nDims / 2}], got ${fmt(ff)}`);
+      // ggml_compute_backward asserts (aborting the process) when the factors would need a gradient.
+      const isInput = [...this.inputs.values()].some((s) => s.tensor === ff);
+      if (!(ff instanceof Param ? !ff.trainable : isInput)) throw shapeError("rope", "freqFactors must be a frozen parameter or a graph input (ggml has no gradient for them)");
+    }
     const mode = (options.mode ?? "neox") === "neox" ? GGML_ROPE_TYPE.NEOX : GGML_ROPE_TYPE.NORMAL;
-    const ptr = this.B.ggml_rope_ext(this.ctx, this.contig(x).ptr, positions.ptr, null, nDims, mode, 0, options.base ?? 10000, 1, 0, 1, 0, 0);
+    const ptr = this.B.ggml_rope_ext(this.ctx, this.contig(x).ptr, positions.ptr, ff ? ff.ptr : null, nDims, mode, 0, options.base ?? 10000, freqScale, 0, 1, 0, 0);
     return this.wrap(ptr, x.shape);
   }
 

@@ -12,23 +12,41 @@ import { dequantize, ggmlTypeBytes, type Builder, type Param, type ParamStore, t
 import { ReclmError } from "../errors.ts";
 import type { GgufHeader, GgufTensor } from "./runtime.ts";
 
+/** The GGUF architectures reclm's decoder runs: the same block, told apart by rope layout and biases. */
+export type LlamaArchitecture = "llama" | "qwen2";
+
+/** A block's linear projections (LoRA targets, bias holders). */
+export type LlamaProjection = "q" | "k" | "v" | "o" | "gate" | "up" | "down";
+export type LoraTarget = LlamaProjection;
+
 export interface LlamaConfig {
+  architecture: LlamaArchitecture;
   vocabSize: number;
   dim: number;
   layers: number;
   heads: number;
   kvHeads: number;
+  /** Size of every q, k and v head: `{arch}.attention.key_length` when the file has it, else dim / heads. */
   headDim: number;
   ffnDim: number;
   rmsEps: number;
   ropeBase: number;
-  /** Rotated dims per head (llama: all of them). */
+  /** Rotated dims per head (llama.cpp requires all of them for llama and qwen2). */
   ropeDims: number;
+  /**
+   * "normal" rotates adjacent pairs (llama: llama.cpp's converter permutes the q/k rows of HF checkpoints into this
+   * order), "neox" rotates the two halves of a head (qwen2, whose rows are left in HF order).
+   */
+  ropeMode: "normal" | "neox";
+  /** Every rope angle times this: 1 / `{arch}.rope.scaling.factor` under "linear" scaling, else 1. */
+  freqScale: number;
+  /** The file has `rope_freqs.weight` (Llama 3.x): ropeDims/2 divisors of the rope frequencies, shared by all layers. */
+  ropeFreqs: boolean;
+  /** Projections that add a bias vector `blk.<i>.<tensor>.bias` (qwen2: q, k, v; llama: any, usually none). */
+  biases: readonly LlamaProjection[];
   /** No output.weight in the file: the head reuses token_embd (tied). */
   tiedOutput: boolean;
 }
-
-export type LoraTarget = "q" | "k" | "v" | "o" | "gate" | "up" | "down";
 
 export interface LoraOptions {
   rank: number;
@@ -39,22 +57,21 @@ export interface LoraOptions {
   dropout?: number;
 }
 
-interface LayerParams {
+type LayerMatrices = Record<LlamaProjection, Param>;
+
+interface LayerParams extends LayerMatrices {
   attnNorm: Param;
-  q: Param;
-  k: Param;
-  v: Param;
-  o: Param;
   ffnNorm: Param;
-  gate: Param;
-  up: Param;
-  down: Param;
+  /** The biases `config.biases` names. */
+  bias: Partial<Record<LlamaProjection, Param>>;
 }
 
 export interface LlamaParams {
   tokenEmbedding: Param;
   outputNorm: Param;
   output: Param;
+  /** rope_freqs.weight when the config has it; always frozen (ggml has no gradient for rope frequency factors). */
+  ropeFreqs?: Param;
   layers: LayerParams[];
   /** "blk.<i>.<target>" -> LoRA factors A [r, in], B [out, r], and the frozen matrix they adapt. */
   lora: Map<string, { a: Param; b: Param; base: Param }>;
@@ -68,36 +85,162 @@ export interface LlamaModel {
 
 const GGML_F32 = 0;
 
-const num = (h: GgufHeader, key: string, file: string, fallback?: number): number => {
-  const v = h.metadata[key];
-  if (typeof v === "number" && Number.isFinite(v)) return v;
-  if (fallback !== undefined) return fallback;
-  throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `GGUF metadata lacks "${key}"`, { file, field: key });
+export const LLAMA_PROJECTIONS: readonly LlamaProjection[] = ["q", "k", "v", "o", "gate", "up", "down"];
+
+/** A projection's GGUF tensor stem: blk.<i>.<stem>.weight / .bias. */
+export const PROJECTION_TENSOR: Record<LlamaProjection, string> = { q: "attn_q", k: "attn_k", v: "attn_v", o: "attn_output", gate: "ffn_gate", up: "ffn_up", down: "ffn_down" };
+
+/**
+ * What each architecture's llama.cpp loader builds (llama-model.cpp load_tensors and llama_model_rope_type): its rope
+ * layout, the biases it requires and the ones it takes if present, and whether it reads rope_freqs.weight.
+ */
+const ARCHITECTURES: Record<LlamaArchitecture, { ropeMode: "normal" | "neox"; requiredBiases: readonly LlamaProjection[]; optionalBiases: readonly LlamaProjection[]; ropeFreqs: boolean }> = {
+  llama: { ropeMode: "normal", requiredBiases: [], optionalBiases: LLAMA_PROJECTIONS, ropeFreqs: true },
+  qwen2: { ropeMode: "neox", requiredBiases: ["q", "k", "v"], optionalBiases: [], ropeFreqs: false },
 };
 
-/** The decoder's shape from GGUF metadata (llama.cpp's `llama.*` keys) and tensor table. */
-export function llamaConfigFromGguf(h: GgufHeader, file: string): LlamaConfig {
-  if (h.architecture !== "llama") {
-    throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `architecture "${h.architecture}" is not supported by reclm's trainable decoder yet (llama only)`, { file, field: "general.architecture" });
+export function isLlamaArchitecture(a: string): a is LlamaArchitecture {
+  return Object.hasOwn(ARCHITECTURES, a);
+}
+
+/** [out, in] of a projection. */
+function projectionShape(c: LlamaConfig, p: LlamaProjection): [number, number] {
+  const q = c.heads * c.headDim, kv = c.kvHeads * c.headDim;
+  const shapes: Record<LlamaProjection, [number, number]> = { q: [q, c.dim], k: [kv, c.dim], v: [kv, c.dim], o: [c.dim, q], gate: [c.ffnDim, c.dim], up: [c.ffnDim, c.dim], down: [c.dim, c.ffnDim] };
+  return shapes[p];
+}
+
+/**
+ * Every tensor a model of this shape has, by GGUF name, with its PyTorch-order shape: the set a file must hold
+ * exactly (reader) and the set a writer must be given (gguf-model.ts).
+ */
+export function llamaTensorShapes(c: LlamaConfig): Map<string, readonly number[]> {
+  const out = new Map<string, readonly number[]>([["token_embd.weight", [c.vocabSize, c.dim]]]);
+  if (c.ropeFreqs) out.set("rope_freqs.weight", [c.ropeDims / 2]);
+  for (let i = 0; i < c.layers; i++) {
+    out.set(`blk.${i}.attn_norm.weight`, [c.dim]);
+    for (const p of LLAMA_PROJECTIONS) {
+      const shape = projectionShape(c, p);
+      out.set(`blk.${i}.${PROJECTION_TENSOR[p]}.weight`, shape);
+      if (c.biases.includes(p)) out.set(`blk.${i}.${PROJECTION_TENSOR[p]}.bias`, [shape[0]]);
+      if (p === "o") out.set(`blk.${i}.ffn_norm.weight`, [c.dim]);
+    }
   }
+  out.set("output_norm.weight", [c.dim]);
+  if (!c.tiedOutput) out.set("output.weight", [c.vocabSize, c.dim]);
+  return out;
+}
+
+/**
+ * Checks that a config describes a block llama.cpp builds for its architecture (rope layout, biases, rope_freqs,
+ * head sizes): a hand-made config or a file's metadata that breaks one of these is refused, not run differently.
+ */
+export function checkLlamaConfig(c: LlamaConfig, file?: string): void {
+  const bad = (why: string, field: string) => new ReclmError("RECLM_ERR_BAD_CONFIG", why, { file, field });
+  if (!isLlamaArchitecture(c.architecture)) throw bad(`architecture "${c.architecture}" is not one reclm's decoder runs (${Object.keys(ARCHITECTURES).join(", ")})`, "architecture");
+  const arch = ARCHITECTURES[c.architecture];
+  for (const k of ["vocabSize", "dim", "layers", "heads", "kvHeads", "headDim", "ffnDim", "ropeDims"] as const) {
+    if (!(Number.isInteger(c[k]) && c[k] > 0)) throw bad(`${k} must be a positive integer, got ${c[k]}`, k);
+  }
+  if (c.heads % c.kvHeads !== 0) throw bad(`heads (${c.heads}) must be a multiple of kvHeads (${c.kvHeads})`, "kvHeads");
+  if (c.ropeDims !== c.headDim) throw bad(`rope dimension count ${c.ropeDims} differs from the head size ${c.headDim} (llama.cpp refuses it for ${c.architecture})`, "ropeDims");
+  if (c.headDim % 2 !== 0) throw bad(`head size ${c.headDim} must be even (rope rotates pairs)`, "headDim");
+  if (c.ropeMode !== arch.ropeMode) throw bad(`${c.architecture} uses ${arch.ropeMode} rope, the config says ${c.ropeMode}`, "ropeMode");
+  if (!(Number.isFinite(c.freqScale) && c.freqScale > 0)) throw bad(`freqScale must be a positive number, got ${c.freqScale}`, "freqScale");
+  if (!(c.rmsEps > 0) || !(c.ropeBase > 0)) throw bad("rmsEps and ropeBase must be positive", c.rmsEps > 0 ? "ropeBase" : "rmsEps");
+  if (c.ropeFreqs && !arch.ropeFreqs) throw bad(`${c.architecture} has no rope_freqs (llama.cpp does not read them for it)`, "ropeFreqs");
+  for (const p of c.biases) {
+    if (!LLAMA_PROJECTIONS.includes(p)) throw bad(`unknown projection "${p}" in biases`, "biases");
+    if (!arch.requiredBiases.includes(p) && !arch.optionalBiases.includes(p)) throw bad(`${c.architecture} has no ${PROJECTION_TENSOR[p]} bias`, "biases");
+  }
+  for (const p of arch.requiredBiases) if (!c.biases.includes(p)) throw bad(`${c.architecture} requires the ${PROJECTION_TENSOR[p]} bias`, "biases");
+}
+
+/** The block's metadata key prefix, "<arch>." (llama.cpp reads every hyperparameter under the file's own architecture). */
+function metadataReader(h: GgufHeader, file: string, arch: string) {
+  const fail = (why: string, key: string) => new ReclmError("RECLM_ERR_BAD_CHECKPOINT", why, { file, field: key });
+  return (name: string, fallback?: number): number => {
+    const key = `${arch}.${name}`;
+    const v = h.metadata[key];
+    if (v === undefined) {
+      if (fallback !== undefined) return fallback;
+      throw fail(`GGUF metadata lacks "${key}"`, key);
+    }
+    if (typeof v === "number" && Number.isFinite(v)) return v;
+    // llama.cpp also reads per-layer arrays for head counts and FFN sizes (OpenELM); one block shape is all reclm runs.
+    throw fail(`GGUF metadata "${key}" is ${Array.isArray(v) ? "a per-layer array" : JSON.stringify(v)}; reclm's decoder needs one number`, key);
+  };
+}
+
+/**
+ * The decoder's shape from a GGUF file's metadata (`{arch}.*` keys, for the architectures in `LlamaArchitecture`)
+ * and tensor table. Refused, naming the key or tensor: another architecture, a rope scaling other than none/linear,
+ * experts, a custom attention scale, k/v heads of different sizes, and any tensor the decoder would not use (a
+ * norm, bias or rope table it has no place for): running on without it would be a different model.
+ */
+export function llamaConfigFromGguf(h: GgufHeader, file: string): LlamaConfig {
+  const fail = (why: string, field: string) => new ReclmError("RECLM_ERR_BAD_CHECKPOINT", why, { file, field });
+  const architecture = h.architecture;
+  if (!isLlamaArchitecture(architecture)) {
+    throw fail(`architecture "${architecture}" is not supported by reclm's trainable decoder (${Object.keys(ARCHITECTURES).join(", ")})`, "general.architecture");
+  }
+  const arch = ARCHITECTURES[architecture];
+  const num = metadataReader(h, file, architecture);
+  const key = (name: string) => h.metadata[`${architecture}.${name}`];
+  if (num("expert_count", 0) !== 0) throw fail("mixture-of-experts blocks are not supported", `${architecture}.expert_count`);
+  if (num("attention.scale", 0) !== 0) throw fail("a custom attention scale is not supported (reclm scales by 1/√head size)", `${architecture}.attention.scale`);
+  const scaling = key("rope.scaling.type") ?? "linear"; // llama.cpp's default when the key is absent
+  if (scaling !== "none" && scaling !== "linear") throw fail(`rope scaling "${String(scaling)}" is not supported (none, linear)`, `${architecture}.rope.scaling.type`);
+  if (num("rope.scaling.attn_factor", 1) !== 1) throw fail("a rope attention factor other than 1 is not supported", `${architecture}.rope.scaling.attn_factor`);
+  // llama.cpp: factor 0 (or absent) means none; the older key rope.scale_linear stands in for a missing factor.
+  const factor = key("rope.scaling.factor") !== undefined ? num("rope.scaling.factor") : num("rope.scale_linear", 0);
   const emb = h.tensors.find((t) => t.name === "token_embd.weight");
-  if (!emb) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", "GGUF has no token_embd.weight", { file });
-  const dim = num(h, "llama.embedding_length", file);
-  const heads = num(h, "llama.attention.head_count", file);
-  const headDim = dim / heads;
-  return {
+  if (!emb) throw fail("GGUF has no token_embd.weight", "token_embd.weight");
+  const dim = num("embedding_length");
+  const heads = num("attention.head_count");
+  // llama.cpp: each of key_length and value_length defaults to embedding_length / head_count on its own.
+  const keyLength = num("attention.key_length", dim / heads);
+  const valueLength = num("attention.value_length", dim / heads);
+  if (keyLength !== valueLength) throw fail(`key heads of ${keyLength} and value heads of ${valueLength} differ; reclm's decoder needs one head size`, `${architecture}.attention.value_length`);
+  if (!Number.isInteger(keyLength)) throw fail(`embedding_length ${dim} is not a multiple of head_count ${heads} and the file gives no key_length`, `${architecture}.attention.head_count`);
+  const headDim = keyLength;
+  const has = new Set(h.tensors.map((t) => t.name));
+  const config: LlamaConfig = {
+    architecture,
     vocabSize: emb.shape[0],
     dim,
-    layers: num(h, "llama.block_count", file),
+    layers: num("block_count"),
     heads,
-    kvHeads: num(h, "llama.attention.head_count_kv", file, heads),
+    kvHeads: num("attention.head_count_kv", heads),
     headDim,
-    ffnDim: num(h, "llama.feed_forward_length", file),
-    rmsEps: num(h, "llama.attention.layer_norm_rms_epsilon", file),
-    ropeBase: num(h, "llama.rope.freq_base", file, 10000),
-    ropeDims: num(h, "llama.rope.dimension_count", file, headDim),
-    tiedOutput: !h.tensors.some((t) => t.name === "output.weight"),
+    ffnDim: num("feed_forward_length"),
+    rmsEps: num("attention.layer_norm_rms_epsilon"),
+    ropeBase: num("rope.freq_base", 10000),
+    ropeDims: num("rope.dimension_count", headDim),
+    ropeMode: arch.ropeMode,
+    freqScale: scaling === "none" || factor === 0 ? 1 : 1 / factor,
+    ropeFreqs: arch.ropeFreqs && has.has("rope_freqs.weight"),
+    // Optional biases come as a set over all layers; the ones of block 0 say which (the tensor check finds a gap).
+    biases: LLAMA_PROJECTIONS.filter((p) => arch.requiredBiases.includes(p) || (arch.optionalBiases.includes(p) && has.has(`blk.0.${PROJECTION_TENSOR[p]}.bias`))),
+    tiedOutput: !has.has("output.weight"),
   };
+  checkLlamaConfig(config, file);
+  checkLlamaTensors(config, h.tensors, file);
+  return config;
+}
+
+/** The file holds exactly the tensors `config` implies, with their shapes: a missing or an unused one is named. */
+function checkLlamaTensors(config: LlamaConfig, tensors: readonly GgufTensor[], file: string): void {
+  const want = llamaTensorShapes(config);
+  for (const t of tensors) {
+    const shape = want.get(t.name);
+    if (!shape) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `tensor "${t.name}" is not part of a ${config.architecture} model reclm's decoder runs (it would be left unused)`, { file, field: t.name });
+    if (t.shape.join("x") !== shape.join("x")) {
+      throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `tensor "${t.name}" has shape [${t.shape}], the metadata implies [${shape}]`, { file, field: t.name });
+    }
+  }
+  const names = new Set(tensors.map((t) => t.name));
+  for (const name of want.keys()) if (!names.has(name)) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `GGUF lacks tensor "${name}"`, { file, field: name });
 }
 
 /**
@@ -135,84 +278,77 @@ export interface DeclareLlamaOptions {
  * `store.initialize`, B = 0). Call `store.initialize(rng)` afterwards.
  */
 export function declareLlama(store: ParamStore, config: LlamaConfig, source: WeightSource, options: DeclareLlamaOptions = {}): LlamaModel {
-  const weight = (name: string, shape: number[]): Param =>
-    store.add(name, shape, { init: { kind: "data", data: source(name, shape) }, trainable: options.trainBase ?? false, decay: false });
-  const { dim: D, headDim: Dh, heads: H, kvHeads: Hkv, ffnDim: F, vocabSize: V } = config;
-  const tokenEmbedding = weight("token_embd.weight", [V, D]);
-  const outputNorm = weight("output_norm.weight", [D]);
-  const output = config.tiedOutput ? tokenEmbedding : weight("output.weight", [V, D]);
+  checkLlamaConfig(config);
+  const shapes = llamaTensorShapes(config);
+  const weight = (name: string, trainable = options.trainBase ?? false): Param => {
+    const shape = [...shapes.get(name)!];
+    return store.add(name, shape, { init: { kind: "data", data: source(name, shape) }, trainable, decay: false });
+  };
+  const tokenEmbedding = weight("token_embd.weight");
   const layers: LayerParams[] = [];
   for (let i = 0; i < config.layers; i++) {
-    const w = (n: string, shape: number[]) => weight(`blk.${i}.${n}.weight`, shape);
-    layers.push({
-      attnNorm: w("attn_norm", [D]),
-      q: w("attn_q", [H * Dh, D]),
-      k: w("attn_k", [Hkv * Dh, D]),
-      v: w("attn_v", [Hkv * Dh, D]),
-      o: w("attn_output", [D, H * Dh]),
-      ffnNorm: w("ffn_norm", [D]),
-      gate: w("ffn_gate", [F, D]),
-      up: w("ffn_up", [F, D]),
-      down: w("ffn_down", [D, F]),
-    });
+    const attnNorm = weight(`blk.${i}.attn_norm.weight`);
+    const ffnNorm = weight(`blk.${i}.ffn_norm.weight`);
+    const m = Object.fromEntries(LLAMA_PROJECTIONS.map((p) => [p, weight(`blk.${i}.${PROJECTION_TENSOR[p]}.weight`)])) as LayerMatrices;
+    const bias = Object.fromEntries(config.biases.map((p) => [p, weight(`blk.${i}.${PROJECTION_TENSOR[p]}.bias`)]));
+    layers.push({ ...m, attnNorm, ffnNorm, bias });
   }
-  const params: LlamaParams = { tokenEmbedding, outputNorm, output, layers, lora: new Map() };
+  const outputNorm = weight("output_norm.weight");
+  const output = config.tiedOutput ? tokenEmbedding : weight("output.weight");
+  // Frozen even under trainBase: ggml aborts when rope's frequency factors would need a gradient.
+  const ropeFreqs = config.ropeFreqs ? weight("rope_freqs.weight", false) : undefined;
+  const params: LlamaParams = { tokenEmbedding, outputNorm, output, ropeFreqs, layers, lora: new Map() };
   if (options.lora) addLora(store, params, options.lora);
   return { config, params, lora: options.lora };
 }
 
-/** `declareLlama` with the weights of a GGUF file (F32, F16 or quantized tensors, shapes checked against the metadata). */
+/** `declareLlama` with the weights of a GGUF file (F32, F16 or quantized tensors; the file's tensor set checked by `llamaConfigFromGguf`). */
 export function declareLlamaFromGguf(store: ParamStore, header: GgufHeader, file: string, options: DeclareLlamaOptions = {}): LlamaModel {
   const config = llamaConfigFromGguf(header, file);
   const byName = new Map(header.tensors.map((t) => [t.name, t]));
   const fd = openSync(file, "r");
   try {
-    return declareLlama(
-      store,
-      config,
-      (name, shape) => {
-        const t = byName.get(name);
-        if (!t) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `GGUF lacks tensor "${name}"`, { file, field: name });
-        if (t.shape.join("x") !== shape.join("x")) {
-          throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `tensor "${name}" has shape [${t.shape}], the metadata implies [${shape}]`, { file, field: name });
-        }
-        return readTensor(fd, t, file);
-      },
-      options,
-    );
+    return declareLlama(store, config, (name) => readTensor(fd, byName.get(name)!, file), options);
   } finally {
     closeSync(fd);
   }
 }
 
-const TARGET_PARAM: Record<LoraTarget, keyof LayerParams> = { q: "q", k: "k", v: "v", o: "o", gate: "gate", up: "up", down: "down" };
-
 function addLora(store: ParamStore, params: LlamaParams, lora: LoraOptions): void {
   if (!(Number.isInteger(lora.rank) && lora.rank > 0)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `LoRA rank must be a positive integer, got ${lora.rank}`, { field: "lora.rank" });
-  for (const t of lora.targets) if (!(t in TARGET_PARAM)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `unknown LoRA target "${t}" (known: ${Object.keys(TARGET_PARAM).join(", ")})`, { field: "lora.targets" });
+  for (const t of lora.targets) if (!LLAMA_PROJECTIONS.includes(t)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `unknown LoRA target "${t}" (known: ${LLAMA_PROJECTIONS.join(", ")})`, { field: "lora.targets" });
   params.layers.forEach((layer, i) => {
     for (const t of lora.targets) {
-      const [out, inp] = layer[TARGET_PARAM[t]].shape;
+      const [out, inp] = layer[t].shape;
       const bound = 1 / Math.sqrt(inp);
       const a = store.add(`lora.${i}.${t}.a`, [lora.rank, inp], { init: { kind: "uniform", low: -bound, high: bound }, decay: true });
       const b = store.add(`lora.${i}.${t}.b`, [out, lora.rank], { init: { kind: "zeros" }, decay: true });
-      params.lora.set(`blk.${i}.${t}`, { a, b, base: layer[TARGET_PARAM[t]] });
+      params.lora.set(`blk.${i}.${t}`, { a, b, base: layer[t] });
     }
   });
 }
 
+export interface LlamaDecodeOptions {
+  /**
+   * Additive attention mask f32 [B or 1, 1, T, T] (query, key), added to the scaled scores beside the causal mask:
+   * -1e9 where a query must not see a key (packed sequences, left padding). `llamaSegmentMask` builds one.
+   */
+  mask?: Tensor;
+}
+
 /**
- * Logits [B, T, V] of the decoder over `tokens` (i32 [B, T]) at `positions` (i32 [T], usually 0..T-1).
- * Causal attention over the whole window; no KV cache (training and single-pass scoring).
+ * Logits [B, T, V] of the decoder over `tokens` (i32 [B, T]) at `positions`: i32 [T] (the same for every row,
+ * usually 0..T-1) or i32 [B·T] (one per token, row-major: padded batches of different lengths, packed or offset
+ * sequences). Causal attention over the whole window; no KV cache (training and single-pass scoring).
  */
-export function llamaLogits(b: Builder, model: LlamaModel, tokens: Tensor, positions: Tensor): Tensor {
-  return b.linear(llamaHidden(b, model, tokens, positions), model.params.output);
+export function llamaLogits(b: Builder, model: LlamaModel, tokens: Tensor, positions: Tensor, options: LlamaDecodeOptions = {}): Tensor {
+  return b.linear(llamaHidden(b, model, tokens, positions, options), model.params.output);
 }
 
 /** Final hidden states [B, T, D] (after the output RMSNorm), before the vocabulary head. */
-export function llamaHidden(b: Builder, model: LlamaModel, tokens: Tensor, positions: Tensor): Tensor {
+export function llamaHidden(b: Builder, model: LlamaModel, tokens: Tensor, positions: Tensor, options: LlamaDecodeOptions = {}): Tensor {
   if (tokens.rank !== 2) throw new ReclmError("RECLM_ERR_SHAPE", `llama: tokens must be [B, T], got [${tokens.shape}]`);
-  return llamaDecode(b, model, llamaEmbed(b, model, tokens), positions);
+  return llamaDecode(b, model, llamaEmbed(b, model, tokens), positions, options);
 }
 
 /** The token embeddings [B, T, D] the decoder starts from (the rows of token_embd). */
@@ -221,44 +357,114 @@ export function llamaEmbed(b: Builder, model: LlamaModel, tokens: Tensor): Tenso
 }
 
 /**
+ * Input embeddings [B, T, D] from token ids with chosen positions replaced by given vectors (LLaRA's item slots):
+ * position (r, t) takes row `injectFrom[r, t]` of `vectors` [n, D] when that is < n, and keeps its token's
+ * embedding when it is n. `injectFrom` is an i32 [B, T] input (`llamaInjectionIndex` builds it from the injected
+ * positions). Composed from ops with a backward (ggml has no scatter that has one): the rows are gathered from
+ * [vectors; 0] with GET_ROWS, whose gradient scatters back to the vectors, and the token embeddings are multiplied
+ * by a gathered 0/1 keep flag; a kept row is its embedding exactly (·1 + 0), an injected one its vector exactly.
+ */
+export function llamaEmbedWithInjections(b: Builder, model: LlamaModel, tokens: Tensor, injectFrom: Tensor, vectors: Tensor): Tensor {
+  const D = model.config.dim;
+  if (tokens.rank !== 2) throw new ReclmError("RECLM_ERR_SHAPE", `llama: tokens must be [B, T], got [${tokens.shape}]`, { field: "tokens" });
+  if (injectFrom.dtype !== "i32" || injectFrom.shape.join("x") !== tokens.shape.join("x")) {
+    throw new ReclmError("RECLM_ERR_SHAPE", `llama: injectFrom must be i32 [${tokens.shape}] like the tokens, got ${injectFrom.dtype}[${injectFrom.shape}]`, { field: "injectFrom" });
+  }
+  if (vectors.rank !== 2 || vectors.shape[1] !== D) throw new ReclmError("RECLM_ERR_SHAPE", `llama: injected vectors must be [n, ${D}], got [${vectors.shape}]`, { field: "vectors" });
+  const n = vectors.shape[0];
+  const keepFlag = new Float32Array(n + 1);
+  keepFlag[n] = 1;
+  const keep = b.embedding(b.constant(keepFlag, [n + 1, 1]), injectFrom); // [B, T, 1]
+  const injected = b.embedding(b.concat([vectors, b.constant(0, [1, D])], 0), injectFrom); // [B, T, D]
+  return b.add(b.mul(llamaEmbed(b, model, tokens), keep), injected);
+}
+
+/**
+ * The `injectFrom` data of `llamaEmbedWithInjections` for a [B, T] batch: vector j goes to flat position
+ * injectAt[j] (r·T + t); every other position keeps its token (value n = injectAt.length).
+ */
+export function llamaInjectionIndex(B: number, T: number, injectAt: ArrayLike<number>): Int32Array {
+  const n = injectAt.length;
+  const out = new Int32Array(B * T).fill(n);
+  for (let j = 0; j < n; j++) {
+    const at = injectAt[j];
+    if (!(Number.isInteger(at) && at >= 0 && at < B * T)) throw new ReclmError("RECLM_ERR_SHAPE", `injected vector ${j} goes to position ${at}, outside the ${B}×${T} batch`, { field: "injectAt" });
+    if (out[at] !== n) throw new ReclmError("RECLM_ERR_SHAPE", `injected vectors ${out[at]} and ${j} both go to position ${at}`, { field: "injectAt" });
+    out[at] = j;
+  }
+  return out;
+}
+
+/**
  * The decoder over input embeddings x [B, T, D] instead of token ids: the transformer blocks and the final RMSNorm.
  * Methods whose inputs are not all tokens start here: LLaRA puts a projected item vector where an item's slot token
  * would be, Lite-LLM4Rec runs its rec-LLM over one cached vector per item. Gradients reach x, so whatever produced
- * it (a projector, item vectors) trains with the LoRA factors.
+ * it (a projector, item vectors) trains with the LoRA factors. `positions` as in `llamaLogits`.
  */
-export function llamaDecode(b: Builder, model: LlamaModel, x0: Tensor, positions: Tensor): Tensor {
+export function llamaDecode(b: Builder, model: LlamaModel, x0: Tensor, positions: Tensor, options: LlamaDecodeOptions = {}): Tensor {
   const { config: c, params: p } = model;
   if (x0.rank !== 3 || x0.shape[2] !== c.dim) {
     throw new ReclmError("RECLM_ERR_SHAPE", `llama: input embeddings must be [B, T, ${c.dim}], got [${x0.shape}]`);
   }
   const [B, T] = x0.shape;
-  const proj = (x: Tensor, layer: number, target: LoraTarget): Tensor => {
-    const base = b.linear(x, p.layers[layer][TARGET_PARAM[target]]);
+  if (positions.dtype !== "i32" || positions.rank !== 1 || (positions.shape[0] !== T && positions.shape[0] !== B * T)) {
+    throw new ReclmError("RECLM_ERR_SHAPE", `llama: positions must be i32 [${T}] or [${B * T}] (one per token), got ${positions.dtype}[${positions.shape}]`, { field: "positions" });
+  }
+  const { mask } = options;
+  if (mask && (mask.rank !== 4 || (mask.shape[0] !== 1 && mask.shape[0] !== B) || mask.shape[1] !== 1 || mask.shape[2] !== T || mask.shape[3] !== T)) {
+    throw new ReclmError("RECLM_ERR_SHAPE", `llama: attention mask must be [${B} or 1, 1, ${T}, ${T}], got [${mask.shape}]`, { field: "mask" });
+  }
+  // One position per token: rope runs over the batch flattened into one sequence, [1, B·T, heads, Dh], where
+  // ggml's rope takes one position per row of its third dimension.
+  const perToken = positions.shape[0] !== T;
+  const ropeOptions = { mode: c.ropeMode, base: c.ropeBase, nDims: c.ropeDims, freqScale: c.freqScale, freqFactors: p.ropeFreqs };
+  const rope = (y: Tensor, n: number) => {
+    const flat = b.rope(b.reshape(y, perToken ? [1, B * T, n, c.headDim] : [B, T, n, c.headDim]), positions, ropeOptions);
+    return b.permute(b.reshape(flat, [B, T, n, c.headDim]), [0, 2, 1, 3]); // [B, n, T, Dh]
+  };
+  // A bias is added to W·x and the adapter's (alpha/r)·B·A·x beside it: llama.cpp's build_lora_mm adapts W only.
+  const proj = (x: Tensor, layer: number, target: LlamaProjection): Tensor => {
+    const l = p.layers[layer];
+    const base = b.linear(x, l[target], l.bias[target]);
     const ad = p.lora.get(`blk.${layer}.${target}`);
     if (!ad || !model.lora) return base;
     const xa = b.linear(b.dropout(x, model.lora.dropout ?? 0), ad.a);
     return b.add(base, b.scale(b.linear(xa, ad.b), model.lora.alpha / model.lora.rank));
   };
-  const heads = (x: Tensor, n: number) => b.permute(b.reshape(x, [B, T, n, c.headDim]), [0, 2, 1, 3]); // [B, n, T, Dh]
+  const g = c.heads / c.kvHeads;
   let x = x0; // [B, T, D]
   for (let i = 0; i < c.layers; i++) {
     const l = p.layers[i];
     const h = b.rmsNorm(x, l.attnNorm, c.rmsEps);
-    const rope = (y: Tensor, n: number) => b.rope(b.reshape(y, [B, T, n, c.headDim]), positions, { mode: "normal", base: c.ropeBase, nDims: c.ropeDims });
-    // The batch is folded into the head dimension ([1, B·H, T, Dh]): ggml broadcasts the Hkv key/value heads over
-    // the H query heads (GQA) only in dims 0-2 of a backward pass (MUL_MAT's backward asserts ne[3] == 1), and with
-    // B·H query heads against B·Hkv key heads its broadcast still pairs query head h of sequence s with
-    // key head h / (H / Hkv) of the same sequence.
-    const fold = (y: Tensor, n: number) => b.reshape(y, [1, B * n, T, c.headDim]);
-    const q = fold(b.permute(rope(proj(h, i, "q"), c.heads), [0, 2, 1, 3]), c.heads); // [1, B·H, T, Dh]
-    const k = fold(b.permute(rope(proj(h, i, "k"), c.kvHeads), [0, 2, 1, 3]), c.kvHeads); // [1, B·Hkv, T, Dh]
-    const v = fold(heads(proj(h, i, "v"), c.kvHeads), c.kvHeads);
-    const att = b.softmax(b.matmulNT(q, k), { scale: 1 / Math.sqrt(c.headDim), causal: true }); // [1, B·H, T, T]
-    const o = b.reshape(b.matmul(att, v), [B, c.heads, T, c.headDim]);
-    const ctx = b.reshape(b.cont(b.permute(o, [0, 2, 1, 3])), [B, T, c.heads * c.headDim]);
+    const q = rope(proj(h, i, "q"), c.heads); // [B, H, T, Dh]
+    const k = rope(proj(h, i, "k"), c.kvHeads); // [B, Hkv, T, Dh]
+    const v = b.permute(b.reshape(proj(h, i, "v"), [B, T, c.kvHeads, c.headDim]), [0, 2, 1, 3]);
+    // Grouped-query attention without broadcasting: query head h reads kv head floor(h / g) (llama.cpp's and ggml's
+    // broadcast order), so the g query heads of a kv head, contiguous in q, are one [g·T, Dh] matrix against it.
+    // ggml's MUL_MAT backward asserts (aborting the process) on a broadcast operand that needs a gradient when B > 1.
+    const scores = b.reshape(b.matmulNT(b.reshape(q, [B, c.kvHeads, g * T, c.headDim]), k), [B, c.heads, T, T]);
+    const att = b.softmax(scores, { scale: 1 / Math.sqrt(c.headDim), causal: true, mask }); // [B, H, T, T]
+    const heads = b.reshape(b.matmul(b.reshape(att, [B, c.kvHeads, g * T, T]), v), [B, c.heads, T, c.headDim]);
+    const ctx = b.reshape(b.cont(b.permute(heads, [0, 2, 1, 3])), [B, T, c.heads * c.headDim]);
     x = b.add(x, proj(ctx, i, "o"));
     const h2 = b.rmsNorm(x, l.ffnNorm, c.rmsEps);
     x = b.add(x, proj(b.swiglu(proj(h2, i, "gate"), proj(h2, i, "up")), i, "down"));
   }
   return b.rmsNorm(x, p.outputNorm, c.rmsEps);
+}
+
+/**
+ * An additive attention mask [B, 1, T, T] (the `mask` of `llamaDecode`) from one segment id per token (row-major,
+ * B·T): a query sees only keys of its own segment (the causal mask still applies). Packed sequences get one id
+ * each; left or right padding gets an id of its own, so real tokens never see it.
+ */
+export function llamaSegmentMask(segments: ArrayLike<number>, B: number, T: number): Float32Array {
+  if (segments.length !== B * T) throw new ReclmError("RECLM_ERR_SHAPE", `llamaSegmentMask: ${segments.length} segment ids for ${B}×${T} tokens`, { field: "segments" });
+  const out = new Float32Array(B * T * T);
+  for (let r = 0; r < B; r++) {
+    for (let q = 0; q < T; q++) {
+      for (let k = 0; k < T; k++) if (segments[r * T + q] !== segments[r * T + k]) out[(r * T + q) * T + k] = -1e9;
+    }
+  }
+  return out;
 }

@@ -25,7 +25,8 @@ export function writeLoraGguf(path: string, store: ParamStore, model: LlamaModel
   writeGguf(
     path,
     {
-      "general.architecture": gguf.str("llama"),
+      // llama.cpp refuses an adapter whose architecture is not its base model's ("model arch and LoRA arch mismatch").
+      "general.architecture": gguf.str(model.config.architecture),
       "general.type": gguf.str("adapter"),
       "general.name": gguf.str(name),
       "adapter.type": gguf.str("lora"),
@@ -43,7 +44,7 @@ export async function readLoraGguf(path: string, store: ParamStore, model: Llama
   const h = await readGgufHeader(path);
   const fail = (why: string, field: string) => new ReclmError("RECLM_ERR_BAD_CHECKPOINT", why, { file: path, field });
   if (h.metadata["general.type"] !== "adapter" || h.metadata["adapter.type"] !== "lora") throw fail("not a LoRA adapter (general.type / adapter.type)", "adapter.type");
-  if (h.architecture !== "llama") throw fail(`adapter for architecture "${h.architecture}", the model is llama`, "general.architecture");
+  if (h.architecture !== model.config.architecture) throw fail(`adapter for architecture "${h.architecture}", the model is ${model.config.architecture}`, "general.architecture");
   if (!model.lora) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "declare the model with LoRA (targets, rank, alpha) before reading an adapter into it", { field: "lora" });
   const alpha = h.metadata["adapter.lora.alpha"];
   if (typeof alpha !== "number" || Math.abs(alpha - model.lora.alpha) > 1e-6 * Math.max(1, Math.abs(alpha))) {

@@ -1,5 +1,5 @@
 /**
- * Tiny llama-architecture GGUF models with random weights and a small vocabulary, written by reclm itself: tests
+ * Tiny llama-family (llama, qwen2) GGUF models with random weights and a small vocabulary, written by reclm itself: tests
  * exercise real GGUF loading (reclm's reader and llama.cpp's), the decoder forward and LoRA on a fresh machine, without
  * downloaded weights. Two tokenizer kinds, as real models ship them:
  * - "spm" (Llama 1/2, SentencePiece): control tokens, the 256 byte tokens <0x00>..<0xFF> (so any text tokenizes) and
@@ -8,25 +8,38 @@
  *   space ("Ġword", "word") and the merges that build them, and two control tokens.
  */
 import { Rng } from "../rng.ts";
-import { gguf, writeGguf, type GgufTensorData, type GgufTensorType, type GgufValue } from "./gguf-writer.ts";
-import type { LlamaConfig } from "./llama.ts";
+import { writeLlamaFamilyGguf, type WeightTypeChoice } from "./gguf-model.ts";
+import { gguf, type GgufValue } from "./gguf-writer.ts";
+import { llamaTensorShapes, type LlamaArchitecture, type LlamaConfig, type LlamaProjection } from "./llama.ts";
 
 export interface TinyLlamaOptions {
+  /** "llama" (default: NORM rope) or "qwen2" (NEOX rope, q/k/v biases). */
+  architecture?: LlamaArchitecture;
   dim?: number;
   layers?: number;
   heads?: number;
   kvHeads?: number;
+  /** Head size; default dim / heads. Any other value writes the key_length/value_length keys. */
+  headDim?: number;
   ffnDim?: number;
   /** Whole-word pieces after the byte tokens. */
   words?: readonly string[];
   /** Separate output matrix (default) or tied to the token embedding. */
   tiedOutput?: boolean;
-  /** Standard deviation of the random weights (norm weights are 1 + noise). */
+  /** Standard deviation of the random weights and biases (norm weights are 1 + noise). */
   std?: number;
-  /** Stored type of the matrices (norms stay F32): "f32" (default), "f16", or a quantized one (rows of dim values). */
-  weightType?: GgufTensorType;
+  /** Stored type of the matrices (norms, biases stay F32): "f32" (default), "f16", or a quantized one (rows of dim values). */
+  weightType?: WeightTypeChoice;
   /** "spm" (default) or "bpe". */
   tokenizer?: "spm" | "bpe";
+  /** Projections with a bias; default q, k, v for qwen2 (which requires them), none for llama. */
+  biases?: readonly LlamaProjection[];
+  /** Llama 3.x per-frequency rope divisors (headDim/2 of them), written as rope_freqs.weight (llama only). */
+  ropeFreqs?: readonly number[];
+  /** Linear rope scaling factor (rope.scaling.type "linear"); default none. */
+  ropeScalingFactor?: number;
+  /** rope.freq_base; default 10000. */
+  ropeBase?: number;
   seed?: number;
 }
 
@@ -40,60 +53,47 @@ const DEFAULT_WORDS = ["the", "a", "movie", "user", "watched", "next", "item", "
 
 /** Writes the model to `path` and returns its decoder shape (as `llamaConfigFromGguf` reads it back). */
 export function writeTinyLlamaGguf(path: string, options: TinyLlamaOptions = {}): LlamaConfig {
+  const architecture = options.architecture ?? "llama";
   const dim = options.dim ?? 32;
   const heads = options.heads ?? 4;
-  const kvHeads = options.kvHeads ?? 2;
-  const headDim = dim / heads;
-  const ffnDim = options.ffnDim ?? 64;
-  const layers = options.layers ?? 2;
-  const tiedOutput = options.tiedOutput ?? false;
+  const headDim = options.headDim ?? dim / heads;
   const std = options.std ?? 0.2;
-  const type = options.weightType ?? "f32";
   const rng = new Rng(options.seed ?? 1);
-
   const words = options.words ?? DEFAULT_WORDS;
   const vocab = (options.tokenizer ?? "spm") === "bpe" ? bpeVocab(words) : spmVocab(words);
-  const vocabSize = vocab.tokens.length;
 
-  const tensors: GgufTensorData[] = [];
-  const add = (name: string, shape: number[], norm = false) => {
+  // The values llamaConfigFromGguf reads back: GGUF stores these floats as f32.
+  const config: LlamaConfig = {
+    architecture,
+    vocabSize: vocab.tokens.length,
+    dim,
+    layers: options.layers ?? 2,
+    heads,
+    kvHeads: options.kvHeads ?? 2,
+    headDim,
+    ffnDim: options.ffnDim ?? 64,
+    rmsEps: Math.fround(1e-5),
+    ropeBase: Math.fround(options.ropeBase ?? 10000),
+    ropeDims: headDim,
+    ropeMode: architecture === "qwen2" ? "neox" : "normal",
+    freqScale: options.ropeScalingFactor === undefined ? 1 : 1 / Math.fround(options.ropeScalingFactor),
+    ropeFreqs: options.ropeFreqs !== undefined,
+    biases: options.biases ?? (architecture === "qwen2" ? ["q", "k", "v"] : []),
+    tiedOutput: options.tiedOutput ?? false,
+  };
+  const tensors = new Map<string, Float32Array>();
+  for (const [name, shape] of llamaTensorShapes(config)) {
+    if (name === "rope_freqs.weight") {
+      tensors.set(name, Float32Array.from(options.ropeFreqs!));
+      continue;
+    }
+    const norm = name.endsWith("norm.weight");
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) data[i] = (norm ? 1 : 0) + rng.normal() * (norm ? 0.1 : std);
-    tensors.push({ name, shape, data, type: norm ? "f32" : type });
-  };
-  add("token_embd.weight", [vocabSize, dim]);
-  for (let i = 0; i < layers; i++) {
-    add(`blk.${i}.attn_norm.weight`, [dim], true);
-    add(`blk.${i}.attn_q.weight`, [heads * headDim, dim]);
-    add(`blk.${i}.attn_k.weight`, [kvHeads * headDim, dim]);
-    add(`blk.${i}.attn_v.weight`, [kvHeads * headDim, dim]);
-    add(`blk.${i}.attn_output.weight`, [dim, heads * headDim]);
-    add(`blk.${i}.ffn_norm.weight`, [dim], true);
-    add(`blk.${i}.ffn_gate.weight`, [ffnDim, dim]);
-    add(`blk.${i}.ffn_up.weight`, [ffnDim, dim]);
-    add(`blk.${i}.ffn_down.weight`, [dim, ffnDim]);
+    tensors.set(name, data);
   }
-  add("output_norm.weight", [dim], true);
-  if (!tiedOutput) add("output.weight", [vocabSize, dim]);
-
-  const config: LlamaConfig = { vocabSize, dim, layers, heads, kvHeads, headDim, ffnDim, rmsEps: 1e-5, ropeBase: 10000, ropeDims: headDim, tiedOutput };
-  const metadata: Record<string, GgufValue> = {
-    "general.architecture": gguf.str("llama"),
-    "general.name": gguf.str("reclm tiny random llama"),
-    "llama.context_length": gguf.u32(512),
-    "llama.embedding_length": gguf.u32(dim),
-    "llama.block_count": gguf.u32(layers),
-    "llama.feed_forward_length": gguf.u32(ffnDim),
-    "llama.attention.head_count": gguf.u32(heads),
-    "llama.attention.head_count_kv": gguf.u32(kvHeads),
-    "llama.attention.layer_norm_rms_epsilon": gguf.f32(config.rmsEps),
-    "llama.rope.dimension_count": gguf.u32(headDim),
-    "llama.rope.freq_base": gguf.f32(config.ropeBase),
-    "llama.vocab_size": gguf.u32(vocabSize),
-    ...vocab.metadata,
-  };
-  writeGguf(path, metadata, tensors);
+  writeLlamaFamilyGguf(path, config, tensors, vocab.metadata, options.weightType ?? "f32", { name: `reclm tiny random ${architecture}`, contextLength: 512 });
   return config;
 }
 

@@ -54,6 +54,11 @@ const cases: Record<string, GradCheckCase> = {
   "maxPool1d over all time": { params: { x: [2, 4, 5] }, eps: 1e-3, op: (b, p: P) => b.maxPool1d(p.x, 5) },
   conv1d: { params: { x: [2, 3, 5], w: [4, 3, 2], c: [4] }, op: (b, p: P) => b.conv1d(p.x, p.w, p.c, { padding: 1, dilation: 2 }) },
   rope: { params: { x: [1, 3, 2, 4] }, inputs: { pos: i32(0, 1, 2) }, op: (b, p: P) => b.rope(p.x, b.input("pos", [3], "i32")) },
+  "rope (normal pairs, linear scaling, frequency factors)": {
+    params: { x: [2, 3, 2, 4] },
+    inputs: { pos: i32(0, 3, 7), ff: Float32Array.from([1, 4]) },
+    op: (b, p: P) => b.rope(p.x, b.input("pos", [3], "i32"), { mode: "normal", freqScale: 0.5, freqFactors: b.input("ff", [2]) }),
+  },
   "crossEntropy (ignored rows)": {
     loss: true,
     params: { x: [5, 6] },
@@ -130,6 +135,32 @@ describe("forward values", () => {
     const va = v.reduce((a, c) => a + (c - m) ** 2, 0) / 6;
     const ref = v.map((c) => (c - m) / Math.sqrt(va + 1e-5)).map((c, i) => c * [1, 2, 1, 1, 1, 1][i] + [0, 0, 1, 0, 0, 0][i]);
     ref.forEach((r, i) => expect(out[i]).toBeCloseTo(r, 4));
+  });
+
+  it("rope rotates pair j by position·freqScale·base^(-2j/n) / freqFactors[j] (llama's adjacent pairs, qwen2's halves)", () => {
+    const x = Array.from({ length: 2 * 2 * 6 }, (_, i) => Math.sin(i + 1));
+    const pos = [3, 11];
+    const ff = [1, 2.5, 8];
+    for (const mode of ["normal", "neox"] as const) {
+      const { out } = forward(
+        { x: { shape: [1, 2, 2, 6], values: x } },
+        (b, p) => b.rope(p.x, b.input("pos", [2], "i32"), { mode, base: 500, freqScale: 0.25, freqFactors: b.input("ff", [3]) }),
+        { pos: Int32Array.from(pos), ff: Float32Array.from(ff) },
+      );
+      for (let t = 0; t < 2; t++) {
+        for (let h = 0; h < 2; h++) {
+          const o = (t * 2 + h) * 6;
+          for (let j = 0; j < 3; j++) {
+            const theta = (pos[t] * 0.25 * 500 ** (-2 * j / 6)) / ff[j];
+            const [i0, i1] = mode === "normal" ? [o + 2 * j, o + 2 * j + 1] : [o + j, o + j + 3];
+            expect(out[i0]).toBeCloseTo(x[i0] * Math.cos(theta) - x[i1] * Math.sin(theta), 5);
+            expect(out[i1]).toBeCloseTo(x[i0] * Math.sin(theta) + x[i1] * Math.cos(theta), 5);
+          }
+        }
+      }
+    }
+    // ggml has no gradient for the factors: a trainable tensor there is refused before ggml would abort
+    expect(() => forward({ x: { shape: [1, 2, 2, 6], values: x }, f: { shape: [3], values: ff } }, (b, p) => b.rope(p.x, b.input("pos", [2], "i32"), { freqFactors: p.f }))).toThrow(/frozen parameter or a graph input/);
   });
 
   it("softmax with causal mask zeroes the future", () => {

@@ -24,7 +24,7 @@ function lmInputs(tokens: number[]) {
 }
 
 describe("llama decoder + LoRA on the engine (random tiny weights)", () => {
-  const config: LlamaConfig = { vocabSize: 11, dim: 8, layers: 2, heads: 2, kvHeads: 1, headDim: 4, ffnDim: 12, rmsEps: 1e-5, ropeBase: 10000, ropeDims: 4, tiedOutput: false };
+  const config: LlamaConfig = { architecture: "llama", ropeMode: "normal", freqScale: 1, ropeFreqs: false, biases: [], vocabSize: 11, dim: 8, layers: 2, heads: 2, kvHeads: 1, headDim: 4, ffnDim: 12, rmsEps: 1e-5, ropeBase: 10000, ropeDims: 4, tiedOutput: false };
   const rng = new Rng(5);
   const weights = new Map<string, Float32Array>();
   const source = (name: string, shape: readonly number[]) => {
