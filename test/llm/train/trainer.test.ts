@@ -15,7 +15,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const config: LlamaConfig = { vocabSize: 13, dim: 16, layers: 2, heads: 2, kvHeads: 1, headDim: 8, ffnDim: 24, rmsEps: 1e-5, ropeBase: 10000, ropeDims: 8, tiedOutput: false };
+const config: LlamaConfig = { architecture: "llama", ropeMode: "normal", freqScale: 1, ropeFreqs: false, biases: [], vocabSize: 13, dim: 16, layers: 2, heads: 2, kvHeads: 1, headDim: 8, ffnDim: 24, rmsEps: 1e-5, ropeBase: 10000, ropeDims: 8, tiedOutput: false };
 
 function decoder(lora?: LoraOptions, seed = 1): TrainableDecoder {
   const rng = new Rng(77); // the same base weights for every decoder of a test
