@@ -27,12 +27,15 @@ export interface TinyLlamaOptions {
   weightType?: GgufTensorType;
   /** "spm" (default) or "bpe". */
   tokenizer?: "spm" | "bpe";
+  /** A ready vocabulary (e.g. a trained BPE's tokens and bpeGgufMetadata) in place of the built-in one; `words` and
+   * `tokenizer` are then unused. */
+  vocab?: TinyVocab;
   seed?: number;
 }
 
 /** A vocabulary and the GGUF tokenizer metadata that describes it. */
-interface TinyVocab {
-  tokens: string[];
+export interface TinyVocab {
+  tokens: readonly string[];
   metadata: Record<string, GgufValue>;
 }
 
@@ -52,7 +55,7 @@ export function writeTinyLlamaGguf(path: string, options: TinyLlamaOptions = {})
   const rng = new Rng(options.seed ?? 1);
 
   const words = options.words ?? DEFAULT_WORDS;
-  const vocab = (options.tokenizer ?? "spm") === "bpe" ? bpeVocab(words) : spmVocab(words);
+  const vocab = options.vocab ?? ((options.tokenizer ?? "spm") === "bpe" ? bpeVocab(words) : spmVocab(words));
   const vocabSize = vocab.tokens.length;
 
   const tensors: GgufTensorData[] = [];
