@@ -89,6 +89,7 @@ export class ByteLevelBpe {
 
   /** Token ids of `text`: no BOS/EOS, control-token text encoded as plain text (llama.cpp's tokenize(text, false)). */
   encode(text: string): number[] {
+    if (typeof text !== "string") throw new ReclmError("RECLM_ERR_BAD_CONFIG", `text to encode is ${typeof text}, not a string`, { field: "text" });
     const out: number[] = [];
     const cp = codePoints(text);
     let start = 0;

@@ -177,5 +177,6 @@ describe("ByteLevelBpe", () => {
     const bpe = new ByteLevelBpe(vocab);
     expect(() => bpe.decode([vocab.tokens.length])).toThrow(/field "tokens"/);
     expect(() => bpe.decode([1.5])).toThrow(/field "tokens"/);
+    expect(() => bpe.encode(undefined as never)).toThrow(/field "text"/);
   });
 });
