@@ -82,6 +82,8 @@ for (const { dataset, protocol, corpus, encoded: histories, what, encodedWhat } 
       dataset,
       protocol,
       variant: { vocabSize },
+      // The size a per-dataset LM would start from.
+      headline: vocabSize === 8192,
       metrics: {
         vocab_size: vocab.tokens.length,
         train_s: +trainS.toFixed(3),
