@@ -40,12 +40,15 @@ export interface TinyLlamaOptions {
   ropeScalingFactor?: number;
   /** rope.freq_base; default 10000. */
   ropeBase?: number;
+  /** A ready vocabulary (e.g. a trained BPE's tokens and bpeGgufMetadata) in place of the built-in one; `words` and
+   * `tokenizer` are then unused. */
+  vocab?: TinyVocab;
   seed?: number;
 }
 
 /** A vocabulary and the GGUF tokenizer metadata that describes it. */
-interface TinyVocab {
-  tokens: string[];
+export interface TinyVocab {
+  tokens: readonly string[];
   metadata: Record<string, GgufValue>;
 }
 
@@ -60,7 +63,7 @@ export function writeTinyLlamaGguf(path: string, options: TinyLlamaOptions = {})
   const std = options.std ?? 0.2;
   const rng = new Rng(options.seed ?? 1);
   const words = options.words ?? DEFAULT_WORDS;
-  const vocab = (options.tokenizer ?? "spm") === "bpe" ? bpeVocab(words) : spmVocab(words);
+  const vocab = options.vocab ?? ((options.tokenizer ?? "spm") === "bpe" ? bpeVocab(words) : spmVocab(words));
 
   // The values llamaConfigFromGguf reads back: GGUF stores these floats as f32.
   const config: LlamaConfig = {
