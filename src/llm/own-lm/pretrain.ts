@@ -72,7 +72,7 @@ export function pretrainRecipe(size: LmSize): PretrainConfig {
     batchSize: 16,
     microBatch: size === "tiny" ? 16 : 4,
     epochs: size === "tiny" ? 4 : 3,
-    validateEvery: size === "tiny" ? 50 : 200,
+    validateEvery: 50,
     patience: 10,
     lengthBucket: 32,
     seed: 42,
