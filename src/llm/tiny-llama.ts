@@ -7,6 +7,7 @@
  * - "bpe" (SmolLM, Llama 3, Qwen: GPT-2 byte-level BPE): the 256 byte symbols, `words` with and without a leading
  *   space ("Ġword", "word") and the merges that build them, and two control tokens.
  */
+import { ReclmError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { gguf, writeGguf, type GgufTensorData, type GgufTensorType, type GgufValue } from "./gguf-writer.ts";
 import type { LlamaConfig } from "./llama.ts";
@@ -27,6 +28,15 @@ export interface TinyLlamaOptions {
   weightType?: GgufTensorType;
   /** "spm" (default) or "bpe". */
   tokenizer?: "spm" | "bpe";
+  /**
+   * Pad the vocabulary with unused tokens up to this size, for a model with a real model's shape (SmolLM2's 49,152):
+   * the padding is never produced by tokenizing text, but the embedding and output rows are there.
+   */
+  vocabSize?: number;
+  /** llama.context_length (default 512). */
+  contextLength?: number;
+  /** llama.rope.freq_base (default 10000). */
+  ropeBase?: number;
   seed?: number;
 }
 
@@ -53,7 +63,9 @@ export function writeTinyLlamaGguf(path: string, options: TinyLlamaOptions = {})
 
   const words = options.words ?? DEFAULT_WORDS;
   const vocab = (options.tokenizer ?? "spm") === "bpe" ? bpeVocab(words) : spmVocab(words);
+  if (options.vocabSize !== undefined) padVocab(vocab, options.vocabSize);
   const vocabSize = vocab.tokens.length;
+  const ropeBase = options.ropeBase ?? 10000;
 
   const tensors: GgufTensorData[] = [];
   const add = (name: string, shape: number[], norm = false) => {
@@ -77,11 +89,11 @@ export function writeTinyLlamaGguf(path: string, options: TinyLlamaOptions = {})
   add("output_norm.weight", [dim], true);
   if (!tiedOutput) add("output.weight", [vocabSize, dim]);
 
-  const config: LlamaConfig = { vocabSize, dim, layers, heads, kvHeads, headDim, ffnDim, rmsEps: 1e-5, ropeBase: 10000, ropeDims: headDim, tiedOutput };
+  const config: LlamaConfig = { vocabSize, dim, layers, heads, kvHeads, headDim, ffnDim, rmsEps: 1e-5, ropeBase, ropeDims: headDim, tiedOutput };
   const metadata: Record<string, GgufValue> = {
     "general.architecture": gguf.str("llama"),
     "general.name": gguf.str("reclm tiny random llama"),
-    "llama.context_length": gguf.u32(512),
+    "llama.context_length": gguf.u32(options.contextLength ?? 512),
     "llama.embedding_length": gguf.u32(dim),
     "llama.block_count": gguf.u32(layers),
     "llama.feed_forward_length": gguf.u32(ffnDim),
@@ -95,6 +107,25 @@ export function writeTinyLlamaGguf(path: string, options: TinyLlamaOptions = {})
   };
   writeGguf(path, metadata, tensors);
   return config;
+}
+
+/** Appends unused tokens ("<|unused_N|>", llama.cpp token type 5) until the vocabulary has `size` tokens. */
+function padVocab(vocab: TinyVocab, size: number): void {
+  const have = vocab.tokens.length;
+  if (!Number.isInteger(size) || size < have) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `vocabSize ${size} is smaller than the ${have} tokens the tokenizer needs`, { field: "vocabSize" });
+  }
+  const kinds = vocab.metadata["tokenizer.ggml.token_type"];
+  if (kinds.type !== "array") throw new ReclmError("RECLM_ERR_INTERNAL", "tiny vocabulary without token types");
+  const types = Array.from(kinds.value as ArrayLike<number>);
+  for (let i = have; i < size; i++) {
+    vocab.tokens.push(`<|unused_${i}|>`);
+    types.push(5);
+  }
+  vocab.metadata["tokenizer.ggml.tokens"] = gguf.strings(vocab.tokens);
+  vocab.metadata["tokenizer.ggml.token_type"] = gguf.i32s(types);
+  const scores = vocab.metadata["tokenizer.ggml.scores"];
+  if (scores?.type === "array") vocab.metadata["tokenizer.ggml.scores"] = gguf.f32s([...Array.from(scores.value as ArrayLike<number>), ...new Array(size - have).fill(0)]);
 }
 
 /** SentencePiece (llama.cpp's SPM tokenizer): control tokens, byte fallback, "▁word" pieces with their prefixes. */

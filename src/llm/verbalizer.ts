@@ -8,7 +8,7 @@ import type { LlamaModel } from "node-llama-cpp";
 import type { Catalog, Ranker } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
 import { encodeLlamaRecPrompt, LLAMAREC_MAX_HISTORY, LLAMAREC_PROMPT, letterTokens, llamaCppTokenizer, type LlamaRecPromptOptions, type PromptTokenizer } from "./prompts.ts";
-import { NextTokenScorer, type NextTokenScorerOptions } from "./runtime.ts";
+import { NextTokenScorer, type NextTokenScorerOptions } from "./scorer.ts";
 
 export interface VerbalizerRankerOptions extends NextTokenScorerOptions {
   prompt?: LlamaRecPromptOptions;
@@ -40,7 +40,8 @@ export class VerbalizerRanker implements Ranker {
     }
     const tokenizer = llamaCppTokenizer(model);
     const letters = letterTokens(tokenizer);
-    const scorer = await NextTokenScorer.create(model, { parallel: options.parallel, contextSize: options.contextSize ?? prompt.maxPromptTokens });
+    // The scorer reads its own fields (threads, parallel, lora, ...) and ignores the ranker's.
+    const scorer = await NextTokenScorer.create(model, { ...options, contextSize: options.contextSize ?? prompt.maxPromptTokens });
     return new VerbalizerRanker(catalog, tokenizer, letters, scorer, prompt, maxHistory, options.name ?? "llamarec-verbalizer");
   }
 
@@ -58,8 +59,7 @@ export class VerbalizerRanker implements Ranker {
   }
 
   async rank(history: Int32Array, candidates: Int32Array): Promise<Float32Array> {
-    const [scores] = await this.scorer.score([this.promptTokens(history, candidates)], this.letters.slice(0, candidates.length));
-    return Float32Array.from(scores);
+    return Float32Array.from(await this.scorer.scorePrompt(this.promptTokens(history, candidates), this.letters.slice(0, candidates.length)));
   }
 
   async dispose(): Promise<void> {
