@@ -21,7 +21,10 @@ export interface TextGeneratorOptions extends LlmContextOptions {
 }
 
 export interface GenerateOptions {
-  /** Tokens generated at most (the end-of-sequence token included). Default 64; with a trie, its depth + 1. */
+  /**
+   * Tokens generated at most (the end-of-sequence token included). Default 64 (with a trie, its depth + 1), or what
+   * the context has room for after the prompt when that is less.
+   */
   maxNewTokens?: number;
   /** 1 (default): greedy decoding. More: beam search keeping this many hypotheses. */
   beamWidth?: number;
@@ -36,6 +39,8 @@ export interface GenerateOptions {
   trie?: TokenTrie;
   signal?: AbortSignal;
 }
+
+const DEFAULT_MAX_NEW_TOKENS = 64;
 
 export type FinishReason = "eos" | "stop" | "length";
 
@@ -206,9 +211,9 @@ export class TextGenerator {
     if (!Number.isInteger(beamWidth) || beamWidth < 1 || beamWidth > this.maxBeamWidth) {
       throw new ReclmError("RECLM_ERR_BAD_CONFIG", `beamWidth must be an integer in 1..${this.maxBeamWidth} (this generator's maxBeamWidth), got ${beamWidth}`, { field: "beamWidth" });
     }
-    const maxNewTokens = options.maxNewTokens ?? (options.trie ? options.trie.depth + 1 : 64);
-    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `maxNewTokens must be a positive integer, got ${maxNewTokens}`, { field: "maxNewTokens" });
     this.pool.check(prompt, "prompt");
+    const maxNewTokens = options.maxNewTokens ?? Math.min(options.trie ? options.trie.depth + 1 : DEFAULT_MAX_NEW_TOKENS, this.pool.contextSize - prompt.length);
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `maxNewTokens must be a positive integer, got ${maxNewTokens}`, { field: "maxNewTokens" });
     if (prompt.length + maxNewTokens > this.pool.contextSize) {
       throw new ReclmError("RECLM_ERR_BAD_CONFIG", `a prompt of ${prompt.length} tokens and ${maxNewTokens} new ones do not fit a sequence of ${this.pool.contextSize}`, { field: "maxNewTokens" });
     }
