@@ -21,6 +21,16 @@ export interface TokenLogProbs {
   perplexity: number;
 }
 
+/** Perplexity of a text scored in windows. */
+export interface TextPerplexity {
+  /** Tokens predicted. */
+  predicted: number;
+  windows: number;
+  /** Mean negative log-likelihood per predicted token (nats). */
+  nll: number;
+  perplexity: number;
+}
+
 /**
  * A verbalizer's forward: for each prompt (token ids), the log-probabilities of the given candidate tokens as the next
  * token after the prompt's last position, in ONE forward pass per prompt and no generation (LlamaRec ranks its 20
@@ -86,6 +96,30 @@ export class NextTokenScorer {
     });
     const nll = -logProbs.reduce((a, b) => a + b, 0) / logProbs.length;
     return { logProbs, nll, perplexity: Math.exp(nll) };
+  }
+
+  /**
+   * Perplexity of a long text (token ids without BOS) in windows of one sequence: each window is BOS (when the model
+   * has one) and the next tokens that fit, scored from its own start, so every text token is predicted once from the
+   * tokens before it in its window (without BOS, a window's first token is not predicted). Windows run side by side.
+   */
+  async perplexity(text: readonly number[], bos: number | null, options: LongWorkOptions = {}): Promise<TextPerplexity> {
+    const lead = bos === null ? [] : [bos];
+    const room = this.pool.contextSize - lead.length;
+    if (room < (bos === null ? 2 : 1)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `a context of ${this.pool.contextSize} tokens holds no window to score`, { field: "contextSize" });
+    const windows: number[][] = [];
+    for (let i = 0; i < text.length; i += room) windows.push([...lead, ...text.slice(i, i + room)]);
+    const scored = windows.filter((w) => w.length >= 2);
+    if (scored.length === 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `a text of ${text.length} token(s) leaves nothing to predict`, { field: "text" });
+    const rows = await this.each(scored, (w) => this.pool.queue.enqueue(1, async ([seq]) => {
+      this.pool.check(w, "text");
+      const want = Array.from({ length: w.length - 1 }, (_, i) => i);
+      const outs = await this.pool.feed(seq, w, want, { probabilities: true });
+      return outs.reduce((sum, o, i) => sum + logProbOf(o.probabilities, w[i + 1], "text"), 0);
+    }), options, "perplexity");
+    const predicted = scored.reduce((n, w) => n + w.length - 1, 0);
+    const nll = -rows.reduce((a, b) => a + b, 0) / predicted;
+    return { predicted, windows: scored.length, nll, perplexity: Math.exp(nll) };
   }
 
   /**
