@@ -53,6 +53,11 @@ export class NextTokenScorer {
     return this.pool.stats;
   }
 
+  /** Prompts evaluated side by side (sequences of the context). */
+  get parallel(): number {
+    return this.pool.queue.capacity;
+  }
+
   /** CPU threads of the context. */
   get threads(): number {
     return this.pool.threads;
