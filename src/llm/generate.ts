@@ -35,6 +35,11 @@ export interface GenerateOptions {
    * tokens). Default 0: by the summed log-probability, which favours short outputs.
    */
   lengthPenalty?: number;
+  /**
+   * Beam search stops once no live hypothesis can beat the worst of `beamWidth` results (default true). The results
+   * are the same either way (the bound is exact); false runs every step up to maxNewTokens, for checking that.
+   */
+  earlyStop?: boolean;
   /** Only sequences of this trie may be generated; the end-of-sequence token is allowed exactly where one ends. */
   trie?: TokenTrie;
   signal?: AbortSignal;
@@ -80,6 +85,7 @@ interface ResolvedOptions {
   beamWidth: number;
   stop: readonly string[];
   lengthPenalty: number;
+  earlyStop: boolean;
   trie?: TokenTrie;
   signal?: AbortSignal;
 }
@@ -191,7 +197,7 @@ export class TextGenerator {
         finished.length = Math.min(finished.length, W);
         live = next;
         this.assignSequences(live, seqs, prompt);
-        if (finished.length === W && live.length > 0) {
+        if (o.earlyStop && finished.length === W && live.length > 0) {
           // No live hypothesis can do better than its score now spread over the longest output (its sum only falls).
           const bound = Math.max(...live.map((b) => b.logProb)) / Math.pow(o.maxNewTokens, o.lengthPenalty);
           if (bound <= finished[W - 1].score) break;
@@ -222,7 +228,7 @@ export class TextGenerator {
     const stop = options.stop ?? [];
     if (stop.some((s) => typeof s !== "string" || s.length === 0)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "stop strings must be non-empty", { field: "stop" });
     if (options.trie && this.model.tokens.eos === null) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "constrained generation needs the model's end-of-sequence token, and it defines none", { field: "trie" });
-    return { maxNewTokens, beamWidth, stop, lengthPenalty, trie: options.trie, signal: options.signal };
+    return { maxNewTokens, beamWidth, stop, lengthPenalty, earlyStop: options.earlyStop ?? true, trie: options.trie, signal: options.signal };
   }
 
   private checkpoint(o: ResolvedOptions): void {
