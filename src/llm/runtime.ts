@@ -1,8 +1,9 @@
 /**
- * The llama.cpp side of reclm (node-llama-cpp; with sequence-pool.ts, scorer.ts, generate.ts and embeddings.ts the
- * only modules that import it): reading GGUF headers, starting llama.cpp with a thread count and GPU setting, loading
- * models, and reference next-token distributions for parity checks. reclm's own decoder (llama.ts) trains on the
- * engine; this is the other half of the "one engine" (ggml) story: the same GGUF, run by llama.cpp.
+ * The one module that imports node-llama-cpp's code (the other llm modules import its types only): reading GGUF
+ * headers, starting llama.cpp with a thread count and GPU setting, loading models, and reference next-token
+ * distributions for parity checks. Contexts built on it: sequence-pool.ts (scorer.ts, generate.ts), embeddings.ts.
+ * reclm's own decoder (llama.ts) trains on the engine; this is the other half of the "one engine" (ggml) story: the
+ * same GGUF, run by llama.cpp.
  */
 import { getLlama, readGgufFileInfo, type Llama, type LlamaModel } from "node-llama-cpp";
 import { existsSync } from "node:fs";
