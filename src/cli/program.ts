@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { dataCommand } from "./commands/data.ts";
 import { evalCommand } from "./commands/eval.ts";
+import { lmCommand } from "./commands/lm.ts";
 import { plotCommand } from "./commands/plot.ts";
 import { retrieveCommand } from "./commands/retrieve.ts";
 import { runCommand } from "./commands/run.ts";
@@ -17,5 +18,6 @@ export function buildProgram(): Command {
   program.addCommand(retrieveCommand());
   program.addCommand(trainCommand());
   program.addCommand(plotCommand());
+  program.addCommand(lmCommand());
   return program;
 }

@@ -1,10 +1,13 @@
 /**
- * The one module that imports node-llama-cpp (docs/ARCHITECTURE.md): reading GGUF headers, and llama.cpp inference
- * on CPU for reference logits. reclm's own decoder (llama.ts) trains on the engine; this is the other half of the
- * "one engine" (ggml) story: the same GGUF, run by llama.cpp.
+ * The one module that imports node-llama-cpp's code (the other llm modules import its types only): reading GGUF
+ * headers, starting llama.cpp with a thread count and GPU setting, loading models, and reference next-token
+ * distributions for parity checks. Contexts built on it: sequence-pool.ts (scorer.ts, generate.ts), embeddings.ts.
+ * reclm's own decoder (llama.ts) trains on the engine; this is the other half of the "one engine" (ggml) story: the
+ * same GGUF, run by llama.cpp.
  */
 import { getLlama, readGgufFileInfo, type Llama, type LlamaModel } from "node-llama-cpp";
 import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { ReclmError } from "../errors.ts";
 
 /** One tensor of a GGUF file: its name, PyTorch-order shape, ggml type and absolute byte offset in the file. */
@@ -47,21 +50,117 @@ export async function readGgufHeader(path: string): Promise<GgufHeader> {
   return { architecture: String(metadata["general.architecture"] ?? ""), metadata, tensors };
 }
 
-let llama: Promise<Llama> | undefined;
+/**
+ * Where llama.cpp runs and with how many threads. Every entry point that loads a model or creates a context (scorer,
+ * generator, embedder) takes these; a context's options fall back to the ones its model was loaded with.
+ */
+export interface LlmRuntimeOptions {
+  /**
+   * CPU threads of one context. Default: $RECLM_THREADS, else `llama.cpuMathCores` (the physical cores llama.cpp
+   * counts). Measured on this project's 2-core machine (idle; SmolLM2-135M shape, Q8_0, one 1,111-token prompt):
+   * 1 thread 470 tok/s, 2 threads 804 tok/s, 4 threads 46 tok/s (node-llama-cpp's own CPU default is
+   * max(4, cores): ggml's threads spin in barriers, so more threads than cores is ~17x slower, not faster). The best
+   * measured count is the core count, hence the default.
+   */
+  threads?: number;
+  /**
+   * "auto": a GPU (CUDA, Vulkan, Metal) when node-llama-cpp finds one with a prebuilt binary, else the CPU. false
+   * (default): CPU only. Either way nothing is built or downloaded.
+   */
+  gpu?: "auto" | false;
+}
+
+const runtimes = new Map<"auto" | false, Promise<Llama>>();
+
+/** The llama.cpp runtime for a GPU setting (one per process and setting; prebuilt binaries only, never a build). */
+export function llamaRuntime(gpu: "auto" | false = false): Promise<Llama> {
+  if (gpu !== false && gpu !== "auto") throw new ReclmError("RECLM_ERR_BAD_CONFIG", `gpu must be "auto" or false, got ${JSON.stringify(gpu)}`, { field: "gpu" });
+  let runtime = runtimes.get(gpu);
+  if (!runtime) {
+    runtime = getLlama({ gpu, build: "never", logLevel: "error" as never }).then(
+      (llama) => {
+        // node-llama-cpp caps the threads of all its contexts together at max(4, cores) on CPU; cap them at the cores,
+        // so two contexts running at once share the cores instead of oversubscribing them (see `threads`).
+        if (llama.gpu === false) llama.maxThreads = llama.cpuMathCores;
+        return llama;
+      },
+      (e: unknown) => {
+        runtimes.delete(gpu);
+        throw new ReclmError("RECLM_ERR_ENGINE", `llama.cpp could not start (gpu: ${String(gpu)}): ${(e as Error).message}`, { field: "gpu" }, { cause: e });
+      },
+    );
+    runtimes.set(gpu, runtime);
+  }
+  return runtime;
+}
 
 /** llama.cpp on CPU (prebuilt binaries only: never builds, never downloads). */
 export function cpuLlama(): Promise<Llama> {
-  llama ??= getLlama({ gpu: false, build: "never", logLevel: "error" as never });
-  return llama;
+  return llamaRuntime(false);
+}
+
+/** The thread count a context gets: the option, else $RECLM_THREADS, else the runtime's physical cores. */
+export function resolveThreads(llama: Llama, threads?: number): number {
+  const env = process.env.RECLM_THREADS;
+  const n = threads ?? (env !== undefined && env !== "" ? Number(env) : llama.cpuMathCores);
+  if (!Number.isInteger(n) || n < 1) {
+    const field = threads === undefined && env ? "RECLM_THREADS" : "threads";
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${field} must be a positive integer, got ${threads ?? env}`, { field });
+  }
+  // Asked for more than the shared cap: raise the cap rather than silently run with fewer threads than asked.
+  if (llama.maxThreads !== 0 && n > llama.maxThreads) llama.maxThreads = n;
+  return n;
+}
+
+/** What reclm remembers about a model it loaded: the file (reclm's own decoder reads it) and the runtime options. */
+interface LoadedModel {
+  file: string;
+  options: LlmRuntimeOptions;
+}
+
+const loaded = new WeakMap<LlamaModel, LoadedModel>();
+
+/**
+ * Loads a GGUF model with llama.cpp. Contexts on it default to these runtime options. Dispose it when done.
+ * `vocabOnly` loads the tokenizer without the weights (prompt building for reclm's own decoder, which reads the
+ * weights itself).
+ */
+export async function loadLlamaCppModel(path: string, options: LlmRuntimeOptions & { vocabOnly?: boolean } = {}): Promise<LlamaModel> {
+  if (!existsSync(path)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", "GGUF model file not found", { file: path });
+  const llama = await llamaRuntime(options.gpu ?? false);
+  resolveThreads(llama, options.threads); // a bad thread count fails here, before the weights load
+  let model: LlamaModel;
+  try {
+    model = await llama.loadModel({ modelPath: path, vocabOnly: options.vocabOnly });
+  } catch (e) {
+    throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `llama.cpp could not load the model (${(e as Error).message})`, { file: path }, { cause: e });
+  }
+  loaded.set(model, { file: resolve(path), options: { threads: options.threads, gpu: options.gpu } });
+  return model;
+}
+
+/** The GGUF file a model was loaded from by `loadLlamaCppModel` (reclm's own decoder reads the weights from it). */
+export function modelFile(model: LlamaModel): string {
+  const info = loaded.get(model);
+  if (!info) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "this model was not loaded with loadLlamaCppModel, so its GGUF file is unknown", { field: "model" });
+  return info.file;
 }
 
 /**
- * Loads a GGUF model with llama.cpp (CPU). Dispose it when done. `vocabOnly` loads the tokenizer without the weights
- * (prompt building for reclm's own decoder, which reads the weights itself).
+ * The number of token ids the model knows (rows of token_embd). llama.cpp fails a whole batched decode on one bad id,
+ * so requests check their tokens against this first: a bad prompt rejects that prompt only.
  */
-export async function loadLlamaCppModel(path: string, options: { vocabOnly?: boolean } = {}): Promise<LlamaModel> {
-  if (!existsSync(path)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", "GGUF model file not found", { file: path });
-  return (await cpuLlama()).loadModel({ modelPath: path, vocabOnly: options.vocabOnly });
+export function vocabularySize(model: LlamaModel): number {
+  const info = model.fileInfo as { fullTensorInfo?: { name: string; dimensions: readonly (number | bigint)[] }[]; metadata?: { tokenizer?: { ggml?: { tokens?: readonly unknown[] } } } };
+  const emb = info.fullTensorInfo?.find((t) => t.name === "token_embd.weight");
+  const n = emb ? Number(emb.dimensions[1]) : info.metadata?.tokenizer?.ggml?.tokens?.length;
+  if (!n) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", "the model's vocabulary size is unknown (no token_embd.weight, no token list)", { file: loaded.get(model)?.file, field: "token_embd.weight" });
+  return n;
+}
+
+/** The thread count for a context on `model`: the context's own option, else the model's load option, else the default. */
+export function contextThreads(model: LlamaModel, threads?: number): number {
+  return resolveThreads(model.llama, threads ?? loaded.get(model)?.options.threads);
 }
 
 /**
@@ -73,11 +172,12 @@ export async function llamaCppNextTokenProbabilities(
   model: LlamaModel,
   tokens: readonly number[],
   vocabSize: number,
-  options: { loraFile?: string } = {},
+  options: { loraFile?: string; threads?: number } = {},
 ): Promise<Float64Array[]> {
   // F32 KV cache and no flash attention: llama.cpp's defaults (F16 cache) would blur a parity check at ~1e-3.
   const context = await model.createContext({
     contextSize: Math.max(64, tokens.length + 8),
+    threads: contextThreads(model, options.threads),
     sequences: 1,
     flashAttention: false,
     experimentalKvCacheKeyType: "F32",
@@ -99,76 +199,5 @@ export async function llamaCppNextTokenProbabilities(
     });
   } finally {
     await context.dispose();
-  }
-}
-
-/** Options of a next-token scorer: how many prompts llama.cpp evaluates side by side, and the context per prompt. */
-export interface NextTokenScorerOptions {
-  /** Prompts evaluated in one batch (llama.cpp sequences of one context). Defaults to 4. */
-  parallel?: number;
-  /** Tokens per prompt the context holds. Defaults to 2048. */
-  contextSize?: number;
-}
-
-/**
- * A verbalizer's forward: for each prompt (token ids), the log-probabilities of the given candidate tokens as the next
- * token after the prompt's last position, in ONE forward pass per prompt and no generation (LlamaRec ranks its 20
- * candidates by the logits of the letters A..T there; log p differs from the raw logit by one constant per prompt,
- * so the ranking is the same). Runs on llama.cpp with any GGUF node-llama-cpp loads.
- */
-export class NextTokenScorer {
-  private constructor(
-    private readonly context: Awaited<ReturnType<LlamaModel["createContext"]>>,
-    private readonly contextSize: number,
-  ) {}
-
-  static async create(model: LlamaModel, options: NextTokenScorerOptions = {}): Promise<NextTokenScorer> {
-    const parallel = options.parallel ?? 4;
-    const contextSize = options.contextSize ?? 2048;
-    if (!Number.isInteger(parallel) || parallel < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `parallel must be a positive integer, got ${parallel}`, { field: "parallel" });
-    const context = await model.createContext({ contextSize: contextSize * parallel, sequences: parallel, flashAttention: false });
-    return new NextTokenScorer(context, contextSize);
-  }
-
-  /** out[i][j] = log P(candidates[j] | prompts[i]). */
-  async score(prompts: readonly (readonly number[])[], candidates: readonly number[]): Promise<Float64Array[]> {
-    for (const c of candidates) {
-      if (!Number.isInteger(c) || c < 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `candidate token ${c} is not a token id`, { field: "candidates" });
-    }
-    const out: Float64Array[] = new Array(prompts.length);
-    let next = 0;
-    const worker = async () => {
-      const seq = this.context.getSequence();
-      try {
-        for (let i = next++; i < prompts.length; i = next++) {
-          const tokens = prompts[i];
-          if (tokens.length === 0 || tokens.length > this.contextSize) {
-            throw new ReclmError("RECLM_ERR_BAD_CONFIG", `prompt ${i} has ${tokens.length} tokens; 1..${this.contextSize} fit`, { field: "prompts" });
-          }
-          const items = tokens.map((t, k) => (k === tokens.length - 1 ? ([t, { generateNext: { probabilities: true } }] as const) : t));
-          const res = await seq.controlledEvaluate(items as never);
-          const probs = res[tokens.length - 1]?.next?.probabilities;
-          if (!probs) throw new ReclmError("RECLM_ERR_INTERNAL", `llama.cpp returned no next-token distribution for prompt ${i}`);
-          // The distribution covers the whole vocabulary: a candidate missing from it is not a token of this model.
-          out[i] = Float64Array.from(candidates, (c) => {
-            const p = probs.get(c as never);
-            if (p === undefined) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `candidate token ${c} is outside the model's vocabulary of ${probs.size}`, { field: "candidates" });
-            return Math.log(p);
-          });
-          await seq.clearHistory();
-        }
-      } finally {
-        seq.dispose();
-      }
-    };
-    const n = Math.min(this.context.sequencesLeft, prompts.length);
-    // Another score() still holds every sequence: running none would return an empty result, not an error.
-    if (n === 0 && prompts.length > 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "score() calls on one NextTokenScorer must not overlap; await the previous one", { field: "score" });
-    await Promise.all(Array.from({ length: n }, worker));
-    return out;
-  }
-
-  async dispose(): Promise<void> {
-    await this.context.dispose();
   }
 }

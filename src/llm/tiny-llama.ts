@@ -7,6 +7,7 @@
  * - "bpe" (SmolLM, Llama 3, Qwen: GPT-2 byte-level BPE): the 256 byte symbols, `words` with and without a leading
  *   space ("Ġword", "word") and the merges that build them, and two control tokens.
  */
+import { ReclmError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { writeLlamaFamilyGguf, type WeightTypeChoice } from "./gguf-model.ts";
 import { gguf, type GgufValue } from "./gguf-writer.ts";
@@ -40,6 +41,13 @@ export interface TinyLlamaOptions {
   ropeScalingFactor?: number;
   /** rope.freq_base; default 10000. */
   ropeBase?: number;
+  /**
+   * Pad the vocabulary with unused tokens up to this size, for a model with a real model's shape (SmolLM2's 49,152):
+   * the padding is never produced by tokenizing text, but the embedding and output rows are there.
+   */
+  vocabSize?: number;
+  /** {arch}.context_length (default 512). */
+  contextLength?: number;
   /** A ready vocabulary (e.g. a trained BPE's tokens and bpeGgufMetadata) in place of the built-in one; `words` and
    * `tokenizer` are then unused. */
   vocab?: TinyVocab;
@@ -63,7 +71,8 @@ export function writeTinyLlamaGguf(path: string, options: TinyLlamaOptions = {})
   const std = options.std ?? 0.2;
   const rng = new Rng(options.seed ?? 1);
   const words = options.words ?? DEFAULT_WORDS;
-  const vocab = options.vocab ?? ((options.tokenizer ?? "spm") === "bpe" ? bpeVocab(words) : spmVocab(words));
+  const built = options.vocab ?? ((options.tokenizer ?? "spm") === "bpe" ? bpeVocab(words) : spmVocab(words));
+  const vocab = options.vocabSize === undefined ? built : padVocab(built, options.vocabSize);
 
   // The values llamaConfigFromGguf reads back: GGUF stores these floats as f32.
   const config: LlamaConfig = {
@@ -96,7 +105,7 @@ export function writeTinyLlamaGguf(path: string, options: TinyLlamaOptions = {})
     for (let i = 0; i < n; i++) data[i] = (norm ? 1 : 0) + rng.normal() * (norm ? 0.1 : std);
     tensors.set(name, data);
   }
-  writeLlamaFamilyGguf(path, config, tensors, vocab.metadata, options.weightType ?? "f32", { name: `reclm tiny random ${architecture}`, contextLength: 512 });
+  writeLlamaFamilyGguf(path, config, tensors, vocab.metadata, options.weightType ?? "f32", { name: `reclm tiny random ${architecture}`, contextLength: options.contextLength ?? 512 });
   return config;
 }
 
@@ -193,4 +202,21 @@ function bpeVocab(words: readonly string[]): TinyVocab {
       "tokenizer.ggml.add_bos_token": gguf.bool(false),
     },
   };
+}
+
+/** The vocabulary with unused tokens ("<|unused_N|>", llama.cpp token type 5) appended until it has `size` tokens. */
+function padVocab(vocab: TinyVocab, size: number): TinyVocab {
+  const have = vocab.tokens.length;
+  if (!Number.isInteger(size) || size < have) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `vocabSize ${size} is smaller than the ${have} tokens the tokenizer needs`, { field: "vocabSize" });
+  }
+  const kinds = vocab.metadata["tokenizer.ggml.token_type"];
+  if (kinds?.type !== "array") throw new ReclmError("RECLM_ERR_INTERNAL", "tiny vocabulary without token types");
+  const tokens = [...vocab.tokens, ...Array.from({ length: size - have }, (_, i) => `<|unused_${have + i}|>`)];
+  const metadata = { ...vocab.metadata };
+  metadata["tokenizer.ggml.tokens"] = gguf.strings(tokens);
+  metadata["tokenizer.ggml.token_type"] = gguf.i32s([...Array.from(kinds.value as ArrayLike<number>), ...new Array<number>(size - have).fill(5)]);
+  const scores = vocab.metadata["tokenizer.ggml.scores"];
+  if (scores?.type === "array") metadata["tokenizer.ggml.scores"] = gguf.f32s([...Array.from(scores.value as ArrayLike<number>), ...new Array<number>(size - have).fill(0)]);
+  return { tokens, metadata };
 }

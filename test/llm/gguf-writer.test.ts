@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Engine, ParamStore } from "../../src/engine/index.ts";
 import { encodeGguf, f32ToF16, gguf } from "../../src/llm/gguf-writer.ts";
 import { declareLlamaFromGguf, llamaConfigFromGguf } from "../../src/llm/llama.ts";
-import { llamaCppNextTokenProbabilities, loadLlamaCppModel, readGgufHeader } from "../../src/llm/runtime.ts";
+import { llamaCppNextTokenProbabilities, loadLlamaCppModel, readGgufHeader, vocabularySize } from "../../src/llm/runtime.ts";
 import { gpt2ByteSymbols, writeTinyLlamaGguf, type TinyLlamaOptions } from "../../src/llm/tiny-llama.ts";
 import { Rng } from "../../src/rng.ts";
 import { decoderLogProbs } from "../helpers/decoder.ts";
@@ -53,7 +53,7 @@ async function parity(options: TinyLlamaOptions, name: string): Promise<number> 
   const file = join(dir, `${name}.gguf`);
   const config = writeTinyLlamaGguf(file, options);
   const V = config.vocabSize;
-  const cpp = await loadLlamaCppModel(file);
+  const cpp = await loadLlamaCppModel(file, { threads: 1 });
   try {
     const r = new Rng(8);
     const tokens = [1, ...Array.from({ length: 23 }, () => r.int(3, V))];
@@ -98,7 +98,7 @@ describe("tiny random llama GGUF written by reclm", () => {
   it("its byte-level BPE vocabulary (SmolLM/Llama-3/Qwen kind) tokenizes in llama.cpp: merged words, bytes for the rest", async () => {
     const file = join(dir, "bpe.gguf");
     writeTinyLlamaGguf(file, { tokenizer: "bpe", words: ["the", "movie", "A", "them"] });
-    const cpp = await loadLlamaCppModel(file);
+    const cpp = await loadLlamaCppModel(file, { threads: 1 });
     try {
       const ids = cpp.tokenize("the movie A them", false).map(Number);
       // GPT-2 pre-tokenization: "the", " movie", " A", " them", each one merged token (ids past the 256 byte symbols)
@@ -118,10 +118,35 @@ describe("tiny random llama GGUF written by reclm", () => {
     }
   }, 30_000);
 
+  it("pads the vocabulary to a real model's size with unused tokens; context length and RoPE base are written as asked", async () => {
+    for (const tokenizer of ["bpe", "spm"] as const) {
+      const plainFile = join(dir, `plain-${tokenizer}.gguf`);
+      const paddedFile = join(dir, `padded-${tokenizer}.gguf`);
+      const plain = writeTinyLlamaGguf(plainFile, { tokenizer, words: ["the", "movie"] });
+      const config = writeTinyLlamaGguf(paddedFile, { tokenizer, words: ["the", "movie"], vocabSize: 1000, contextLength: 4096, ropeBase: 100000 });
+      expect(config.vocabSize).toBe(1000);
+      expect(config.ropeBase).toBe(100000);
+      const h = await readGgufHeader(paddedFile);
+      expect(h.tensors.find((t) => t.name === "token_embd.weight")!.shape).toEqual([1000, config.dim]);
+      expect(h.metadata["llama.context_length"]).toBe(4096);
+      expect(h.metadata["llama.rope.freq_base"]).toBe(100000);
+      const [a, b] = [await loadLlamaCppModel(plainFile, { threads: 1 }), await loadLlamaCppModel(paddedFile, { threads: 1 })];
+      try {
+        expect(vocabularySize(b)).toBe(1000);
+        expect(b.trainContextSize).toBe(4096);
+        // the padding is never produced by tokenizing text
+        expect(b.tokenize("the movie é", false)).toEqual(a.tokenize("the movie é", false));
+      } finally {
+        await Promise.all([a.dispose(), b.dispose()]);
+      }
+      expect(() => writeTinyLlamaGguf(join(dir, "small.gguf"), { tokenizer, vocabSize: plain.vocabSize - 1 })).toThrow(/vocabSize \d+ is smaller than the \d+ tokens/);
+    }
+  }, 60_000);
+
   it("its SentencePiece vocabulary tokenizes text in llama.cpp: whole-word pieces, byte fallback for the rest", async () => {
     const file = join(dir, "vocab.gguf");
     writeTinyLlamaGguf(file, { words: ["the", "movie"] });
-    const cpp = await loadLlamaCppModel(file);
+    const cpp = await loadLlamaCppModel(file, { threads: 1 });
     try {
       const h = await readGgufHeader(file);
       const ids = cpp.tokenize("the movie", false).map(Number);

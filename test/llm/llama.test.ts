@@ -145,7 +145,7 @@ describeWithShared("llama decoder vs llama.cpp on real weights (stories260K)", [
 
   it("gives llama.cpp's next-token distribution at every position (F32 KV cache there), and LoRA starts as a no-op", async () => {
     const header = await readGgufHeader(file);
-    const cpp = await loadLlamaCppModel(file);
+    const cpp = await loadLlamaCppModel(file, { threads: 1 });
     try {
       const tokens = [1, ...cpp.tokenize(text, false).map(Number)]; // BOS + text
       const T = tokens.length;
@@ -176,7 +176,7 @@ describeWithShared("llama decoder vs llama.cpp on real weights (stories260K)", [
 
   it("LoRA fine-tuning (q, v; base frozen) lowers the loss on a text and leaves the base weights untouched", async () => {
     const header = await readGgufHeader(file);
-    const cpp = await loadLlamaCppModel(file);
+    const cpp = await loadLlamaCppModel(file, { threads: 1 });
     const tokens = [1, ...cpp.tokenize("The purple robot sang to the quiet moon every night.", false).map(Number)];
     await cpp.dispose();
     const T = tokens.length;

@@ -42,7 +42,7 @@ describe("LoRA adapters as llama.cpp GGUF adapter files", () => {
     const tokens = [1, ...Array.from({ length: 15 }, () => r.int(3, config.vocabSize))];
     const ours = decoderLogProbs(engine, store, lm, tokens).map((row) => row.map(Math.exp));
 
-    const cpp = await loadLlamaCppModel(base);
+    const cpp = await loadLlamaCppModel(base, { threads: 1 });
     try {
       const plain = await llamaCppNextTokenProbabilities(cpp, tokens, config.vocabSize);
       const adapted = await llamaCppNextTokenProbabilities(cpp, tokens, config.vocabSize, { loraFile: adapter });

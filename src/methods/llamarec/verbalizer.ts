@@ -7,7 +7,7 @@
 import type { LlamaModel } from "node-llama-cpp";
 import type { Catalog, Ranker } from "../../contracts.ts";
 import { llamaCppTokenizer } from "../../llm/prompt.ts";
-import { NextTokenScorer, type NextTokenScorerOptions } from "../../llm/runtime.ts";
+import { NextTokenScorer, type NextTokenScorerOptions } from "../../llm/scorer.ts";
 import { LlamaRecPrompter, type LlamaRecPrompterOptions } from "./prompter.ts";
 
 export interface VerbalizerRankerOptions extends NextTokenScorerOptions, LlamaRecPrompterOptions {}
@@ -36,8 +36,7 @@ export class VerbalizerRanker implements Ranker {
   }
 
   async rank(history: Int32Array, candidates: Int32Array): Promise<Float32Array> {
-    const [scores] = await this.scorer.score([this.promptTokens(history, candidates)], this.prompter.letters.slice(0, candidates.length));
-    return Float32Array.from(scores);
+    return Float32Array.from(await this.scorer.scorePrompt(this.promptTokens(history, candidates), this.prompter.letters.slice(0, candidates.length)));
   }
 
   /** Many users at once: prompts spread over the scorer's parallel sequences. */

@@ -101,7 +101,7 @@ describe("LlamaRec prompts on llama.cpp's tokenizers (reclm's tiny models)", () 
     it(`resolves the verbalizer's letter tokens from a tokenized training example (${kind})`, async () => {
       const file = join(dir, `${kind}.gguf`);
       writeTinyLlamaGguf(file, { tokenizer: kind, words: ["movie", "the", "story", ...letters], seed: 2 });
-      const model = await loadLlamaCppModel(file);
+      const model = await loadLlamaCppModel(file, { threads: 1 });
       try {
         const tok = llamaCppTokenizer(model);
         const ids = letterTokens(tok);
@@ -130,7 +130,7 @@ describe("LlamaRec prompts on llama.cpp's tokenizers (reclm's tiny models)", () 
 describeWithShared("LlamaRec prompts with the Llama-2 vocabulary", ["models", "llama-2-tiny-random", "llama-2-tiny-random.gguf"], (file) => {
   let model: LlamaModel;
   it("puts newline (13) before the letter and EOS (2) after it, as the authors' collate function asserts", async () => {
-    model = await loadLlamaCppModel(file);
+    model = await loadLlamaCppModel(file, { threads: 1 });
     try {
       const tok = llamaCppTokenizer(model);
       const ids = letterTokens(tok);

@@ -30,7 +30,7 @@ describe("VerbalizerRanker (LlamaRec's one-forward ranker on llama.cpp)", () => 
   it("scores each candidate by its letter at the prompt's last position, as reclm's decoder computes it", async () => {
     const file = join(dir, "tiny.gguf");
     writeTinyLlamaGguf(file, { words, seed: 4, dim: 32 });
-    const model = await loadLlamaCppModel(file);
+    const model = await loadLlamaCppModel(file, { threads: 1 });
     const ranker = await VerbalizerRanker.create(model, catalog, { parallel: 1, contextSize: 1024 });
     const store = new ParamStore(engine);
     try {

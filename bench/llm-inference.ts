@@ -1,0 +1,175 @@
+/**
+ * Prompt throughput (tokens/s) of reclm's NextTokenScorer with its default settings against the same prompts
+ * evaluated straight through node-llama-cpp (no reclm code) at each thread count asked for, in ONE run on one
+ * machine: what reclm's runtime layer (thread default, request queue, sequence pool, prefix re-use, checks) costs or
+ * saves over using llama.cpp by hand. Both sides do the same work per prompt: evaluate it and return the next-token
+ * distribution at its last position (the verbalizer's forward). Repeats alternate the sides (so load from other
+ * processes hits both alike) and start each side on a fresh context, so no prompt is ever found in a KV cache.
+ *
+ * The model has the exact shape of a real small LM with random weights, written by reclm (under .cache, not
+ * committed): SmolLM2-135M (llama: vocab 49,152, d 576, 30 layers, 9 heads, 3 KV heads, FFN 1,536, tied embeddings);
+ * a Qwen2.5-0.5B shape (qwen2) is in the table for when reclm's GGUF writer writes qwen2.
+ *
+ *   npx tsx bench/llm-inference.ts [--shape smollm2-135m-shape|qwen2.5-0.5b-shape] [--weight-type q8_0|f16]
+ *     [--prompts 8] [--min-tokens 300] [--max-tokens 1500] [--repeats 3] [--direct-threads 1,2]
+ * Writes bench/results/llm-inference.json.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { getLlama, type LlamaModel, type Token } from "node-llama-cpp";
+import type { GgufTensorType } from "../src/llm/gguf-writer.ts";
+import { loadLlamaCppModel, readGgufHeader } from "../src/llm/runtime.ts";
+import { NextTokenScorer } from "../src/llm/scorer.ts";
+import { writeTinyLlamaGguf, type TinyLlamaOptions } from "../src/llm/tiny-llama.ts";
+import { PACKAGE_ROOT } from "../src/paths.ts";
+import { Rng } from "../src/rng.ts";
+import { writeBenchResult, type BenchRow } from "./lib/results.ts";
+
+/** Real models' shapes (their config.json), written with random weights. */
+const SHAPES: Record<string, { architecture: string; options: TinyLlamaOptions }> = {
+  "smollm2-135m-shape": {
+    architecture: "llama",
+    options: { vocabSize: 49152, dim: 576, layers: 30, heads: 9, kvHeads: 3, ffnDim: 1536, tiedOutput: true, ropeBase: 100000, contextLength: 8192, tokenizer: "bpe" },
+  },
+  "qwen2.5-0.5b-shape": {
+    architecture: "qwen2",
+    options: { vocabSize: 151936, dim: 896, layers: 24, heads: 14, kvHeads: 2, ffnDim: 4864, tiedOutput: true, ropeBase: 1000000, contextLength: 32768, tokenizer: "bpe" },
+  },
+};
+
+const { values: args } = parseArgs({
+  options: {
+    shape: { type: "string", default: "smollm2-135m-shape" },
+    "weight-type": { type: "string", default: "q8_0" },
+    prompts: { type: "string", default: "8" },
+    "min-tokens": { type: "string", default: "300" },
+    "max-tokens": { type: "string", default: "1500" },
+    repeats: { type: "string", default: "3" },
+    "direct-threads": { type: "string", default: "1,2" },
+  },
+});
+const shapeName = args.shape!;
+const shape = SHAPES[shapeName];
+if (!shape) throw new Error(`--shape must be one of ${Object.keys(SHAPES).join(", ")}, got ${shapeName}`);
+const weightType = args["weight-type"] as GgufTensorType;
+if (weightType !== "q8_0" && weightType !== "f16") throw new Error(`--weight-type must be q8_0 or f16, got ${weightType}`);
+const nPrompts = Number(args.prompts);
+const minTokens = Number(args["min-tokens"]);
+const maxTokens = Number(args["max-tokens"]);
+const repeats = Number(args.repeats);
+const directThreads = args["direct-threads"]!.split(",").map(Number);
+const CONTEXT = 2048;
+if (maxTokens > CONTEXT) throw new Error(`--max-tokens must be at most the context of ${CONTEXT}`);
+
+// The model: written once (same seed, same bytes), kept under .cache.
+const dir = join(PACKAGE_ROOT, ".cache", "bench-llm");
+mkdirSync(dir, { recursive: true });
+const file = join(dir, `${shapeName}-${weightType}.gguf`);
+if (!existsSync(file)) {
+  const t0 = performance.now();
+  writeTinyLlamaGguf(file, { ...shape.options, weightType, std: 0.02, seed: 1, ...(shape.architecture === "llama" ? {} : { architecture: shape.architecture }) } as TinyLlamaOptions);
+  process.stderr.write(`wrote ${file} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+}
+const written = (await readGgufHeader(file)).architecture;
+if (written !== shape.architecture) {
+  throw new Error(`${shapeName} needs a ${shape.architecture} GGUF, and reclm's writer (writeTinyLlamaGguf) wrote ${written}: it does not write ${shape.architecture} yet`);
+}
+
+// Prompts of realistic length (a LlamaRec prompt is ~300-1,500 tokens), BOS first, evenly spread lengths.
+const rng = new Rng(7);
+const vocab = shape.options.vocabSize!;
+const prompts = Array.from({ length: nPrompts }, (_, i) => {
+  const n = Math.round(minTokens + ((maxTokens - minTokens) * i) / Math.max(1, nPrompts - 1));
+  return [0, ...Array.from({ length: n - 1 }, () => rng.int(1, vocab - 1))];
+});
+const totalTokens = prompts.reduce((s, p) => s + p.length, 0);
+const candidates = Array.from({ length: 20 }, (_, i) => 100 + i); // the verbalizer's 20 letters stand-in
+
+/** reclm: the scorer with its defaults (threads, parallel sequences, context), one call over all prompts. */
+async function runReclm(model: LlamaModel): Promise<{ seconds: number; threads: number; parallel: number }> {
+  const scorer = await NextTokenScorer.create(model, { contextSize: CONTEXT });
+  try {
+    const t0 = performance.now();
+    const rows = await scorer.score(prompts, candidates);
+    const seconds = (performance.now() - t0) / 1000;
+    if (rows.length !== prompts.length || rows.some((r) => r.some((v) => !Number.isFinite(v)))) throw new Error("reclm returned a bad score row");
+    return { seconds, threads: scorer.threads, parallel: scorer.parallel };
+  } finally {
+    await scorer.dispose();
+  }
+}
+
+/** node-llama-cpp by hand: one context with `threads`, each prompt evaluated with the distribution at its end. */
+async function runDirect(model: LlamaModel, threads: number): Promise<number> {
+  const context = await model.createContext({ contextSize: CONTEXT, sequences: 1, threads, flashAttention: false });
+  try {
+    const seq = context.getSequence();
+    const t0 = performance.now();
+    for (const p of prompts) {
+      const out = await seq.controlledEvaluate(p.map((t, k) => (k === p.length - 1 ? [t as Token, { generateNext: { probabilities: true } }] : (t as Token))));
+      if (!out[p.length - 1]?.next?.probabilities) throw new Error("node-llama-cpp returned no distribution");
+      await seq.clearHistory();
+    }
+    return (performance.now() - t0) / 1000;
+  } finally {
+    await context.dispose();
+  }
+}
+
+const reclmModel = await loadLlamaCppModel(file);
+// The direct side: its own llama.cpp instance, no thread cap (each context gets exactly what it asks for).
+const directLlama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never, maxThreads: 0 });
+const directModel = await directLlama.loadModel({ modelPath: file });
+
+const reclmSeconds: number[] = [];
+let reclmSettings = { threads: 0, parallel: 0 };
+const directSeconds = new Map<number, number[]>(directThreads.map((t) => [t, []]));
+// One untimed pass of each side warms the page cache and the weights.
+await runReclm(reclmModel);
+await runDirect(directModel, directThreads[0]);
+for (let r = 0; r < repeats; r++) {
+  const ours = await runReclm(reclmModel);
+  reclmSeconds.push(ours.seconds);
+  reclmSettings = { threads: ours.threads, parallel: ours.parallel };
+  for (const t of directThreads) directSeconds.get(t)!.push(await runDirect(directModel, t));
+  process.stderr.write(`repeat ${r + 1}/${repeats}: reclm ${(totalTokens / ours.seconds).toFixed(1)} tok/s; ${directThreads.map((t) => `direct@${t} ${(totalTokens / directSeconds.get(t)!.at(-1)!).toFixed(1)}`).join(", ")} tok/s\n`);
+}
+await reclmModel.dispose();
+await directModel.dispose();
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const rate = (seconds: number[]) => ({ tokens_per_s: totalTokens / median(seconds), tokens_per_s_min: totalTokens / Math.max(...seconds), tokens_per_s_max: totalTokens / Math.min(...seconds) });
+const direct = directThreads.map((t) => ({ threads: t, ...rate(directSeconds.get(t)!) }));
+const best = direct.reduce((a, b) => (b.tokens_per_s > a.tokens_per_s ? b : a));
+const ours = rate(reclmSeconds);
+const common = `${nPrompts} prompts of ${minTokens}-${maxTokens} tokens (${totalTokens} in all), random ids, ${weightType.toUpperCase()} weights, context ${CONTEXT}; median of ${repeats} alternating repeats after one untimed pass each`;
+const rows: BenchRow[] = [
+  {
+    method: "reclm-scorer",
+    dataset: shapeName,
+    protocol: "prompt-throughput",
+    metrics: { ...ours, speedup: ours.tokens_per_s / best.tokens_per_s },
+    variant: reclmSettings,
+    headline: true,
+    notes: `NextTokenScorer defaults (threads = cores, ${reclmSettings.parallel} parallel sequences, F16 KV), one score() over all prompts; speedup = vs llama-cpp-direct at its best thread count (${best.threads}); ${common}`,
+  },
+  ...direct.map((d) => ({
+    method: "llama-cpp-direct",
+    dataset: shapeName,
+    protocol: "prompt-throughput",
+    metrics: { tokens_per_s: d.tokens_per_s, tokens_per_s_min: d.tokens_per_s_min, tokens_per_s_max: d.tokens_per_s_max },
+    variant: { threads: d.threads },
+    headline: d === best,
+    notes: `node-llama-cpp 3.21.1 by hand: one context (1 sequence, ${d.threads} thread${d.threads > 1 ? "s" : ""}), controlledEvaluate with the distribution at the last token, clearHistory between prompts; ${common}`,
+  })),
+];
+writeBenchResult({
+  benchmark: "llm-inference",
+  command: `npx tsx bench/llm-inference.ts --shape ${shapeName} --weight-type ${weightType} --prompts ${nPrompts} --min-tokens ${minTokens} --max-tokens ${maxTokens} --repeats ${repeats} --direct-threads ${directThreads.join(",")}`,
+  inputs: [file],
+  rows,
+});
