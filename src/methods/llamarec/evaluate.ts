@@ -1,0 +1,98 @@
+/**
+ * LlamaRec's evaluation (anchors.md §1.3): the retriever's top-20 on the test split (history masked); the users whose
+ * answer is among them form the subset the ranker re-orders; the overall figure combines the ranker on the subset with
+ * the retriever on everyone else. The ranker runs on llama.cpp (the base GGUF, plus the fine-tuned adapter), and the
+ * retriever alone on the same users sits in the same table, so the ranker's gain is the difference of two rows.
+ */
+import type { LongWorkOptions, SequenceDataset } from "../../contracts.ts";
+import { ReclmError } from "../../errors.ts";
+import { retrieveTopK, type Retrieval } from "../../eval/full-ranking.ts";
+import { inputHistory } from "../../eval/history.ts";
+import { llamarecSubsetOverall, type LlamaRecSubsetOverall } from "../../eval/llamarec.ts";
+import { loadLlamaCppModel } from "../../llm/runtime.ts";
+import { resolveModel } from "../../models/resolve.ts";
+import { LLAMAREC_CANDIDATES, LLAMAREC_PROMPT } from "./prompt.ts";
+import { VerbalizerRanker } from "./verbalizer.ts";
+
+/** One LLM to rank with: a base GGUF, with a LoRA adapter for the fine-tuned ranker or without for zero-shot. */
+export interface RankerSpec {
+  name: string;
+  llm: string;
+  adapter?: string;
+}
+
+export interface EvaluateLlamaRecOptions extends LongWorkOptions {
+  ds: SequenceDataset;
+  /** The retriever (run dir or baseline name). */
+  retriever: string;
+  rankers: readonly RankerSpec[];
+  split?: "val" | "test";
+  ks?: number[];
+  /** Batch size of the papers' "mean of batch means" figures (LlamaRec: 16 on ML-100k). */
+  batchSize?: number;
+  threads?: number;
+  /** Prompts llama.cpp evaluates side by side. */
+  parallel?: number;
+}
+
+export interface LlamaRecEvaluation {
+  retrieval: Retrieval;
+  results: LlamaRecSubsetOverall[];
+  /** Seconds the ranker took per subset user (mean), per ranker. */
+  secondsPerUser: number[];
+}
+
+/** Scores of every subset user's candidates by one ranker, batched over llama.cpp's parallel sequences. */
+async function rankSubset(ranker: VerbalizerRanker, ds: SequenceDataset, retrieval: Retrieval, o: LongWorkOptions & { chunk: number; stage: string }): Promise<(Float32Array | undefined)[]> {
+  const out: (Float32Array | undefined)[] = new Array(retrieval.users.length).fill(undefined);
+  const subset: number[] = [];
+  retrieval.hits.forEach((h, i) => h && subset.push(i));
+  for (let s = 0; s < subset.length; s += o.chunk) {
+    o.signal?.throwIfAborted();
+    const part = subset.slice(s, s + o.chunk);
+    const scores = await ranker.rankMany(part.map((i) => ({ history: inputHistory(ds, retrieval.users[i], retrieval.split), candidates: retrieval.candidates[i] })));
+    part.forEach((i, j) => (out[i] = scores[j]));
+    o.onProgress?.({ stage: o.stage, done: Math.min(subset.length, s + o.chunk), total: subset.length, unit: "users" });
+  }
+  return out;
+}
+
+export async function evaluateLlamaRec(o: EvaluateLlamaRecOptions): Promise<LlamaRecEvaluation> {
+  if (o.rankers.length === 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "no ranker to evaluate", { field: "rankers" });
+  const split = o.split ?? "test";
+  const retriever = await resolveModel(o.retriever, o.ds, { split });
+  let retrieval: Retrieval;
+  try {
+    retrieval = await retrieveTopK(retriever, o.ds, split, LLAMAREC_CANDIDATES, { maskHistory: true, onProgress: o.onProgress, signal: o.signal });
+  } finally {
+    await retriever.dispose?.();
+  }
+  const results: LlamaRecSubsetOverall[] = [];
+  const secondsPerUser: number[] = [];
+  const parallel = o.parallel ?? 4;
+  for (const spec of o.rankers) {
+    const model = await loadLlamaCppModel(spec.llm, { threads: o.threads });
+    try {
+      const maxPromptTokens = Math.min(LLAMAREC_PROMPT.maxPromptTokens, model.trainContextSize);
+      const ranker = await VerbalizerRanker.create(model, o.ds.catalog, {
+        name: spec.name,
+        parallel,
+        contextSize: maxPromptTokens,
+        prompt: { ...LLAMAREC_PROMPT, maxPromptTokens },
+        ...(spec.adapter ? { lora: { file: spec.adapter } } : {}),
+      });
+      try {
+        const t0 = performance.now();
+        const scores = await rankSubset(ranker, o.ds, retrieval, { chunk: parallel * 4, stage: `rank (${spec.name})`, onProgress: o.onProgress, signal: o.signal });
+        const n = retrieval.hits.reduce((a, h) => a + h, 0);
+        secondsPerUser.push((performance.now() - t0) / 1000 / Math.max(1, n));
+        results.push(llamarecSubsetOverall(retrieval, scores, spec.name, { ks: o.ks ?? [1, 5, 10], batchSize: o.batchSize ?? 16 }));
+      } finally {
+        await ranker.dispose();
+      }
+    } finally {
+      await model.dispose();
+    }
+  }
+  return { retrieval, results, secondsPerUser };
+}
