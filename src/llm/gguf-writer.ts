@@ -196,13 +196,24 @@ function tensorBytes(t: GgufTensorData): Uint8Array {
   }
 }
 
+export interface EncodeGgufOptions {
+  /**
+   * Write `general.alignment` (32) first. Default true; gguf-py's writer (llama.cpp's converters) leaves the key
+   * out for the default alignment, and readers assume 32 without it.
+   */
+  alignmentKey?: boolean;
+}
+
 /** Serializes a GGUF file: metadata in the given order, then the tensors. */
-export function encodeGguf(metadata: Readonly<Record<string, GgufValue>>, tensors: readonly GgufTensorData[]): Uint8Array {
+export function encodeGguf(metadata: Readonly<Record<string, GgufValue>>, tensors: readonly GgufTensorData[], options: EncodeGgufOptions = {}): Uint8Array {
   const out = new Bytes();
   out.raw(UTF8.encode("GGUF"));
   out.u32(3);
   out.u64(tensors.length);
-  const kv = { "general.alignment": gguf.u32(ALIGNMENT), ...metadata };
+  if (metadata["general.alignment"] && !(metadata["general.alignment"].type === "u32" && metadata["general.alignment"].value === ALIGNMENT)) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `GGUF metadata "general.alignment": this writer aligns to ${ALIGNMENT} only`, { field: "general.alignment" });
+  }
+  const kv = (options.alignmentKey ?? true) ? { "general.alignment": gguf.u32(ALIGNMENT), ...metadata } : metadata;
   out.u64(Object.keys(kv).length);
   for (const [key, value] of Object.entries(kv)) {
     out.string(key);

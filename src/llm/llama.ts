@@ -56,6 +56,8 @@ export interface LoraOptions {
   targets: readonly LoraTarget[];
   /** Dropout on the adapter's input in training graphs (LlamaRec 0.05, LLaRA 0.1). Default 0. */
   dropout?: number;
+  /** Blocks that get adapters (PEFT's layers_to_transform). Default: all. */
+  layers?: readonly number[];
 }
 
 type LayerMatrices = Record<LlamaProjection, Param>;
@@ -364,7 +366,14 @@ export function declareLlamaFromGguf(store: ParamStore, header: GgufHeader, file
 function addLora(store: ParamStore, params: LlamaParams, lora: LoraOptions): void {
   if (!(Number.isInteger(lora.rank) && lora.rank > 0)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `LoRA rank must be a positive integer, got ${lora.rank}`, { field: "lora.rank" });
   for (const t of lora.targets) if (!LLAMA_PROJECTIONS.includes(t)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `unknown LoRA target "${t}" (known: ${LLAMA_PROJECTIONS.join(", ")})`, { field: "lora.targets" });
+  const layers = lora.layers ?? params.layers.map((_, i) => i);
+  for (const [k, i] of layers.entries()) {
+    if (!(Number.isInteger(i) && i >= 0 && i < params.layers.length) || layers.indexOf(i) !== k) {
+      throw new ReclmError("RECLM_ERR_BAD_CONFIG", `LoRA layers must be distinct block indices in [0, ${params.layers.length}), got ${i}`, { field: "lora.layers" });
+    }
+  }
   params.layers.forEach((layer, i) => {
+    if (!layers.includes(i)) return;
     for (const t of lora.targets) {
       const [out, inp] = layer[t].shape;
       const bound = 1 / Math.sqrt(inp);
