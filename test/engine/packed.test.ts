@@ -1,5 +1,7 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { compile, Engine, ParamStore, quantize, type Param } from "../../src/engine/index.ts";
+import { compile, Engine, ParamStore, quantize, saveCheckpoint, type Param } from "../../src/engine/index.ts";
 import { PACKED_TYPE_ID } from "../../src/engine/quant.ts";
 import type { PackedType } from "../../src/engine/tensor.ts";
 import { Rng } from "../../src/rng.ts";
@@ -69,6 +71,33 @@ describe("frozen parameters kept packed (quantized blocks, F16) as linear weight
     plain.dispose();
   });
 
+  it("a product big enough for graph.ts's OUT_PROD -> MUL_MAT rewrite keeps its OUT_PROD for a packed W", () => {
+    // dx = OUT_PROD(W, dyᵀ): 64 rows × 512 × 512 multiply-adds is over the rewrite's 8M threshold, and the rewrite
+    // (mul_mat of transposed copies) is F32-only; a packed W must keep the OUT_PROD that dequantizes its rows.
+    const [rows, n, k] = [64, 512, 512];
+    const w = Float32Array.from({ length: n * k }, () => r.normal());
+    const xs = Float32Array.from({ length: rows * k }, () => r.normal());
+    const weights = Float32Array.from({ length: rows * n }, () => r.normal());
+    const dx = (packed: boolean) => {
+      const store = new ParamStore(engine);
+      const wq = quantize(PACKED_TYPE_ID.q8_0, w, k);
+      const probe = new ParamStore(engine);
+      const pw = probe.add("W", [n, k], { init: { kind: "packed", type: "q8_0", load: () => wq } });
+      probe.initialize(new Rng(0));
+      const W = store.add("W", [n, k], packed ? { init: { kind: "packed", type: "q8_0", load: () => wq } } : { init: { kind: "data", data: probe.readDequantized(pw) }, trainable: false });
+      probe.dispose();
+      const x = store.add("x", [rows, k], { init: { kind: "data", data: xs } });
+      store.initialize(new Rng(0));
+      const g = compile(engine, { mode: "grad", params: store, build: (b) => ({ loss: b.sum(b.mul(b.linear(x, W), b.constant(weights, [rows, n]))) }) });
+      g.run({});
+      const out = g.grad(x);
+      g.dispose();
+      store.dispose();
+      return out;
+    };
+    expect(relErr(dx(true), dx(false))).toBeLessThan(1e-5);
+  });
+
   it("refuses to train, write or read raw a packed parameter, rows that are not whole blocks, and other ops on it", () => {
     const store = new ParamStore(engine);
     const load = () => quantize(PACKED_TYPE_ID.q8_0, wv, K);
@@ -84,6 +113,8 @@ describe("frozen parameters kept packed (quantized blocks, F16) as linear weight
     ok.initialize(new Rng(0));
     expect(() => ok.read(W2)).toThrow(/stored as q8_0; read its values with readDequantized/);
     expect(() => ok.write(W2, new Float32Array(N * K))).toThrow(/stored as q8_0 and frozen/);
+    // a checkpoint holds F32 parameters: a store with packed ones is refused, not saved as something else
+    expect(() => saveCheckpoint(join(tmpdir(), "reclm-packed-never-written.safetensors"), { store: ok })).toThrow(/"W" is stored as q8_0/);
     expect(() => compile(engine, { mode: "eval", params: ok, build: (b) => ({ outputs: { y: b.add(W2, b.input("x", [N, K])) } }) })).toThrow(/add: expects f32 tensors, got q8_0/);
     ok.dispose();
     void W;
