@@ -7,7 +7,7 @@ import { ReclmError } from "../errors.ts";
 import type { Engine } from "./engine.ts";
 import { GGML_OP_POOL, GGML_ROPE_TYPE, GGML_TYPE, type GgmlBase, type Ptr } from "./ffi/ggml.ts";
 import { Param } from "./params.ts";
-import { checkShape, contiguousStrides, fmt, numel, shapeError, Tensor, toNe, type DType, type Shape } from "./tensor.ts";
+import { checkShape, contiguousStrides, fmt, numel, shapeError, Tensor, toNe, type DType, type InputDType, type Shape } from "./tensor.ts";
 
 /**
  * "eval": forward only. "grad": + backward, gradients readable. "train": + clipping and an AdamW step.
@@ -91,7 +91,7 @@ export class Builder {
   // ---------------------------------------------------------------- inputs and constants
 
   /** A named input filled on every `graph.run({ [name]: data })`. i32 inputs take Int32Array, f32 Float32Array. */
-  input(name: string, shape: Shape, dtype: DType = "f32"): Tensor {
+  input(name: string, shape: Shape, dtype: InputDType = "f32"): Tensor {
     if (this.inputs.has(name)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `duplicate graph input "${name}"`);
     const t = this.newTensor(shape, dtype, `input "${name}"`);
     this.B.ggml_set_name(t.ptr, name.slice(0, 60));
@@ -293,13 +293,20 @@ export class Builder {
     return this.matmulNT(a, this.cont(this.transpose(b)));
   }
 
-  /** x [.., in] · W[out, in]ᵀ + bias[out] (PyTorch nn.Linear layout). */
+  /**
+   * x [.., in] · W[out, in]ᵀ + bias[out] (PyTorch nn.Linear layout). W may be a packed frozen parameter (quantized,
+   * F16): ggml multiplies it as stored, with the activations converted to its dot-product type, as llama.cpp does.
+   */
   linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
-    this.f32("linear", x, weight);
+    this.f32("linear", x);
+    this.f32OrPacked("linear", weight);
     if (weight.rank !== 2) throw shapeError("linear", `weight must be [out, in], got ${fmt(weight)}`);
     if (x.shape[x.rank - 1] !== weight.shape[1]) throw shapeError("linear", `x ${fmt(x)} does not match weight ${fmt(weight)} (in = ${weight.shape[1]})`);
     const out = [...x.shape.slice(0, -1), weight.shape[0]];
-    let y = this.wrap(this.B.ggml_mul_mat(this.ctx, weight.ptr, this.contig(x).ptr), out);
+    // The gradient to x of a packed W is OUT_PROD(W, dyᵀ), whose CPU kernel asserts on batch dims it would have to
+    // broadcast W over: x goes in as one [rows, in] matrix.
+    const xin = weight.dtype === "f32" ? this.contig(x) : this.reshape(x, [x.numel / weight.shape[1], weight.shape[1]]);
+    let y = this.reshapeTo(this.wrap(this.B.ggml_mul_mat(this.ctx, weight.ptr, xin.ptr), [...xin.shape.slice(0, -1), weight.shape[0]]), out);
     if (bias) {
       if (bias.rank !== 1 || bias.shape[0] !== weight.shape[0]) throw shapeError("linear", `bias ${fmt(bias)} must be [${weight.shape[0]}]`);
       y = this.add(y, bias);
@@ -311,7 +318,7 @@ export class Builder {
 
   /** table [V, D] rows at ids (i32, any shape) -> [...ids.shape, D]. Ids must be in [0, V) (checked by the graph at run). */
   embedding(table: Tensor, ids: Tensor): Tensor {
-    this.f32("embedding", table);
+    this.f32OrPacked("embedding", table); // GET_ROWS converts packed rows to F32
     if (ids.dtype !== "i32") throw shapeError("embedding", `ids must be i32, got ${ids.dtype}`);
     if (table.rank !== 2) throw shapeError("embedding", `table must be [V, D], got ${fmt(table)}`);
     const flat = this.reshape(ids, [ids.numel]);
@@ -593,7 +600,7 @@ export class Builder {
   // ---------------------------------------------------------------- internals
 
   /** @internal */
-  newTensor(shape: Shape, dtype: DType, what: string): Tensor {
+  newTensor(shape: Shape, dtype: InputDType, what: string): Tensor {
     checkShape(shape, what);
     const ne = toNe(shape);
     const ptr = this.B.ggml_new_tensor_4d(this.ctx, dtype === "i32" ? GGML_TYPE.I32 : GGML_TYPE.F32, ne[0], ne[1], ne[2], ne[3]);
@@ -642,6 +649,11 @@ export class Builder {
 
   private f32(op: string, ...ts: Tensor[]): void {
     for (const t of ts) if (t.dtype !== "f32") throw shapeError(op, `expects f32 tensors, got ${t.dtype}${fmt(t)}`);
+  }
+
+  /** An F32 tensor, or a packed frozen parameter (the linear weight and embedding table ggml reads as stored). */
+  private f32OrPacked(op: string, t: Tensor): void {
+    if (t.dtype === "i32") throw shapeError(op, `expects an f32 or packed tensor, got ${t.dtype}${fmt(t)}`);
   }
 }
 

@@ -10,11 +10,11 @@
  *   const { loss } = train.run({ ids, targets });
  */
 export { Engine, type EngineOptions } from "./engine.ts";
-export { Tensor, type DType, type Shape } from "./tensor.ts";
+export { Tensor, type DType, type InputDType, type PackedType, type Shape } from "./tensor.ts";
 export { Param, ParamStore, fillInit, type Init, type ParamOptions } from "./params.ts";
 export { Builder, type GraphMode, type SoftmaxOptions, type CrossEntropyOptions, type RopeOptions } from "./builder.ts";
 export { ComputeAllocator, Graph, compile, type CompileOptions, type BuildResult, type NodeProfile, type RunOptions, type RunResult } from "./graph.ts";
 export { AdamW, GradAccumulator, lrAt, type AdamWOptions, type LrSchedule } from "./optim.ts";
 export { runInChild, type ChildJob, type ChildJobContext, type RunInChildOptions } from "./child.ts";
 export { saveCheckpoint, loadCheckpoint, type CheckpointState, type CheckpointMeta } from "./checkpoint.ts";
-export { dequantize, quantize, ggmlTypeBytes, ggmlTypeName, GGML_TYPE } from "./quant.ts";
+export { dequantize, quantize, ggmlTypeBytes, ggmlTypeName, packedTypeOf, PACKED_TYPE_ID, GGML_TYPE } from "./quant.ts";

@@ -2,7 +2,8 @@ import { ReclmError } from "../errors.ts";
 import type { Rng } from "../rng.ts";
 import type { Engine } from "./engine.ts";
 import { GGML_TYPE, type Ptr } from "./ffi/ggml.ts";
-import { checkShape, numel, Tensor, toNe, type Shape } from "./tensor.ts";
+import { PACKED_TYPE_ID, dequantize, ggmlTypeBytes } from "./quant.ts";
+import { checkShape, numel, Tensor, toNe, type PackedType, type Shape } from "./tensor.ts";
 
 /** How a parameter is filled by `ParamStore.initialize`. */
 export type Init =
@@ -15,7 +16,14 @@ export type Init =
   | { kind: "uniform"; low: number; high: number }
   /** Glorot uniform over the last two dims (fanIn = shape[-1], fanOut = shape[-2]), PyTorch's xavier_uniform_. */
   | { kind: "xavierUniform" }
-  | { kind: "data"; data: Float32Array };
+  | { kind: "data"; data: Float32Array }
+  /** Values read when the store is initialized, not held by the parameter afterwards (weights from a file). */
+  | { kind: "load"; load: () => Float32Array }
+  /**
+   * A frozen tensor kept in ggml's stored form (quantized blocks, F16, BF16: `PackedType`), its raw bytes read at
+   * initialize. Usable as a linear weight and an embedding table only; never trainable.
+   */
+  | { kind: "packed"; type: PackedType; load: () => Uint8Array };
 
 export interface ParamOptions {
   /** Default: truncNormal(0.02, 0.04) for rank >= 2, zeros for rank 1. */
@@ -35,7 +43,7 @@ export class Param extends Tensor {
 
   /** @internal */
   constructor(ptr: Ptr, name: string, shape: Shape, init: Init, decay: boolean, trainable: boolean) {
-    super(ptr, shape, "f32");
+    super(ptr, shape, init.kind === "packed" ? init.type : "f32");
     this.name = name;
     this.init = init;
     this.decay = decay;
@@ -72,14 +80,21 @@ export class ParamStore {
     if (Buffer.byteLength(name) >= 64) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `param name too long (ggml limit 63 bytes): "${name}"`);
     const B = this.engine.ggml.base;
     const ne = toNe(shape);
-    const ptr = B.ggml_new_tensor_4d(this.ctx, GGML_TYPE.F32, ne[0], ne[1], ne[2], ne[3]);
-    B.ggml_set_name(ptr, name);
     const rank2 = shape.length >= 2;
     const init = options.init ?? (rank2 ? { kind: "truncNormal", std: 0.02, bound: 0.04 } : { kind: "zeros" });
     if (init.kind === "data" && init.data.length !== numel(shape)) {
       throw new ReclmError("RECLM_ERR_SHAPE", `param "${name}": init data has ${init.data.length} values, shape [${shape}] needs ${numel(shape)}`);
     }
-    const p = new Param(ptr, name, shape, init, options.decay ?? rank2, options.trainable ?? true);
+    const packed = init.kind === "packed";
+    if (packed) {
+      if (!Object.hasOwn(PACKED_TYPE_ID, init.type)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `param "${name}": ggml type "${init.type}" cannot be kept packed (${Object.keys(PACKED_TYPE_ID).join(", ")})`, { field: name });
+      if (options.trainable) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `param "${name}" is stored as ${init.type}: only F32 parameters train`, { field: name });
+      // ggml asserts (aborting) on a row that is not a whole number of blocks.
+      ggmlTypeBytes(PACKED_TYPE_ID[init.type], numel(shape), shape[shape.length - 1]);
+    }
+    const ptr = B.ggml_new_tensor_4d(this.ctx, packed ? PACKED_TYPE_ID[init.type] : GGML_TYPE.F32, ne[0], ne[1], ne[2], ne[3]);
+    B.ggml_set_name(ptr, name);
+    const p = new Param(ptr, name, shape, init, options.decay ?? rank2, options.trainable ?? !packed);
     if (p.trainable) B.ggml_set_param(ptr);
     this.params.push(p);
     this.byName.set(name, p);
@@ -93,7 +108,22 @@ export class ParamStore {
     if (this.params.length === 0) throw new ReclmError("RECLM_ERR_ENGINE", "ParamStore has no parameters");
     this.buffer = this.engine.ggml.base.ggml_backend_alloc_ctx_tensors(this.ctx, this.engine.backend);
     if (!this.buffer) throw new ReclmError("RECLM_ERR_ENGINE", "could not allocate parameter buffer");
-    for (const p of this.params) this.write(p, fillInit(p.init, p.shape, rng));
+    for (const p of this.params) {
+      if (p.init.kind !== "packed") {
+        this.write(p, fillInit(p.init, p.shape, rng));
+        continue;
+      }
+      const bytes = p.init.load();
+      const want = Number(this.engine.ggml.base.ggml_nbytes(p.ptr));
+      if (bytes.length !== want) throw new ReclmError("RECLM_ERR_SHAPE", `param "${p.name}": ${bytes.length} bytes of ${p.dtype}, shape [${p.shape}] needs ${want}`, { field: p.name });
+      this.engine.ggml.base.ggml_backend_tensor_set(p.ptr, bytes, 0, bytes.length);
+    }
+  }
+
+  /** Bytes of the parameter buffer (what the parameters hold resident). */
+  get bytes(): number {
+    this.assertReady();
+    return Number(this.engine.ggml.base.ggml_backend_buffer_get_size(this.buffer));
   }
 
   get isInitialized(): boolean {
@@ -119,17 +149,30 @@ export class ParamStore {
     return this.params.reduce((s, p) => s + p.numel, 0);
   }
 
+  /** An F32 parameter's values (a packed one refuses: see `readDequantized`). */
   read(p: Param | string): Float32Array {
     const param = typeof p === "string" ? this.get(p) : p;
     this.assertReady();
+    if (param.dtype !== "f32") throw new ReclmError("RECLM_ERR_BAD_CONFIG", `param "${param.name}" is stored as ${param.dtype}; read its values with readDequantized`, { field: param.name });
     const out = new Float32Array(param.numel);
     this.engine.ggml.base.ggml_backend_tensor_get(param.ptr, out, 0, out.byteLength);
     return out;
   }
 
+  /** Any parameter's values as F32 (a packed one converted by ggml's own routine). */
+  readDequantized(p: Param | string): Float32Array {
+    const param = typeof p === "string" ? this.get(p) : p;
+    if (param.dtype === "f32") return this.read(param);
+    this.assertReady();
+    const raw = new Uint8Array(Number(this.engine.ggml.base.ggml_nbytes(param.ptr)));
+    this.engine.ggml.base.ggml_backend_tensor_get(param.ptr, raw, 0, raw.byteLength);
+    return dequantize(PACKED_TYPE_ID[param.dtype as PackedType], raw, param.numel, param.shape[param.rank - 1]);
+  }
+
   write(p: Param | string, data: Float32Array): void {
     const param = typeof p === "string" ? this.get(p) : p;
     this.assertReady();
+    if (param.dtype !== "f32") throw new ReclmError("RECLM_ERR_BAD_CONFIG", `param "${param.name}" is stored as ${param.dtype} and frozen; it cannot be written`, { field: param.name });
     if (data.length !== param.numel) {
       throw new ReclmError("RECLM_ERR_SHAPE", `param "${param.name}": got ${data.length} values, shape [${param.shape}] needs ${param.numel}`);
     }
@@ -168,6 +211,13 @@ export function fillInit(init: Init, shape: Shape, rng: Rng): Float32Array {
       return out.fill(init.value);
     case "data":
       return Float32Array.from(init.data);
+    case "load": {
+      const data = init.load();
+      if (data.length !== n) throw new ReclmError("RECLM_ERR_SHAPE", `init load gave ${data.length} values, shape [${shape}] needs ${n}`);
+      return data;
+    }
+    case "packed":
+      throw new ReclmError("RECLM_ERR_BAD_CONFIG", `a packed ${init.type} init holds bytes, not values`);
     case "normal":
       for (let i = 0; i < n; i++) out[i] = (init.mean ?? 0) + init.std * rng.normal();
       return out;

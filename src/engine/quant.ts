@@ -4,6 +4,17 @@
  * frozen base weights of a quantized GGUF into reclm's decoder (as F32) and by tests to write quantized models.
  */
 import { checkGgmlType, ggmlBytes, ggmlQuantize, ggmlToFloat, GGML_TYPE, loadGgml } from "./ffi/ggml.ts";
+import type { PackedType } from "./tensor.ts";
+
+/** ggml type ids (ggml.h `enum ggml_type`) of the packed types. */
+export const PACKED_TYPE_ID: Readonly<Record<PackedType, number>> = {
+  f16: 1, q4_0: 2, q4_1: 3, q5_0: 6, q5_1: 7, q8_0: 8, q2_K: 10, q3_K: 11, q4_K: 12, q5_K: 13, q6_K: 14, iq4_nl: 20, iq4_xs: 23,
+};
+
+/** The packed type of a ggml type id, or undefined when parameters cannot keep that type. */
+export function packedTypeOf(type: number): PackedType | undefined {
+  return (Object.keys(PACKED_TYPE_ID) as PackedType[]).find((k) => PACKED_TYPE_ID[k] === type);
+}
 
 /** Bytes of n values of ggml type `type`, in rows of `perRow` values (blocks never straddle rows). */
 export function ggmlTypeBytes(type: number, n: number, perRow = n): number {

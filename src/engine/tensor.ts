@@ -9,7 +9,16 @@
 import { ReclmError } from "../errors.ts";
 import type { Ptr } from "./ffi/ggml.ts";
 
-export type DType = "f32" | "i32";
+/**
+ * ggml's block formats (and F16) a frozen parameter may keep as stored in a GGUF file: the types whose MUL_MAT
+ * (forward), OUT_PROD (the backward to the activations) and GET_ROWS (embedding rows) ggml's CPU backend computes
+ * with the weight as is (test/engine/packed.test.ts checks each against the dequantized weight). Not BF16: ggml's
+ * CPU OUT_PROD aborts the process on it ("fatal error", measured with node-llama-cpp 3.21.1's ggml).
+ */
+export type PackedType = "f16" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q8_0" | "q2_K" | "q3_K" | "q4_K" | "q5_K" | "q6_K" | "iq4_nl" | "iq4_xs";
+export type DType = "f32" | "i32" | PackedType;
+/** What a graph input holds (Int32Array or Float32Array). */
+export type InputDType = "f32" | "i32";
 export type Shape = readonly number[];
 
 export class Tensor {

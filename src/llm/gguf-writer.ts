@@ -1,5 +1,5 @@
 /**
- * A small GGUF (v3) writer: metadata + F32, F16 and quantized (Q8_0, Q4_0, Q4_K, Q6_K) tensors. reclm writes its own GGUF files — tiny random models for
+ * A small GGUF (v3) writer: metadata + F32, F16 and quantized (Q8_0, Q4_0, Q5_0, Q4_K, Q6_K) tensors. reclm writes its own GGUF files — tiny random models for
  * tests that must not depend on downloaded weights (tiny-llama.ts), and later the LMs it trains — and reads them
  * back with the same reader llama.cpp uses (runtime.ts), so what it writes is what llama.cpp loads.
  *
@@ -43,11 +43,11 @@ export interface GgufTensorData {
   type?: GgufTensorType;
 }
 
-export type GgufTensorType = "f32" | "f16" | "q8_0" | "q4_0" | "q4_K" | "q6_K";
+export type GgufTensorType = "f32" | "f16" | "q8_0" | "q4_0" | "q5_0" | "q4_K" | "q6_K";
 
 const ALIGNMENT = 32;
 const VALUE_TYPE = { u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9, u64: 10, i64: 11, f64: 12 } as const;
-const GGML_TYPE_ID: Record<GgufTensorType, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 8, q4_K: 12, q6_K: 14 };
+const GGML_TYPE_ID: Record<GgufTensorType, number> = { f32: 0, f16: 1, q4_0: 2, q5_0: 6, q8_0: 8, q4_K: 12, q6_K: 14 };
 const UTF8 = new TextEncoder();
 
 /** Growable little-endian byte sink. */
@@ -196,13 +196,24 @@ function tensorBytes(t: GgufTensorData): Uint8Array {
   }
 }
 
+export interface EncodeGgufOptions {
+  /**
+   * Write `general.alignment` (32) first. Default true; gguf-py's writer (llama.cpp's converters) leaves the key
+   * out for the default alignment, and readers assume 32 without it.
+   */
+  alignmentKey?: boolean;
+}
+
 /** Serializes a GGUF file: metadata in the given order, then the tensors. */
-export function encodeGguf(metadata: Readonly<Record<string, GgufValue>>, tensors: readonly GgufTensorData[]): Uint8Array {
+export function encodeGguf(metadata: Readonly<Record<string, GgufValue>>, tensors: readonly GgufTensorData[], options: EncodeGgufOptions = {}): Uint8Array {
   const out = new Bytes();
   out.raw(UTF8.encode("GGUF"));
   out.u32(3);
   out.u64(tensors.length);
-  const kv = { "general.alignment": gguf.u32(ALIGNMENT), ...metadata };
+  if (metadata["general.alignment"] && !(metadata["general.alignment"].type === "u32" && metadata["general.alignment"].value === ALIGNMENT)) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `GGUF metadata "general.alignment": this writer aligns to ${ALIGNMENT} only`, { field: "general.alignment" });
+  }
+  const kv = (options.alignmentKey ?? true) ? { "general.alignment": gguf.u32(ALIGNMENT), ...metadata } : metadata;
   out.u64(Object.keys(kv).length);
   for (const [key, value] of Object.entries(kv)) {
     out.string(key);

@@ -2,13 +2,14 @@
  * reclm's own llama-architecture decoder on the training engine: the forward llama.cpp runs (RMSNorm, rotary
  * position embedding, grouped-query causal attention, SwiGLU MLP, final RMSNorm, output head), built with engine ops
  * that all have a backward, plus LoRA adapters (W + (alpha/r)·B·A, B = 0 at init, as PEFT) on any projection.
- * The base weights come from a GGUF file (F32, F16, or any quantized type llama.cpp reads, dequantized once) and stay
+ * The base weights come from a GGUF file of a llama-family architecture (llama incl. Llama 3.x, qwen2), kept in their
+ * stored type where ggml multiplies them as stored (F16, Q8_0, the K-quants...) or dequantized to F32, and stay
  * frozen unless asked; the LoRA factors are the trainable parameters. This is the decoder forward the LLM methods
  * (LlamaRec's verbalizer fine-tuning, LLaRA, GenRec, Lite-LLM4Rec) share: one forward, one LoRA, one trainer.
- * Parity with llama.cpp on real weights: test/llm/llama.test.ts.
+ * Parity with llama.cpp on real weights: test/llm/llama.test.ts; per architecture: test/llm/llama-family.test.ts.
  */
 import { closeSync, openSync, readSync } from "node:fs";
-import { dequantize, ggmlTypeBytes, type Builder, type Param, type ParamStore, type Tensor } from "../engine/index.ts";
+import { dequantize, ggmlTypeBytes, ggmlTypeName, PACKED_TYPE_ID, packedTypeOf, type Builder, type Init, type Param, type ParamStore, type Tensor } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import type { GgufHeader, GgufTensor } from "./runtime.ts";
 
@@ -55,6 +56,8 @@ export interface LoraOptions {
   targets: readonly LoraTarget[];
   /** Dropout on the adapter's input in training graphs (LlamaRec 0.05, LLaRA 0.1). Default 0. */
   dropout?: number;
+  /** Blocks that get adapters (PEFT's layers_to_transform). Default: all. */
+  layers?: readonly number[];
 }
 
 type LayerMatrices = Record<LlamaProjection, Param>;
@@ -244,32 +247,54 @@ function checkLlamaTensors(config: LlamaConfig, tensors: readonly GgufTensor[], 
 }
 
 /**
- * Reads one tensor's values from the GGUF file: F32 as stored, every other type ggml knows (F16, BF16, Q8_0, Q4_0,
- * the K-quants...) converted by ggml's own routine. The base weights are frozen, so a quantized model trains its LoRA
- * factors against the dequantized weights, the values llama.cpp multiplies with.
+ * One tensor's stored bytes, read when the store is initialized (the file is opened then: the declared model holds
+ * no weights in JS). A type ggml cannot size is an error naming the tensor.
  */
-function readTensor(fd: number, t: GgufTensor, file: string): Float32Array {
+function tensorBytes(file: string, t: GgufTensor): Uint8Array {
   const n = t.shape.reduce((a, b) => a * b, 1);
-  const perRow = t.shape[t.shape.length - 1];
   let size: number;
   try {
-    size = t.ggmlType === GGML_F32 ? n * 4 : ggmlTypeBytes(t.ggmlType, n, perRow);
+    size = t.ggmlType === GGML_F32 ? n * 4 : ggmlTypeBytes(t.ggmlType, n, t.shape[t.shape.length - 1]);
   } catch (e) {
     throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `tensor "${t.name}" has ggml type ${t.ggmlType}, which reclm cannot read (${(e as Error).message})`, { file, field: t.name }, { cause: e });
   }
   const raw = new Uint8Array(size);
-  const got = readSync(fd, raw, 0, size, t.fileOffset);
-  if (got !== size) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `tensor "${t.name}" is truncated`, { file, field: t.name });
-  return t.ggmlType === GGML_F32 ? new Float32Array(raw.buffer) : dequantize(t.ggmlType, raw, n, perRow);
+  const fd = openSync(file, "r");
+  try {
+    if (readSync(fd, raw, 0, size, t.fileOffset) !== size) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `tensor "${t.name}" is truncated`, { file, field: t.name });
+  } finally {
+    closeSync(fd);
+  }
+  return raw;
 }
 
-/** Where base weights come from: (GGUF tensor name, PyTorch-order shape) -> values. */
-export type WeightSource = (name: string, shape: readonly number[]) => Float32Array;
+/** One tensor's values: F32 as stored, every other type ggml knows (F16, BF16, Q8_0, the K-quants...) through ggml's own converter. */
+function tensorValues(file: string, t: GgufTensor): Float32Array {
+  const raw = tensorBytes(file, t);
+  return t.ggmlType === GGML_F32 ? new Float32Array(raw.buffer) : dequantize(t.ggmlType, raw, t.shape.reduce((a, b) => a * b, 1), t.shape[t.shape.length - 1]);
+}
+
+/** A base weight: values, values read at initialize, or ggml blocks kept as stored (frozen). */
+export type WeightInit = Float32Array | Extract<Init, { kind: "load" | "packed" }>;
+
+/** Where base weights come from: (GGUF tensor name, PyTorch-order shape) -> the weight. */
+export type WeightSource = (name: string, shape: readonly number[]) => WeightInit;
 
 export interface DeclareLlamaOptions {
   lora?: LoraOptions;
-  /** Train the base weights too (full fine-tuning). Default false: frozen. */
+  /** Train the base weights too (full fine-tuning; F32 weights only). Default false: frozen. */
   trainBase?: boolean;
+}
+
+export interface DeclareLlamaFromGgufOptions extends DeclareLlamaOptions {
+  /**
+   * "file" (default unless trainBase): every matrix stays in its stored type when ggml can multiply and
+   * differentiate through it as stored (`PackedType`: F16, Q8_0, Q4_0, the K-quants...), so a quantized model takes
+   * its quantized size in memory and its matmuls are llama.cpp's; a matrix of another type is an error naming it.
+   * "f32": every matrix dequantized to F32 once (needed to train the base, or for a type ggml cannot keep).
+   * Vectors (norms, biases, rope_freqs) are F32 either way.
+   */
+  baseWeights?: "file" | "f32";
 }
 
 /**
@@ -282,7 +307,11 @@ export function declareLlama(store: ParamStore, config: LlamaConfig, source: Wei
   const shapes = llamaTensorShapes(config);
   const weight = (name: string, trainable = options.trainBase ?? false): Param => {
     const shape = [...shapes.get(name)!];
-    return store.add(name, shape, { init: { kind: "data", data: source(name, shape) }, trainable, decay: false });
+    const w = source(name, shape);
+    if (!(w instanceof Float32Array) && w.kind === "packed" && trainable) {
+      throw new ReclmError("RECLM_ERR_BAD_CONFIG", `"${name}" is stored as ${w.type}: training the base needs F32 weights (baseWeights: "f32")`, { field: name });
+    }
+    return store.add(name, shape, { init: w instanceof Float32Array ? { kind: "data", data: w } : w, trainable, decay: false });
   };
   const tokenEmbedding = weight("token_embd.weight");
   const layers: LayerParams[] = [];
@@ -302,22 +331,49 @@ export function declareLlama(store: ParamStore, config: LlamaConfig, source: Wei
   return { config, params, lora: options.lora };
 }
 
-/** `declareLlama` with the weights of a GGUF file (F32, F16 or quantized tensors; the file's tensor set checked by `llamaConfigFromGguf`). */
-export function declareLlamaFromGguf(store: ParamStore, header: GgufHeader, file: string, options: DeclareLlamaOptions = {}): LlamaModel {
+/**
+ * `declareLlama` with the weights of a GGUF file (its tensor set checked by `llamaConfigFromGguf`), read from the
+ * file at `store.initialize`: matrices kept in their stored type or dequantized per `baseWeights`.
+ */
+export function declareLlamaFromGguf(store: ParamStore, header: GgufHeader, file: string, options: DeclareLlamaFromGgufOptions = {}): LlamaModel {
   const config = llamaConfigFromGguf(header, file);
+  const baseWeights = options.baseWeights ?? (options.trainBase ? "f32" : "file");
+  if (baseWeights === "file" && options.trainBase) throw new ReclmError("RECLM_ERR_BAD_CONFIG", 'trainBase needs F32 base weights: baseWeights "f32"', { file, field: "baseWeights" });
   const byName = new Map(header.tensors.map((t) => [t.name, t]));
-  const fd = openSync(file, "r");
-  try {
-    return declareLlama(store, config, (name) => readTensor(fd, byName.get(name)!, file), options);
-  } finally {
-    closeSync(fd);
-  }
+  return declareLlama(
+    store,
+    config,
+    (name, shape): WeightInit => {
+      const t = byName.get(name)!;
+      if (shape.length === 1 || baseWeights === "f32" || t.ggmlType === GGML_F32) return { kind: "load", load: () => tensorValues(file, t) };
+      const type = packedTypeOf(t.ggmlType);
+      if (!type) {
+        const stored = (() => {
+          try {
+            return ggmlTypeName(t.ggmlType);
+          } catch {
+            return `ggml type ${t.ggmlType}`;
+          }
+        })();
+        throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `tensor "${name}" is ${stored}, which ggml cannot multiply and differentiate through as stored (${Object.keys(PACKED_TYPE_ID).join(", ")}); declare with baseWeights: "f32" to dequantize it`, { file, field: name });
+      }
+      return { kind: "packed", type, load: () => tensorBytes(file, t) };
+    },
+    options,
+  );
 }
 
 function addLora(store: ParamStore, params: LlamaParams, lora: LoraOptions): void {
   if (!(Number.isInteger(lora.rank) && lora.rank > 0)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `LoRA rank must be a positive integer, got ${lora.rank}`, { field: "lora.rank" });
   for (const t of lora.targets) if (!LLAMA_PROJECTIONS.includes(t)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `unknown LoRA target "${t}" (known: ${LLAMA_PROJECTIONS.join(", ")})`, { field: "lora.targets" });
+  const layers = lora.layers ?? params.layers.map((_, i) => i);
+  for (const [k, i] of layers.entries()) {
+    if (!(Number.isInteger(i) && i >= 0 && i < params.layers.length) || layers.indexOf(i) !== k) {
+      throw new ReclmError("RECLM_ERR_BAD_CONFIG", `LoRA layers must be distinct block indices in [0, ${params.layers.length}), got ${i}`, { field: "lora.layers" });
+    }
+  }
   params.layers.forEach((layer, i) => {
+    if (!layers.includes(i)) return;
     for (const t of lora.targets) {
       const [out, inp] = layer[t].shape;
       const bound = 1 / Math.sqrt(inp);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Engine, ParamStore } from "../../src/engine/index.ts";
 import { declareLlamaFromGguf, type LoraOptions } from "../../src/llm/llama.ts";
-import { readLoraGguf, writeLoraGguf } from "../../src/llm/lora-gguf.ts";
+import { loadLoraAdapter, readLoraGguf, writeLoraGguf } from "../../src/llm/lora-gguf.ts";
 import { loadLlamaCppModel, readGgufHeader } from "../../src/llm/runtime.ts";
 import { NextTokenScorer } from "../../src/llm/scorer.ts";
 import { writeTinyLlamaGguf } from "../../src/llm/tiny-llama.ts";
@@ -24,7 +24,7 @@ async function referenceRows(file: string, tokens: readonly number[], lora?: { o
   try {
     const lm = declareLlamaFromGguf(store, await readGgufHeader(file), file, lora ? { lora: lora.options } : {});
     store.initialize(new Rng(0));
-    if (lora) await readLoraGguf(lora.file, store, lm);
+    if (lora) loadLoraAdapter(store, lm, await readLoraGguf(lora.file));
     return decoderLogProbs(engine, store, lm, tokens);
   } finally {
     store.dispose();

@@ -6,7 +6,7 @@ import { Engine, ParamStore } from "../../engine/index.ts";
 import { ReclmError } from "../../errors.ts";
 import { Rng } from "../../rng.ts";
 import { declareLlamaFromGguf, type LoraOptions } from "../llama.ts";
-import { readLoraGguf } from "../lora-gguf.ts";
+import { loadLoraAdapter, readLoraGguf } from "../lora-gguf.ts";
 import { readGgufHeader } from "../runtime.ts";
 import type { TrainableDecoder } from "./trainer.ts";
 
@@ -34,7 +34,7 @@ export async function openDecoder(file: string, options: OpenDecoderOptions = {}
   try {
     const model = declareLlamaFromGguf(store, header, file, { lora: options.lora, trainBase: options.trainBase });
     store.initialize(new Rng(options.seed ?? 0));
-    if (options.adapterFile) await readLoraGguf(options.adapterFile, store, model);
+    if (options.adapterFile) loadLoraAdapter(store, model, await readLoraGguf(options.adapterFile));
     const ctx = header.metadata[`${header.architecture}.context_length`];
     if (typeof ctx !== "number" || !Number.isInteger(ctx) || ctx < 2) {
       throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `GGUF metadata lacks a usable "${header.architecture}.context_length"`, { file, field: `${header.architecture}.context_length` });
