@@ -1,8 +1,10 @@
 import { Command } from "commander";
 import { dataCommand } from "./commands/data.ts";
 import { evalCommand } from "./commands/eval.ts";
+import { finetuneCommand } from "./commands/finetune.ts";
 import { lmCommand } from "./commands/lm.ts";
 import { plotCommand } from "./commands/plot.ts";
+import { recommendCommand } from "./commands/recommend.ts";
 import { retrieveCommand } from "./commands/retrieve.ts";
 import { runCommand } from "./commands/run.ts";
 import { trainCommand } from "./commands/train.ts";
@@ -17,6 +19,8 @@ export function buildProgram(): Command {
   program.addCommand(evalCommand());
   program.addCommand(retrieveCommand());
   program.addCommand(trainCommand());
+  program.addCommand(finetuneCommand());
+  program.addCommand(recommendCommand());
   program.addCommand(plotCommand());
   program.addCommand(lmCommand());
   return program;

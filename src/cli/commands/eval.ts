@@ -1,4 +1,6 @@
-import { Command } from "commander";
+import { Command, Option } from "commander";
+import { ReclmError } from "../../errors.ts";
+import { evalLlamaRec, type EvalLlamaRecFlags } from "./eval-llamarec.ts";
 import { fullRanking, DEFAULT_KS } from "../../eval/full-ranking.ts";
 import { metricsMeanOfBatchMeans } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
@@ -8,9 +10,10 @@ import { knownModelNames, resolveModel } from "../../models/resolve.ts";
 import { createProgressReporter } from "../progress.ts";
 import type { EvalSplit } from "../../contracts.ts";
 
-interface EvalOptions extends DataFileOptions {
+interface EvalOptions extends DataFileOptions, Omit<EvalLlamaRecFlags, "split" | "out" | "batchMeans"> {
   dataset: string;
-  model: string;
+  model?: string;
+  method?: "llamarec";
   protocol?: string;
   split: EvalSplit;
   ks: number[];
@@ -26,7 +29,15 @@ export function evalCommand(): Command {
   return withMaskWindowOption(withDataFileOptions(new Command("eval")))
     .description("full-ranking evaluation (history masked) of a model: Recall/NDCG/MRR @k")
     .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
-    .requiredOption("-m, --model <spec>", `model: ${knownModelNames().join(" | ")}`)
+    .option("-m, --model <spec>", `model: ${knownModelNames().join(" | ")}`)
+    .addOption(new Option("--method <name>", "an LLM method instead of one model: llamarec (subset + overall, with --ranker or --llm)").choices(["llamarec"]))
+    .option("--ranker <run dir>", "llamarec: a fine-tuned ranker (`reclm finetune llamarec --out <dir>`); its zero-shot base LLM is evaluated too")
+    .option("--retriever <run dir>", "llamarec: the retriever whose top-20 are re-ordered (default: the ranker's own)")
+    .option("--llm <gguf>", "llamarec: any GGUF LLM, with --zero-shot or --lora")
+    .option("--lora <gguf>", "llamarec: a LoRA adapter for --llm (e.g. trained with TRL/axolotl and converted by llama.cpp)")
+    .option("--zero-shot", "llamarec: the LLM without fine-tuning only")
+    .option("--threads <n>", "CPU threads", parsePositiveInt("--threads"))
+    .option("--parallel <n>", "llamarec: prompts llama.cpp evaluates side by side", parsePositiveInt("--parallel"))
     .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
     .option("--split <split>", "val or test", parseSplit, "test")
     .option("--ks <list>", "cut-offs, comma-separated", parseKs, [...DEFAULT_KS])
@@ -40,8 +51,14 @@ export function evalCommand(): Command {
       parsePositiveInt("--batch-means"),
     )
     .action(async (opts: EvalOptions) => {
+      if (opts.method && opts.model) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "give --model (one model, full ranking) or --method (an LLM method), not both", { field: "--method" });
+      if (!opts.method && !opts.model) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "give --model <spec> (or --method llamarec)", { field: "--model" });
       const ds = await loadWithProgress(opts.dataset, opts, createProgressReporter());
-      const model = await resolveModel(opts.model, ds, { split: opts.split });
+      if (opts.method === "llamarec") {
+        await evalLlamaRec(ds, { ...opts, batchMeans: opts.batchMeans });
+        return;
+      }
+      const model = await resolveModel(opts.model!, ds, { split: opts.split });
       const progress = createProgressReporter();
       let report;
       try {

@@ -26,7 +26,7 @@ interface TrainOptions extends DataFileOptions {
   maxSteps?: number;
 }
 
-function collect(value: string, previous: string[]): string[] {
+export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 

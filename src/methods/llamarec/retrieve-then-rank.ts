@@ -6,7 +6,7 @@
  */
 import type { Ranker, Recommendation, Recommender, RecommendOptions, SequentialRecommender } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
-import { topK } from "../../eval/full-ranking.ts";
+import { TopKRecommender } from "../../models/top-k.ts";
 import { LLAMAREC_CANDIDATES } from "./prompt.ts";
 
 export interface RetrieveThenRankOptions {
@@ -26,6 +26,7 @@ export class RetrieveThenRank implements Recommender {
   readonly candidates: number;
   /** Timings of the most recent `recommend`. */
   lastTimings: StageTimings = { retrieveMs: 0, rankMs: 0 };
+  private readonly stage1: TopKRecommender;
 
   constructor(
     readonly retriever: SequentialRecommender,
@@ -35,24 +36,14 @@ export class RetrieveThenRank implements Recommender {
     this.candidates = options.candidates ?? LLAMAREC_CANDIDATES;
     if (!Number.isInteger(this.candidates) || this.candidates < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `candidates must be a positive integer, got ${this.candidates}`, { field: "candidates" });
     this.name = options.name ?? `${retriever.name}+${ranker.name}`;
-  }
-
-  /** The retriever's top candidates for a history, seen items masked unless `excludeSeen` is false. */
-  async retrieve(history: Int32Array, k: number, excludeSeen = true): Promise<{ items: Int32Array; scores: Float32Array }> {
-    if (history.length === 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "the history is empty: there is nothing to recommend from", { field: "history" });
-    const row = await this.retriever.scoreAll([history]);
-    if (row.length !== this.retriever.nItems + 1) throw new ReclmError("RECLM_ERR_SHAPE", `retriever "${this.retriever.name}" returned ${row.length} scores for ${this.retriever.nItems} items`, { field: "scoreAll" });
-    row[0] = -Infinity;
-    if (excludeSeen) for (const i of history) row[i] = -Infinity;
-    const items = topK(row, Math.min(k, this.retriever.nItems));
-    return { items, scores: Float32Array.from(items, (i) => row[i]) };
+    this.stage1 = new TopKRecommender(retriever);
   }
 
   async recommend(history: Int32Array, options: RecommendOptions): Promise<Recommendation[]> {
     const k = options.k;
     if (!Number.isInteger(k) || k < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `k must be a positive integer, got ${k}`, { field: "k" });
     const t0 = performance.now();
-    const { items, scores } = await this.retrieve(history, Math.max(k, this.candidates), options.excludeSeen ?? true);
+    const { items, scores } = await this.stage1.top(history, Math.max(k, this.candidates), options.excludeSeen ?? true);
     const t1 = performance.now();
     const head = items.subarray(0, Math.min(this.candidates, items.length));
     const ranked = await this.ranker.rank(history, head);

@@ -253,3 +253,23 @@ function reportMarkdown(r: LlamaRecFinetuneReport, ds: SequenceDataset): string 
     "",
   ].join("\n");
 }
+
+/** What a ranker run dir evaluates as: its base LLM zero-shot (optional) and with its fine-tuned adapter. */
+export function rankerSpecsOf(dir: string, options: { zeroShot?: boolean } = {}): { run: LlamaRecRunConfig; specs: { name: string; llm: string; adapter?: string }[] } {
+  const run = readLlamaRecRun(dir);
+  const llm = checkBaseModel(run, dir);
+  const adapter = join(dir, run.adapter);
+  if (!existsSync(adapter)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", "the run has no adapter yet: finish it (`reclm finetune llamarec --resume --out <dir>`)", { file: adapter });
+  const specs = [...(options.zeroShot ?? true ? [{ name: "llamarec-zero-shot", llm }] : []), { name: "llamarec", llm, adapter }];
+  return { run, specs };
+}
+
+/** Refuses a ranker run dir made on another dataset split than the one it is asked to score. */
+export function checkRunDataset(run: LlamaRecRunConfig, dir: string, ds: SequenceDataset): void {
+  if (run.dataset !== ds.name || run.datasetProtocol !== ds.protocol || run.datasetFingerprint !== splitFingerprint(ds)) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `the ranker was fine-tuned on ${run.dataset} (protocol ${run.datasetProtocol}); it cannot score this ${ds.name} (protocol ${ds.protocol})`, {
+      file: join(dir, RANKER_CONFIG),
+      field: "datasetFingerprint",
+    });
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * `reclm eval --method llamarec`: LlamaRec's subset + overall evaluation (anchors §1.3) of a fine-tuned ranker run dir
+ * (its zero-shot base LLM and its adapter, beside the retriever alone on the same users), or of any GGUF zero-shot
+ * (--zero-shot --llm) or with an adapter trained elsewhere (--lora).
+ */
+import { resolve } from "node:path";
+import type { SequenceDataset } from "../../contracts.ts";
+import { ReclmError } from "../../errors.ts";
+import { llamarecRows } from "../../eval/llamarec.ts";
+import { formatMetricsTable } from "../../eval/report.ts";
+import { evaluateLlamaRec, type RankerSpec } from "../../methods/llamarec/evaluate.ts";
+import { checkRunDataset, rankerSpecsOf } from "../../methods/llamarec/run.ts";
+import { sha256File } from "../../io.ts";
+import { commandLine } from "../common.ts";
+import { writeFileAtomic } from "../io.ts";
+import { createProgressReporter } from "../progress.ts";
+
+export interface EvalLlamaRecFlags {
+  ranker?: string;
+  retriever?: string;
+  llm?: string;
+  lora?: string;
+  zeroShot?: boolean;
+  split: "val" | "test";
+  threads?: number;
+  parallel?: number;
+  batchMeans?: number;
+  out?: string;
+}
+
+export async function evalLlamaRec(ds: SequenceDataset, o: EvalLlamaRecFlags): Promise<void> {
+  let retriever = o.retriever;
+  let specs: RankerSpec[];
+  if (o.ranker) {
+    if (o.llm || o.lora) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--ranker names its own LLM and adapter: drop --llm/--lora (or drop --ranker)", { field: "--ranker" });
+    const { run, specs: s } = rankerSpecsOf(o.ranker);
+    checkRunDataset(run, o.ranker, ds);
+    retriever ??= run.retriever;
+    specs = o.zeroShot ? s.filter((x) => !x.adapter) : s;
+  } else {
+    if (!o.llm) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--method llamarec needs --ranker <run dir>, or --llm <gguf> (with --zero-shot or --lora)", { field: "--ranker" });
+    if (!o.zeroShot && !o.lora) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "with --llm, say --zero-shot (no adapter) or give --lora <adapter.gguf>", { field: "--zero-shot" });
+    const llm = resolve(o.llm);
+    specs = [{ name: "llamarec-zero-shot", llm }, ...(o.lora ? [{ name: "llamarec", llm, adapter: resolve(o.lora) }] : [])];
+  }
+  if (!retriever) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--method llamarec needs --retriever <run dir> (the model whose top-20 the ranker re-orders)", { field: "--retriever" });
+  const progress = createProgressReporter();
+  let ev;
+  try {
+    ev = await evaluateLlamaRec({ ds, retriever, rankers: specs, split: o.split, threads: o.threads, parallel: o.parallel, batchSize: o.batchMeans, onProgress: progress.onProgress });
+  } finally {
+    progress.stop();
+  }
+  const rows = ev.results.flatMap((r, i) => {
+    const all = llamarecRows(r);
+    // The retriever's rows are the same for every ranker: print them once.
+    return all.filter((row) => row.labels.averaging === "per-user" && (i === 0 || row.method === r.ranker));
+  });
+  const r0 = ev.results[0];
+  process.stdout.write(
+    `LlamaRec on ${ds.name} (protocol ${ds.protocol}, ${o.split} split): ${r0.nSubset} of ${r0.nTotal} users have the answer in ${r0.retriever}'s top-20 (the subset the ranker re-orders)\n`,
+  );
+  process.stdout.write(`${formatMetricsTable(rows)}\n`);
+  ev.results.forEach((r, i) => process.stdout.write(`${r.ranker}: ${(ev.secondsPerUser[i] * 1000).toFixed(1)} ms per ranked user\n`));
+  if (o.out) {
+    const json = {
+      command: commandLine(),
+      date: new Date().toISOString(),
+      dataset: ds.name,
+      datasetProtocol: ds.protocol,
+      split: o.split,
+      retriever,
+      rankers: specs.map((s, i) => ({ ...s, llmSha256: sha256File(s.llm), msPerUser: ev.secondsPerUser[i] * 1000 })),
+      results: ev.results.map((r) => ({ ...r, subsetIndex: undefined, subset: { ...r.subset, rankerRanks: Array.from(r.subset.rankerRanks) } })),
+    };
+    process.stdout.write(`wrote ${writeFileAtomic(o.out, `${JSON.stringify(json, null, 2)}\n`)}\n`);
+  }
+}
