@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { dataCommand } from "./commands/data.ts";
 import { evalCommand } from "./commands/eval.ts";
+import { exportCommand } from "./commands/export.ts";
 import { finetuneCommand } from "./commands/finetune.ts";
 import { lmCommand } from "./commands/lm.ts";
 import { plotCommand } from "./commands/plot.ts";
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   program.addCommand(trainCommand());
   program.addCommand(finetuneCommand());
   program.addCommand(recommendCommand());
+  program.addCommand(exportCommand());
   program.addCommand(plotCommand());
   program.addCommand(lmCommand());
   return program;

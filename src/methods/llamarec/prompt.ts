@@ -62,9 +62,9 @@ export interface LlamaRecPromptInput {
   candidates: readonly string[];
 }
 
-/** The prompt text with every title cut to the title budget. */
-function promptTextWithCutTitles(input: LlamaRecPromptInput, tok: PromptTokenizer, options: LlamaRecPromptOptions): string {
-  const cut = (t: string) => truncateToTokens(t, tok, options.maxTitleTokens);
+/** The prompt text with every title cut to the title budget (untouched without a tokenizer). */
+export function promptTextWithCutTitles(input: LlamaRecPromptInput, tok: PromptTokenizer | undefined, options: LlamaRecPromptOptions): string {
+  const cut = (t: string) => (tok ? truncateToTokens(t, tok, options.maxTitleTokens) : t);
   return llamarecPromptText(input.history.map(cut), input.candidates.map(cut), options);
 }
 

@@ -1,0 +1,54 @@
+/**
+ * `reclm export llamarec --format trl|axolotl`: LlamaRec's fine-tuning examples as JSONL for TRL or axolotl.
+ */
+import { resolve } from "node:path";
+import { Command, Option } from "commander";
+import { llamaCppTokenizer } from "../../llm/prompt.ts";
+import { loadLlamaCppModel } from "../../llm/runtime.ts";
+import { exportLlamaRecExamples, type ExportFormat } from "../../methods/llamarec/export.ts";
+import { writeFileAtomic } from "../../io.ts";
+import { loadWithProgress, parseNonNegativeInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
+import { createProgressReporter } from "../progress.ts";
+
+interface ExportFlags extends DataFileOptions {
+  dataset: string;
+  protocol?: string;
+  format: ExportFormat;
+  chat?: boolean;
+  llm?: string;
+  maxExamples: number;
+  seed: number;
+  out: string;
+}
+
+export function exportCommand(): Command {
+  const cmd = new Command("export").description("export a method's training data for other trainers");
+  cmd.addCommand(
+    withDataFileOptions(new Command("llamarec"))
+      .description("LlamaRec's fine-tuning examples as JSONL: TRL (prompt-completion) or axolotl (input_output segments); --chat for chat-template rows")
+      .requiredOption("-d, --dataset <name>", "dataset name")
+      .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
+      .addOption(new Option("--format <name>", "trl or axolotl").choices(["trl", "axolotl"]).makeOptionMandatory())
+      .option("--chat", "conversational rows ({messages: [...]}) for an instruct model's chat template")
+      .option("--llm <gguf>", "cut titles to 32 tokens of this model's tokenizer (the paper's llm_max_title_len); the EOS text too")
+      .option("--max-examples <n>", "a seeded sample of the examples (0: all)", parseNonNegativeInt("--max-examples"), 0)
+      .option("--seed <n>", "seed of the negatives and the sample", parseNonNegativeInt("--seed"), 42)
+      .requiredOption("-o, --out <file.jsonl>", "output file")
+      .action(async (o: ExportFlags) => {
+        const ds = await loadWithProgress(o.dataset, o, createProgressReporter());
+        const model = o.llm ? await loadLlamaCppModel(o.llm, { vocabOnly: true }) : undefined;
+        try {
+          const tokenizer = model ? llamaCppTokenizer(model) : undefined;
+          const eosText = model && tokenizer ? model.detokenize([tokenizer.eos as never], true) : undefined;
+          const { rows, count, total } = exportLlamaRecExamples(ds, { format: o.format, chat: o.chat, seed: o.seed, maxExamples: o.maxExamples, tokenizer, eosText });
+          const lines: string[] = [];
+          for (const r of rows) lines.push(`${JSON.stringify(r)}\n`);
+          const path = writeFileAtomic(resolve(o.out), lines);
+          process.stdout.write(`wrote ${count} of ${total} examples (${o.format}${o.chat ? ", chat" : ""}) to ${path}${tokenizer ? "" : "; titles not cut (no --llm)"}\n`);
+        } finally {
+          await model?.dispose();
+        }
+      }),
+  );
+  return cmd;
+}
