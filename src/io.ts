@@ -14,6 +14,7 @@ export function writeFileAtomic(path: string, parts: string | Uint8Array | reado
   const chunks = typeof parts === "string" || parts instanceof Uint8Array ? [parts] : parts;
   let fd: number | undefined = openSync(tmp, "w");
   try {
+    crashIfAsked(full, fd, chunks);
     for (const c of chunks) writeAll(fd, typeof c === "string" ? Buffer.from(c, "utf8") : c);
     fsyncSync(fd);
     closeSync(fd);
@@ -29,6 +30,21 @@ export function writeFileAtomic(path: string, parts: string | Uint8Array | reado
     throw e;
   }
   return full;
+}
+
+/**
+ * Fault injection for the crash tests (test/llm/train/kill.test.ts): RECLM_TEST_CRASH_WRITE="<file suffix>:<n>" makes
+ * the n-th atomic write of a file ending in that suffix write half of its first chunk to the temp file and then
+ * SIGKILL its own process, i.e. a real kill -9 in the middle of the write. Unset, this costs one env lookup.
+ */
+const crashSpec = /^(.+):(\d+)$/.exec(process.env.RECLM_TEST_CRASH_WRITE ?? "");
+let crashCount = 0;
+function crashIfAsked(path: string, fd: number, chunks: readonly (string | Uint8Array)[]): void {
+  if (!crashSpec || !path.endsWith(crashSpec[1]) || ++crashCount !== Number(crashSpec[2])) return;
+  const first = typeof chunks[0] === "string" ? Buffer.from(chunks[0], "utf8") : (chunks[0] ?? new Uint8Array(0));
+  writeAll(fd, first.subarray(0, Math.floor(first.byteLength / 2)));
+  fsyncSync(fd);
+  process.kill(process.pid, "SIGKILL");
 }
 
 /** JSON, pretty-printed with a trailing newline, written atomically. */

@@ -15,7 +15,7 @@ import type { LongWorkOptions } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { loadCheckpoint, lrAt, saveCheckpoint, type AdamW, type LrSchedule, type ParamStore } from "../engine/index.ts";
-import { CHECKPOINT_FILE, removeStaleBest, writeTrainingCurves } from "./run-dir.ts";
+import { CHECKPOINT_FILE, removeStaleBest, removeStaleTempFiles, writeTrainingCurves } from "./run-dir.ts";
 
 /** Metric name -> value ("Recall@10", "NDCG@10", "loss", ...). */
 export type LoopMetrics = Record<string, number>;
@@ -175,6 +175,7 @@ export async function runTrainLoop(o: TrainLoopOptions): Promise<LoopResult> {
   if (o.resume) {
     if (!ckptPath) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "resume needs a run dir (the run to continue)", { field: "resume" });
     if (!existsSync(ckptPath)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", "nothing to resume: no checkpoint in the run dir", { file: ckptPath });
+    removeStaleTempFiles(o.runDir!);
     const meta = loadCheckpoint(ckptPath, ckptState);
     state = checkState(meta.state, ckptPath);
     if (state.bestFile) {

@@ -37,6 +37,11 @@ export function clearRunDir(dir: string, overwrite: boolean, ownFiles: readonly 
   for (const f of stale) unlinkSync(join(dir, f));
 }
 
+/** Deletes the temp files of atomic writes a killed run left behind (never read: only renamed files are). */
+export function removeStaleTempFiles(dir: string): void {
+  for (const f of readdirSync(dir)) if (/^\..+\.\d+\.[0-9a-f]{8}\.tmp$/.test(f)) unlinkSync(join(dir, f));
+}
+
 /** Deletes best-parameter files other than `keep` (the one the latest checkpoint names). */
 export function removeStaleBest(dir: string, keep: string | null): void {
   for (const f of readdirSync(dir)) {
