@@ -3,7 +3,12 @@
  * prepare the data, score the training-free baselines, train the neural retrievers (each in a child process, with
  * validation, early stopping and checkpoints), and put every model's test metrics in one full-ranking table.
  */
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
+import type { SequenceDataset } from "../../contracts.ts";
+import { llamarecRows } from "../../eval/llamarec.ts";
+import { embeddedRankerSpecs } from "../../methods/llamarec/embedded.ts";
+import { evaluateLlamaRec, type RankerSpec } from "../../methods/llamarec/evaluate.ts";
+import { checkRunDataset, rankerSpecsOf } from "../../methods/llamarec/run.ts";
 import { Command } from "commander";
 import { datasetStats } from "../../data/index.ts";
 import { runInChild } from "../../engine/index.ts";
@@ -22,6 +27,9 @@ interface RunOptions extends DataFileOptions {
   dataset?: string;
   protocol?: string;
   models: string[];
+  llamarec: boolean;
+  ranker?: string;
+  parallel?: number;
   out?: string;
   force?: boolean;
   threads?: number;
@@ -45,6 +53,58 @@ function parseModelList(value: string): string[] {
   return names;
 }
 
+/**
+ * LlamaRec on the run's own LRURec: its top-20 (whole history masked, as the table above) re-ordered by an LLM ranker,
+ * zero-shot and fine-tuned, beside LRURec alone on the same users (LlamaRec's subset and overall figures).
+ */
+async function llamarecStage(ds: SequenceDataset, opts: RunOptions, outDir: string): Promise<{ json: unknown; markdown: string[] } | undefined> {
+  if (!opts.models.map(canonicalModelName).includes("lrurec")) {
+    process.stdout.write("LlamaRec stage skipped: it re-orders LRURec's top-20, and --models has no lrurec\n");
+    return undefined;
+  }
+  let rankers: RankerSpec[];
+  if (opts.ranker) {
+    const { run, specs } = rankerSpecsOf(opts.ranker);
+    checkRunDataset(run, opts.ranker, ds);
+    rankers = specs;
+  } else if (ds.name === "embedded") rankers = embeddedRankerSpecs();
+  else {
+    process.stdout.write(`LlamaRec stage skipped: no ranker for ${ds.name} (fine-tune one with \`reclm finetune llamarec\`, then pass --ranker <run dir>)\n`);
+    return undefined;
+  }
+  const progress = createProgressReporter();
+  let ev;
+  const t0 = performance.now();
+  try {
+    ev = await evaluateLlamaRec({ ds, retriever: join(outDir, "lrurec"), rankers, split: "test", threads: opts.threads, parallel: opts.parallel, onProgress: progress.onProgress });
+  } finally {
+    progress.stop();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const r0 = ev.results[0];
+  const rows = ev.results.flatMap((r, i) => llamarecRows(r).filter((row) => row.labels.averaging === "per-user" && (i === 0 || row.method === r.ranker)));
+  const header = `LlamaRec on ${ds.name}: LRURec's top-20 re-ordered by ${rankers.map((r) => r.name).join(" and ")} (${basename(rankers[0].llm)}); ${r0.nSubset} of ${r0.nTotal} test users have the answer in the top-20 (subset), overall = ranker on the subset + LRURec on the others`;
+  process.stdout.write(`${header}\n${formatMetricsTable(rows)}\n`);
+  const timing = ev.results.map((r, i) => `${r.ranker} ${(ev.secondsPerUser[i] * 1000).toFixed(1)} ms/user`).join(", ");
+  process.stdout.write(`${timing}; stage ${seconds.toFixed(1)} s\n`);
+  const metricKeys = Object.keys(rows[0].metrics);
+  return {
+    json: { rankers, seconds, msPerUser: ev.secondsPerUser.map((s) => s * 1000), rows },
+    markdown: [
+      "## LlamaRec stage",
+      "",
+      header,
+      "",
+      "| method | protocol | users | " + metricKeys.join(" | ") + " |",
+      "|---|---|---|" + metricKeys.map(() => "---").join("|") + "|",
+      ...rows.map((r) => `| ${r.method} | ${r.labels.protocol} | ${r.labels.users} | ${metricKeys.map((k) => r.metrics[k].toFixed(4)).join(" | ")} |`),
+      "",
+      timing,
+      "",
+    ],
+  };
+}
+
 export function runCommand(): Command {
   return withDataFileOptions(new Command("run"))
     .description("the main job: dataset -> baselines + trained retrievers -> one full-ranking table and a report")
@@ -55,6 +115,9 @@ export function runCommand(): Command {
     .option("--force", "start over in an --out that already holds runs (deletes their checkpoints, models and reports)")
     .option("--threads <n>", "ggml CPU threads", parsePositiveInt("--threads"))
     .option("--max-steps <n>", "cap each model's optimizer steps (a quick look; early stopping otherwise)", parsePositiveInt("--max-steps"))
+    .option("--ranker <run dir>", "LlamaRec stage: a fine-tuned ranker (`reclm finetune llamarec`) to re-order LRURec's top-20 (default on the embedded dataset: the tiny LM and adapter that ship with reclm)")
+    .option("--no-llamarec", "skip the LlamaRec stage")
+    .option("--parallel <n>", "LlamaRec stage: prompts llama.cpp evaluates side by side", parsePositiveInt("--parallel"))
     .action(async (opts: RunOptions) => {
       const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
       const dataset = datasetNameOrDefault(opts);
@@ -110,7 +173,9 @@ export function runCommand(): Command {
       const header = `full ranking on ${ds.name} (protocol ${ds.protocol}), test split, ${stats.users} users, whole history masked for every model`;
       const table = formatMetricsTable(rows);
       process.stdout.write(`${header}\n${table}\n`);
-      const json = { command: commandLine(), date: new Date().toISOString(), dataset: ds.name, datasetProtocol: ds.protocol, stats, protocol: "full-ranking", rows };
+
+      const llamarec = opts.llamarec ? await llamarecStage(ds, opts, outDir) : undefined;
+      const json = { command: commandLine(), date: new Date().toISOString(), dataset: ds.name, datasetProtocol: ds.protocol, stats, protocol: "full-ranking", rows, llamarec: llamarec?.json ?? null };
       writeFileAtomic(join(outDir, "report.json"), `${JSON.stringify(json, null, 2)}\n`);
       const md = [
         `# reclm run on ${ds.name}`,
@@ -125,6 +190,7 @@ export function runCommand(): Command {
         "",
         `Per-model run dirs (checkpoint, config, training report): ${opts.models.map((m) => `\`${m}/\``).join(", ") || "none"}.`,
         "",
+        ...(llamarec ? llamarec.markdown : []),
       ].join("\n");
       writeFileAtomic(join(outDir, "report.md"), md);
       process.stdout.write(`run dir: ${outDir}\n`);
