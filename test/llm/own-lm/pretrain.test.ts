@@ -10,6 +10,7 @@ import { buildLmCorpus, historyDocument, itemDocument } from "../../../src/llm/o
 import { LM_FILE, LM_TOKENIZER, pretrainLm, resolvePretrainConfig } from "../../../src/llm/own-lm/pretrain.ts";
 import { llamaCppNextTokenProbabilities, loadLlamaCppModel, readGgufHeader } from "../../../src/llm/runtime.ts";
 import { ByteLevelBpe } from "../../../src/llm/tokenizer/index.ts";
+import { TextGenerator } from "../../../src/llm/generate.ts";
 import { Rng } from "../../../src/rng.ts";
 import { decoderLogProbs } from "../../helpers/decoder.ts";
 
@@ -70,6 +71,15 @@ describe("reclm's own LM", () => {
       let worst = 0;
       for (let t = 0; t < tokens.length; t++) for (let v = 0; v < lm.config.vocabSize; v++) worst = Math.max(worst, Math.abs(Math.exp(ours[t][v]) - theirs[t][v]));
       expect(worst).toBeLessThan(1e-4);
+      // ...and generates with it: greedy continuation, decoded by reclm's tokenizer to the text llama.cpp returns
+      const gen = await TextGenerator.create(model, { threads: 1, parallel: 1, contextSize: 256 });
+      try {
+        const [g] = await gen.generate(tokens, { beamWidth: 1, maxNewTokens: 8 });
+        expect(g.tokens.length).toBeGreaterThan(0);
+        expect(tok.decode(g.tokens)).toBe(g.text);
+      } finally {
+        await gen.dispose();
+      }
     } finally {
       store.dispose();
       engine.dispose();

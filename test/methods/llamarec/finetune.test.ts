@@ -7,7 +7,13 @@ import { loadDataset } from "../../../src/data/index.ts";
 import { readGgufHeader } from "../../../src/llm/runtime.ts";
 import { writeTinyLlamaGguf } from "../../../src/llm/tiny-llama.ts";
 import { ADAPTER_FILE, finetuneLlamaRec, readLlamaRecRun, resolveFinetuneConfig } from "../../../src/methods/llamarec/run.ts";
-import { indexLetter } from "../../../src/methods/llamarec/prompt.ts";
+import { indexLetter, LLAMAREC_PROMPT } from "../../../src/methods/llamarec/prompt.ts";
+import { VerbalizerRanker } from "../../../src/methods/llamarec/verbalizer.ts";
+import { openDecoder } from "../../../src/llm/train/decoder.ts";
+import { writeLoraGguf } from "../../../src/llm/lora-gguf.ts";
+import { DecoderGraphs } from "../../../src/llm/train/decoder-graphs.ts";
+import { loadLlamaCppModel } from "../../../src/llm/runtime.ts";
+import { Rng } from "../../../src/rng.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "reclm-llamarec-ft-"));
 let ds: SequenceDataset;
@@ -50,6 +56,42 @@ describe("LlamaRec fine-tuning (tiny model, embedded data, pop as the retriever)
     expect(existsSync(join(out, "training.svg"))).toBe(true);
     // a fresh run into the same dir is refused without --force
     await expect(finetuneLlamaRec({ ds, retriever: "pop", llm, outDir: out, config, maxSteps: 1, threads: 1 })).rejects.toThrow(/already holds a run/);
+
+    // An exported adapter, applied by llama.cpp, scores the letters as reclm's decoder with that LoRA does. The run's
+    // best adapter may be its step 0 (B = 0, a no-op): give the factors values so the check has something to see.
+    const decoder = await openDecoder(llm, { lora: { rank: 8, alpha: 32, targets: ["q", "v"] }, adapterFile: join(out, ADAPTER_FILE), threads: 1 });
+    const r = new Rng(5);
+    for (const { b } of decoder.model.params.lora.values()) decoder.store.write(b, Float32Array.from({ length: b.numel }, () => 0.05 * r.normal()));
+    const adapter = join(dir, "perturbed.gguf");
+    writeLoraGguf(adapter, decoder.store, decoder.model);
+    const model = await loadLlamaCppModel(llm, { threads: 1 });
+    const graphs = new DecoderGraphs({ engine: decoder.engine, store: decoder.store, model: decoder.model, dropoutRng: new Rng(0) });
+    try {
+      const ranker = await VerbalizerRanker.create(model, ds.catalog, { parallel: 2, contextSize: 512, prompt: { ...LLAMAREC_PROMPT, maxPromptTokens: 512 }, lora: { file: adapter }, kvCache: "f32" });
+      const plain = await VerbalizerRanker.create(model, ds.catalog, { parallel: 1, contextSize: 512, prompt: { ...LLAMAREC_PROMPT, maxPromptTokens: 512 }, kvCache: "f32" });
+      try {
+        const requests = [3, 40, 77].map((u) => ({ history: ds.train[u], candidates: Int32Array.from({ length: 20 }, (_, j) => 1 + ((u * 31 + j * 17) % ds.catalog.size)) }));
+        const cpp = await ranker.rankMany(requests);
+        const base = await plain.rankMany(requests);
+        const ours = graphs.nextTokenLogits(requests.map((r) => ranker.promptTokens(r.history, r.candidates)), ranker.prompter.letters, { batch: 3, lengthBucket: 32 });
+        let moved = 0;
+        requests.forEach((_, i) => {
+          const logSoftmaxShift = cpp[i][0] - ours[i][0]; // log-probs = logits - logsumexp: one constant per prompt
+          for (let j = 0; j < 20; j++) expect(Math.abs(cpp[i][j] - ours[i][j] - logSoftmaxShift)).toBeLessThan(2e-4);
+          const order = (xs: ArrayLike<number>) => Array.from(xs, (_, k) => k).sort((x, y) => xs[y] - xs[x]);
+          expect(order(cpp[i])).toEqual(order(ours[i]));
+          for (let j = 0; j < 20; j++) moved = Math.max(moved, Math.abs(cpp[i][j] - base[i][j]));
+        });
+        expect(moved).toBeGreaterThan(1e-3); // the adapter is applied (it changed the scores)
+      } finally {
+        await ranker.dispose();
+        await plain.dispose();
+      }
+    } finally {
+      graphs.dispose();
+      decoder.dispose();
+      await model.dispose();
+    }
   });
 
   it("refuses unknown or ill-typed fields, naming them", () => {
