@@ -5,7 +5,7 @@
  * reclm's own decoder (llama.ts) trains on the engine; this is the other half of the "one engine" (ggml) story: the
  * same GGUF, run by llama.cpp.
  */
-import { getLlama, readGgufFileInfo, type Llama, type LlamaModel } from "node-llama-cpp";
+import { getLlama, readGgufFileInfo, resolveChatWrapper, type Llama, type LlamaModel } from "node-llama-cpp";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { ReclmError } from "../errors.ts";
@@ -200,4 +200,32 @@ export async function llamaCppNextTokenProbabilities(
   } finally {
     await context.dispose();
   }
+}
+
+/** Whether the GGUF carries a chat template (tokenizer.chat_template): instruct models do, base models usually not. */
+export function hasChatTemplate(model: LlamaModel): boolean {
+  const t = (model.fileInfo.metadata as { tokenizer?: { chat_template?: unknown } } | undefined)?.tokenizer?.chat_template;
+  return typeof t === "string" && t.length > 0;
+}
+
+/**
+ * A single-turn chat prompt in the model's own template, as token ids: the user's message, then the start of the
+ * assistant's turn (where the answer's first token goes). Rendered by node-llama-cpp's chat wrapper for the template
+ * the GGUF carries; a model without one is refused (its prompt layout would be a guess).
+ */
+export function chatPromptTokens(model: LlamaModel, userText: string, systemText?: string): number[] {
+  if (!hasChatTemplate(model)) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", "the model has no chat template (tokenizer.chat_template): use the plain prompt layout", { file: loaded.get(model)?.file, field: "tokenizer.chat_template" });
+  }
+  const wrapper = resolveChatWrapper(model);
+  const history = [...(systemText ? [{ type: "system" as const, text: systemText }] : []), { type: "user" as const, text: userText }, { type: "model" as const, response: [] }];
+  const { contextText } = wrapper.generateContextState({ chatHistory: history });
+  return contextText.tokenize(model.tokenizer).map(Number);
+}
+
+/** The token that ends an assistant turn: the end-of-turn token when the model has one, else end-of-sequence. */
+export function endOfTurnToken(model: LlamaModel): number {
+  const t = model.tokens.eot ?? model.tokens.eos;
+  if (t === null) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "the model defines neither an end-of-turn nor an end-of-sequence token", { file: loaded.get(model)?.file, field: "tokenizer" });
+  return Number(t);
 }

@@ -26,6 +26,8 @@ export interface EvalLlamaRecFlags {
   parallel?: number;
   batchMeans?: number;
   out?: string;
+  /** With --llm: the prompt layout ("alpaca" or "chat"); a ranker run dir keeps its own. */
+  prompt?: "alpaca" | "chat";
 }
 
 export async function evalLlamaRec(ds: SequenceDataset, o: EvalLlamaRecFlags): Promise<void> {
@@ -41,7 +43,8 @@ export async function evalLlamaRec(ds: SequenceDataset, o: EvalLlamaRecFlags): P
     if (!o.llm) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--method llamarec needs --ranker <run dir>, or --llm <gguf> (with --zero-shot or --lora)", { field: "--ranker" });
     if (!o.zeroShot && !o.lora) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "with --llm, say --zero-shot (no adapter) or give --lora <adapter.gguf>", { field: "--zero-shot" });
     const llm = resolve(o.llm);
-    specs = [{ name: "llamarec-zero-shot", llm }, ...(o.lora ? [{ name: "llamarec", llm, adapter: resolve(o.lora) }] : [])];
+    const layout = o.prompt ?? "alpaca";
+    specs = [{ name: "llamarec-zero-shot", llm, layout }, ...(o.lora ? [{ name: "llamarec", llm, adapter: resolve(o.lora), layout }] : [])];
   }
   if (!retriever) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--method llamarec needs --retriever <run dir> (the model whose top-20 the ranker re-orders)", { field: "--retriever" });
   const progress = createProgressReporter();

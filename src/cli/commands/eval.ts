@@ -38,6 +38,7 @@ export function evalCommand(): Command {
     .option("--zero-shot", "llamarec: the LLM without fine-tuning only")
     .option("--threads <n>", "CPU threads", parsePositiveInt("--threads"))
     .option("--parallel <n>", "llamarec: prompts llama.cpp evaluates side by side", parsePositiveInt("--parallel"))
+    .addOption(new Option("--prompt <layout>", "llamarec with --llm: alpaca (the paper's prompt) or chat (the model's chat template)").choices(["alpaca", "chat"]))
     .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
     .option("--split <split>", "val or test", parseSplit, "test")
     .option("--ks <list>", "cut-offs, comma-separated", parseKs, [...DEFAULT_KS])

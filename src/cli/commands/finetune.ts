@@ -30,6 +30,7 @@ interface FinetuneOptions extends DataFileOptions {
   force?: boolean;
   maxSteps?: number;
   threads?: number;
+  prompt: "alpaca" | "chat";
 }
 
 /** The LLM to fine-tune: the user's GGUF, or reclm's own LM of the dataset (pretrained now if it is not cached). */
@@ -73,6 +74,7 @@ export function finetuneCommand(): Command {
       .option("--force", "start over in an --out that already holds a run")
       .option("--max-steps <n>", "stop after this many optimizer steps in total", parseNonNegativeInt("--max-steps"))
       .option("--threads <n>", "CPU threads", parsePositiveInt("--threads"))
+      .addOption(new Option("--prompt <layout>", "alpaca: the paper's prompt; chat: the same instruction in the model's own chat template (instruct models)").choices(["alpaca", "chat"]).default("alpaca"))
       .action(async (opts: FinetuneOptions) => {
         if (opts.resume && opts.force) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--resume continues the run in --out and --force deletes it: pass one", { field: "--force" });
         if (opts.resume && !opts.out) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--resume needs --out <run dir>", { field: "--resume" });
@@ -99,6 +101,7 @@ export function finetuneCommand(): Command {
               overwrite: opts.force,
               maxSteps: opts.maxSteps,
               threads: opts.threads,
+              layout: opts.prompt,
             },
             { onProgress: progress.onProgress },
           );

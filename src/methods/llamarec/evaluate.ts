@@ -19,6 +19,8 @@ export interface RankerSpec {
   name: string;
   llm: string;
   adapter?: string;
+  /** Prompt layout (default "alpaca", the paper's). */
+  layout?: "alpaca" | "chat";
 }
 
 export interface EvaluateLlamaRecOptions extends LongWorkOptions {
@@ -79,6 +81,7 @@ export async function evaluateLlamaRec(o: EvaluateLlamaRecOptions): Promise<Llam
         parallel,
         contextSize: maxPromptTokens,
         prompt: { ...LLAMAREC_PROMPT, maxPromptTokens },
+        layout: spec.layout,
         ...(spec.adapter ? { lora: { file: spec.adapter } } : {}),
       });
       try {

@@ -19,6 +19,7 @@ export interface FinetuneJobInput {
   overwrite?: boolean;
   maxSteps?: number;
   threads?: number;
+  layout?: "alpaca" | "chat";
 }
 
 const job: ChildJob<FinetuneJobInput, LlamaRecFinetuneReport> = async (input, ctx) => {

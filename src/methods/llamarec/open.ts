@@ -32,6 +32,7 @@ export async function openLlamaRecRanker(dir: string, ds: SequenceDataset, optio
       contextSize: maxPromptTokens,
       prompt: { ...run.prompt, maxPromptTokens },
       maxHistory: run.maxHistory,
+      layout: run.layout,
       ...(spec.adapter ? { lora: { file: spec.adapter } } : {}),
     });
     return {

@@ -25,6 +25,7 @@ import { clearRunDir } from "../../train/run-dir.ts";
 import { resolveModel } from "../../models/resolve.ts";
 import { llamarecRecipeFor, llamarecTrainingSet, rankingSubset, scoreSubsetOnDecoder, type LlamaRecFinetuneConfig } from "./finetune.ts";
 import { LlamaRecPrompter } from "./prompter.ts";
+import { chatRenderer } from "./verbalizer.ts";
 import { LLAMAREC_PROMPT, type LlamaRecPromptOptions } from "./prompt.ts";
 
 export const RANKER_CONFIG = "config.json";
@@ -41,6 +42,8 @@ export interface LlamaRecRunConfig {
   adapter: string;
   lora: { rank: number; alpha: number; dropout: number; targets: string[] };
   prompt: LlamaRecPromptOptions;
+  /** "alpaca" (the paper's prompt) or "chat" (the base model's chat template). Older run dirs: alpaca. */
+  layout?: "alpaca" | "chat";
   maxHistory: number;
   /** The retriever's run dir (or baseline name) the ranker re-orders. */
   retriever: string;
@@ -65,6 +68,8 @@ export interface FinetuneLlamaRecOptions extends LongWorkOptions {
   overwrite?: boolean;
   maxSteps?: number;
   threads?: number;
+  /** "alpaca" (default, the paper) or "chat" (the model's own chat template, for instruct models). */
+  layout?: "alpaca" | "chat";
 }
 
 export interface LlamaRecFinetuneReport {
@@ -167,7 +172,11 @@ export async function finetuneLlamaRec(o: FinetuneLlamaRecOptions): Promise<Llam
   const retriever = await resolveModel(o.retriever, o.ds, { split: "val" });
   try {
     // A prompt longer than the model's context could not be scored: the budget is the smaller of the two.
-    const prompter = new LlamaRecPrompter(o.ds.catalog, llamaCppTokenizer(vocab), { prompt: { ...LLAMAREC_PROMPT, maxPromptTokens: Math.min(LLAMAREC_PROMPT.maxPromptTokens, decoder.maxLength) } });
+    const layout = o.resume ? (readLlamaRecRun(outDir).layout ?? "alpaca") : (o.layout ?? "alpaca");
+    const prompter = new LlamaRecPrompter(o.ds.catalog, llamaCppTokenizer(vocab), {
+      prompt: { ...LLAMAREC_PROMPT, maxPromptTokens: Math.min(LLAMAREC_PROMPT.maxPromptTokens, decoder.maxLength) },
+      chat: layout === "chat" ? chatRenderer(vocab) : undefined,
+    });
     const train = llamarecTrainingSet(o.ds, prompter, config);
     o.onProgress?.({ stage: "validation candidates", done: 0, total: 1, unit: "retrievals" });
     const subset = await rankingSubset(o.ds, retriever, prompter, "val", { maxUsers: config.maxValUsers, seed: config.seed });
@@ -178,6 +187,7 @@ export async function finetuneLlamaRec(o: FinetuneLlamaRecOptions): Promise<Llam
       adapter: ADAPTER_FILE,
       lora: { rank: config.loraRank, alpha: config.loraAlpha, dropout: config.loraDropout, targets: config.loraTargets },
       prompt: prompter.prompt,
+      layout,
       maxHistory: prompter.maxHistory,
       retriever: isAbsolute(o.retriever) || existsSync(o.retriever) ? resolve(o.retriever) : o.retriever,
       dataset: o.ds.name,
@@ -255,12 +265,13 @@ function reportMarkdown(r: LlamaRecFinetuneReport, ds: SequenceDataset): string 
 }
 
 /** What a ranker run dir evaluates as: its base LLM zero-shot (optional) and with its fine-tuned adapter. */
-export function rankerSpecsOf(dir: string, options: { zeroShot?: boolean } = {}): { run: LlamaRecRunConfig; specs: { name: string; llm: string; adapter?: string }[] } {
+export function rankerSpecsOf(dir: string, options: { zeroShot?: boolean } = {}): { run: LlamaRecRunConfig; specs: { name: string; llm: string; adapter?: string; layout?: "alpaca" | "chat" }[] } {
   const run = readLlamaRecRun(dir);
   const llm = checkBaseModel(run, dir);
   const adapter = join(dir, run.adapter);
   if (!existsSync(adapter)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", "the run has no adapter yet: finish it (`reclm finetune llamarec --resume --out <dir>`)", { file: adapter });
-  const specs = [...(options.zeroShot ?? true ? [{ name: "llamarec-zero-shot", llm }] : []), { name: "llamarec", llm, adapter }];
+  const layout = run.layout ?? "alpaca";
+  const specs = [...(options.zeroShot ?? true ? [{ name: "llamarec-zero-shot", llm, layout }] : []), { name: "llamarec", llm, adapter, layout }];
   return { run, specs };
 }
 

@@ -8,9 +8,18 @@ import type { LlamaModel } from "node-llama-cpp";
 import type { Catalog, Ranker } from "../../contracts.ts";
 import { llamaCppTokenizer } from "../../llm/prompt.ts";
 import { NextTokenScorer, type NextTokenScorerOptions } from "../../llm/scorer.ts";
-import { LlamaRecPrompter, type LlamaRecPrompterOptions } from "./prompter.ts";
+import { chatPromptTokens, endOfTurnToken } from "../../llm/runtime.ts";
+import { LlamaRecPrompter, type ChatRenderer, type LlamaRecPrompterOptions } from "./prompter.ts";
 
-export interface VerbalizerRankerOptions extends NextTokenScorerOptions, LlamaRecPrompterOptions {}
+/** The model's chat template as a ChatRenderer (node-llama-cpp renders it). */
+export function chatRenderer(model: LlamaModel): ChatRenderer {
+  return { render: (user) => chatPromptTokens(model, user), endOfTurn: endOfTurnToken(model) };
+}
+
+export interface VerbalizerRankerOptions extends NextTokenScorerOptions, Omit<LlamaRecPrompterOptions, "chat"> {
+  /** "alpaca" (the paper's prompt, default) or "chat" (the model's own chat template). */
+  layout?: "alpaca" | "chat";
+}
 
 export class VerbalizerRanker implements Ranker {
   readonly name: string;
@@ -25,7 +34,7 @@ export class VerbalizerRanker implements Ranker {
 
   /** A ranker over `model` (any GGUF node-llama-cpp loads); the letter tokens are resolved from its tokenizer. */
   static async create(model: LlamaModel, catalog: Catalog, options: VerbalizerRankerOptions & { name?: string } = {}): Promise<VerbalizerRanker> {
-    const prompter = new LlamaRecPrompter(catalog, llamaCppTokenizer(model), options);
+    const prompter = new LlamaRecPrompter(catalog, llamaCppTokenizer(model), { ...options, chat: options.layout === "chat" ? chatRenderer(model) : undefined });
     const scorer = await NextTokenScorer.create(model, { ...options, contextSize: options.contextSize ?? prompter.prompt.maxPromptTokens });
     return new VerbalizerRanker(prompter, scorer, options.name ?? "llamarec-verbalizer");
   }
