@@ -5,7 +5,7 @@
  * The base weights come from a GGUF file of a llama-family architecture (llama incl. Llama 3.x, qwen2), kept in their
  * stored type where ggml multiplies them as stored (F16, Q8_0, the K-quants...) or dequantized to F32, and stay
  * frozen unless asked; the LoRA factors are the trainable parameters. This is the decoder forward the LLM methods
- * (LlamaRec's verbalizer fine-tuning, LLaRA, GenRec, Lite-LLM4Rec) share: one forward, one LoRA, one trainer.
+ * (src/methods) share: one forward, one LoRA, one trainer.
  * Parity with llama.cpp on real weights: test/llm/llama.test.ts; per architecture: test/llm/llama-family.test.ts.
  */
 import { closeSync, openSync, readSync } from "node:fs";
@@ -52,9 +52,9 @@ export interface LlamaConfig {
 export interface LoraOptions {
   rank: number;
   alpha: number;
-  /** Projections that get an adapter (LlamaRec: q, v; LLaRA: all seven). */
+  /** Projections that get an adapter (e.g. q, v; or all seven). */
   targets: readonly LoraTarget[];
-  /** Dropout on the adapter's input in training graphs (LlamaRec 0.05, LLaRA 0.1). Default 0. */
+  /** Dropout on the adapter's input in training graphs (e.g. 0.05 or 0.1). Default 0. */
   dropout?: number;
   /** Blocks that get adapters (PEFT's layers_to_transform). Default: all. */
   layers?: readonly number[];
@@ -413,7 +413,7 @@ export function llamaEmbed(b: Builder, model: LlamaModel, tokens: Tensor): Tenso
 }
 
 /**
- * Input embeddings [B, T, D] from token ids with chosen positions replaced by given vectors (LLaRA's item slots):
+ * Input embeddings [B, T, D] from token ids with chosen positions replaced by given vectors (an item's slot in a prompt):
  * position (r, t) takes row `injectFrom[r, t]` of `vectors` [n, D] when that is < n, and keeps its token's
  * embedding when it is n. `injectFrom` is an i32 [B, T] input (`llamaInjectionIndex` builds it from the injected
  * positions). Composed from ops with a backward (ggml has no scatter that has one): the rows are gathered from
@@ -453,8 +453,8 @@ export function llamaInjectionIndex(B: number, T: number, injectAt: ArrayLike<nu
 
 /**
  * The decoder over input embeddings x [B, T, D] instead of token ids: the transformer blocks and the final RMSNorm.
- * Methods whose inputs are not all tokens start here: LLaRA puts a projected item vector where an item's slot token
- * would be, Lite-LLM4Rec runs its rec-LLM over one cached vector per item. Gradients reach x, so whatever produced
+ * Methods whose inputs are not all tokens start here: a projected item vector where an item's slot token would be,
+ * or a sequence of one cached vector per item. Gradients reach x, so whatever produced
  * it (a projector, item vectors) trains with the LoRA factors. `positions` as in `llamaLogits`.
  */
 export function llamaDecode(b: Builder, model: LlamaModel, x0: Tensor, positions: Tensor, options: LlamaDecodeOptions = {}): Tensor {

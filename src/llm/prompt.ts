@@ -2,7 +2,7 @@
  * What prompt building needs from a tokenizer, and the two budgets every prompt of the LLM methods keeps: a text cut
  * to N tokens (item titles), and a prompt cut on the LEFT to fit the context (Hugging Face's truncation_side =
  * "left": the instruction at the start goes first, the end the model answers after stays). Method-specific layouts
- * (LlamaRec's lettered candidates, GenRec's title lists, LLaRA's item slots) live in src/methods.
+ * (lettered candidates, title lists, item slots) live in src/methods.
  */
 import type { LlamaModel } from "node-llama-cpp";
 import { ReclmError } from "../errors.ts";
@@ -18,13 +18,13 @@ export interface PromptTokenizer {
   readonly eos: number;
 }
 
-/** alpaca-lora's "alpaca_short" template (LlamaRec's Prompter loads it). */
+/** alpaca-lora's "alpaca_short" template. */
 export function alpacaShortPrompt(instruction: string, input: string): string {
   return `### Instruction:\n${instruction}\n\n### Input:\n${input}\n\n### Response:\n`;
 }
 
 /**
- * The first `maxTokens` tokens of a text, as text (LlamaRec's truncate_title: tokenize, keep, detokenize). A text
+ * The first `maxTokens` tokens of a text, as text (tokenize, keep, detokenize). A text
  * that fits is returned as it is; a cut one loses the leading space SentencePiece tokenizers put before the first word.
  */
 export function truncateToTokens(text: string, tok: PromptTokenizer, maxTokens: number): string {

@@ -33,7 +33,7 @@ export interface TextPerplexity {
 
 /**
  * A verbalizer's forward: for each prompt (token ids), the log-probabilities of the given candidate tokens as the next
- * token after the prompt's last position, in ONE forward pass per prompt and no generation (LlamaRec ranks its 20
+ * token after the prompt's last position, in ONE forward pass per prompt and no generation (a ranker that letters its 20
  * candidates by the logits of the letters A..T there; log p differs from the raw logit by one constant per prompt,
  * so the ranking is the same). Runs on llama.cpp with any GGUF node-llama-cpp loads.
  */

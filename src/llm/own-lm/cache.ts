@@ -1,5 +1,5 @@
 /**
- * Where reclm keeps its own LM of each dataset when a command needs one and none was given (`reclm finetune llamarec`
+ * Where reclm keeps its own LM of each dataset when a command needs one and none was given (fine-tuning
  * without --llm): <cache>/lm/<dataset>-<split fingerprint>-<size>/, a normal pretraining run dir. A finished run there
  * (report.json beside model.gguf) is reused; an unfinished one is resumed.
  */

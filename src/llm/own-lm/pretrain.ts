@@ -4,7 +4,7 @@
  * (node-llama-cpp) loads, tokenizes with exactly as reclm does, scores and generates with.
  *
  * Why its own: no chat LLM can be downloaded here, and the one real model at hand (stories260K, 512 SentencePiece
- * pieces) spells a movie title letter by letter (1,111 tokens for one LlamaRec prompt). A vocabulary learned from the
+ * pieces) spells a movie title letter by letter (1,111 tokens for one 20-candidate ranking prompt). A vocabulary learned from the
  * catalog's titles writes most titles in a few tokens, so a 20-title history and 20 candidates fit in a few hundred.
  *
  * Shapes (LM_SIZES): "tiny" (~1M parameters: CI and the embedded dataset, trained in about a minute on 2 cores) and

@@ -3,7 +3,7 @@
  *
  * An example is a token sequence and which of its tokens carry the loss: token i (i >= 1) is predicted from the
  * hidden state at position i - 1, and counts when `labelled[i]` is 1. Pretraining labels every token after the first;
- * fine-tuning labels only the answer (LlamaRec: the letter and EOS; GenRec/LLaRA: the title and its newline).
+ * fine-tuning labels only the answer (a letter and EOS, or a title and its newline).
  *
  * A micro-batch is right-padded to one length (rounded up to `lengthBucket`, so few graph shapes exist): with causal
  * attention a real position never attends to the padding after it, so every real position computes what it would

@@ -82,7 +82,7 @@ export interface LlmTrainOptions extends LongWorkOptions {
   validate: (graphs: DecoderGraphs) => Promise<ValidationResult>;
   /** Shown on the bar and drawn in the curves. */
   selectMetric: string;
-  /** What the run is, for the bar and errors ("lm on embedded", "llamarec ranker"). */
+  /** What the run is, for the bar and errors ("lm on embedded", "a ranker on ml-1m"). */
   name: string;
   maxSteps?: number;
   runDir?: string;

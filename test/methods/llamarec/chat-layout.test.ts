@@ -50,8 +50,8 @@ describe("LlamaRec's prompt in the model's own chat template (--prompt chat)", (
     expect(text).not.toMatch(/###/);
     expect(imStart).not.toEqual(tokens.slice(0, imStart.length)); // the marker is one control token, not its text
     const train = prompter.trainingExample(ex);
-    expect(train.tokens.slice(0, tokens.length)).toEqual(tokens);
-    expect(train.tokens.slice(-2)).toEqual([prompter.letters[ex.answer], Number(model.tokens.eot ?? model.tokens.eos)]);
+    expect(Array.from(train.tokens).slice(0, tokens.length)).toEqual(tokens);
+    expect(Array.from(train.tokens).slice(-2)).toEqual([prompter.letters[ex.answer], Number(model.tokens.eot ?? model.tokens.eos)]);
     expect(Array.from(train.labelled!).slice(-3)).toEqual([0, 1, 1]);
 
     // over budget: the oldest history items go first, the candidates and the template stay
