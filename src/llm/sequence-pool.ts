@@ -91,7 +91,7 @@ export class SequencePool {
         // node-llama-cpp's contextSize is per sequence: it allocates contextSize x sequences KV cells.
         contextSize,
         sequences,
-        threads: contextThreads(model, options.threads),
+        threads: contextThreads(model, options),
         flashAttention: false,
         // node-llama-cpp would retry with a smaller context: a silent change of what the caller asked for.
         failedCreationRemedy: false,
