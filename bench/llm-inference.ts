@@ -14,7 +14,7 @@
  *     [--prompts 8] [--min-tokens 300] [--max-tokens 1500] [--repeats 3] [--direct-threads 1,2]
  * Writes bench/results/llm-inference.json.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -63,18 +63,24 @@ const directThreads = args["direct-threads"]!.split(",").map(Number);
 const CONTEXT = 2048;
 if (maxTokens > CONTEXT) throw new Error(`--max-tokens must be at most the context of ${CONTEXT}`);
 
-// The model: written once (same seed, same bytes), kept under .cache.
+// Does reclm's writer know the architecture? Ask it for a tiny one first (an option it does not know is ignored).
+const archOption = shape.architecture === "llama" ? {} : { architecture: shape.architecture };
 const dir = join(PACKAGE_ROOT, ".cache", "bench-llm");
 mkdirSync(dir, { recursive: true });
+const probe = join(dir, `probe-${shape.architecture}.gguf`);
+writeTinyLlamaGguf(probe, { ...archOption, dim: 8, heads: 2, kvHeads: 1, ffnDim: 8, layers: 1 } as TinyLlamaOptions);
+const written = (await readGgufHeader(probe)).architecture;
+rmSync(probe);
+if (written !== shape.architecture) {
+  throw new Error(`${shapeName} needs a ${shape.architecture} GGUF, and reclm's writer (writeTinyLlamaGguf) wrote ${written}: it does not write ${shape.architecture} yet`);
+}
+
+// The model: written once (same seed, same bytes), kept under .cache.
 const file = join(dir, `${shapeName}-${weightType}.gguf`);
 if (!existsSync(file)) {
   const t0 = performance.now();
-  writeTinyLlamaGguf(file, { ...shape.options, weightType, std: 0.02, seed: 1, ...(shape.architecture === "llama" ? {} : { architecture: shape.architecture }) } as TinyLlamaOptions);
+  writeTinyLlamaGguf(file, { ...shape.options, ...archOption, weightType, std: 0.02, seed: 1 } as TinyLlamaOptions);
   process.stderr.write(`wrote ${file} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-}
-const written = (await readGgufHeader(file)).architecture;
-if (written !== shape.architecture) {
-  throw new Error(`${shapeName} needs a ${shape.architecture} GGUF, and reclm's writer (writeTinyLlamaGguf) wrote ${written}: it does not write ${shape.architecture} yet`);
 }
 
 // Prompts of realistic length (a LlamaRec prompt is ~300-1,500 tokens), BOS first, evenly spread lengths.
