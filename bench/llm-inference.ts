@@ -14,7 +14,8 @@
  *     [--prompts 8] [--min-tokens 300] [--max-tokens 1500] [--repeats 3] [--direct-threads 1,2]
  * Writes bench/results/llm-inference.json.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { getLlama, type LlamaModel, type Token } from "node-llama-cpp";
@@ -62,18 +63,24 @@ const directThreads = args["direct-threads"]!.split(",").map(Number);
 const CONTEXT = 2048;
 if (maxTokens > CONTEXT) throw new Error(`--max-tokens must be at most the context of ${CONTEXT}`);
 
-// The model: written once (same seed, same bytes), kept under .cache.
+// Does reclm's writer know the architecture? Ask it for a tiny one first (an option it does not know is ignored).
+const archOption = shape.architecture === "llama" ? {} : { architecture: shape.architecture };
 const dir = join(PACKAGE_ROOT, ".cache", "bench-llm");
 mkdirSync(dir, { recursive: true });
+const probe = join(dir, `probe-${shape.architecture}.gguf`);
+writeTinyLlamaGguf(probe, { ...archOption, dim: 8, heads: 2, kvHeads: 1, ffnDim: 8, layers: 1 } as TinyLlamaOptions);
+const written = (await readGgufHeader(probe)).architecture;
+rmSync(probe);
+if (written !== shape.architecture) {
+  throw new Error(`${shapeName} needs a ${shape.architecture} GGUF, and reclm's writer (writeTinyLlamaGguf) wrote ${written}: it does not write ${shape.architecture} yet`);
+}
+
+// The model: written once (same seed, same bytes), kept under .cache.
 const file = join(dir, `${shapeName}-${weightType}.gguf`);
 if (!existsSync(file)) {
   const t0 = performance.now();
-  writeTinyLlamaGguf(file, { ...shape.options, weightType, std: 0.02, seed: 1, ...(shape.architecture === "llama" ? {} : { architecture: shape.architecture }) } as TinyLlamaOptions);
+  writeTinyLlamaGguf(file, { ...shape.options, ...archOption, weightType, std: 0.02, seed: 1 } as TinyLlamaOptions);
   process.stderr.write(`wrote ${file} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-}
-const written = (await readGgufHeader(file)).architecture;
-if (written !== shape.architecture) {
-  throw new Error(`${shapeName} needs a ${shape.architecture} GGUF, and reclm's writer (writeTinyLlamaGguf) wrote ${written}: it does not write ${shape.architecture} yet`);
 }
 
 // Prompts of realistic length (a LlamaRec prompt is ~300-1,500 tokens), BOS first, evenly spread lengths.
@@ -86,9 +93,11 @@ const prompts = Array.from({ length: nPrompts }, (_, i) => {
 const totalTokens = prompts.reduce((s, p) => s + p.length, 0);
 const candidates = Array.from({ length: 20 }, (_, i) => 100 + i); // the verbalizer's 20 letters stand-in
 
-/** reclm: the scorer with its defaults (threads, parallel sequences, context), one call over all prompts. */
-async function runReclm(model: LlamaModel): Promise<{ seconds: number; threads: number; parallel: number }> {
-  const scorer = await NextTokenScorer.create(model, { contextSize: CONTEXT });
+/**
+ * reclm: the scorer with its defaults (threads unless given, parallel sequences, KV cache), one call over all prompts.
+ */
+async function runReclm(model: LlamaModel, threads?: number): Promise<{ seconds: number; threads: number; parallel: number }> {
+  const scorer = await NextTokenScorer.create(model, { contextSize: CONTEXT, threads });
   try {
     const t0 = performance.now();
     const rows = await scorer.score(prompts, candidates);
@@ -117,23 +126,40 @@ async function runDirect(model: LlamaModel, threads: number): Promise<number> {
   }
 }
 
+const loadBefore = loadavg()[0];
 const reclmModel = await loadLlamaCppModel(file);
 // The direct side: its own llama.cpp instance, no thread cap (each context gets exactly what it asks for).
 const directLlama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never, maxThreads: 0 });
 const directModel = await directLlama.loadModel({ modelPath: file });
 
-const reclmSeconds: number[] = [];
-let reclmSettings = { threads: 0, parallel: 0 };
+// reclm at its default thread count (the headline), and at each thread count the direct side runs (the layer's cost
+// at equal threads); undefined = the default.
+const defaultThreads = (await NextTokenScorer.create(reclmModel, { contextSize: 16, parallel: 1 }).then(async (s) => {
+  const t = s.threads;
+  await s.dispose();
+  return t;
+}));
+const reclmThreads = [defaultThreads, ...directThreads.filter((t) => t !== defaultThreads)];
+const reclmSeconds = new Map<number, number[]>(reclmThreads.map((t) => [t, []]));
+let parallel = 0;
 const directSeconds = new Map<number, number[]>(directThreads.map((t) => [t, []]));
 // One untimed pass of each side warms the page cache and the weights.
 await runReclm(reclmModel);
 await runDirect(directModel, directThreads[0]);
 for (let r = 0; r < repeats; r++) {
-  const ours = await runReclm(reclmModel);
-  reclmSeconds.push(ours.seconds);
-  reclmSettings = { threads: ours.threads, parallel: ours.parallel };
-  for (const t of directThreads) directSeconds.get(t)!.push(await runDirect(directModel, t));
-  process.stderr.write(`repeat ${r + 1}/${repeats}: reclm ${(totalTokens / ours.seconds).toFixed(1)} tok/s; ${directThreads.map((t) => `direct@${t} ${(totalTokens / directSeconds.get(t)!.at(-1)!).toFixed(1)}`).join(", ")} tok/s\n`);
+  const line: string[] = [];
+  for (const t of reclmThreads) {
+    const ours = await runReclm(reclmModel, t === defaultThreads ? undefined : t);
+    if (ours.threads !== t) throw new Error(`reclm ran with ${ours.threads} threads, ${t} were meant`);
+    reclmSeconds.get(t)!.push(ours.seconds);
+    parallel = ours.parallel;
+    line.push(`reclm@${t}${t === defaultThreads ? " (default)" : ""} ${(totalTokens / ours.seconds).toFixed(1)}`);
+  }
+  for (const t of directThreads) {
+    directSeconds.get(t)!.push(await runDirect(directModel, t));
+    line.push(`direct@${t} ${(totalTokens / directSeconds.get(t)!.at(-1)!).toFixed(1)}`);
+  }
+  process.stderr.write(`repeat ${r + 1}/${repeats} (tokens/s): ${line.join(", ")}; load average ${loadavg()[0].toFixed(2)}\n`);
 }
 await reclmModel.dispose();
 await directModel.dispose();
@@ -145,18 +171,21 @@ const median = (xs: number[]) => {
 const rate = (seconds: number[]) => ({ tokens_per_s: totalTokens / median(seconds), tokens_per_s_min: totalTokens / Math.max(...seconds), tokens_per_s_max: totalTokens / Math.min(...seconds) });
 const direct = directThreads.map((t) => ({ threads: t, ...rate(directSeconds.get(t)!) }));
 const best = direct.reduce((a, b) => (b.tokens_per_s > a.tokens_per_s ? b : a));
-const ours = rate(reclmSeconds);
-const common = `${nPrompts} prompts of ${minTokens}-${maxTokens} tokens (${totalTokens} in all), random ids, ${weightType.toUpperCase()} weights, context ${CONTEXT}; median of ${repeats} alternating repeats after one untimed pass each`;
+const common = `${nPrompts} prompts of ${minTokens}-${maxTokens} tokens (${totalTokens} in all), random ids, ${weightType.toUpperCase()} weights, context ${CONTEXT}; median of ${repeats} alternating repeats after one untimed pass each; load average (1 min) ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after, on ${cpus().length} cores`;
 const rows: BenchRow[] = [
-  {
-    method: "reclm-scorer",
-    dataset: shapeName,
-    protocol: "prompt-throughput",
-    metrics: { ...ours, speedup: ours.tokens_per_s / best.tokens_per_s },
-    variant: reclmSettings,
-    headline: true,
-    notes: `NextTokenScorer defaults (threads = cores, ${reclmSettings.parallel} parallel sequences, F16 KV), one score() over all prompts; speedup = vs llama-cpp-direct at its best thread count (${best.threads}); ${common}`,
-  },
+  ...reclmThreads.map((t) => {
+    const ours = rate(reclmSeconds.get(t)!);
+    const same = direct.find((d) => d.threads === t);
+    return {
+      method: "reclm-scorer",
+      dataset: shapeName,
+      protocol: "prompt-throughput",
+      metrics: { ...ours, speedup: ours.tokens_per_s / best.tokens_per_s, ...(same ? { speedup_same_threads: ours.tokens_per_s / same.tokens_per_s } : {}) },
+      variant: { threads: t, default_threads: t === defaultThreads, parallel },
+      headline: t === defaultThreads,
+      notes: `NextTokenScorer with ${t === defaultThreads ? "all its defaults" : `threads ${t}, otherwise its defaults`} (${parallel} parallel sequences, F16 KV cache), one score() over all prompts; speedup = vs llama-cpp-direct at its best thread count (${best.threads}), speedup_same_threads = vs llama-cpp-direct at ${t}; ${common}`,
+    };
+  }),
   ...direct.map((d) => ({
     method: "llama-cpp-direct",
     dataset: shapeName,

@@ -66,7 +66,7 @@ export class Embedder {
       if (!Number.isInteger(v) || v < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${field} must be a positive integer, got ${v}`, { field });
       return v;
     };
-    return new Embedder(model, contextThreads(model, options.threads), check(options.contextSize ?? 512, "contextSize"), check(options.batchSize ?? 8, "batchSize"), check(options.maxQueued ?? 4, "maxQueued"));
+    return new Embedder(model, contextThreads(model, options), check(options.contextSize ?? 512, "contextSize"), check(options.batchSize ?? 8, "batchSize"), check(options.maxQueued ?? 4, "maxQueued"));
   }
 
   get disposed(): boolean {

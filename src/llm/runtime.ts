@@ -158,9 +158,16 @@ export function vocabularySize(model: LlamaModel): number {
   return n;
 }
 
-/** The thread count for a context on `model`: the context's own option, else the model's load option, else the default. */
-export function contextThreads(model: LlamaModel, threads?: number): number {
-  return resolveThreads(model.llama, threads ?? loaded.get(model)?.options.threads);
+/**
+ * The thread count for a context on `model`: the context's own option, else the model's load option, else the
+ * default. A context runs where its model was loaded, so a `gpu` that differs from the load's is refused, not ignored.
+ */
+export function contextThreads(model: LlamaModel, options: LlmRuntimeOptions = {}): number {
+  const load = loaded.get(model)?.options;
+  if (options.gpu !== undefined && options.gpu !== (load?.gpu ?? false)) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `gpu ${String(options.gpu)} for a context of a model loaded with gpu ${String(load?.gpu ?? false)}; set it when loading the model`, { field: "gpu" });
+  }
+  return resolveThreads(model.llama, options.threads ?? load?.threads);
 }
 
 /**
@@ -177,7 +184,7 @@ export async function llamaCppNextTokenProbabilities(
   // F32 KV cache and no flash attention: llama.cpp's defaults (F16 cache) would blur a parity check at ~1e-3.
   const context = await model.createContext({
     contextSize: Math.max(64, tokens.length + 8),
-    threads: contextThreads(model, options.threads),
+    threads: contextThreads(model, { threads: options.threads }),
     sequences: 1,
     flashAttention: false,
     experimentalKvCacheKeyType: "F32",

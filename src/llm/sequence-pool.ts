@@ -85,13 +85,15 @@ export class SequencePool {
     const kv = options.kvCache ?? "f16";
     if (kv !== "f16" && kv !== "f32") throw new ReclmError("RECLM_ERR_BAD_CONFIG", `kvCache must be "f16" or "f32", got ${JSON.stringify(kv)}`, { field: "kvCache" });
     const sequences = parallel * sequencesPerRequest;
+    const threads = contextThreads(model, options);
+    const vocabSize = vocabularySize(model);
     let context: LlamaContext;
     try {
       context = await model.createContext({
         // node-llama-cpp's contextSize is per sequence: it allocates contextSize x sequences KV cells.
         contextSize,
         sequences,
-        threads: contextThreads(model, options.threads),
+        threads,
         flashAttention: false,
         // node-llama-cpp would retry with a smaller context: a silent change of what the caller asked for.
         failedCreationRemedy: false,
@@ -109,7 +111,7 @@ export class SequencePool {
     const queue = new RequestQueue(seqs, maxQueued, owner, async (seq) => {
       if (!seq.disposed) await seq.clearHistory();
     });
-    return new SequencePool(context, queue, contextSize, vocabularySize(model));
+    return new SequencePool(context, queue, contextSize, vocabSize);
   }
 
   /**

@@ -42,6 +42,13 @@ async function library<T>(fn: (m: Awaited<ReturnType<typeof loadLlamaCppModel>>)
 }
 
 describe("reclm lm generate (spawned)", () => {
+  it("reclm --help lists lm, and lm --help lists generate and perplexity", async () => {
+    const [top, lm] = await Promise.all([reclm("--help"), reclm("lm", "--help")]);
+    expect(top.stdout).toMatch(/\blm\b/);
+    expect(lm.code).toBe(0);
+    expect(lm.stdout).toMatch(/generate[\s\S]*perplexity/);
+  });
+
   it("greedy prints the continuation; --beam N --json gives the library's ranked beams with tokens and log-probabilities", async () => {
     const want = await library(async (m) => {
       const tok = llamaCppTokenizer(m);

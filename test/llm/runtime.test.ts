@@ -41,6 +41,8 @@ describe("llama.cpp runtime: threads and GPU on every entry point", () => {
       const own = await TextGenerator.create(model, { threads: 2, contextSize: 16, maxBeamWidth: 1 });
       expect(inherited.threads).toBe(1);
       expect(own.threads).toBe(2);
+      // a context runs where its model was loaded: another GPU setting is refused, not ignored
+      await expect(NextTokenScorer.create(model, { gpu: "auto", contextSize: 16 })).rejects.toThrow(/gpu auto for a context of a model loaded with gpu false/);
       await Promise.all([inherited.dispose(), own.dispose()]);
     } finally {
       await model.dispose();
