@@ -1,8 +1,10 @@
 /** Option parsing and small helpers shared by the subcommands. */
+import { existsSync, readFileSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import { loadDataset } from "../data/index.ts";
 import type { EvalSplit, SequenceDataset } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
+import { parseSetFlags } from "../models/neural/config.ts";
 import type { ProgressReporter } from "./progress.ts";
 
 export function parseKs(value: string): number[] {
@@ -103,4 +105,76 @@ export async function loadWithProgress(
   } finally {
     progress.stop();
   }
+}
+
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** A JSON config file: an object of config fields. Errors name the file (and the line of a syntax error). */
+export function readConfigFile(path: string): Record<string, unknown> {
+  if (!existsSync(path)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", "config file not found", { file: path });
+  if (statSync(path).isDirectory()) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "the config file is a directory", { file: path });
+  // Editors on Windows save JSON with a byte-order mark, which JSON.parse rejects as an invisible "unexpected token".
+  const text = readFileSync(path, "utf8").replace(/^\uFEFF/, "");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const pos = /position (\d+)/.exec(msg);
+    const line = pos ? text.slice(0, Number(pos[1])).split("\n").length : undefined;
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `invalid JSON: ${msg}`, { file: path, line });
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", "a config file must hold one JSON object of config fields", { file: path, line: 1 });
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
+ * The config fields a command was given: --config file, then --set pairs, then --seed, in that order of precedence,
+ * and where they came from (for error messages).
+ */
+export function configOverrides(o: { config?: string; set: readonly string[]; seed?: number }): { config: Record<string, unknown>; source: string | undefined } {
+  const config = { ...(o.config ? readConfigFile(o.config) : {}), ...parseSetFlags(o.set), ...(o.seed !== undefined ? { seed: o.seed } : {}) };
+  const sources = [o.config, o.set.length ? "--set" : undefined, o.seed !== undefined ? "--seed" : undefined].filter(Boolean);
+  return { config, source: sources.join(" + ") || undefined };
+}
+
+/** The flags of every command that trains into a run dir. */
+export interface RunDirFlags {
+  out?: string;
+  config?: string;
+  set: string[];
+  seed?: number;
+  resume?: boolean;
+  force?: boolean;
+  maxSteps?: number;
+  threads?: number;
+}
+
+/** Adds the run-dir flags (--out, --config, --set, --seed, --resume, --force, --max-steps, --threads). */
+export function withRunDirFlags(cmd: Command, out: string): Command {
+  return cmd
+    .option("-o, --out <dir>", out)
+    .option("--config <file.json>", "JSON object of config fields (over the defaults and the preset)")
+    .option("--set <key=value>", "one config field (repeatable; over --config), e.g. --set lr=3e-4", collect, [])
+    .option("--seed <n>", "random seed (same as --set seed=<n>)", parseNonNegativeInt("--seed"))
+    .option("--resume", "continue the run in --out from its last checkpoint")
+    .option("--force", "start over in an --out that already holds a run (deletes its checkpoint, model and report)")
+    .option("--max-steps <n>", "stop after this many optimizer steps in total", parseNonNegativeInt("--max-steps"))
+    .option("--threads <n>", "CPU threads", parsePositiveInt("--threads"));
+}
+
+/** --resume continues --out and --force deletes it: they exclude each other, and --resume needs --out. */
+export function checkResumeFlags(o: RunDirFlags): void {
+  if (o.resume && o.force) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--resume continues the run in --out and --force deletes it: pass one", { field: "--force" });
+  if (o.resume && !o.out) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--resume needs --out <run dir>", { field: "--resume" });
+}
+
+/** A run dir named after what it holds and when: runs/<name>-<yyyymmdd-hhmmss>. */
+export function defaultRunDir(name: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
+  return `runs/${name}-${stamp}`;
 }

@@ -104,3 +104,13 @@ function lineReporter(stream: NodeJS.WritableStream, intervalMs: number, now: ()
     },
   };
 }
+
+/** Runs long work with a progress bar (or periodic lines), stopping the bar however the work ends. */
+export async function withProgress<T>(work: (onProgress: ProgressReporter["onProgress"]) => Promise<T>, options: ProgressReporterOptions = {}): Promise<T> {
+  const progress = createProgressReporter(options);
+  try {
+    return await work(progress.onProgress);
+  } finally {
+    progress.stop();
+  }
+}

@@ -8,7 +8,7 @@ const { tmp, reclm } = spawnedCli("reclm-run-", { RECLM_THREADS: "1" });
 describe("reclm run (the main job), capped to a few steps", () => {
   it("prints one table of the baselines and the trained retriever on the embedded data, and writes its report", async () => {
     const out = join(tmp, "run");
-    const r = await reclm("run", "--models", "lrurec", "--max-steps", "3", "--out", out);
+    const r = await reclm("run", "--models", "lrurec", "--max-steps", "3", "--no-llamarec", "--out", out);
     expect(r.stderr).not.toMatch(/reclm:/);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/full ranking on embedded \(protocol embedded\), test split, 1500 users, whole history masked for every model/);

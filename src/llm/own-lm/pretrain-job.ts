@@ -4,27 +4,15 @@
  */
 import { fileURLToPath } from "node:url";
 import { runInChild, type ChildJob, type RunInChildOptions } from "../../engine/index.ts";
-import { loadDataset } from "../../data/index.ts";
-import { pretrainLm, type LmSize, type PretrainReport } from "./pretrain.ts";
+import type { LongWorkOptions } from "../../contracts.ts";
+import { loadDatasetRef, type DatasetRef } from "../../data/index.ts";
+import { pretrainLm, type PretrainOptions, type PretrainReport } from "./pretrain.ts";
 
-export interface PretrainJobInput {
-  dataset: string;
-  protocol?: string;
-  dataFiles?: { dataDir?: string; interactions?: string; items?: string };
-  size?: LmSize;
-  outDir: string;
-  config?: Record<string, unknown>;
-  configSource?: string;
-  resume?: boolean;
-  overwrite?: boolean;
-  maxSteps?: number;
-  threads?: number;
-}
+export type PretrainJobInput = DatasetRef & Omit<PretrainOptions, "ds" | keyof LongWorkOptions>;
 
 const job: ChildJob<PretrainJobInput, PretrainReport> = async (input, ctx) => {
-  const ds = await loadDataset(input.dataset, { ...input.dataFiles, protocol: input.protocol, onProgress: (p) => ctx.progress(p) });
   const { dataset: _d, protocol: _p, dataFiles: _f, ...rest } = input;
-  return pretrainLm({ ...rest, ds, onProgress: (p) => ctx.progress(p) });
+  return pretrainLm({ ...rest, ds: await loadDatasetRef(input, { onProgress: (p) => ctx.progress(p) }), onProgress: (p) => ctx.progress(p) });
 };
 
 export default job;

@@ -22,7 +22,7 @@ import { sha256File, writeFileAtomic, writeJsonAtomic } from "../../io.ts";
 import { Rng } from "../../rng.ts";
 import { splitFingerprint } from "../../data/stats.ts";
 import { Engine, ParamStore } from "../../engine/index.ts";
-import { clearRunDir } from "../../train/run-dir.ts";
+import { clearRunDir, type RunDirOptions } from "../../train/run-dir.ts";
 import type { ValidationRecord } from "../../train/loop.ts";
 import { writeLlamaFamilyGguf } from "../gguf-model.ts";
 import { declareLlama, type LlamaConfig } from "../llama.ts";
@@ -98,16 +98,9 @@ export interface LmRunConfig {
   config: PretrainConfig;
 }
 
-export interface PretrainOptions extends LongWorkOptions {
+export interface PretrainOptions extends LongWorkOptions, RunDirOptions {
   ds: SequenceDataset;
   size?: LmSize;
-  outDir: string;
-  config?: Record<string, unknown>;
-  configSource?: string;
-  resume?: boolean;
-  overwrite?: boolean;
-  maxSteps?: number;
-  threads?: number;
 }
 
 export interface PretrainReport {

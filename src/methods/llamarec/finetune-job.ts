@@ -3,29 +3,15 @@
  */
 import { fileURLToPath } from "node:url";
 import { runInChild, type ChildJob, type RunInChildOptions } from "../../engine/index.ts";
-import { loadDataset } from "../../data/index.ts";
-import { finetuneLlamaRec, type LlamaRecFinetuneReport } from "./run.ts";
+import type { LongWorkOptions } from "../../contracts.ts";
+import { loadDatasetRef, type DatasetRef } from "../../data/index.ts";
+import { finetuneLlamaRec, type FinetuneLlamaRecOptions, type LlamaRecFinetuneReport } from "./run.ts";
 
-export interface FinetuneJobInput {
-  dataset: string;
-  protocol?: string;
-  dataFiles?: { dataDir?: string; interactions?: string; items?: string };
-  retriever: string;
-  llm: string;
-  outDir: string;
-  config?: Record<string, unknown>;
-  configSource?: string;
-  resume?: boolean;
-  overwrite?: boolean;
-  maxSteps?: number;
-  threads?: number;
-  layout?: "alpaca" | "chat";
-}
+export type FinetuneJobInput = DatasetRef & Omit<FinetuneLlamaRecOptions, "ds" | keyof LongWorkOptions>;
 
 const job: ChildJob<FinetuneJobInput, LlamaRecFinetuneReport> = async (input, ctx) => {
-  const ds = await loadDataset(input.dataset, { ...input.dataFiles, protocol: input.protocol, onProgress: (p) => ctx.progress(p) });
   const { dataset: _d, protocol: _p, dataFiles: _f, ...rest } = input;
-  return finetuneLlamaRec({ ...rest, ds, onProgress: (p) => ctx.progress(p) });
+  return finetuneLlamaRec({ ...rest, ds: await loadDatasetRef(input, { onProgress: (p) => ctx.progress(p) }), onProgress: (p) => ctx.progress(p) });
 };
 
 export default job;

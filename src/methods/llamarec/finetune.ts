@@ -46,23 +46,17 @@ export interface LlamaRecFinetuneConfig extends LlmTrainConfig {
 
 /** The paper's recipe (§1.2), before per-dataset batch sizes. */
 export const LLAMAREC_RECIPE: Readonly<LlamaRecFinetuneConfig> = Object.freeze({
+  // Hugging Face Trainer's defaults where the authors' TrainingArguments keep them (betas, eps, clip 1, no decay).
   ...LLM_TRAIN_DEFAULTS,
   lr: 1e-4,
   schedule: "linear",
   warmupSteps: 100,
-  minLr: 0,
   weightDecay: 0,
   clipNorm: 1,
-  beta1: 0.9,
-  beta2: 0.999,
-  eps: 1e-8,
   batchSize: 16,
-  microBatch: 4,
   epochs: 1,
   validateEvery: 100,
   patience: 20,
-  lengthBucket: 32,
-  seed: 42,
   loraRank: 8,
   loraAlpha: 32,
   loraDropout: 0.05,

@@ -21,7 +21,7 @@ import { writeLoraGguf } from "../../llm/lora-gguf.ts";
 import { openDecoder } from "../../llm/train/decoder.ts";
 import { checkLlmTrainConfig, trainLlm } from "../../llm/train/trainer.ts";
 import type { ValidationRecord } from "../../train/loop.ts";
-import { clearRunDir } from "../../train/run-dir.ts";
+import { clearRunDir, type RunDirOptions } from "../../train/run-dir.ts";
 import { resolveModel } from "../../models/resolve.ts";
 import { llamarecRecipeFor, llamarecTrainingSet, rankingSubset, scoreSubsetOnDecoder, type LlamaRecFinetuneConfig } from "./finetune.ts";
 import { LlamaRecPrompter } from "./prompter.ts";
@@ -54,20 +54,12 @@ export interface LlamaRecRunConfig {
   examples: { used: number; total: number };
 }
 
-export interface FinetuneLlamaRecOptions extends LongWorkOptions {
+export interface FinetuneLlamaRecOptions extends LongWorkOptions, RunDirOptions {
   ds: SequenceDataset;
   /** The retriever's run dir (or a baseline's name): its top-20 are the validation candidates. */
   retriever: string;
   /** The base LLM (GGUF). */
   llm: string;
-  outDir: string;
-  /** Fields over the recipe (llamarecRecipeFor(dataset)); unknown or ill-typed fields are refused. */
-  config?: Record<string, unknown>;
-  configSource?: string;
-  resume?: boolean;
-  overwrite?: boolean;
-  maxSteps?: number;
-  threads?: number;
   /** "alpaca" (default, the paper) or "chat" (the model's own chat template, for instruct models). */
   layout?: "alpaca" | "chat";
 }
