@@ -91,6 +91,25 @@ if (!args["no-profile"]) {
     if (e.cpu < total * 0.005) continue;
     console.log(`  ${op.padEnd(16)} ${e.cpu.toFixed(0).padStart(7)} ms  ${((100 * e.cpu) / total).toFixed(1).padStart(5)}%  (${e.n} nodes)`);
   }
+  // Products by output shape class: one line per (op, ne) summed over layers and blocks.
+  const byShape = new Map<string, { cpu: number; n: number; macs: number }>();
+  for (const n of nodes) {
+    if (n.op !== "MUL_MAT" && n.op !== "OUT_PROD") continue;
+    const node = B.ggml_graph_node(gf, n.index);
+    const a = tensorLayout(tensorSrc(node, 0)!);
+    const inner = n.op === "MUL_MAT" ? a.ne[0] : a.ne[1];
+    const key = `${n.op} ne0 ${n.ne[0] === 64 || n.ne[0] === 8 ? n.ne[0] : "long"} inner ${inner <= 64 ? inner : "long"}`;
+    const e = byShape.get(key) ?? { cpu: 0, n: 0, macs: 0 };
+    e.cpu += n.cpuMs;
+    e.n++;
+    e.macs += n.ne.reduce((x, y) => x * y, 1) * inner;
+    byShape.set(key, e);
+  }
+  console.log("  products by shape class (GMAC/s = multiply-adds per CPU second):");
+  for (const [k, e] of [...byShape].sort((a, b) => b[1].cpu - a[1].cpu)) {
+    if (e.cpu < total * 0.005) continue;
+    console.log(`    ${k.padEnd(36)} ${e.cpu.toFixed(0).padStart(7)} ms (${e.n} nodes, ${(e.macs / 1e9).toFixed(1)} GMAC, ${(e.macs / 1e6 / e.cpu).toFixed(1)} GMAC/s)`);
+  }
   console.log("  top nodes:");
   for (const n of [...nodes].sort((a, b) => b.cpuMs - a.cpuMs).slice(0, top)) {
     const node = B.ggml_graph_node(gf, n.index);
