@@ -30,6 +30,8 @@ export interface FinetuneJobInput {
 
 export interface FinetuneJobResult {
   stepMs: number[];
+  /** The process's CPU time (user + system) per step: on a machine shared with other work, what load moves least. */
+  stepCpuMs: number[];
   losses: number[];
   /** Sequence indices of each step, in the order the loop fed them. */
   order: number[][];
@@ -72,6 +74,11 @@ const job: ChildJob<FinetuneJobInput, FinetuneJobResult> = async (input) => {
     const adapters = [...decoder.model.params.lora.values()];
     writeFileAtomic(input.loraAFile, adapters.map((a) => new Uint8Array(decoder.store.read(a.a).buffer)));
     const marks: number[] = [];
+    const cpuMarks: number[] = [];
+    const cpuMs = () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
     const losses: number[] = [];
     const result = await trainLlm({
       decoder,
@@ -85,7 +92,10 @@ const job: ChildJob<FinetuneJobInput, FinetuneJobResult> = async (input) => {
       config: { ...LLM_TRAIN_DEFAULTS, lr: input.lr, batchSize: input.microBatch, microBatch: input.microBatch, epochs: 1, validateEvery: 0, patience: input.steps + 2 },
       // Nothing to select: the benchmark times steps. The loop validates before the first step (the clock's start).
       validate: async () => {
-        if (marks.length === 0) marks.push(performance.now());
+        if (marks.length === 0) {
+          marks.push(performance.now());
+          cpuMarks.push(cpuMs());
+        }
         return { metrics: {}, value: 0 };
       },
       selectMetric: "none",
@@ -95,6 +105,7 @@ const job: ChildJob<FinetuneJobInput, FinetuneJobResult> = async (input) => {
       onProgress: (p) => {
         if (p.done !== marks.length) throw new Error(`progress after step ${p.done}, expected one report per step (step ${marks.length})`);
         marks.push(performance.now());
+        cpuMarks.push(cpuMs());
         losses.push(Number(p.info?.loss));
       },
     });
@@ -102,6 +113,7 @@ const job: ChildJob<FinetuneJobInput, FinetuneJobResult> = async (input) => {
     const order = Array.from({ length: input.steps }, (_, s) => fed.slice(s * input.microBatch, (s + 1) * input.microBatch));
     return {
       stepMs: marks.slice(1).map((t, s) => t - marks[s]),
+      stepCpuMs: cpuMarks.slice(1).map((t, s) => t - cpuMarks[s]),
       losses,
       order,
       peakRssMib: peakRssMib(),

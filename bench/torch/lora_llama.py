@@ -11,7 +11,7 @@ so that both sides start from the same parameters and their loss trajectories ca
 One step = forward over a micro-batch of sequences, the labelled rows' hidden states only through the head (reclm's
 trainer does the same: batches.ts), cross-entropy weighted 1 / labelled tokens of the step, backward, global grad-norm
 clip, AdamW (lr 1e-4, betas 0.9/0.999, eps 1e-8, no decay: reclm's LLM_TRAIN_DEFAULTS). Prints one JSON line:
-{torch_version, threads, step_ms, losses, peak_rss_mib, rss_after_load_mib (peak RSS once the model is built), parameters, trainable}.
+{torch_version, threads, step_ms, step_cpu_ms (process CPU time), losses, peak_rss_mib, rss_after_load_mib (peak RSS once the model is built), parameters, trainable}.
 """
 import argparse
 import json
@@ -277,7 +277,7 @@ def main(argv):
     causal = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
     labelled = [T - 2, T - 1] if args.labels == "last2" else list(range(1, T))
 
-    step_ms, losses = [], []
+    step_ms, step_cpu_ms, losses = [], [], []
     for step, idx in enumerate(order):
         B = len(idx)
         batch = torch.from_numpy(tokens[idx].astype(np.int64))
@@ -285,7 +285,7 @@ def main(argv):
         rows = torch.tensor([r * T + i - 1 for r in range(B) for i in labelled])
         targets = torch.tensor([int(tokens[idx[r], i]) for r in range(B) for i in labelled])
         weights = torch.full((len(rows),), 1.0 / len(rows))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad(set_to_none=True)
         loss = model.loss(batch, rows, targets, weights, cos, sin, causal)
         loss.backward()
@@ -294,6 +294,7 @@ def main(argv):
         opt.step()
         ms = (time.perf_counter() - t0) * 1000
         step_ms.append(ms)
+        step_cpu_ms.append((time.process_time() - c0) * 1000)
         losses.append(loss.item())
         print(f"pytorch step {step}: {ms:.0f} ms loss {loss.item():.6f}", file=sys.stderr, flush=True)
 
@@ -301,6 +302,7 @@ def main(argv):
         "torch_version": torch.__version__,
         "threads": args.threads,
         "step_ms": step_ms,
+        "step_cpu_ms": step_cpu_ms,
         "losses": losses,
         "warmup": args.warmup,
         "peak_rss_mib": peak_rss_mib(),

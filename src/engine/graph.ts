@@ -506,8 +506,9 @@ const MIN_MACS_PER_COPY = 100;
  * elements copied keeps its OUT_PROD (the output head's dE: copying the [rows × items] gradient costs more than the
  * OUT_PROD it replaces), and so do a product under MIN_REWRITE_MACS multiply-adds and one with fewer than
  * MIN_MACS_PER_COPY multiply-adds per copied element (attention's dK and dV, whose inner dimension is the head size:
- * a LoRA step of the SmolLM2-135M shape at 1,536 tokens took 26.5 s CPU rewritten, 24.7 s kept; SASRec's step on
- * ML-1M 2.32 -> 2.28 s and at batch 16 on ml-latest-small 268-282 -> 262-264 ms, LRURec's unchanged). Measured
+ * a LoRA step of the SmolLM2-135M shape at 1,536 tokens, attention in blocks of 256, took 26.5 s CPU rewritten and
+ * 24.7 s kept; SASRec's step 2.32 -> 2.28 s on ML-1M and 268-282 -> 262-264 ms at batch 16 on ml-latest-small; LRURec's
+ * unchanged; bench/engine/llm-step-profile.ts and step-profile.ts, 1 thread, CPU time). Measured
  * (bench/engine/step-time.ts, ML-1M step, 1 thread, same losses): SASRec 4.46 s -> 3.72 s; LRURec unchanged
  * (4.85 s vs 4.91 s); rewriting every node instead made LRURec 57% slower.
  * RECLM_ENGINE_OUT_PROD=native keeps every OUT_PROD (for measuring the difference).

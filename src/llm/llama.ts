@@ -397,10 +397,12 @@ export interface LlamaDecodeOptions {
 /**
  * Queries per attention block. A window of T > this many tokens is attended block by block, each block against the
  * keys up to its own end only: the scores, softmax and products above the causal diagonal's blocks are never
- * computed or stored. For T = 1,536 (6 blocks) that is 58% of the full T×T work and memory
- * (bench/engine/llm-step-profile.ts: the SmolLM2-135M-shape LoRA step).
+ * computed or stored: (n + 1) / 2n of the full T×T work and memory for n blocks, 54% at T = 1,536. Measured on the
+ * SmolLM2-135M-shape LoRA step at 1,536 tokens (bench/engine/llm-step-profile.ts, 1 thread, CPU time): one block
+ * 31.9 s and a 3,659 MiB compute buffer; blocks of 512 25.1 s, 2,825 MiB; of 256 23.8 s, 2,575 MiB; of 128 22.9 s,
+ * 2,480 MiB (smaller blocks: more, smaller products).
  */
-export const LLAMA_ATTENTION_BLOCK = 256;
+export const LLAMA_ATTENTION_BLOCK = 128;
 
 /** How many query blocks a window of T tokens is attended in. */
 export function llamaAttentionBlocks(T: number, block = LLAMA_ATTENTION_BLOCK): number {
