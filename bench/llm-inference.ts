@@ -14,30 +14,15 @@
  *     [--prompts 8] [--min-tokens 300] [--max-tokens 1500] [--repeats 3] [--direct-threads 1,2]
  * Writes bench/results/llm-inference.json.
  */
-import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { getLlama, type LlamaModel, type Token } from "node-llama-cpp";
 import type { GgufTensorType } from "../src/llm/gguf-writer.ts";
-import { loadLlamaCppModel, readGgufHeader } from "../src/llm/runtime.ts";
+import { loadLlamaCppModel } from "../src/llm/runtime.ts";
 import { NextTokenScorer } from "../src/llm/scorer.ts";
-import { writeTinyLlamaGguf, type TinyLlamaOptions } from "../src/llm/tiny-llama.ts";
-import { PACKAGE_ROOT } from "../src/paths.ts";
 import { Rng } from "../src/rng.ts";
+import { cachedShapeGguf, llmShape } from "./lib/llm-shapes.ts";
 import { writeBenchResult, type BenchRow } from "./lib/results.ts";
-
-/** Real models' shapes (their config.json), written with random weights. */
-const SHAPES: Record<string, { architecture: string; options: TinyLlamaOptions }> = {
-  "smollm2-135m-shape": {
-    architecture: "llama",
-    options: { vocabSize: 49152, dim: 576, layers: 30, heads: 9, kvHeads: 3, ffnDim: 1536, tiedOutput: true, ropeBase: 100000, contextLength: 8192, tokenizer: "bpe" },
-  },
-  "qwen2.5-0.5b-shape": {
-    architecture: "qwen2",
-    options: { vocabSize: 151936, dim: 896, layers: 24, heads: 14, kvHeads: 2, ffnDim: 4864, tiedOutput: true, ropeBase: 1000000, contextLength: 32768, tokenizer: "bpe" },
-  },
-};
 
 const { values: args } = parseArgs({
   options: {
@@ -51,8 +36,7 @@ const { values: args } = parseArgs({
   },
 });
 const shapeName = args.shape!;
-const shape = SHAPES[shapeName];
-if (!shape) throw new Error(`--shape must be one of ${Object.keys(SHAPES).join(", ")}, got ${shapeName}`);
+const shape = llmShape(shapeName);
 const weightType = args["weight-type"] as GgufTensorType;
 if (weightType !== "q8_0" && weightType !== "f16") throw new Error(`--weight-type must be q8_0 or f16, got ${weightType}`);
 const nPrompts = Number(args.prompts);
@@ -63,25 +47,8 @@ const directThreads = args["direct-threads"]!.split(",").map(Number);
 const CONTEXT = 2048;
 if (maxTokens > CONTEXT) throw new Error(`--max-tokens must be at most the context of ${CONTEXT}`);
 
-// Does reclm's writer know the architecture? Ask it for a tiny one first (an option it does not know is ignored).
-const archOption = shape.architecture === "llama" ? {} : { architecture: shape.architecture };
-const dir = join(PACKAGE_ROOT, ".cache", "bench-llm");
-mkdirSync(dir, { recursive: true });
-const probe = join(dir, `probe-${shape.architecture}.gguf`);
-writeTinyLlamaGguf(probe, { ...archOption, dim: 8, heads: 2, kvHeads: 1, ffnDim: 8, layers: 1 } as TinyLlamaOptions);
-const written = (await readGgufHeader(probe)).architecture;
-rmSync(probe);
-if (written !== shape.architecture) {
-  throw new Error(`${shapeName} needs a ${shape.architecture} GGUF, and reclm's writer (writeTinyLlamaGguf) wrote ${written}: it does not write ${shape.architecture} yet`);
-}
-
 // The model: written once (same seed, same bytes), kept under .cache.
-const file = join(dir, `${shapeName}-${weightType}.gguf`);
-if (!existsSync(file)) {
-  const t0 = performance.now();
-  writeTinyLlamaGguf(file, { ...shape.options, ...archOption, weightType, std: 0.02, seed: 1 } as TinyLlamaOptions);
-  process.stderr.write(`wrote ${file} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-}
+const file = await cachedShapeGguf(shapeName, weightType);
 
 // Prompts of realistic length (a LlamaRec prompt is ~300-1,500 tokens), BOS first, evenly spread lengths.
 const rng = new Rng(7);

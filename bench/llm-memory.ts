@@ -1,7 +1,7 @@
 /**
  * Resident memory of reclm's llama decoder with SmolLM2-135M's shapes (vocab 49,152, d 576, 30 layers, 9 heads over
- * 3 KV heads, FFN 1,536, tied embeddings; random weights written by reclm's GGUF writer, no tokenizer: the decoder
- * needs none), its matrices kept in the file's type (baseWeights "file") vs dequantized to F32 ("f32"). Two files:
+ * 3 KV heads, FFN 1,536, tied embeddings; random weights written by reclm's GGUF writer through bench/lib/llm-shapes.ts,
+ * whose padded BPE vocabulary the decoder does not read), its matrices kept in the file's type (baseWeights "file") vs dequantized to F32 ("f32"). Two files:
  * Q8_0, and Q4_K where a row is whole 256-value super-blocks (ffn_down's 1,536) with llama.cpp's fallback for Q4_K
  * elsewhere, Q5_0 (rows of 576 are not). Each load runs in a fresh process (RSS is per process): RSS before the
  * model (engine up, GGUF header read), after `store.initialize` (and a GC), and the parameter buffer's size.
@@ -13,31 +13,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Engine, ParamStore } from "../src/engine/index.ts";
-import { writeLlamaFamilyGguf } from "../src/llm/gguf-model.ts";
-import type { GgufTensorType } from "../src/llm/gguf-writer.ts";
-import { declareLlamaFromGguf, llamaTensorShapes, type LlamaConfig } from "../src/llm/llama.ts";
+import type { WeightTypeChoice } from "../src/llm/gguf-model.ts";
+import { declareLlamaFromGguf, llamaTensorShapes } from "../src/llm/llama.ts";
 import { readGgufHeader } from "../src/llm/runtime.ts";
 import { Rng } from "../src/rng.ts";
+import { writeShapeGguf } from "./lib/llm-shapes.ts";
 import { writeBenchResult } from "./lib/results.ts";
 
-const SMOLLM2_135M: LlamaConfig = {
-  architecture: "llama",
-  vocabSize: 49152,
-  dim: 576,
-  layers: 30,
-  heads: 9,
-  kvHeads: 3,
-  headDim: 64,
-  ffnDim: 1536,
-  rmsEps: Math.fround(1e-5),
-  ropeBase: 100000,
-  ropeDims: 64,
-  ropeMode: "normal",
-  freqScale: 1,
-  ropeFreqs: false,
-  biases: [],
-  tiedOutput: true,
-};
+const SHAPE = "smollm2-135m-shape";
 
 const MIB = 2 ** 20;
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
@@ -61,20 +44,15 @@ async function child(file: string, baseWeights: "file" | "f32"): Promise<void> {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "reclm-llm-memory-"));
   try {
-    const rng = new Rng(1);
-    const tensors = new Map<string, Float32Array>();
-    for (const [name, shape] of llamaTensorShapes(SMOLLM2_135M)) {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const norm = name.endsWith("norm.weight");
-      tensors.set(name, Float32Array.from({ length: n }, () => (norm ? 1 : 0) + 0.02 * rng.normal()));
-    }
-    const params = [...tensors.values()].reduce((s, t) => s + t.length, 0);
-    const files: { label: string; file: string; weightType: GgufTensorType | ((name: string, shape: readonly number[]) => GgufTensorType) }[] = [
+    const files: { label: string; file: string; weightType: WeightTypeChoice }[] = [
       { label: "q8_0", file: join(dir, "q8_0.gguf"), weightType: "q8_0" },
       { label: "q4_K", file: join(dir, "q4_k.gguf"), weightType: (_name, shape) => (shape[shape.length - 1] % 256 === 0 ? "q4_K" : "q5_0") },
     ];
-    for (const f of files) writeLlamaFamilyGguf(f.file, SMOLLM2_135M, tensors, {}, f.weightType, { name: "SmolLM2-135M shapes, random weights" });
-    tensors.clear();
+    let params = 0;
+    for (const f of files) {
+      const config = writeShapeGguf(f.file, SHAPE, f.weightType);
+      params = [...llamaTensorShapes(config).values()].reduce((s, shape) => s + shape.reduce((a, b) => a * b, 1), 0);
+    }
     const self = fileURLToPath(import.meta.url);
     const rows = [];
     for (const f of files) {
@@ -84,7 +62,7 @@ async function main(): Promise<void> {
         const kept = baseWeights === "file";
         rows.push({
           method: "llama-decoder",
-          dataset: "smollm2-135m-shapes",
+          dataset: SHAPE,
           protocol: "memory",
           variant: { file: f.label === "q8_0" ? "q8_0" : "q4_K (q5_0 where rows are not 256-multiples)", baseWeights },
           ...(f.label === "q4_K" && kept ? { headline: true } : {}),

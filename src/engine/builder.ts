@@ -32,6 +32,11 @@ export interface SoftmaxOptions {
   /** Mask future positions (key index > query index) over the last two dims [.., Lq, Lk]. */
   causal?: boolean;
   /**
+   * With `causal`: query row i is position i + causalOffset, so keys up to i + causalOffset stay visible (a block of
+   * queries that starts at row causalOffset of its sequence, against all the keys before its end). Default 0.
+   */
+  causalOffset?: number;
+  /**
    * Additive f32 mask [.., Lq, Lk] (use -1e9, not -Infinity: a fully masked row would give NaN), added after scaling.
    * Leading dims must be 1 or equal to x's (e.g. [B, 1, Lq, Lk] for x [B, H, Lq, Lk]). Receives no gradient.
    */
@@ -74,6 +79,8 @@ export class Builder {
   private readonly B: GgmlBase;
   private readonly ctx: Ptr;
   private readonly engine: Engine;
+  /** concat's zero bases, one per shape: ACC copies its base, so every concat of a shape can share one constant. */
+  private readonly zeroBases = new Map<string, Tensor>();
 
   /** @internal */
   constructor(engine: Engine, ctx: Ptr, mode: GraphMode) {
@@ -419,7 +426,9 @@ export class Builder {
     const strides = contiguousStrides(shape);
     const r = shape.length;
     const nb = [1, 2, 3].map((i) => (i < r ? strides[r - 1 - i] * 4 : numel(shape) * 4));
-    let acc = this.constant(0, shape);
+    const key = shape.join("x");
+    let acc = this.zeroBases.get(key) ?? this.constant(0, shape);
+    this.zeroBases.set(key, acc);
     let offset = 0;
     for (const p of parts) {
       const pc = this.cont(p);
@@ -441,7 +450,11 @@ export class Builder {
     let a = this.contig(x);
     if (options.causal) {
       if (x.rank < 2) throw shapeError("softmax", `causal needs rank >= 2, got ${fmt(x)}`);
-      a = this.wrap(this.B.ggml_diag_mask_inf(this.ctx, a.ptr, 0), x.shape);
+      const offset = options.causalOffset ?? 0;
+      if (!(Number.isInteger(offset) && offset >= 0)) throw shapeError("softmax", `causalOffset must be a non-negative integer, got ${offset}`);
+      a = this.wrap(this.B.ggml_diag_mask_inf(this.ctx, a.ptr, offset), x.shape);
+    } else if (options.causalOffset !== undefined) {
+      throw shapeError("softmax", "causalOffset needs causal: true");
     }
     let maskPtr: Ptr = null;
     if (options.mask) {

@@ -50,6 +50,7 @@ const cases: Record<string, GradCheckCase> = {
     params: { x: [2, 2, 4, 4] },
     op: (b, p: P) => b.softmax(p.x, { scale: 0.5, causal: true, mask: b.constant(maskData(), [2, 1, 4, 4]) }),
   },
+  "softmax (causal, offset: a block of queries)": { params: { x: [2, 3, 5] }, op: (b, p: P) => b.softmax(p.x, { causal: true, causalOffset: 2 }) },
   maxPool1d: { params: { x: [2, 3, 6] }, eps: 1e-3, op: (b, p: P) => b.maxPool1d(p.x, 3, 2) },
   "maxPool1d over all time": { params: { x: [2, 4, 5] }, eps: 1e-3, op: (b, p: P) => b.maxPool1d(p.x, 5) },
   conv1d: { params: { x: [2, 3, 5], w: [4, 3, 2], c: [4] }, op: (b, p: P) => b.conv1d(p.x, p.w, p.c, { padding: 1, dilation: 2 }) },
@@ -166,6 +167,13 @@ describe("forward values", () => {
   it("softmax with causal mask zeroes the future", () => {
     const { out } = forward({ x: { shape: [3, 3], values: [1, 2, 3, 4, 5, 6, 7, 8, 9] } }, (b, p) => b.softmax(p.x, { causal: true }));
     expect([...out].map((v) => +v.toFixed(4))).toEqual([1, 0, 0, +(1 / (1 + Math.E)).toFixed(4), +(Math.E / (1 + Math.E)).toFixed(4), 0, expect.any(Number), expect.any(Number), expect.any(Number)]);
+  });
+
+  it("softmax's causalOffset shifts the diagonal: query row i sees keys up to i + offset", () => {
+    const x = { shape: [2, 4], values: [0, 0, 0, 0, 0, 0, 0, 0] };
+    expect([...forward({ x }, (b, p) => b.softmax(p.x, { causal: true, causalOffset: 2 })).out].map((v) => +v.toFixed(4))).toEqual([0.3333, 0.3333, 0.3333, 0, 0.25, 0.25, 0.25, 0.25]);
+    expect(() => forward({ x }, (b, p) => b.softmax(p.x, { causalOffset: 1 }))).toThrow(/causalOffset needs causal: true/);
+    expect(() => forward({ x }, (b, p) => b.softmax(p.x, { causal: true, causalOffset: -1 }))).toThrow(/causalOffset must be a non-negative integer/);
   });
 
   it("matmul, permute, slice, concat follow PyTorch semantics", () => {

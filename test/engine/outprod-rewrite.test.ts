@@ -7,9 +7,13 @@ import { Rng } from "../../src/rng.ts";
 const engine = Engine.create({ threads: 1 });
 afterAll(() => engine.dispose());
 
-// Big enough to be rewritten (>= 8M multiply-adds per product, transposes <= 4M elements); `small` stays OUT_PROD.
-const BIG = { x: [8, 128, 128], w: [128, 128], q: [2, 4, 128, 64], k: [2, 4, 160, 64] };
+// Big enough to be rewritten (>= 8M multiply-adds per product, transposes <= 4M elements, >= 100 multiply-adds per
+// copied element); `small` stays OUT_PROD.
+const BIG = { x: [4, 128, 256], w: [256, 256], q: [2, 4, 256, 256], k: [2, 4, 256, 256] };
 const SMALL = { x: [2, 5, 8], w: [6, 8], q: [2, 3, 5, 4], k: [2, 3, 7, 4] };
+// Attention with a head size of 64: dK copies q and the [Lq, Lk] gradient for 46 multiply-adds per element and stays
+// OUT_PROD; dQ copies only k (128 per element) and is rewritten. The linear part is SMALL's (2 OUT_PRODs).
+const HEADS = { ...SMALL, q: [2, 4, 128, 64], k: [2, 4, 160, 64] };
 
 function gradients(native: boolean, size = BIG): { ops: string[]; grads: Float32Array[]; loss: number } {
   const before = process.env.RECLM_ENGINE_OUT_PROD;
@@ -55,6 +59,7 @@ describe("OUT_PROD → MUL_MAT rewrite of the backward graph", () => {
     expect(gradients(false).ops).not.toContain("OUT_PROD");
     expect(gradients(true).ops).toContain("OUT_PROD");
     expect(gradients(false, SMALL).ops.filter((o) => o === "OUT_PROD")).toHaveLength(4); // small products keep it
+    expect(gradients(false, HEADS).ops.filter((o) => o === "OUT_PROD")).toHaveLength(3);
   });
 
   it("gives the same gradients as ggml's OUT_PROD (broadcast weight, batched 4D products)", () => {

@@ -11,7 +11,7 @@
 import { ReclmError } from "../../errors.ts";
 import type { Rng } from "../../rng.ts";
 import { compile, ComputeAllocator, type AdamW, type Engine, type GradAccumulator, type Graph, type GraphMode, type ParamStore } from "../../engine/index.ts";
-import { llamaHidden, type LlamaModel } from "../llama.ts";
+import { llamaAttentionBlocks, llamaHidden, type LlamaModel } from "../llama.ts";
 import type { MicroBatch } from "./batches.ts";
 
 /** Graphs kept compiled at once (each holds a ggml context; the compute buffer is shared). */
@@ -29,13 +29,18 @@ export interface DecoderGraphsOptions {
 export class DecoderGraphs {
   private readonly cache = new Map<string, Graph>();
   private readonly allocator: ComputeAllocator;
-  private readonly maxNodes: number;
   private disposed = false;
 
   constructor(private readonly o: DecoderGraphsOptions) {
     this.allocator = new ComputeAllocator(o.engine);
-    // A llama block is ~60 forward nodes with LoRA; the backward and the optimizer roughly triple that.
-    this.maxNodes = Math.max(8192, 2048 + o.model.config.layers * 768);
+  }
+
+  /**
+   * Node budget of a graph over T positions: a llama block is ~60 forward nodes with LoRA, which the backward and the
+   * optimizer roughly triple, plus ~40 per attention block (llamaAttentionBlocks) with their backward.
+   */
+  private maxNodes(T: number): number {
+    return Math.max(8192, 2048 + this.o.model.config.layers * (768 + 96 * llamaAttentionBlocks(T)));
   }
 
   /**
@@ -77,7 +82,7 @@ export class DecoderGraphs {
         mode: "eval",
         params: this.o.store,
         allocator: this.allocator,
-        maxNodes: this.maxNodes,
+        maxNodes: this.maxNodes(T),
         build: (bd) => {
           const h = llamaHidden(bd, this.o.model, bd.input("tokens", [b, T], "i32"), bd.input("positions", [T], "i32"));
           const picked = bd.gatherRows(bd.reshape(h, [b * T, h.shape[2]]), bd.input("rows", [n], "i32"));
@@ -133,7 +138,7 @@ export class DecoderGraphs {
         accumulator: mode === "eval" ? undefined : this.o.accumulator,
         rng: this.o.dropoutRng,
         allocator: this.allocator,
-        maxNodes: this.maxNodes,
+        maxNodes: this.maxNodes(T),
         build: (bd) => {
           const h = llamaHidden(bd, this.o.model, bd.input("tokens", [b, T], "i32"), bd.input("positions", [T], "i32"));
           const picked = bd.gatherRows(bd.reshape(h, [b * T, h.shape[2]]), bd.input("rows", [rows], "i32"));

@@ -1,0 +1,122 @@
+/**
+ * Per-op profile of reclm's LoRA training step on the SmolLM2-135M-shaped model (the step bench/llm-finetune.ts
+ * times): DecoderGraphs' train graph for one micro-batch, run node by node with `Graph.profile`. Prints CPU ms per
+ * ggml op (summed over nodes), the biggest nodes, and where the compute buffer goes: the bytes of the nodes' outputs
+ * by op (forward nodes an op's backward reads stay alive until then: the buffer's floor).
+ *   npx tsx bench/engine/llm-step-profile.ts [--seq-len 1536] [--micro-batch 1] [--threads 1] [--labels last2|all]
+ *     [--weight-type f32] [--top 20] [--no-profile]   (--no-profile: compile and report the buffer only)
+ */
+import { parseArgs } from "node:util";
+import { AdamW, type Graph } from "../../src/engine/index.ts";
+import { tensorLayout, tensorSrc } from "../../src/engine/ffi/ggml.ts";
+import type { GgufTensorType } from "../../src/llm/gguf-writer.ts";
+import { packStep } from "../../src/llm/train/batches.ts";
+import { DecoderGraphs } from "../../src/llm/train/decoder-graphs.ts";
+import { openDecoder } from "../../src/llm/train/decoder.ts";
+import { LLM_TRAIN_DEFAULTS } from "../../src/llm/train/trainer.ts";
+import { Rng } from "../../src/rng.ts";
+import { cachedShapeGguf, llmShape } from "../lib/llm-shapes.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    "seq-len": { type: "string", default: "1536" },
+    "micro-batch": { type: "string", default: "1" },
+    threads: { type: "string", default: "1" },
+    labels: { type: "string", default: "last2" },
+    "weight-type": { type: "string", default: "f32" },
+    top: { type: "string", default: "20" },
+    "no-profile": { type: "boolean", default: false },
+  },
+});
+const SHAPE = "smollm2-135m-shape";
+const T = Number(args["seq-len"]);
+const mb = Number(args["micro-batch"]);
+const top = Number(args.top);
+const gguf = await cachedShapeGguf(SHAPE, args["weight-type"] as GgufTensorType);
+const V = llmShape(SHAPE).options.vocabSize!;
+
+const decoder = await openDecoder(gguf, { lora: { rank: 8, alpha: 32, targets: ["q", "v"] }, threads: Number(args.threads) });
+const c = LLM_TRAIN_DEFAULTS;
+const optimizer = new AdamW(decoder.store, { lr: 1e-4, beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay, clipNorm: c.clipNorm });
+const graphs = new DecoderGraphs({ engine: decoder.engine, store: decoder.store, model: decoder.model, dropoutRng: new Rng(1), optimizer });
+const rng = new Rng(7);
+const labelled = new Uint8Array(T);
+if (args.labels === "all") labelled.fill(1, 1);
+else labelled.fill(1, T - 2);
+const examples = Array.from({ length: mb }, () => ({ tokens: Int32Array.from({ length: T }, () => rng.int(0, V)), labelled }));
+const [batch] = packStep(examples, { microBatch: mb, lengthBucket: 32, maxLength: decoder.maxLength, vocabSize: V });
+
+const t0 = performance.now();
+const loss = graphs.trainStep([batch]);
+console.log(`first step (compile + run): ${(performance.now() - t0).toFixed(0)} ms, loss ${loss.toFixed(6)}; compute buffer ${(graphs.computeBytes / 2 ** 20).toFixed(0)} MiB`);
+// DecoderGraphs keeps its graphs private; a benchmark may look inside.
+const graph = [...(graphs as unknown as { cache: Map<string, Graph> }).cache.values()][0];
+const gf = (graph as unknown as { gf: unknown }).gf;
+const B = decoder.engine.ggml.base;
+
+const VIEWS = new Set(["VIEW", "RESHAPE", "PERMUTE", "TRANSPOSE", "NONE"]);
+// Output bytes per op over the whole graph (forward and backward), a map of what competes for the buffer.
+const bytesByOp = new Map<string, { bytes: number; n: number }>();
+for (let i = 0; i < graph.nodeCount; i++) {
+  const node = B.ggml_graph_node(gf, i);
+  const op = String(B.ggml_op_desc(node));
+  if (VIEWS.has(op)) continue; // views own no memory
+  const bytes = Number(B.ggml_nbytes(node));
+  const e = bytesByOp.get(op) ?? { bytes: 0, n: 0 };
+  e.bytes += bytes;
+  e.n++;
+  bytesByOp.set(op, e);
+}
+console.log(`node outputs by op (MiB, all ${graph.nodeCount} nodes; gallocr reuses memory of dead ones):`);
+for (const [op, e] of [...bytesByOp].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 12)) console.log(`  ${op.padEnd(16)} ${(e.bytes / 2 ** 20).toFixed(0).padStart(7)} MiB (${e.n} nodes)`);
+
+if (!args["no-profile"]) {
+  const inputs = { tokens: batch.tokens, positions: batch.positions, rows: batch.rowIndex, targets: batch.targets, weights: batch.weights };
+  const c0 = process.cpuUsage();
+  const w0 = performance.now();
+  graph.run(inputs);
+  const dc = process.cpuUsage(c0);
+  console.log(`run(): wall ${(performance.now() - w0).toFixed(0)} ms, cpu ${((dc.user + dc.system) / 1000).toFixed(0)} ms`);
+  const { nodes } = graph.profile(inputs);
+  const total = nodes.reduce((s, n) => s + n.cpuMs, 0);
+  const byOp = new Map<string, { cpu: number; n: number }>();
+  for (const n of nodes) {
+    const e = byOp.get(n.op) ?? { cpu: 0, n: 0 };
+    e.cpu += n.cpuMs;
+    e.n++;
+    byOp.set(n.op, e);
+  }
+  console.log(`profile: ${nodes.length} nodes, sum of node cpu ${total.toFixed(0)} ms`);
+  for (const [op, e] of [...byOp].sort((a, b) => b[1].cpu - a[1].cpu)) {
+    if (e.cpu < total * 0.005) continue;
+    console.log(`  ${op.padEnd(16)} ${e.cpu.toFixed(0).padStart(7)} ms  ${((100 * e.cpu) / total).toFixed(1).padStart(5)}%  (${e.n} nodes)`);
+  }
+  // Products by output shape class: one line per (op, ne) summed over layers and blocks.
+  const byShape = new Map<string, { cpu: number; n: number; macs: number }>();
+  for (const n of nodes) {
+    if (n.op !== "MUL_MAT" && n.op !== "OUT_PROD") continue;
+    const node = B.ggml_graph_node(gf, n.index);
+    const a = tensorLayout(tensorSrc(node, 0)!);
+    const inner = n.op === "MUL_MAT" ? a.ne[0] : a.ne[1];
+    const key = `${n.op} ne0 ${n.ne[0] === 64 || n.ne[0] === 8 ? n.ne[0] : "long"} inner ${inner <= 64 ? inner : "long"}`;
+    const e = byShape.get(key) ?? { cpu: 0, n: 0, macs: 0 };
+    e.cpu += n.cpuMs;
+    e.n++;
+    e.macs += n.ne.reduce((x, y) => x * y, 1) * inner;
+    byShape.set(key, e);
+  }
+  console.log("  products by shape class (GMAC/s = multiply-adds per CPU second):");
+  for (const [k, e] of [...byShape].sort((a, b) => b[1].cpu - a[1].cpu)) {
+    if (e.cpu < total * 0.005) continue;
+    console.log(`    ${k.padEnd(36)} ${e.cpu.toFixed(0).padStart(7)} ms (${e.n} nodes, ${(e.macs / 1e9).toFixed(1)} GMAC, ${(e.macs / 1e6 / e.cpu).toFixed(1)} GMAC/s)`);
+  }
+  console.log("  top nodes:");
+  for (const n of [...nodes].sort((a, b) => b.cpuMs - a.cpuMs).slice(0, top)) {
+    const node = B.ggml_graph_node(gf, n.index);
+    const srcs = [0, 1].map((k) => tensorSrc(node, k)).filter((p) => p !== null);
+    console.log(`    #${String(n.index).padStart(5)} ${n.op.padEnd(16)} ne [${n.ne.join(",")}] ${n.cpuMs.toFixed(1)} ms  src ${srcs.map((p) => `${String(B.ggml_op_desc(p))}[${tensorLayout(p).ne.join(",")}]`).join(" ")}`);
+  }
+}
+graphs.dispose();
+optimizer.dispose();
+decoder.dispose();
