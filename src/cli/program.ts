@@ -4,6 +4,7 @@ import { evalCommand } from "./commands/eval.ts";
 import { plotCommand } from "./commands/plot.ts";
 import { retrieveCommand } from "./commands/retrieve.ts";
 import { runCommand } from "./commands/run.ts";
+import { serveCommand } from "./commands/serve.ts";
 import { trainCommand } from "./commands/train.ts";
 
 /** The command tree; `main.ts` runs it. Other engineers add their subcommands here (one file each in commands/). */
@@ -17,5 +18,6 @@ export function buildProgram(): Command {
   program.addCommand(retrieveCommand());
   program.addCommand(trainCommand());
   program.addCommand(plotCommand());
+  program.addCommand(serveCommand());
   return program;
 }
