@@ -61,6 +61,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: LIMITS.bodyBytes,
+    // Ids up to the schema's limit reach validation (a 400 naming "id"); longer path segments are a 414.
+    routerOptions: { maxParamLength: LIMITS.idChars },
     // Node's own limits for slow or stuck clients (apply once listening).
     requestTimeout: timeoutMs * 2,
     // Bodies are validated as sent: "10" is not an integer and "x" is not a one-item history. Query strings are

@@ -96,6 +96,7 @@ const FASTIFY_ERRORS: Record<string, { status: number; code: ReclmErrorCode; fie
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: "RECLM_ERR_BAD_REQUEST", field: "body" },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: "RECLM_ERR_BAD_REQUEST", field: "body" },
   FST_ERR_BAD_URL: { status: 400, code: "RECLM_ERR_BAD_REQUEST", field: "url" },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: "RECLM_ERR_BAD_REQUEST", field: "url" },
   FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: "RECLM_ERR_BAD_REQUEST", field: "url" },
 };
 

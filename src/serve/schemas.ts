@@ -24,7 +24,7 @@ export const SHARED_SCHEMAS = [
     $id: "ErrorResponse",
     type: "object",
     description:
-      "Every refusal. 400: the request is wrong (field names which part); 404: unknown route, item or user; 413: body over the limit; 415: not JSON; 503: not loaded yet, queue full or request timed out (Retry-After says when to retry).",
+      "Every refusal. 400: the request is wrong (field names which part); 404: unknown route, item or user; 413: body over the limit; 414: a path segment (an id) longer than the limit; 415: not JSON; 503: not loaded yet, queue full or request timed out (Retry-After says when to retry).",
     required: ["statusCode", "code", "error", "message"],
     properties: {
       statusCode: { type: "integer" },
@@ -135,7 +135,7 @@ export const itemSchema = {
   summary: "One item by the dataset's own id",
   params: { type: "object", required: ["id"], properties: { id: { type: "string", minLength: 1, maxLength: LIMITS.idChars } } },
   querystring: { type: "object", additionalProperties: false, properties: {} },
-  response: { 200: { $ref: "Item#" }, ...errors(400, 404, 503) },
+  response: { 200: { $ref: "Item#" }, ...errors(400, 404, 414, 503) },
 } as const;
 
 export const recommendSchema = {
@@ -177,7 +177,7 @@ export const userRecommendSchema = {
     additionalProperties: false,
     properties: { k, excludeSeen: { type: "boolean", default: true }, rank: { type: "boolean", default: false } },
   },
-  response: { 200: { allOf: [{ $ref: "Recommendations#" }, { type: "object", required: ["user"], properties: { user: { type: "string" }, historyLength: { type: "integer" } } }] }, ...errors(400, 404, 503) },
+  response: { 200: { allOf: [{ $ref: "Recommendations#" }, { type: "object", required: ["user"], properties: { user: { type: "string" }, historyLength: { type: "integer" } } }] }, ...errors(400, 404, 414, 503) },
 } as const;
 
 /** Static files of the web page take no input at all. */
