@@ -3,6 +3,7 @@ import { dataCommand } from "./commands/data.ts";
 import { evalCommand } from "./commands/eval.ts";
 import { plotCommand } from "./commands/plot.ts";
 import { retrieveCommand } from "./commands/retrieve.ts";
+import { reportCommand } from "./commands/report.ts";
 import { runCommand } from "./commands/run.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { trainCommand } from "./commands/train.ts";
@@ -19,5 +20,6 @@ export function buildProgram(): Command {
   program.addCommand(trainCommand());
   program.addCommand(plotCommand());
   program.addCommand(serveCommand());
+  program.addCommand(reportCommand());
   return program;
 }
