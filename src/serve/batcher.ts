@@ -1,11 +1,11 @@
 /**
  * Micro-batching: concurrent requests that need the retriever share one `scoreAll` forward.
  *
- * A request's history joins a bounded queue. The first history to arrive at an idle model waits `windowMs` for
- * company (or less, once `maxBatch` are queued); then up to `maxBatch` histories go through one forward. While a
+ * A request's history joins a bounded queue. The first history to arrive at an idle model waits for company: the
+ * other requests read in the same turn of the event loop, or `windowMs` when set (less once `maxBatch` are queued); then up to `maxBatch` histories go through one forward. While a
  * forward runs, new arrivals queue (a CPU forward holds the event loop, so they are read right after it), and the
- * next forward takes everything queued by then: under load batches grow by themselves, and an idle server adds at
- * most `windowMs` to a request. One forward at a time: a
+ * next forward takes everything queued by then: under load batches grow by themselves, and an idle server adds no
+ * wait (or at most `windowMs`) to a request. One forward at a time: a
  * model's compiled graph and its input buffers are not re-entrant. A full queue refuses at once (503 +
  * Retry-After) instead of growing memory; a request whose deadline passes while queued leaves the queue and is never
  * computed.
@@ -14,18 +14,19 @@ import type { SequentialRecommender } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
 
 /**
- * A CPU forward of a trained retriever costs about the same per history at any batch size (LRURec on
- * ml-latest-small, 1 thread: 4.4 ms for 1, 15 ms for 4, 69 ms for 16), so large batches buy little throughput and
- * cost every request in them latency; 8 keeps a full batch near the 20 ms target's scale.
+ * A CPU forward of a trained retriever costs nearly as much per history in a batch as alone (LRURec on
+ * ml-latest-small, 1 thread, quiet machine: 4.4 ms for 1, 7.3 ms for 2, 15 ms for 4, 33 ms for 8, 69 ms for 16; a
+ * batch of 3 runs the graph of 4), so batches beyond a few buy little throughput and cost every request in them
+ * latency: 4 keeps a full batch under the 20 ms target.
  */
-export const DEFAULT_MAX_BATCH = 8;
+export const DEFAULT_MAX_BATCH = 4;
 
 export interface BatcherOptions {
-  /** Histories per forward (a trained model compiles graphs for powers of two up to its evalBatchSize). Default 8. */
+  /** Histories per forward (a trained model compiles graphs for powers of two up to its evalBatchSize). Default 4. */
   maxBatch?: number;
   /** Histories waiting (not counting the forward in progress) before new ones are refused. Default 256. */
   maxQueue?: number;
-  /** How long the first history at an idle model waits for others. Default 1 ms. */
+  /** How long the first history at an idle model waits for others; 0 (the default): the requests read in the same turn of the event loop. */
   windowMs?: number;
 }
 
@@ -59,7 +60,7 @@ export class ScoreBatcher {
   readonly maxQueue: number;
   readonly windowMs: number;
   private readonly queue: Pending[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private timer: { cancel: () => void } | undefined;
   private running = false;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
@@ -71,7 +72,7 @@ export class ScoreBatcher {
   ) {
     this.maxBatch = positiveInt(options.maxBatch ?? DEFAULT_MAX_BATCH, "maxBatch");
     this.maxQueue = positiveInt(options.maxQueue ?? 256, "maxQueue");
-    this.windowMs = options.windowMs ?? 1;
+    this.windowMs = options.windowMs ?? 0;
     if (!(this.windowMs >= 0 && Number.isFinite(this.windowMs))) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `windowMs must be a finite number >= 0, got ${this.windowMs}`, { field: "windowMs" });
   }
 
@@ -119,11 +120,19 @@ export class ScoreBatcher {
   private schedule(): void {
     if (this.running || this.queue.length === 0) return;
     if (this.queue.length >= this.maxBatch) {
-      if (this.timer) clearTimeout(this.timer);
+      this.timer?.cancel();
       this.timer = undefined;
       queueMicrotask(() => void this.run());
     } else if (!this.timer) {
-      this.timer = setTimeout(() => void this.run(), this.windowMs);
+      // windowMs 0: run after this turn of the event loop, with every request its I/O phase has read (setImmediate);
+      // a timer would add a millisecond (Node's shortest) to every request at an idle server.
+      if (this.windowMs === 0) {
+        const h = setImmediate(() => void this.run());
+        this.timer = { cancel: () => clearImmediate(h) };
+      } else {
+        const h = setTimeout(() => void this.run(), this.windowMs);
+        this.timer = { cancel: () => clearTimeout(h) };
+      }
     }
   }
 

@@ -1,6 +1,6 @@
 /** The service's public API: build the app (tests inject, `reclm serve` listens), open a ranker, listen, stop. */
 export { buildApp, type AppOptions, type ServeModels } from "./app.ts";
-export { ScoreBatcher, type BatcherOptions } from "./batcher.ts";
+export { DEFAULT_MAX_BATCH, ScoreBatcher, type BatcherOptions } from "./batcher.ts";
 export { CatalogIndex, normalizeTitle, type ApiItem } from "./catalog.ts";
 export { LIMITS } from "./schemas.ts";
 export { loadRanker, type LoadRankerOptions } from "./rankers.ts";

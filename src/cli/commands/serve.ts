@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import type { Ranker } from "../../contracts.ts";
 import { knownModelNames, resolveModel } from "../../models/resolve.ts";
-import { buildApp, closeGracefully, listen, loadRanker, type ServeModels } from "../../serve/index.ts";
+import { buildApp, closeGracefully, DEFAULT_MAX_BATCH, listen, loadRanker, type ServeModels } from "../../serve/index.ts";
 import { loadWithProgress, parseNonNegativeInt, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
 import { formatCliError } from "../errors.ts";
 import { createProgressReporter } from "../progress.ts";
@@ -31,9 +31,9 @@ export function serveCommand(): Command {
     .option("--host <address>", "address to listen on (0.0.0.0 for every interface)", "127.0.0.1")
     .option("--port <n>", "port (0: any free port)", parseNonNegativeInt("--port"), 8080)
     .option("--threads <n>", "ggml CPU threads of a trained model (1 is fastest on a busy machine)", parsePositiveInt("--threads"))
-    .option("--max-batch <n>", "histories per retriever forward", parsePositiveInt("--max-batch"), 8)
+    .option("--max-batch <n>", "histories per retriever forward", parsePositiveInt("--max-batch"), DEFAULT_MAX_BATCH)
     .option("--max-queue <n>", "histories waiting before requests get 503 + Retry-After", parsePositiveInt("--max-queue"), 256)
-    .option("--batch-window-ms <n>", "how long a request at an idle model waits for others to batch with", parseNonNegativeInt("--batch-window-ms"), 1)
+    .option("--batch-window-ms <n>", "how long a request at an idle model waits for others to batch with (0: those read in the same event-loop turn)", parseNonNegativeInt("--batch-window-ms"), 0)
     .option("--timeout-ms <n>", "requests unanswered after this long get 503 + Retry-After", parsePositiveInt("--timeout-ms"), 10_000)
     .option("--grace-ms <n>", "on SIGTERM/SIGINT, how long in-flight requests may take to finish", parsePositiveInt("--grace-ms"), 10_000)
     .action(async (opts: ServeOptions) => {
