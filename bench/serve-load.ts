@@ -2,8 +2,8 @@
  * Load tests of `reclm serve` (bench/results/serve-load.json, protocol serve-load): autocannon against 127.0.0.1
  * only, every run bounded in time. Per method:
  *   1. capacity: the offered rate (POST /v1/recommend, histories of real users) is raised by 25% per step of
- *      --step-s seconds while the server keeps up: >= 97% of it answered, every answer 2xx, p99 under --slo-ms x 5.
- *      The last rate that kept up is the capacity.
+ *      --step-s seconds while the server keeps up: >= 97% of it answered, every answer 2xx. The last rate that kept
+ *      up is the capacity (latency is measured there, not used to find it).
  *   2. at capacity for --capacity-s: p50_ms, p99_ms, req_per_s.
  *   3. at twice the capacity for --overload-s: errors (answers other than 2xx and the designed 503, plus socket errors
  *      and timeouts), shed (the share of 503s), rss_growth (server RSS after / before - 1).
@@ -30,12 +30,11 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     "max-batch": { type: "string", default: "4" },
     "max-queue": { type: "string", default: "64" },
-    "start-rate": { type: "string", default: "20" },
+    "start-rate": { type: "string", default: "50" },
     "max-rate": { type: "string", default: "4000" },
-    "step-s": { type: "string", default: "8" },
+    "step-s": { type: "string", default: "6" },
     "capacity-s": { type: "string", default: "20" },
     "overload-s": { type: "string", default: "60" },
-    "slo-ms": { type: "string", default: "20" },
     "history-len": { type: "string", default: "30" },
     out: { type: "string", default: "serve-load" },
   },
@@ -61,9 +60,16 @@ interface Run {
   total: number;
 }
 
+/**
+ * autocannon's rate limit lets each connection send its quota back to back at the start of every second, and its
+ * coordinated-omission correction then assumes a 1 ms interval (it back-fills a sample for every millisecond a
+ * response took beyond that), which turns one slow batch into dozens of recorded latencies. So latencies are recorded
+ * as measured, and whether the rate was met is checked from what was answered.
+ */
 async function load(url: string, rate: number, seconds: number, connections: number): Promise<Run> {
   let next = 0;
   const r = await autocannon({
+    ignoreCoordinatedOmission: true,
     url: `${url}/v1/recommend`,
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -79,6 +85,10 @@ async function load(url: string, rate: number, seconds: number, connections: num
   return { offered: rate, achieved: total / seconds, p50: r.latency.p50, p99: r.latency.p99, byStatus, socketErrors: r.errors, timeouts: r.timeouts, total };
 }
 
+/** Concurrent clients for a rate: one per 50 req/s, at least 4 (a full batch). */
+const clients = (rate: number) => Math.max(4, Math.ceil(rate / 50));
+const OVERLOAD_CLIENTS = 128;
+
 const ok2xx = (r: Run) => Object.entries(r.byStatus).every(([c]) => c.startsWith("2")) && r.socketErrors === 0 && r.timeouts === 0;
 
 async function capacity(url: string): Promise<{ rate: number; steps: string[] }> {
@@ -86,8 +96,8 @@ async function capacity(url: string): Promise<{ rate: number; steps: string[] }>
   let rate = num("start-rate");
   let good = 0;
   while (rate <= num("max-rate")) {
-    const r = await load(url, rate, num("step-s"), Math.max(8, Math.ceil(rate / 40)));
-    const kept = r.achieved >= 0.97 * rate && ok2xx(r) && r.p99 < 5 * num("slo-ms");
+    const r = await load(url, rate, num("step-s"), clients(rate));
+    const kept = r.achieved >= 0.97 * rate && ok2xx(r);
     steps.push(`${rate}/s: ${r.achieved.toFixed(0)}/s answered, p99 ${r.p99} ms, ${JSON.stringify(r.byStatus)}${kept ? "" : " (not kept up)"}`);
     console.log(`  ${steps.at(-1)}`);
     if (!kept) break;
@@ -130,14 +140,15 @@ for (const spec of values.methods!.split(",")) {
   console.log(`${name}: reclm serve ${args.join(" ")}`);
   const s = await startServe(args, { readyTimeoutMs: 180_000 });
   const pid = s.proc.pid!;
+  await load(s.url, 20, 2, 4); // warm-up: connections, JIT; not recorded
   const load0 = uptime();
   const cap = await capacity(s.url);
-  const atCap = await load(s.url, cap.rate, num("capacity-s"), Math.max(8, Math.ceil(cap.rate / 40)));
+  const atCap = await load(s.url, cap.rate, num("capacity-s"), clients(cap.rate));
   console.log(`  capacity ${cap.rate}/s: p50 ${atCap.p50} ms, p99 ${atCap.p99} ms, ${atCap.achieved.toFixed(1)} req/s, ${JSON.stringify(atCap.byStatus)}`);
   const load1 = uptime();
   const rss0 = rssOf(pid);
-  // Enough connections to offer 2x even while accepted requests wait in the queue.
-  const over = await load(s.url, 2 * cap.rate, num("overload-s"), Math.min(1000, Math.max(32, Math.ceil(cap.rate / 2))));
+  // Many clients at once, as an overload is: more than the queue holds, so the server must shed.
+  const over = await load(s.url, 2 * cap.rate, num("overload-s"), OVERLOAD_CLIENTS);
   const rss1 = rssOf(pid);
   const load2 = uptime();
   const shed = (over.byStatus["503"] ?? 0) / Math.max(1, over.total);
@@ -145,7 +156,7 @@ for (const spec of values.methods!.split(",")) {
   console.log(`  2x ${2 * cap.rate}/s for ${num("overload-s")} s: ${JSON.stringify(over.byStatus)}, socket errors ${over.socketErrors}, timeouts ${over.timeouts}, RSS ${(rss0 / 2 ** 20).toFixed(1)} -> ${(rss1 / 2 ** 20).toFixed(1)} MiB`);
   const k9 = await killNine(s, args);
   console.log(`  kill -9 under load, restart: ${k9.identical ? "identical" : "DIFFERENT"} answers to ${FIXED.length} requests`);
-  const common = `reclm serve ${args.slice(4).join(" ")} (retriever ${model}); POST /v1/recommend, k 10, histories = the last ${num("history-len")} train items of the dataset's users in turn; autocannon on 127.0.0.1, same machine`;
+  const common = `reclm serve ${args.slice(4).join(" ")} (retriever ${model}); POST /v1/recommend, k 10, histories = the last ${num("history-len")} train items of the dataset's users in turn; autocannon on 127.0.0.1, same machine, latencies as measured (ignoreCoordinatedOmission: its correction assumes a 1 ms interval), one client per 50 req/s (at least 4)`;
   rows.push({
     method: name,
     dataset: ds.name,
@@ -153,7 +164,7 @@ for (const spec of values.methods!.split(",")) {
     variant: { load: "capacity" },
     headline: true,
     metrics: { p50_ms: atCap.p50, p99_ms: atCap.p99, req_per_s: Number(atCap.achieved.toFixed(1)), offered_req_per_s: cap.rate },
-    notes: `${common}; capacity = the highest offered rate kept up with (>= 97% answered, all 2xx, p99 < ${5 * num("slo-ms")} ms), steps of ${num("step-s")} s: ${cap.steps.join("; ")}; then ${num("capacity-s")} s at it: ${JSON.stringify(atCap.byStatus)}; load average (uptime 1/5/15 min) ${load0} before, ${load1} after`,
+    notes: `${common}; capacity = the highest offered rate kept up with (>= 97% answered, all 2xx), steps of ${num("step-s")} s: ${cap.steps.join("; ")}; then ${num("capacity-s")} s at it: ${JSON.stringify(atCap.byStatus)}; load average (uptime 1/5/15 min) ${load0} before, ${load1} after`,
   });
   rows.push({
     method: name,
@@ -161,7 +172,7 @@ for (const spec of values.methods!.split(",")) {
     protocol: "serve-load",
     variant: { load: "2x-capacity" },
     metrics: { errors, shed: Number(shed.toFixed(4)), rss_growth: Number((rss1 / rss0 - 1).toFixed(4)), offered_req_per_s: 2 * cap.rate, answered_req_per_s: Number(over.achieved.toFixed(1)), p99_ms: over.p99, restart_identical: k9.identical ? 1 : 0 },
-    notes: `${common}; ${num("overload-s")} s at ${2 * cap.rate} req/s offered: ${JSON.stringify(over.byStatus)}, socket errors ${over.socketErrors}, timeouts ${over.timeouts}; errors = answers other than 2xx and 503 + socket errors + timeouts; shed = 503 / answers; RSS ${(rss0 / 2 ** 20).toFixed(1)} MiB before, ${(rss1 / 2 ** 20).toFixed(1)} MiB after; then kill -9 during 100 req/s of load and a restart on the same port: ${FIXED.length} fixed requests (5 users, 3 histories) answered ${k9.identical ? "byte-identically (timings aside)" : "DIFFERENTLY"}; load average ${load1} before, ${load2} after`,
+    notes: `${common}; ${num("overload-s")} s at ${2 * cap.rate} req/s offered by ${OVERLOAD_CLIENTS} clients: ${JSON.stringify(over.byStatus)}, socket errors ${over.socketErrors}, timeouts ${over.timeouts}; errors = answers other than 2xx and 503 + socket errors + timeouts; shed = 503 / answers; RSS ${(rss0 / 2 ** 20).toFixed(1)} MiB before, ${(rss1 / 2 ** 20).toFixed(1)} MiB after; then kill -9 during 100 req/s of load and a restart on the same port: ${FIXED.length} fixed requests (5 users, 3 histories) answered ${k9.identical ? "byte-identically (timings aside)" : "DIFFERENTLY"}; load average ${load1} before, ${load2} after`,
   });
 }
 

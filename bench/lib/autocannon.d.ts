@@ -9,6 +9,7 @@ declare module "autocannon" {
     duration?: number;
     overallRate?: number;
     timeout?: number;
+    ignoreCoordinatedOmission?: boolean;
     requests?: { setupRequest?: (req: Record<string, unknown>, context: Record<string, unknown>) => Record<string, unknown> }[];
   }
   interface Histogram {

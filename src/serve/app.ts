@@ -60,6 +60,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const metrics = serviceMetrics({ queueDepth: () => loaded?.batcher.depth ?? 0, ready: () => loaded !== undefined });
   const app = Fastify({
     logger: options.logger ?? false,
+    return503OnClosing: false,
     bodyLimit: LIMITS.bodyBytes,
     // Ids up to the schema's limit reach validation (a 400 naming "id"); longer path segments are a 414.
     routerOptions: { maxParamLength: LIMITS.idChars },
@@ -107,6 +108,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     refResolver: { buildLocalReference: (json, _base, _frag, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`) },
   });
 
+  // Stopping: requests that still arrive on open keep-alive connections get reclm's 503 + Retry-After (a load
+  // balancer retries them elsewhere) rather than Fastify's bare one; those already in flight finish.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onRequest", async () => {
+    if (closing) throw new ReclmError("RECLM_ERR_NOT_READY", "the server is shutting down; retry on another replica");
+  });
   app.addHook("preValidation", async (req) => coerceQuery(req));
   app.addHook("onResponse", async (req, reply) => {
     const route = req.is404 ? "unmatched" : (req.routeOptions.url ?? "unmatched");

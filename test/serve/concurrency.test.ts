@@ -1,4 +1,5 @@
 /** Batching of concurrent requests, the bounded queue, per-request timeouts, and a stop that finishes what is in flight. */
+import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
 import { ScoreBatcher } from "../../src/serve/batcher.ts";
 import { buildApp } from "../../src/serve/app.ts";
@@ -147,12 +148,42 @@ describe("the app under concurrent requests", () => {
     const inFlight = [1, 2, 3, 4, 5].map((i) =>
       fetch(`http://127.0.0.1:${port}/v1/recommend`, { method: "POST", headers: { "content-type": "application/json", connection: "close" }, body: JSON.stringify({ history: [RAW[i]] }) }),
     );
-    while (retriever.batches.length === 0) await new Promise((r) => setTimeout(r, 5));
+    // Close once all five are in the server: in a forward or queued behind it.
+    const inServer = async () => retriever.batches.flat().length + (await app.inject({ url: "/health" })).json().queueDepth;
+    while ((await inServer()) < 5) await new Promise((r) => setTimeout(r, 2));
     const closing = app.close();
     const replies = await Promise.all(inFlight);
     expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     await closing;
     expect(retriever.disposed).toBe(true);
     await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+  });
+
+  it("answers a request that arrives on an open connection while it stops with 503 + Retry-After", async () => {
+    const ds = tinyDataset();
+    const retriever = new ScriptedRetriever(8);
+    const app = await buildApp({ models: { dataset: ds, retriever } });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const { port } = app.server.address() as { port: number };
+    retriever.delayMs = 80;
+    retriever.batches.length = 0;
+    // One connection: the first request is in flight when the server starts to stop; the second arrives after.
+    const body = JSON.stringify({ history: ["a"] });
+    const req = (close: boolean) => `POST /v1/recommend HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n${close ? "Connection: close\r\n" : ""}\r\n${body}`;
+    const socket = connect(port, "127.0.0.1");
+    let text = "";
+    socket.on("data", (d) => (text += String(d)));
+    const ended = new Promise((r) => socket.on("close", r));
+    socket.write(req(false));
+    while (retriever.batches.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const closing = app.close();
+    await new Promise((r) => setTimeout(r, 20)); // close() runs its preClose hooks on a later tick
+    socket.write(req(true));
+    await ended;
+    await closing;
+    const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]);
+    expect(statuses).toEqual(["200", "503"]);
+    expect(text).toMatch(/retry-after: 1/i);
+    expect(text).toContain('"code":"RECLM_ERR_NOT_READY"');
   });
 });
