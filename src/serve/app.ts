@@ -10,7 +10,7 @@ import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Ranker, SequenceDataset, SequentialRecommender } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
-import { DEFAULT_MAX_BATCH, ScoreBatcher, type BatcherOptions } from "./batcher.ts";
+import { ScoreBatcher, type BatcherOptions } from "./batcher.ts";
 import { CatalogIndex } from "./catalog.ts";
 import { errorBody, RETRY_AFTER_S } from "./errors.ts";
 import { serviceMetrics } from "./metrics.ts";
@@ -80,14 +80,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (m.retriever.nItems !== m.dataset.catalog.size) {
       throw new ReclmError("RECLM_ERR_SHAPE", `model "${m.retriever.name}" scores ${m.retriever.nItems} items but dataset "${m.dataset.name}" has ${m.dataset.catalog.size}`, { field: "nItems" });
     }
-    // Every batch shape a forward may take, once, before /health says ok: a trained model compiles a graph per
-    // shape, and the first request should not pay for it.
-    const sample = m.dataset.train.find((h) => h.length > 0) ?? Int32Array.of(1);
-    for (let b = 1; b <= (options.batch?.maxBatch ?? DEFAULT_MAX_BATCH); b *= 2) await m.retriever.scoreAll(new Array<Int32Array>(b).fill(sample));
     const batcher = new ScoreBatcher(m.retriever, options.batch, (b) => {
       metrics.batch.observe({}, b.size);
       metrics.stage.observe({ stage: "retrieve" }, b.forwardMs / 1000);
     });
+    // Every batch shape a forward may take, once, before /health says ok: a trained model compiles a graph per
+    // shape (powers of two: a batch of 3 runs the graph of 4), and the first request should not pay for it.
+    const sample = m.dataset.train.find((h) => h.length > 0) ?? Int32Array.of(1);
+    for (let b = 1; ; b *= 2) {
+      await m.retriever.scoreAll(new Array<Int32Array>(b).fill(sample));
+      if (b >= batcher.maxBatch) break;
+    }
     loaded = { ...m, index: new CatalogIndex(m.dataset), batcher };
   })();
   ready.catch((e) => {

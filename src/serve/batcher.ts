@@ -120,9 +120,12 @@ export class ScoreBatcher {
   private schedule(): void {
     if (this.running || this.queue.length === 0) return;
     if (this.queue.length >= this.maxBatch) {
+      // A full batch runs at once, but after the event loop's I/O phase (setImmediate, never a microtask): a CPU
+      // forward holds the loop, and forwards chained without a break would leave new requests unread in their
+      // sockets, where the queue bound cannot see them, answers unsent, and overload waiting instead of shed.
       this.timer?.cancel();
-      this.timer = undefined;
-      queueMicrotask(() => void this.run());
+      const h = setImmediate(() => void this.run());
+      this.timer = { cancel: () => clearImmediate(h) };
     } else if (!this.timer) {
       // windowMs 0: run after this turn of the event loop, with every request its I/O phase has read (setImmediate);
       // a timer would add a millisecond (Node's shortest) to every request at an idle server.

@@ -53,6 +53,21 @@ describe("ScoreBatcher", () => {
     expect(most).toBe(1);
   });
 
+  it("lets the event loop read sockets between forwards, so a backlog is seen (and shed), not left unread", async () => {
+    const model = new ScriptedRetriever(8);
+    const events: string[] = [];
+    const inner = model.scoreAll.bind(model);
+    model.scoreAll = async (h) => {
+      events.push("forward");
+      setImmediate(() => events.push("io")); // stands for the I/O a forward holds up
+      return inner(h);
+    };
+    const b = new ScoreBatcher(model, { maxBatch: 1 });
+    await Promise.all([1, 2, 3].map((i) => b.score(Int32Array.of(i))));
+    await new Promise((r) => setImmediate(r));
+    expect(events).toEqual(["forward", "io", "forward", "io", "forward", "io"]);
+  });
+
   it("drops a queued history whose request gave up, without computing it", async () => {
     const model = new ScriptedRetriever(8);
     model.delayMs = 30;
