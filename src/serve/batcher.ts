@@ -28,6 +28,8 @@ export interface BatcherOptions {
   maxQueue?: number;
   /** How long the first history at an idle model waits for others; 0 (the default): the requests read in the same turn of the event loop. */
   windowMs?: number;
+  /** How long forwards may run back to back before the event loop reads sockets again. Default 5 ms. */
+  sliceMs?: number;
 }
 
 export interface ScoredRow {
@@ -59,6 +61,7 @@ export class ScoreBatcher {
   readonly maxBatch: number;
   readonly maxQueue: number;
   readonly windowMs: number;
+  readonly sliceMs: number;
   private readonly queue: Pending[] = [];
   private timer: { cancel: () => void } | undefined;
   private running = false;
@@ -73,6 +76,8 @@ export class ScoreBatcher {
     this.maxBatch = positiveInt(options.maxBatch ?? DEFAULT_MAX_BATCH, "maxBatch");
     this.maxQueue = positiveInt(options.maxQueue ?? 256, "maxQueue");
     this.windowMs = options.windowMs ?? 0;
+    this.sliceMs = options.sliceMs ?? 5;
+    if (!(this.sliceMs >= 0 && Number.isFinite(this.sliceMs))) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `sliceMs must be a finite number >= 0, got ${this.sliceMs}`, { field: "sliceMs" });
     if (!(this.windowMs >= 0 && Number.isFinite(this.windowMs))) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `windowMs must be a finite number >= 0, got ${this.windowMs}`, { field: "windowMs" });
   }
 
@@ -122,7 +127,8 @@ export class ScoreBatcher {
     if (this.queue.length >= this.maxBatch) {
       // A full batch runs at once, but after the event loop's I/O phase (setImmediate, never a microtask): a CPU
       // forward holds the loop, and forwards chained without a break would leave new requests unread in their
-      // sockets, where the queue bound cannot see them, answers unsent, and overload waiting instead of shed.
+      // sockets, where the queue bound cannot see them, answers unsent, and overload waiting instead of shed
+      // (run() itself chains forwards only within sliceMs).
       this.timer?.cancel();
       const h = setImmediate(() => void this.run());
       this.timer = { cancel: () => clearImmediate(h) };
@@ -139,11 +145,27 @@ export class ScoreBatcher {
     }
   }
 
+  /**
+   * Forwards until the queue is empty or this turn of the event loop has spent `sliceMs`, then yields to its I/O
+   * phase. A fast model (cooc: a fraction of a millisecond per batch) drains its whole queue in one turn; a slow one
+   * (LRURec: ~15 ms) yields after every forward, so requests are read, shed or answered in between.
+   */
   private async run(): Promise<void> {
     this.timer = undefined;
     if (this.running || this.queue.length === 0) return;
     this.running = true;
-    const batch = this.queue.splice(0, this.maxBatch);
+    const turn = performance.now();
+    try {
+      do await this.forward(this.queue.splice(0, this.maxBatch));
+      while (this.queue.length > 0 && performance.now() - turn < this.sliceMs);
+    } finally {
+      this.running = false;
+      this.schedule();
+      this.notifyIdle();
+    }
+  }
+
+  private async forward(batch: Pending[]): Promise<void> {
     const start = performance.now();
     for (const p of batch) if (p.onAbort) p.signal?.removeEventListener("abort", p.onAbort);
     try {
@@ -157,10 +179,6 @@ export class ScoreBatcher {
       batch.forEach((p, b) => p.resolve({ row: scores.subarray(b * width, (b + 1) * width), queueMs: start - p.enqueuedAt, forwardMs, batchSize: batch.length }));
     } catch (e) {
       for (const p of batch) p.reject(e);
-    } finally {
-      this.running = false;
-      this.schedule();
-      this.notifyIdle();
     }
   }
 

@@ -53,19 +53,36 @@ describe("ScoreBatcher", () => {
     expect(most).toBe(1);
   });
 
-  it("lets the event loop read sockets between forwards, so a backlog is seen (and shed), not left unread", async () => {
+  it("lets the event loop read sockets between slow forwards, so a backlog is seen (and shed), not left unread", async () => {
     const model = new ScriptedRetriever(8);
     const events: string[] = [];
     const inner = model.scoreAll.bind(model);
     model.scoreAll = async (h) => {
       events.push("forward");
       setImmediate(() => events.push("io")); // stands for the I/O a forward holds up
+      const until = performance.now() + 8; // a CPU forward longer than the slice holds the loop
+      while (performance.now() < until);
       return inner(h);
     };
-    const b = new ScoreBatcher(model, { maxBatch: 1 });
+    const b = new ScoreBatcher(model, { maxBatch: 1, sliceMs: 5 });
     await Promise.all([1, 2, 3].map((i) => b.score(Int32Array.of(i))));
     await new Promise((r) => setImmediate(r));
     expect(events).toEqual(["forward", "io", "forward", "io", "forward", "io"]);
+  });
+
+  it("runs fast forwards back to back within one slice", async () => {
+    const model = new ScriptedRetriever(8);
+    const events: string[] = [];
+    const inner = model.scoreAll.bind(model);
+    model.scoreAll = async (h) => {
+      events.push("forward");
+      setImmediate(() => events.push("io"));
+      return inner(h);
+    };
+    const b = new ScoreBatcher(model, { maxBatch: 1, sliceMs: 1000 });
+    await Promise.all([1, 2, 3].map((i) => b.score(Int32Array.of(i))));
+    await new Promise((r) => setImmediate(r));
+    expect(events).toEqual(["forward", "forward", "forward", "io", "io", "io"]);
   });
 
   it("drops a queued history whose request gave up, without computing it", async () => {
