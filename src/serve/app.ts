@@ -14,6 +14,7 @@ import { ScoreBatcher, type BatcherOptions } from "./batcher.ts";
 import { CatalogIndex } from "./catalog.ts";
 import { errorBody, RETRY_AFTER_S } from "./errors.ts";
 import { serviceMetrics } from "./metrics.ts";
+import { serialRanker } from "./serial-ranker.ts";
 import { recommend, resolveHistory, type HistoryEntry, type RecommendAnswer } from "./recommend.ts";
 import { healthSchema, itemSchema, LIMITS, metricsSchema, pageSchema, recommendSchema, searchSchema, SHARED_SCHEMAS, userRecommendSchema } from "./schemas.ts";
 
@@ -32,6 +33,8 @@ export interface AppOptions {
   requestTimeoutMs?: number;
   /** Candidates the ranker re-orders. Default 20 (LlamaRec). */
   candidates?: number;
+  /** Ranker calls that may wait while one runs (one at a time: an LLM is not re-entrant); more get 503. Default 16. */
+  maxRankWaiting?: number;
   /** Fastify's logger (pino); off by default. */
   logger?: boolean;
   /** Dispose the models when the app closes. Default true. */
@@ -91,7 +94,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await m.retriever.scoreAll(new Array<Int32Array>(b).fill(sample));
       if (b >= batcher.maxBatch) break;
     }
-    loaded = { ...m, index: new CatalogIndex(m.dataset), batcher };
+    loaded = { ...m, ranker: m.ranker && serialRanker(m.ranker, options.maxRankWaiting ?? 16), index: new CatalogIndex(m.dataset), batcher };
   })();
   ready.catch((e) => {
     loadError = e;
