@@ -127,7 +127,7 @@ export function latencySpec(rows: readonly ResultRow[]): ChartSpec {
   const times = chosen.flatMap((r) => ["p50_ms", "p99_ms"].filter((k) => Number.isFinite(r.metrics[k])).map((k) => ({ protocol: r.protocol, label: label(r), stat: k.replace("_ms", ""), value: r.metrics[k] })));
   const rates = chosen.filter((r) => Number.isFinite(r.metrics.req_per_s)).map((r) => ({ protocol: r.protocol, label: label(r), value: r.metrics.req_per_s }));
   const protocols = [...new Set(chosen.map((r) => r.protocol))].sort();
-  const y = { field: "label", type: "nominal", title: null, sort: null, axis: { labelLimit: 320 } } as const;
+  const y = { field: "label", type: "nominal", title: null, sort: null, axis: { labelLimit: 420 } } as const;
   return {
     $schema: SCHEMA,
     title: { text: "Latency (ms) and throughput by method and dataset", anchor: "start" },
@@ -144,7 +144,7 @@ export function latencySpec(rows: readonly ResultRow[]): ChartSpec {
             y,
             yOffset: { field: "stat" },
             x: { field: "value", type: "quantitative", title: null },
-            color: { field: "stat", type: "nominal", title: null, scale: { domain: ["p50", "p99"], range: ["#4c78a8", "#f58518"] } },
+            color: { field: "stat", type: "nominal", title: null, scale: { domain: ["p50", "p99"], range: ["#4c78a8", "#f58518"] }, legend: { orient: "top" } },
           },
         },
         ...(rates.some((r) => r.protocol === p)
