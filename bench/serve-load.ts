@@ -139,6 +139,9 @@ for (const spec of values.methods!.split(",")) {
   commands.push(`reclm serve ${args.join(" ")}`);
   console.log(`${name}: reclm serve ${args.join(" ")}`);
   const s = await startServe(args, { readyTimeoutMs: 180_000 });
+  // A failed run must not leave its server behind (killNine ends it on success).
+  const orphanGuard = () => s.proc.kill("SIGKILL");
+  process.once("exit", orphanGuard);
   const pid = s.proc.pid!;
   await load(s.url, 20, 2, 4); // warm-up: connections, JIT; not recorded
   const load0 = uptime();
@@ -155,6 +158,7 @@ for (const spec of values.methods!.split(",")) {
   const errors = Object.entries(over.byStatus).filter(([c]) => !c.startsWith("2") && c !== "503").reduce((a, [, n]) => a + n, 0) + over.socketErrors + over.timeouts;
   console.log(`  2x ${2 * cap.rate}/s for ${num("overload-s")} s: ${JSON.stringify(over.byStatus)}, socket errors ${over.socketErrors}, timeouts ${over.timeouts}, RSS ${(rss0 / 2 ** 20).toFixed(1)} -> ${(rss1 / 2 ** 20).toFixed(1)} MiB`);
   const k9 = await killNine(s, args);
+  process.off("exit", orphanGuard);
   console.log(`  kill -9 under load, restart: ${k9.identical ? "identical" : "DIFFERENT"} answers to ${FIXED.length} requests`);
   const common = `reclm serve ${args.slice(4).join(" ")} (retriever ${model}); POST /v1/recommend, k 10, histories = the last ${num("history-len")} train items of the dataset's users in turn; autocannon on 127.0.0.1, same machine, latencies as measured (ignoreCoordinatedOmission: its correction assumes a 1 ms interval), one client per 50 req/s (at least 4)`;
   rows.push({

@@ -3,8 +3,8 @@ import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { answersOf, startServe } from "../helpers/serve-process.ts";
+import { afterAll, describe, expect, it } from "vitest";
+import { answersOf, killStartedServers, startServe } from "../helpers/serve-process.ts";
 import { spawnedCli } from "../helpers/cli.ts";
 
 const cache = mkdtempSync(join(tmpdir(), "reclm-serve-cli-"));
@@ -23,6 +23,7 @@ const FIXED = [
 ];
 
 describe("reclm serve", () => {
+  afterAll(killStartedServers);
   it("serves, then on SIGTERM finishes and exits 0", async () => {
     const s = await startServe(ARGS, { env });
     const h = await fetch(`${s.url}/health`);

@@ -16,6 +16,14 @@ export interface ServeProcess {
   exited: Promise<number | string>;
 }
 
+const running = new Set<ChildProcess>();
+
+/** SIGKILLs every server startServe started that has not exited: a failed test must not leave one behind. */
+export function killStartedServers(): void {
+  for (const p of running) p.kill("SIGKILL");
+  running.clear();
+}
+
 export async function startServe(args: readonly string[], options: { env?: Record<string, string>; cwd?: string; readyTimeoutMs?: number } = {}): Promise<ServeProcess> {
   const proc = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], {
     cwd: options.cwd ?? PACKAGE_ROOT,
@@ -25,7 +33,8 @@ export async function startServe(args: readonly string[], options: { env?: Recor
   let out = "";
   proc.stdout!.on("data", (d) => (out += String(d)));
   proc.stderr!.on("data", (d) => (out += String(d)));
-  const exited = new Promise<number | string>((r) => proc.once("exit", (code, signal) => r(code ?? signal ?? -1)));
+  running.add(proc);
+  const exited = new Promise<number | string>((r) => proc.once("exit", (code, signal) => (running.delete(proc), r(code ?? signal ?? -1))));
   const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
   let url: string | undefined;
   let gone = false;
