@@ -24,7 +24,7 @@ import { writeJsonAtomic } from "../src/io.ts";
 import { trainModel } from "../src/models/neural/trainer.ts";
 import { getNeuralModel } from "../src/models/registry.ts";
 import { PACKAGE_ROOT, sharedDir } from "../src/paths.ts";
-import { paperTarget } from "./lib/paper-targets.ts";
+import { paperTarget } from "../src/report/paper-targets.ts";
 import { writeBenchResult, type BenchRow } from "./lib/results.ts";
 
 const RUNS = join(PACKAGE_ROOT, "runs", "neural-baselines");

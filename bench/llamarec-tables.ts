@@ -19,7 +19,7 @@ import {
   llamarecCell,
   type LlamaRecDataset,
   type LlamaRecMetric,
-} from "./lib/llamarec-tables.ts";
+} from "../src/report/llamarec-tables.ts";
 
 /** Users after LlamaRec's preprocessing (its Table 2; reclm's loaders give the same counts). */
 const USERS: Record<LlamaRecDataset, number> = { "ml-latest-small": 610, beauty: 22332, games: 15264 };

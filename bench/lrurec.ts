@@ -18,7 +18,7 @@ import { metricsMeanOfBatchMeans } from "../src/eval/metrics.ts";
 import { LRURec } from "../src/models/lrurec.ts";
 import { trainModel } from "../src/models/neural/trainer.ts";
 import { sharedDir } from "../src/paths.ts";
-import { paperTarget } from "./lib/paper-targets.ts";
+import { paperTarget } from "../src/report/paper-targets.ts";
 import { writeBenchResult, type BenchRow } from "./lib/results.ts";
 
 

@@ -85,6 +85,11 @@ export interface SequentialRecommender {
    */
   readonly maskWindow?: number;
   /**
+   * How many of a history's last items the model reads at most (a trained model's maxLen, cooc's voting window);
+   * undefined where the model declares none. Older items cannot change its scores: the service says when it drops them.
+   */
+  readonly inputWindow?: number;
+  /**
    * Scores for B histories: a row-major [B x (N + 1)] array; column i is item i's score.
    * Histories are chronological, without padding; a model cuts them to its own window.
    */

@@ -20,7 +20,14 @@ export type ReclmErrorCode =
   | "RECLM_ERR_ENGINE_CRASH"
   | "RECLM_ERR_SHAPE"
   | "RECLM_ERR_DISPOSED"
-  | "RECLM_ERR_INTERNAL";
+  | "RECLM_ERR_INTERNAL"
+  | "RECLM_ERR_BAD_REQUEST"
+  | "RECLM_ERR_NOT_FOUND"
+  | "RECLM_ERR_BODY_TOO_LARGE"
+  | "RECLM_ERR_UNSUPPORTED_MEDIA_TYPE"
+  | "RECLM_ERR_NOT_READY"
+  | "RECLM_ERR_OVERLOADED"
+  | "RECLM_ERR_TIMEOUT";
 
 const HTTP_STATUS: Record<ReclmErrorCode, number> = {
   RECLM_ERR_FILE_NOT_FOUND: 404,
@@ -40,6 +47,14 @@ const HTTP_STATUS: Record<ReclmErrorCode, number> = {
   RECLM_ERR_SHAPE: 500,
   RECLM_ERR_DISPOSED: 500,
   RECLM_ERR_INTERNAL: 500,
+  // The service's answers (src/serve): a request the client must fix, or a designed refusal it may retry.
+  RECLM_ERR_BAD_REQUEST: 400,
+  RECLM_ERR_NOT_FOUND: 404,
+  RECLM_ERR_BODY_TOO_LARGE: 413,
+  RECLM_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  RECLM_ERR_NOT_READY: 503,
+  RECLM_ERR_OVERLOADED: 503,
+  RECLM_ERR_TIMEOUT: 503,
 };
 
 /** Where in an input file a problem is. Lines are 1-based, as an editor shows them. */

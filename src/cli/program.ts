@@ -7,7 +7,9 @@ import { lmCommand } from "./commands/lm.ts";
 import { plotCommand } from "./commands/plot.ts";
 import { recommendCommand } from "./commands/recommend.ts";
 import { retrieveCommand } from "./commands/retrieve.ts";
+import { reportCommand } from "./commands/report.ts";
 import { runCommand } from "./commands/run.ts";
+import { serveCommand } from "./commands/serve.ts";
 import { trainCommand } from "./commands/train.ts";
 
 /** The command tree; `main.ts` runs it. Other engineers add their subcommands here (one file each in commands/). */
@@ -25,5 +27,7 @@ export function buildProgram(): Command {
   program.addCommand(exportCommand());
   program.addCommand(plotCommand());
   program.addCommand(lmCommand());
+  program.addCommand(serveCommand());
+  program.addCommand(reportCommand());
   return program;
 }

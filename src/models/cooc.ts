@@ -66,6 +66,10 @@ export class CoocRecommender implements SequentialRecommender {
   readonly name = "cooc";
   readonly nItems: number;
   readonly window: number;
+  /** The last `window` items vote; older ones change nothing. */
+  get inputWindow(): number {
+    return this.window;
+  }
   readonly decay: number;
   readonly tieBreak: number;
   private readonly transitions: Transitions;

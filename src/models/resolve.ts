@@ -14,6 +14,8 @@ import { isNeuralModelName, loadTrained } from "./registry.ts";
 export interface ResolveContext {
   /** The split the model will be evaluated on (training-free baselines learn from what that split may see). */
   split: EvalSplit;
+  /** ggml CPU threads for a trained model (default: $RECLM_THREADS or the core count). */
+  threads?: number;
 }
 
 export interface ModelResolver {
@@ -32,7 +34,7 @@ const baselines: ModelResolver = {
 /** A run dir written by `reclm train` (config.json + model.safetensors); it must match the dataset it is run on. */
 const trainedRuns: ModelResolver = {
   names: ["<run dir of reclm train>"],
-  async resolve(spec, ds) {
+  async resolve(spec, ds, ctx) {
     if (isNeuralModelName(spec) && !existsSync(join(spec, CONFIG_FILE))) {
       throw new ReclmError("RECLM_ERR_UNKNOWN_MODEL", `"${spec}" must be trained first: reclm train --model ${spec} --dataset ${ds.name} --out runs/${spec}, then --model runs/${spec}`, {
         field: "--model",
@@ -48,7 +50,7 @@ const trainedRuns: ModelResolver = {
       );
     }
     checkFingerprint(saved, ds, join(spec, CONFIG_FILE), "score");
-    return loadTrained(spec);
+    return loadTrained(spec, { threads: ctx.threads });
   },
 };
 

@@ -61,6 +61,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
   readonly objective: Objective;
   readonly vocab: number;
   readonly maskWindow?: number;
+  readonly inputWindow: number;
   /** Dataset metadata carried into config.json on save. */
   meta: { preset?: string; dataset?: string; datasetProtocol?: string; datasetFingerprint?: string } = {};
   private readonly ownsEngine: boolean;
@@ -79,6 +80,8 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
     this.vocab = def.vocabSize(nItems, config);
     this.ctx = { nItems, windowLen: def.windowLength(config) };
     this.maskWindow = maskWindowOf(config, this.objective);
+    // fillEvalBatch keeps the last maxLen positions, one of them the mask token for cloze models.
+    this.inputWindow = this.objective.kind === "cloze" ? Math.max(1, config.maxLen - 1) : config.maxLen;
     if (this.ctx.windowLen < config.maxLen) {
       throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${def.name}: windowLength ${this.ctx.windowLen} < maxLen ${config.maxLen}`, { field: "maxLen" });
     }

@@ -1,0 +1,97 @@
+import { Command } from "commander";
+import type { Ranker } from "../../contracts.ts";
+import { knownModelNames, resolveModel } from "../../models/resolve.ts";
+import { buildApp, closeGracefully, DEFAULT_MAX_BATCH, listen, loadRanker, type ServeModels } from "../../serve/index.ts";
+import { loadWithProgress, parseNonNegativeInt, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
+import { formatCliError } from "../errors.ts";
+import { createProgressReporter } from "../progress.ts";
+
+interface ServeOptions extends DataFileOptions {
+  dataset: string;
+  model: string;
+  protocol?: string;
+  ranker?: string;
+  host: string;
+  port: number;
+  threads?: number;
+  maxBatch: number;
+  maxQueue: number;
+  batchWindowMs: number;
+  timeoutMs: number;
+  graceMs: number;
+}
+
+export function serveCommand(): Command {
+  return withDataFileOptions(new Command("serve"))
+    .description("HTTP service: recommendations, catalog search, a web page at /, OpenAPI at /openapi.json, Prometheus /metrics")
+    .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
+    .requiredOption("-m, --model <spec>", `retriever: ${knownModelNames().join(" | ")}`)
+    .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
+    .option("--ranker <run dir>", "an LLM ranker's run dir: POST /v1/recommend with rank: true re-orders the retriever's top 20")
+    .option("--host <address>", "address to listen on (0.0.0.0 for every interface)", "127.0.0.1")
+    .option("--port <n>", "port (0: any free port)", parseNonNegativeInt("--port"), 8080)
+    .option("--threads <n>", "ggml CPU threads of a trained model (1 is fastest on a busy machine)", parsePositiveInt("--threads"))
+    .option("--max-batch <n>", "histories per retriever forward", parsePositiveInt("--max-batch"), DEFAULT_MAX_BATCH)
+    .option("--max-queue <n>", "histories waiting before requests get 503 + Retry-After", parsePositiveInt("--max-queue"), 256)
+    .option("--batch-window-ms <n>", "how long a request at an idle model waits for others to batch with (0: those read in the same event-loop turn)", parseNonNegativeInt("--batch-window-ms"), 0)
+    .option("--timeout-ms <n>", "requests unanswered after this long get 503 + Retry-After", parsePositiveInt("--timeout-ms"), 10_000)
+    .option("--grace-ms <n>", "on SIGTERM/SIGINT, how long in-flight requests may take to finish", parsePositiveInt("--grace-ms"), 10_000)
+    .action(async (opts: ServeOptions) => {
+      // Listen first and load behind it: /health says 503 "loading" until the models are in, so a load balancer
+      // or an orchestrator can tell a starting replica from a dead one.
+      const models = (async (): Promise<ServeModels> => {
+        const dataset = await loadWithProgress(opts.dataset, opts, createProgressReporter());
+        const retriever = await resolveModel(opts.model, dataset, { split: "test", threads: opts.threads });
+        let ranker: Ranker | undefined;
+        try {
+          if (opts.ranker !== undefined) ranker = await loadRanker(opts.ranker, dataset, { threads: opts.threads });
+        } catch (e) {
+          await retriever.dispose?.();
+          throw e;
+        }
+        return { dataset, retriever, ranker };
+      })();
+      models.catch(() => undefined);
+      const app = await buildApp({
+        models,
+        batch: { maxBatch: opts.maxBatch, maxQueue: opts.maxQueue, windowMs: opts.batchWindowMs },
+        requestTimeoutMs: opts.timeoutMs,
+      });
+      let url: string;
+      try {
+        url = await listen(app, opts.host, opts.port);
+      } catch (e) {
+        await app.close();
+        throw e;
+      }
+      process.stdout.write(`listening on ${url} (loading ${opts.dataset} and ${opts.model})\n`);
+      let stopping = false;
+      let stopped!: () => void;
+      const closed = new Promise<void>((resolve) => (stopped = resolve));
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        process.stdout.write(`${signal}: finishing requests in flight, then exiting\n`);
+        if ((await closeGracefully(app, opts.graceMs)) === "timeout") {
+          process.stderr.write(`reclm: requests still running after ${opts.graceMs} ms; exiting anyway\n`);
+          process.exit(1);
+        }
+        stopped();
+      };
+      process.once("SIGTERM", () => void stop("SIGTERM"));
+      process.once("SIGINT", () => void stop("SIGINT"));
+      try {
+        const m = await models;
+        process.stdout.write(
+          `ready: ${m.dataset.name} (protocol ${m.dataset.protocol}, ${m.dataset.catalog.size} items, ${m.dataset.users.length} users), ` +
+            `retriever ${m.retriever.name}${m.ranker ? `, ranker ${m.ranker.name}` : ""}; page ${url}/, API ${url}/openapi.json\n`,
+        );
+      } catch (e) {
+        process.stderr.write(`${formatCliError(e)}\n`);
+        await closeGracefully(app, opts.graceMs);
+        process.exitCode = 1;
+        return;
+      }
+      await closed;
+    });
+}
