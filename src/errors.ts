@@ -11,6 +11,7 @@ export type ReclmErrorCode =
   | "RECLM_ERR_BAD_ROW"
   | "RECLM_ERR_BAD_FIELD"
   | "RECLM_ERR_BAD_DATASET"
+  | "RECLM_ERR_OUT_OF_MEMORY"
   | "RECLM_ERR_UNKNOWN_DATASET"
   | "RECLM_ERR_UNKNOWN_MODEL"
   | "RECLM_ERR_UNKNOWN_ITEM"
@@ -37,6 +38,8 @@ const HTTP_STATUS: Record<ReclmErrorCode, number> = {
   RECLM_ERR_BAD_ROW: 400,
   RECLM_ERR_BAD_FIELD: 400,
   RECLM_ERR_BAD_DATASET: 400,
+  // A log too big for the memory limit: the server lacks room for it, not a malformed request.
+  RECLM_ERR_OUT_OF_MEMORY: 507,
   RECLM_ERR_UNKNOWN_DATASET: 404,
   RECLM_ERR_UNKNOWN_MODEL: 404,
   RECLM_ERR_UNKNOWN_ITEM: 400,

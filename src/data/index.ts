@@ -25,13 +25,17 @@ export interface LoadDatasetOptions extends LongWorkOptions {
   interactions?: string;
   /** custom: path to a CSV/JSONL items file. */
   items?: string;
+  /** custom: a directory of Parquet files with a split a cluster made with the published SQL (protocols/sql). */
+  splitDir?: string;
+  /** Bytes DuckDB and the prepared arrays may use (default: $RECLM_MEMORY_LIMIT, else 80% of the machine's memory). */
+  memoryLimit?: number;
 }
 
 /** A dataset by name and where its files are: what a child-process job receives (plain data across IPC). */
 export interface DatasetRef {
   dataset: string;
   protocol?: string;
-  dataFiles?: { dataDir?: string; interactions?: string; items?: string };
+  dataFiles?: { dataDir?: string; interactions?: string; items?: string; splitDir?: string; memoryLimit?: number };
 }
 
 /** Loads the dataset a DatasetRef names. */
@@ -75,11 +79,12 @@ export async function loadDataset(name: string, options: LoadDatasetOptions = {}
     throw new ReclmError("RECLM_ERR_UNKNOWN_DATASET", `unknown dataset "${name}" (known: ${known})`);
   }
   // Files given for a dataset that does not read them would be ignored and another dataset loaded in their place.
-  if (name !== "custom" && (options.interactions !== undefined || options.items !== undefined)) {
+  if (name !== "custom" && (options.interactions !== undefined || options.items !== undefined || options.splitDir !== undefined)) {
+    const field = options.interactions !== undefined ? "interactions" : options.items !== undefined ? "items" : "splitDir";
     throw new ReclmError(
       "RECLM_ERR_BAD_CONFIG",
-      `the interactions/items files are your own data: load them as dataset "custom", not "${name}"`,
-      { field: options.interactions !== undefined ? "interactions" : "items", file: options.interactions ?? options.items },
+      `the interactions/items files and split directories are your own data: load them as dataset "custom", not "${name}"`,
+      { field, file: options.interactions ?? options.items ?? options.splitDir },
     );
   }
   if (options.dataDir !== undefined && !def.folder) {
@@ -88,7 +93,8 @@ export async function loadDataset(name: string, options: LoadDatasetOptions = {}
   }
   const dataDir = options.dataDir ?? defaultDataDir(def);
   const protocol = options.protocol ?? def.defaultProtocol(dataDir);
-  if (!def.protocols.includes(protocol)) {
+  // A split made elsewhere carries its protocol (checked against the one given, if any) and may name any.
+  if (options.splitDir === undefined && !def.protocols.includes(protocol)) {
     throw new ReclmError(
       "RECLM_ERR_BAD_CONFIG",
       `dataset "${name}" has no protocol "${protocol}" (available: ${def.protocols.join(", ")})`,
@@ -99,6 +105,9 @@ export async function loadDataset(name: string, options: LoadDatasetOptions = {}
     dataDir,
     interactions: options.interactions,
     items: options.items,
+    splitDir: options.splitDir,
+    duck: options.memoryLimit !== undefined ? { memoryLimit: options.memoryLimit } : undefined,
+    protocolGiven: options.protocol !== undefined,
     onProgress: options.onProgress,
     signal: options.signal,
   };
@@ -106,8 +115,9 @@ export async function loadDataset(name: string, options: LoadDatasetOptions = {}
   if (files.length === 0) return def.build(protocol, ctx);
 
   const dir = options.cacheDir ?? join(defaultCacheDir(), "datasets");
-  const key = cacheKey(files, { name, protocol });
-  const path = cachePath(dir, name, protocol, key);
+  const cacheProtocol = options.splitDir !== undefined ? (options.protocol ?? "split") : protocol;
+  const key = cacheKey(files, { name, protocol: cacheProtocol, ...(options.splitDir !== undefined ? { splitDir: true } : {}) });
+  const path = cachePath(dir, name, cacheProtocol, key);
   if (!options.refresh) {
     const cached = readCachedDataset(path);
     if (cached) return cached;

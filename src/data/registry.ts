@@ -6,13 +6,15 @@ import type { LongWorkOptions, SequenceDataset } from "../contracts.ts";
 import { existsSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { ReclmError } from "../errors.ts";
+import { prepareCustomLog, prepareParquetSplit, splitFiles } from "./custom-dataset.ts";
+import type { DuckOptions } from "./duck/connection.ts";
 import { buildEmbedded } from "./embedded/index.ts";
 import { loadAmazonRaw } from "./loaders/amazon.ts";
-import { loadCustom } from "./loaders/custom.ts";
 import { loadMl100k, loadMl1mMovies, loadMl1mRaw, loadMlLatestSmall } from "./loaders/movielens.ts";
 import { itemFromTable, loadPublishedSplit } from "./loaders/preprocessed.ts";
 import { loadSteamRaw } from "./loaders/steam.ts";
-import { applyProtocol } from "./protocols/index.ts";
+import { prepareRaw } from "./prepare.ts";
+import type { SqlProtocol } from "./protocols/sql.ts";
 import { cleanAmazonTitle, cleanMovieLensTitle } from "./protocols/titles.ts";
 import type { RawData } from "./raw.ts";
 
@@ -20,6 +22,12 @@ export interface BuildContext extends LongWorkOptions {
   dataDir: string | undefined;
   interactions?: string;
   items?: string;
+  /** custom: a directory of Parquet files holding a split made by the published SQL on a cluster. */
+  splitDir?: string;
+  /** DuckDB's memory limit and threads for the preparation. */
+  duck?: DuckOptions;
+  /** Whether the caller named the protocol (a Parquet split otherwise carries its own). */
+  protocolGiven?: boolean;
 }
 
 export interface DatasetDef {
@@ -46,7 +54,7 @@ const embedded: DatasetDef = {
   defaultProtocol: () => "embedded",
   available: () => true,
   inputFiles: () => [],
-  build: () => buildEmbedded(),
+  build: (_p, ctx) => buildEmbedded(undefined, ctx.duck),
 };
 
 function needDir(ctx: BuildContext, name: string): string {
@@ -74,7 +82,15 @@ function report(ctx: BuildContext, stage: string, done: number, total: number): 
   ctx.onProgress?.({ stage, done, total, unit: "steps" });
 }
 
-/** A dataset read into RawData then run through a raw protocol (llamarec / lrurec / none). */
+/** The raw protocols, each a published SQL file (protocols/sql). */
+export const RAW_PROTOCOLS: readonly SqlProtocol[] = ["llamarec", "lrurec", "none"];
+
+function sqlProtocol(protocol: string): SqlProtocol {
+  if (!(RAW_PROTOCOLS as readonly string[]).includes(protocol)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `unknown protocol "${protocol}"`);
+  return protocol as SqlProtocol;
+}
+
+/** A dataset read into RawData by its loader, then through a raw protocol on DuckDB (prepare.ts). */
 function rawBuild(
   name: string,
   files: (dir: string) => string[],
@@ -83,12 +99,12 @@ function rawBuild(
 ): Pick<DatasetDef, "inputFiles" | "build"> {
   return {
     inputFiles: (_p, ctx) => files(needDir(ctx, name)),
-    build: (protocol, ctx) => {
+    build: async (protocol, ctx) => {
       report(ctx, `read ${name}`, 0, 2);
       const inputs = files(needDir(ctx, name));
       const raw = read(inputs);
       report(ctx, `${protocol} protocol`, 1, 2);
-      const ds = applyProtocol(raw, { name, protocol, title, source: inputs[0] });
+      const ds = await prepareRaw(raw, { name, protocol, sql: sqlProtocol(protocol), title, source: inputs[0], signal: ctx.signal }, ctx.duck);
       report(ctx, "done", 2, 2);
       return ds;
     },
@@ -212,28 +228,33 @@ function steamFiles(d: string): string[] {
   ];
 }
 
-function customFiles(ctx: BuildContext): string[] {
-  if (!ctx.interactions) {
-    throw new ReclmError("RECLM_ERR_BAD_CONFIG", 'dataset "custom" needs the "interactions" option (a CSV/TSV/JSONL file)');
+function customFiles(ctx: BuildContext): { interactions?: string; splitDir?: string; items?: string } {
+  if (ctx.interactions !== undefined && ctx.splitDir !== undefined) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", "give either an interactions file (prepared here) or a split directory (prepared elsewhere), not both", { field: "splitDir" });
   }
-  const abs = (p: string) => (isAbsolute(p) || !ctx.dataDir ? resolve(p) : resolve(ctx.dataDir, p));
-  return ctx.items ? [abs(ctx.interactions), abs(ctx.items)] : [abs(ctx.interactions)];
+  if (ctx.interactions === undefined && ctx.splitDir === undefined) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", 'dataset "custom" needs the "interactions" option (a CSV/TSV/JSONL/Parquet file) or a Parquet split directory ("splitDir")');
+  }
+  const abs = (p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) || !ctx.dataDir ? resolve(p) : resolve(ctx.dataDir, p));
+  return { interactions: abs(ctx.interactions), splitDir: abs(ctx.splitDir), items: abs(ctx.items) };
 }
 
 const custom: DatasetDef = {
   name: "custom",
-  description: "Your own interactions (CSV/TSV/JSONL: user, item, timestamp) and optional items file",
-  source: "options.interactions / options.items",
+  description: "Your own interactions (CSV/TSV/JSONL/Parquet: user, item, timestamp) and optional items file, or a Parquet split made on a cluster",
+  source: "options.interactions / options.items, or options.splitDir",
   protocols: ["lrurec", "llamarec", "none"],
   defaultProtocol: () => "lrurec",
   available: () => true,
-  inputFiles: (_p, ctx) => customFiles(ctx),
+  inputFiles: (_p, ctx) => {
+    const f = customFiles(ctx);
+    return [...(f.splitDir ? splitFiles(f.splitDir) : [f.interactions!]), ...(f.items ? [f.items] : [])];
+  },
   build: (protocol, ctx) => {
-    const [interactions, items] = customFiles(ctx);
-    report(ctx, "read custom", 0, 2);
-    const raw = loadCustom(interactions, items);
-    report(ctx, `${protocol} protocol`, 1, 2);
-    return applyProtocol(raw, { name: "custom", protocol, title: plainTitle, source: interactions });
+    const f = customFiles(ctx);
+    const onStage = (stage: string) => report(ctx, stage, 0, 1);
+    if (f.splitDir) return prepareParquetSplit(f.splitDir, f.items, { name: "custom", protocol: ctx.protocolGiven ? protocol : undefined, title: plainTitle, onStage, signal: ctx.signal }, ctx.duck);
+    return prepareCustomLog(f.interactions!, f.items, { name: "custom", protocol, sql: sqlProtocol(protocol), title: plainTitle, onStage, signal: ctx.signal }, ctx.duck);
   },
 };
 

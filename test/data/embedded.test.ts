@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { SequenceDataset } from "../../src/contracts.ts";
 import { datasetStats, historyFor, listDatasets, loadDataset } from "../../src/data/index.ts";
-import { EMBEDDED_CONFIG, buildEmbedded } from "../../src/data/embedded/index.ts";
+import { EMBEDDED_CONFIG, buildEmbedded, embeddedCatalog } from "../../src/data/embedded/index.ts";
 
 /** Recall@10 on the validation item, history items masked, ties broken against the target (pessimistic). */
 function recallAt10(ds: SequenceDataset, score: (h: Int32Array) => Float64Array): number {
@@ -42,8 +42,12 @@ describe("embedded dataset", () => {
     const c = await loadDataset("embedded");
     expect(c.train[0][0]).not.toBe(-1);
     // A different seed gives different data (the seed really drives generation).
-    const other = buildEmbedded({ ...EMBEDDED_CONFIG, seed: 1 });
+    const other = await buildEmbedded({ ...EMBEDDED_CONFIG, seed: 1 });
     expect(other.train.slice(0, 5)).not.toEqual(c.train.slice(0, 5));
+  });
+
+  it("embeddedCatalog() is the prepared split's catalog, without preparing it", async () => {
+    expect(embeddedCatalog()).toEqual((await loadDataset("embedded")).catalog);
   });
 
   it("has dense ids 1..N, no repeats per user, readable titles and attributes", async () => {

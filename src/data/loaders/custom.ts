@@ -23,54 +23,73 @@ export const ALIASES = {
   text: ["text", "description"],
 } as const;
 
-type Record_ = { line: number; get(col: string): unknown; columns: string[] };
+export type CustomRecord = { line: number; get(col: string): unknown; columns: string[] };
 
-function formatOf(file: string): "csv" | "tsv" | "jsonl" {
+export type LogFormat = "csv" | "tsv" | "jsonl" | "parquet";
+
+export function formatOf(file: string): LogFormat {
   const ext = extname(file.replace(/\.gz$/, "")).toLowerCase();
   if (ext === ".csv") return "csv";
   if (ext === ".tsv" || ext === ".tab") return "tsv";
   if (ext === ".jsonl" || ext === ".ndjson" || ext === ".json") return "jsonl";
-  throw new ReclmError("RECLM_ERR_BAD_CONFIG", `cannot tell the format from the extension "${ext}" (use .csv, .tsv, .jsonl)`, { file });
+  if (ext === ".parquet" && !file.endsWith(".gz")) return "parquet";
+  throw new ReclmError("RECLM_ERR_BAD_CONFIG", `cannot tell the format from the extension "${ext}" (use .csv, .tsv, .jsonl, optionally .gz, or .parquet)`, { file });
+}
+
+/** A CSV/TSV data row as a record of the header's columns (the field count checked). */
+export function csvRecord(fields: string[], line: number, header: string[], file: string): CustomRecord {
+  expectColumns({ line, fields }, header.length, file);
+  return { line, columns: header, get: (c: string) => { const k = header.indexOf(c); return k < 0 ? undefined : fields[k]; } };
+}
+
+/** One JSON line as a record; malformed JSON or a non-object is an error at its line. */
+export function jsonRecord(text: string, line: number, file: string): CustomRecord {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw rowError(`malformed JSON line: ${(e as Error).message}`, { file, line });
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw rowError(`expected a JSON object, got ${describe(v)}`, { file, line });
+  const obj = v as Record<string, unknown>;
+  return { line, columns: Object.keys(obj), get: (c) => (Object.hasOwn(obj, c) ? obj[c] : undefined) };
 }
 
 /** Reads records of a CSV/TSV (header row) or JSONL file with their line numbers. */
-function readRecords(file: string): { columns: string[]; records: Record_[] } {
+function readRecords(file: string): { columns: string[]; records: CustomRecord[] } {
   const format = formatOf(file);
+  if (format === "parquet") throw new ReclmError("RECLM_ERR_BAD_CONFIG", "an items file must be CSV, TSV or JSONL", { file });
   const text = readText(file, "utf8");
   if (format === "jsonl") {
-    const records: Record_[] = [];
+    const records: CustomRecord[] = [];
     const columns = new Set<string>();
     for (const { line, text: t } of nonEmptyLines(text)) {
-      let v: unknown;
-      try {
-        v = JSON.parse(t);
-      } catch (e) {
-        throw rowError(`malformed JSON line: ${(e as Error).message}`, { file, line });
-      }
-      if (typeof v !== "object" || v === null || Array.isArray(v)) throw rowError(`expected a JSON object, got ${describe(v)}`, { file, line });
-      const obj = v as Record<string, unknown>;
-      Object.keys(obj).forEach((k) => columns.add(k));
-      records.push({ line, columns: Object.keys(obj), get: (c) => (Object.hasOwn(obj, c) ? obj[c] : undefined) });
+      const r = jsonRecord(t, line, file);
+      r.columns.forEach((k) => columns.add(k));
+      records.push(r);
     }
     if (records.length === 0) throw new ReclmError("RECLM_ERR_FILE_EMPTY", "no records", { file });
     return { columns: [...columns], records };
   }
   const rows = parseCsv(text, file, format === "tsv" ? "\t" : ",");
-  const header = rows[0].fields.map((s) => s.trim());
-  const seen = new Set<string>();
-  for (const h of header) {
-    if (seen.has(h)) throw new ReclmError("RECLM_ERR_BAD_HEADER", `duplicate column "${h}" in the header`, { file, line: rows[0].line, field: h });
-    seen.add(h);
-  }
-  const records = rows.slice(1).map((row) => {
-    expectColumns(row, header.length, file);
-    return { line: row.line, columns: header, get: (c: string) => { const k = header.indexOf(c); return k < 0 ? undefined : row.fields[k]; } };
-  });
+  const header = csvHeader(rows[0].fields, rows[0].line, file);
+  const records = rows.slice(1).map((row) => csvRecord(row.fields, row.line, header, file));
   if (records.length === 0) throw new ReclmError("RECLM_ERR_FILE_EMPTY", "header but no rows", { file });
   return { columns: header, records };
 }
 
-function pick(columns: readonly string[], aliases: readonly string[], file: string, what: string, required: boolean): string | undefined {
+/** Header names, trimmed; a name given twice is an error. */
+export function csvHeader(fields: string[], line: number, file: string): string[] {
+  const header = fields.map((s) => s.trim());
+  const seen = new Set<string>();
+  for (const h of header) {
+    if (seen.has(h)) throw new ReclmError("RECLM_ERR_BAD_HEADER", `duplicate column "${h}" in the header`, { file, line, field: h });
+    seen.add(h);
+  }
+  return header;
+}
+
+export function pick(columns: readonly string[], aliases: readonly string[], file: string, what: string, required: boolean): string | undefined {
   const found = aliases.filter((a) => columns.includes(a));
   if (found.length > 1) {
     throw new ReclmError("RECLM_ERR_BAD_HEADER", `ambiguous ${what} column: ${found.join(", ")} are all present`, { file, field: found[0] });
@@ -117,26 +136,51 @@ export function loadCustomItems(file: string): Map<string, RawItemMeta> {
   return items;
 }
 
+/** The interaction columns of a log: which header name holds the user, item, timestamp and (optional) rating. */
+export interface LogColumns {
+  user: string;
+  item: string;
+  timestamp: string;
+  rating?: string;
+}
+
+export function logColumns(columns: readonly string[], file: string): LogColumns {
+  return {
+    user: pick(columns, ALIASES.user, file, "user", true)!,
+    item: pick(columns, ALIASES.item, file, "item", true)!,
+    timestamp: pick(columns, ALIASES.timestamp, file, "timestamp", true)!,
+    rating: pick(columns, ALIASES.rating, file, "rating", false),
+  };
+}
+
+/** One interaction: ids as their canonical strings, time in unix seconds; a bad field is an error at its line. */
+export function interactionOf(r: CustomRecord, c: LogColumns, file: string): { user: string; item: string; time: number; rating?: number } {
+  const w = { file, line: r.line };
+  const rating = c.rating === undefined ? undefined : r.get(c.rating);
+  return {
+    user: idValue(r.get(c.user), { ...w, field: c.user }),
+    item: idValue(r.get(c.item), { ...w, field: c.item }),
+    time: timestamp(r.get(c.timestamp), { ...w, field: c.timestamp }),
+    rating:
+      rating === undefined || rating === "" || rating === null
+        ? undefined
+        : typeof rating === "number" ? rating : number(String(rating), { ...w, field: c.rating }),
+  };
+}
+
+/**
+ * The whole log read in JavaScript (the reference semantics of every field): what reclm falls back to for a small
+ * file DuckDB's reader refuses, so the error names the exact line and field, or the file loads as it always did.
+ */
 export function loadCustom(interactionsFile: string, itemsFile?: string): RawData {
   const items = itemsFile ? loadCustomItems(itemsFile) : new Map<string, RawItemMeta>();
   const { columns, records } = readRecords(interactionsFile);
   const file = interactionsFile;
-  const uc = pick(columns, ALIASES.user, file, "user", true)!;
-  const ic = pick(columns, ALIASES.item, file, "item", true)!;
-  const tc = pick(columns, ALIASES.timestamp, file, "timestamp", true)!;
-  const rc = pick(columns, ALIASES.rating, file, "rating", false);
-  const log = new RawLogBuilder(rc !== undefined);
+  const cols = logColumns(columns, file);
+  const log = new RawLogBuilder(cols.rating !== undefined);
   for (const r of records) {
-    const w = { file, line: r.line };
-    const rating = rc === undefined ? undefined : r.get(rc);
-    log.push(
-      idValue(r.get(uc), { ...w, field: uc }),
-      idValue(r.get(ic), { ...w, field: ic }),
-      timestamp(r.get(tc), { ...w, field: tc }),
-      rating === undefined || rating === "" || rating === null
-        ? undefined
-        : typeof rating === "number" ? rating : number(String(rating), { ...w, field: rc }),
-    );
+    const x = interactionOf(r, cols, file);
+    log.push(x.user, x.item, x.time, x.rating);
   }
   const built = log.build();
   if (!itemsFile) return { log: built, items };
@@ -151,15 +195,36 @@ const EXAMPLES = 3;
  * dropped). Some ids missing is plausible (a partial catalogue export), so that is only counted for `data stats`.
  */
 function checkItemIds(ids: readonly string[], items: Map<string, RawItemMeta>, interactionsFile: string, itemsFile: string): UntitledItems | undefined {
+  const untitled = ids.filter((id) => !items.get(id)?.title);
+  return itemIdReport(
+    { count: ids.length, known: ids.filter((id) => items.has(id)).length, untitled: untitled.length, firstIds: ids.slice(0, EXAMPLES), firstUntitled: untitled.slice(0, EXAMPLES) },
+    items,
+    interactionsFile,
+    itemsFile,
+  );
+}
+
+/** How the interactions' distinct item ids meet the items file (ids in first-appearance order). */
+export interface ItemIdStats {
+  count: number;
+  /** Ids present in the items file. */
+  known: number;
+  /** Ids without a title there (absent or blank). */
+  untitled: number;
+  firstIds: string[];
+  firstUntitled: string[];
+}
+
+/** Refuses an items file that shares no id with the interactions; counts the untitled ones. */
+export function itemIdReport(stats: ItemIdStats, items: ReadonlyMap<string, RawItemMeta>, interactionsFile: string, itemsFile: string): UntitledItems | undefined {
   const quote = (xs: Iterable<string>) => Array.from(xs).slice(0, EXAMPLES).map((x) => JSON.stringify(x)).join(", ");
-  if (ids.every((id) => !items.has(id))) {
+  if (stats.known === 0) {
     throw new ReclmError(
       "RECLM_ERR_BAD_DATASET",
-      `none of the ${ids.length} item ids of ${interactionsFile} is in the items file (interactions: ${quote(ids)}; ` +
+      `none of the ${stats.count} item ids of ${interactionsFile} is in the items file (interactions: ${quote(stats.firstIds)}; ` +
         `items file: ${quote(items.keys())}); are the ids written the same way in both files?`,
       { file: itemsFile },
     );
   }
-  const untitled = ids.filter((id) => !items.get(id)?.title);
-  return untitled.length > 0 ? { count: untitled.length, examples: untitled.slice(0, EXAMPLES) } : undefined;
+  return stats.untitled > 0 ? { count: stats.untitled, examples: stats.firstUntitled.slice(0, EXAMPLES) } : undefined;
 }

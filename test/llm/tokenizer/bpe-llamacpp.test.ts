@@ -9,7 +9,7 @@
 import fc from "fast-check";
 import type { LlamaModel } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildEmbedded } from "../../../src/data/embedded/index.ts";
+import { embeddedCatalog } from "../../../src/data/embedded/index.ts";
 import { truncateToTokens as truncateTitle, type PromptTokenizer } from "../../../src/llm/prompt.ts";
 import { ByteLevelBpe, trainByteLevelBpe, type BpeVocab } from "../../../src/llm/tokenizer/index.ts";
 import { LLAMACPP_CLASS_RUNS, LLAMACPP_WHITESPACE } from "../../../src/llm/tokenizer/llamacpp-unicode.ts";
@@ -45,7 +45,7 @@ let cpp: LlamaModel;
 let corpus: string[];
 
 beforeAll(async () => {
-  const items = buildEmbedded().catalog.items.slice(1);
+  const items = embeddedCatalog().items.slice(1);
   const genres = items.flatMap((it) => Object.values(it.attributes ?? {}).flat().map(String));
   corpus = [...new Set([...items.map((it) => it.title), ...genres])];
   vocab = trainByteLevelBpe([...corpus, ...HARD_CASES], { vocabSize: 4000, minPairCount: 1 });

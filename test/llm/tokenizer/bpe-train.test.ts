@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildEmbedded } from "../../../src/data/embedded/index.ts";
+import { embeddedCatalog } from "../../../src/data/embedded/index.ts";
 import { isReclmError } from "../../../src/errors.ts";
 import { gpt2ByteSymbols } from "../../../src/llm/tiny-llama.ts";
 import { ByteLevelBpe, checkBpeVocab, preTokenize, trainByteLevelBpe, type BpeTrainOptions, type BpeVocab } from "../../../src/llm/tokenizer/index.ts";
@@ -79,12 +79,12 @@ describe("trainByteLevelBpe", () => {
     const capped = trainByteLevelBpe(HUGS, { vocabSize: 256 + 3 + 2 });
     expect(capped.tokens.length).toBe(261);
     expect(capped.merges).toEqual(["u g", "u n"]);
-    const corpus = buildEmbedded().catalog.items.map((it) => it.title);
+    const corpus = embeddedCatalog().items.map((it) => it.title);
     for (const size of [300, 650]) expect(trainByteLevelBpe(corpus, { vocabSize: size }).tokens.length).toBe(size);
   });
 
   it("agrees merge for merge with textbook BPE recounting every pair (embedded titles; runs like 'aaaa', 'abab')", () => {
-    const titles = buildEmbedded().catalog.items.slice(1).map((it) => it.title);
+    const titles = embeddedCatalog().items.slice(1).map((it) => it.title);
     const tricky = ["aaaa", "aaa", "aaaaa", "abab", "ababab", "abababa", "aab", "baa", "a a a", "aaaa aaaa"].flatMap((w) => repeat(w, 3));
     for (const texts of [titles, tricky, [...tricky, ...titles.slice(0, 100)]]) {
       const v = trainByteLevelBpe(texts, { vocabSize: 256 + 3 + 400, minPairCount: 2 });
@@ -93,7 +93,7 @@ describe("trainByteLevelBpe", () => {
   });
 
   it("is deterministic: the same texts give the same vocabulary, and so does any order of them", () => {
-    const titles = buildEmbedded().catalog.items.slice(1).map((it) => it.title);
+    const titles = embeddedCatalog().items.slice(1).map((it) => it.title);
     const a = trainByteLevelBpe(titles, { vocabSize: 800 });
     expect(trainByteLevelBpe(titles, { vocabSize: 800 })).toEqual(a);
     expect(trainByteLevelBpe([...titles].reverse(), { vocabSize: 800 })).toEqual(a);
@@ -126,7 +126,7 @@ describe("trainByteLevelBpe", () => {
   });
 
   it("reports progress and stops when aborted", () => {
-    const titles = buildEmbedded().catalog.items.slice(1).map((it) => it.title);
+    const titles = embeddedCatalog().items.slice(1).map((it) => it.title);
     const seen: number[] = [];
     trainByteLevelBpe(titles, { vocabSize: 650, onProgress: (p) => seen.push(p.done) });
     expect(seen.at(-1)).toBe(650);
@@ -138,7 +138,7 @@ describe("trainByteLevelBpe", () => {
 });
 
 describe("ByteLevelBpe", () => {
-  const vocab = trainByteLevelBpe(buildEmbedded().catalog.items.slice(1).map((it) => it.title), { vocabSize: 600 });
+  const vocab = trainByteLevelBpe(embeddedCatalog().items.slice(1).map((it) => it.title), { vocabSize: 600 });
 
   it("decode(encode(s)) === s; a JSON round trip of the vocabulary tokenizes the same", () => {
     const bpe = new ByteLevelBpe(vocab);

@@ -2,7 +2,7 @@
  * Row filters over a RawLog. Each takes and returns a keep-mask (1 = row kept) so filters compose without copying
  * the log; a row once dropped stays dropped.
  */
-import type { RawData, RawLog } from "../raw.ts";
+import type { RawData, RawLog } from "../../../src/data/raw.ts";
 
 export type KeepMask = Uint8Array;
 

@@ -5,9 +5,9 @@
  * not give a train, a val and a test item). Dense ids follow canonical raw-id order (canonical.ts);
  * users are indexed in canonical raw-id order too.
  */
-import type { Catalog, ItemInfo, SequenceDataset } from "../../contracts.ts";
-import type { RawData } from "../raw.ts";
-import { canonicalSort } from "./canonical.ts";
+import type { Catalog, ItemInfo, SequenceDataset } from "../../../src/contracts.ts";
+import type { RawData } from "../../../src/data/raw.ts";
+import { canonicalSort } from "../../../src/data/protocols/canonical.ts";
 import type { KeepMask } from "./filters.ts";
 
 export interface SplitOptions {

@@ -1,12 +1,15 @@
 /**
+ * LEGACY: reclm's data protocols as they were in TypeScript before the DuckDB path (commit 59ced1c), kept only as
+ * the reference test/data/protocols.test.ts compares src/data/prepare.ts against on random logs.
+ *
  * Named protocols: raw log -> SequenceDataset. See README.md in this folder for the exact steps of each.
  */
-import type { SequenceDataset } from "../../contracts.ts";
-import { ReclmError } from "../../errors.ts";
-import type { RawData } from "../raw.ts";
+import type { SequenceDataset } from "../../../src/contracts.ts";
+import { ReclmError } from "../../../src/errors.ts";
+import type { RawData } from "../../../src/data/raw.ts";
 import { kcoreIterative, kcoreSinglePass, keepAll, keepTitledItems, removeImmediateRepeats, type KeepMask } from "./filters.ts";
 import { leaveOneOut } from "./leaveOneOut.ts";
-import { pythonIntSetOrder } from "./python-set-order.ts";
+import { pythonIntSetOrder } from "../../../src/data/protocols/python-set-order.ts";
 
 export const RAW_PROTOCOLS = ["llamarec", "lrurec", "none"] as const;
 
