@@ -114,7 +114,13 @@ export async function prepareParquetSplit(
     if (itemsFile) {
       await duck.run("CREATE VIEW interactions AS SELECT rowid AS row_id, user_id, item_id FROM split");
       untitled = await itemIdsAgainstLog(duck, items, dir, itemsFile);
+      await duck.run("DROP VIEW interactions");
     }
+    await duck.run(
+      "CREATE TABLE split_dense AS SELECT u.u AS user_id, i.dense AS item_id, s.pos FROM split s " +
+        "JOIN split_users u ON u.user_id = s.user_id JOIN split_items i ON i.item_id = s.item_id; DROP TABLE split; ALTER TABLE split_dense RENAME TO split",
+      dir,
+    );
     return await readOutSplit(duck, { ...opts, protocol, items, untitled, source: dir }, nUsers);
   } finally {
     duck.close();

@@ -11,7 +11,7 @@
  */
 import type { LongWorkOptions, SequenceDataset, UntitledItems } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
-import { Duck, quoteIdent, type DuckOptions } from "./duck/connection.ts";
+import { Duck, quoteIdent, quoteString, type DuckOptions } from "./duck/connection.ts";
 import { checkFits } from "./duck/memory.ts";
 import { datasetFromPacked, offsetsFromCounts } from "./packed.ts";
 import { canonicalSort } from "./protocols/canonical.ts";
@@ -56,25 +56,46 @@ export async function prepareSplit(duck: Duck, opts: PrepareOptions): Promise<Se
     opts.onStage?.(s);
   };
   stage(`${opts.protocol} protocol`);
-  if (opts.sql === "llamarec") await duck.createTable("titled_items", { item_id: titledIds(opts.items) });
+  if (opts.sql === "llamarec") {
+    await duck.createTable("titled_items", { item_id: titledIds(opts.items) });
+    // A log read with integer item ids (loaders/log-files.ts) is matched on the ids that read as those integers.
+    if ((await columnType(duck, "interactions", "item_id")) === "BIGINT") {
+      await duck.run(
+        "CREATE OR REPLACE TABLE titled_items AS SELECT CAST(item_id AS BIGINT) AS item_id FROM titled_items " +
+          "WHERE regexp_full_match(item_id, '0|[1-9][0-9]{0,17}')",
+      );
+    }
+  }
   await runScript(duck, readScript(opts.sql), { file, signal: opts.signal });
 
   stage("leave-one-out split");
   await duck.run("CREATE OR REPLACE TABLE split_users AS SELECT user_id, COUNT(*) AS n FROM kept GROUP BY user_id HAVING COUNT(*) >= 3", file);
   const nUsers = Number(await duck.value("SELECT COUNT(*) FROM split_users"));
   if (nUsers === 0) throw await noUserLeft(duck, opts);
+  // From here on only `kept` is read: free the log (DuckDB holds its memory otherwise until it closes).
+  const kind = await duck.rows("SELECT table_type FROM information_schema.tables WHERE table_name = 'interactions'");
+  await duck.run(`DROP ${kind[0]?.table_type === "VIEW" ? "VIEW" : "TABLE"} IF EXISTS interactions; DROP TABLE IF EXISTS log`);
   await duck.run("CREATE OR REPLACE TABLE split_items AS SELECT DISTINCT item_id FROM kept WHERE user_id IN (SELECT user_id FROM split_users)", file);
   await addCanonicalRank(duck, "split_users", "user_id", "u", 0);
   await addCanonicalRank(duck, "split_items", "item_id", "dense", 1);
   await tieRank(duck, opts);
+  // split.sql only compares ids: run it on the dense numbers (the users of split_users: others would be dropped
+  // there anyway), so it sorts integers and the read-out needs no join.
+  await duck.run(
+    "CREATE OR REPLACE TABLE kept_dense AS SELECT k.row_id, u.u AS user_id, i.dense AS item_id, k.ts, k.protocol FROM kept k " +
+      "JOIN split_users u ON u.user_id = k.user_id JOIN split_items i ON i.item_id = k.item_id; " +
+      "CREATE OR REPLACE TABLE tie_rank_dense AS SELECT i.dense AS item_id, t.tie FROM tie_rank t JOIN split_items i ON i.item_id = t.item_id; " +
+      "DROP TABLE kept; DROP TABLE tie_rank; ALTER TABLE kept_dense RENAME TO kept; ALTER TABLE tie_rank_dense RENAME TO tie_rank",
+    file,
+  );
   await runScript(duck, readScript("split"), { file, signal: opts.signal });
-
+  await duck.run("DROP TABLE kept; DROP TABLE tie_rank");
   return readOutSplit(duck, opts, nUsers);
 }
 
 /**
- * Reads the `split` table (user_id, item_id, pos) out into the packed layout, users and items numbered by the
- * `u` and `dense` columns of split_users / split_items.
+ * Reads the `split` table out into the packed layout: its user_id and item_id hold the dense numbers (the `u` and
+ * `dense` columns of split_users / split_items, which map them back to raw ids), pos the 1-based position.
  */
 export async function readOutSplit(duck: Duck, opts: ReadOutOptions, nUsers: number): Promise<SequenceDataset> {
   const file = opts.source;
@@ -83,27 +104,23 @@ export async function readOutSplit(duck: Duck, opts: ReadOutOptions, nUsers: num
   const total = Number(await duck.value("SELECT COUNT(*) FROM split"));
   const nItems = Number(await duck.value("SELECT COUNT(*) FROM split_items"));
   checkFits(file ?? opts.name, { rows: total, users: nUsers, items: nItems }, duck.memoryLimit, `${total} interactions of ${nUsers} users over ${nItems} items after the protocol`);
-  await duck.run(
-    "CREATE OR REPLACE TABLE split_offsets AS SELECT user_id, u, n, " +
-      "(SUM(n) OVER (ORDER BY u ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - n) AS off FROM split_users",
-  );
-  const counts = Int32Array.from(await duck.numbers("SELECT n FROM split_offsets ORDER BY u"));
+  const counts = Int32Array.from(await duck.numbers("SELECT n FROM split_users ORDER BY u"));
   const offsets = offsetsFromCounts(counts);
   const items = new Int32Array(total);
   // Each row lands at its user's offset + position - 1: a scatter instead of a sort of the whole split.
   await duck.scan(
-    "SELECT o.off + s.pos - 1, i.dense FROM split s JOIN split_offsets o ON o.user_id = s.user_id JOIN split_items i ON i.item_id = s.item_id",
-    2,
-    ([at, dense], m) => {
-      for (let j = 0; j < m; j++) items[at[j]] = dense[j];
+    "SELECT user_id, pos, item_id FROM split",
+    3,
+    ([u, pos, item], m) => {
+      for (let j = 0; j < m; j++) items[offsets[u[j]] + pos[j] - 1] = item[j];
     },
     file,
   );
   for (let k = 0; k < total; k++) {
     if (items[k] === 0) throw new ReclmError("RECLM_ERR_INTERNAL", `split read-out left slot ${k} empty`);
   }
-  const users = await duck.strings("SELECT user_id FROM split_offsets ORDER BY u");
-  const itemIds = await duck.strings("SELECT item_id FROM split_items ORDER BY dense");
+  const users = await duck.strings("SELECT CAST(user_id AS VARCHAR) FROM split_users ORDER BY u");
+  const itemIds = await duck.strings("SELECT CAST(item_id AS VARCHAR) FROM split_items ORDER BY dense");
   const catalog = buildCatalog(itemIds, opts.items, opts.title);
   return datasetFromPacked({ name: opts.name, protocol: opts.protocol, catalog, users, untitledItems: opts.untitled }, { items, offsets });
 }
@@ -122,10 +139,13 @@ function titledIds(items: ReadonlyMap<string, RawItemMeta>): string[] {
  */
 export async function addCanonicalRank(duck: Duck, table: string, col: string, out: string, base: number): Promise<void> {
   const c = quoteIdent(col);
-  const allInteger = await duck.value(`SELECT COALESCE(bool_and(regexp_full_match(${c}, '[0-9]+')), true) FROM ${table}`);
+  const integerColumn = (await columnType(duck, table, col)) === "BIGINT"; // canonical non-negative integers: their order is canonical
+  const allInteger = integerColumn || (await duck.value(`SELECT COALESCE(bool_and(regexp_full_match(${c}, '[0-9]+')), true) FROM ${table}`));
   let order = c;
   let from = table;
-  if (allInteger === true) {
+  if (integerColumn) {
+    order = c;
+  } else if (allInteger === true) {
     order = `length(ltrim(${c}, '0')), ltrim(${c}, '0'), ${c}`;
   } else {
     const split = await duck.value(
@@ -146,21 +166,27 @@ export async function addCanonicalRank(duck: Duck, table: string, col: string, o
  * integer (the papers' numbering), else the dense id.
  */
 async function tieRank(duck: Duck, opts: PrepareOptions): Promise<void> {
-  const papers = opts.sql !== "none";
-  if (papers && (await duck.value(`SELECT COALESCE(bool_and(regexp_full_match(item_id, '${PLAIN_INTEGER_RE}')), true) FROM kept`)) === true) {
+  if (opts.sql !== "none") {
     // The set is filled in row order; a repeated value changes nothing, so each item's first row is all it needs.
     await duck.run(
       "CREATE OR REPLACE TABLE tie_first AS SELECT item_id, CAST(ROW_NUMBER() OVER (ORDER BY first_row) - 1 AS INTEGER) AS k " +
         "FROM (SELECT item_id, MIN(row_id) AS first_row FROM kept GROUP BY item_id)",
     );
-    const values = await duck.numbers("SELECT CAST(item_id AS BIGINT) FROM tie_first ORDER BY k");
-    const rankOf = new Map<number, number>();
-    pythonIntSetOrder(values).forEach((v, r) => rankOf.set(v, r + 1));
-    await duck.createTable("tie_ranks", { k: Int32Array.from(values, (_, k) => k), tie: Int32Array.from(values, (v) => rankOf.get(v)!) });
-    await duck.run("CREATE OR REPLACE TABLE tie_rank AS SELECT f.item_id, r.tie FROM tie_first f JOIN tie_ranks r ON r.k = f.k");
-    return;
+    if ((await duck.value(`SELECT COALESCE(bool_and(regexp_full_match(CAST(item_id AS VARCHAR), '${PLAIN_INTEGER_RE}')), true) FROM tie_first`)) === true) {
+      const values = await duck.numbers("SELECT CAST(item_id AS BIGINT) FROM tie_first ORDER BY k");
+      const rankOf = new Map<number, number>();
+      pythonIntSetOrder(values).forEach((v, r) => rankOf.set(v, r + 1));
+      await duck.createTable("tie_ranks", { k: Int32Array.from(values, (_, k) => k), tie: Int32Array.from(values, (v) => rankOf.get(v)!) });
+      await duck.run("CREATE OR REPLACE TABLE tie_rank AS SELECT f.item_id, r.tie FROM tie_first f JOIN tie_ranks r ON r.k = f.k");
+      return;
+    }
   }
   await duck.run("CREATE OR REPLACE TABLE tie_rank AS SELECT item_id, dense AS tie FROM split_items");
+}
+
+/** The DuckDB type of a column ("VARCHAR", "BIGINT", ...). */
+export async function columnType(duck: Duck, table: string, col: string): Promise<string> {
+  return String(await duck.value(`SELECT data_type FROM information_schema.columns WHERE table_name = ${quoteString(table)} AND column_name = ${quoteString(col)}`));
 }
 
 async function noUserLeft(duck: Duck, opts: PrepareOptions): Promise<ReclmError> {

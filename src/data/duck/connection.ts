@@ -222,6 +222,10 @@ export class Duck {
     if (e instanceof ReclmError) return e;
     const message = e instanceof Error ? e.message : String(e);
     const first = message.split("\n")[0];
+    // DuckDB's reader errors say what was wrong on the lines after the first, before its list of possible fixes.
+    const lines = message.split("\n");
+    const end = lines.findIndex((l, k) => k > 0 && (l.trim() === "" || /^Possible/.test(l)));
+    const detail = lines.slice(0, end < 0 ? 4 : Math.min(end, 4)).join("; ");
     const where = file !== undefined ? { file } : {};
     if (/^Out of Memory Error/i.test(message)) {
       return new ReclmError(
@@ -236,7 +240,7 @@ export class Duck {
       return new ReclmError("RECLM_ERR_FILE_NOT_FOUND", first, where, { cause: e });
     }
     if (/^(Invalid Input|Conversion|IO|Invalid) Error/i.test(message) && file !== undefined) {
-      return new ReclmError("RECLM_ERR_BAD_DATASET", `DuckDB could not read the file: ${first}`, where, { cause: e });
+      return new ReclmError("RECLM_ERR_BAD_DATASET", `DuckDB could not read the file: ${detail}`, where, { cause: e });
     }
     return new ReclmError("RECLM_ERR_INTERNAL", `DuckDB: ${first}`, where, { cause: e });
   }

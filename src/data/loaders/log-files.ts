@@ -37,8 +37,8 @@ import {
 /** Logs up to this size fall back to custom.ts when DuckDB's reader refuses them (it holds the whole file). */
 export const FALLBACK_MAX_BYTES = 64 * 2 ** 20;
 
-/** What String.prototype.trim removes: ids and timestamps are trimmed exactly as custom.ts trims them. */
-const JS_WHITESPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff";
+/** What String.prototype.trim removes (an RE2 class): ids and timestamps are trimmed exactly as custom.ts trims them. */
+const JS_WHITESPACE = "[\\t\\n\\x{0b}\\f\\r \\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}]";
 const NUM = "[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?";
 const ISO = "([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(\\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?";
 
@@ -49,7 +49,10 @@ const ISO = "([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]([0-9]{2}):([0-9]{2})(?::([0
  * computed once in the stages of `timeStages` (a regex per use would cost a hundred times more).
  */
 export const FIELD_MACROS = [
-  `CREATE OR REPLACE MACRO reclm_trim(v) AS trim(v, ${quoteString(JS_WHITESPACE)})`,
+  // trim(v, chars) with these characters is ten times slower than the regex; most values start and end in printable
+  // ASCII and skip even that.
+  `CREATE OR REPLACE MACRO reclm_trim(v) AS CASE WHEN ascii(v) BETWEEN 33 AND 126 AND ascii(right(v, 1)) BETWEEN 33 AND 126 THEN v ` +
+    `ELSE regexp_replace(v, '^${JS_WHITESPACE}+|${JS_WHITESPACE}+$', '', 'g') END`,
   `CREATE OR REPLACE MACRO reclm_num(v) AS CASE WHEN regexp_full_match(v, '${NUM}') THEN TRY_CAST(v AS DOUBLE) END`,
   // p: the ISO pattern's groups. The wall-clock fields must read back unchanged (2021-02-30 and 24:00 roll over in
   // a cast), as custom.ts checks; fractions keep their first 3 digits and offsets must be valid, as V8's Date.parse.
@@ -66,7 +69,7 @@ export const FIELD_MACROS = [
 ];
 
 /** Wraps `from` in one SELECT per stage; each stage's expressions see the columns of the stages before it. */
-function staged(from: string, stages: readonly (readonly string[])[]): string {
+export function staged(from: string, stages: readonly (readonly string[])[]): string {
   let sql = from;
   for (const cols of stages) if (cols.length) sql = `(SELECT *, ${cols.join(", ")} FROM ${sql})`;
   return sql;
@@ -77,7 +80,7 @@ function staged(from: string, stages: readonly (readonly string[])[]): string {
  * a valid ISO 8601 time), each expression evaluated once per row. `num`, when given, is a numeric column used
  * instead where `src` is NULL (a JSON number).
  */
-function timeStages(src: string, out: string, num?: string): string[][] {
+export function timeStages(src: string, out: string, num?: string): string[][] {
   const names = "['y', 'mo', 'd', 'h', 'mi', 's', 'f', 'z']";
   return [
     [`reclm_trim(${src}) AS ${out}_s`],
@@ -199,8 +202,13 @@ export async function locateRecord(file: string, format: "csv" | "tsv" | "jsonl"
 /** SQL for one VARCHAR id column of a text log: trimmed; NULL stands for "absent or empty". */
 const idSql = (col: string) => `nullif(reclm_trim(${col}), '')`;
 
+export interface ReadLogOptions {
+  /** Refused files up to this size go through custom.ts (default FALLBACK_MAX_BYTES). */
+  fallbackMaxBytes?: number;
+}
+
 /** Reads `file` into table `log` and the view `interactions`; returns its row count. */
-export async function readLogFile(duck: Duck, file: string): Promise<LogFileResult> {
+export async function readLogFile(duck: Duck, file: string, options: ReadLogOptions = {}): Promise<LogFileResult> {
   checkFile(file);
   const format = formatOf(file);
   if (format !== "parquet") {
@@ -208,23 +216,72 @@ export async function readLogFile(duck: Duck, file: string): Promise<LogFileResu
     checkFits(file, { rows }, duck.memoryLimit, `about ${rows} rows (estimated from its first ${formatBytes(2 ** 20)})`);
   }
   for (const m of FIELD_MACROS) await duck.run(m);
-  try {
-    if (format === "parquet") await readParquet(duck, file);
-    else if (format === "jsonl") await readJsonl(duck, file);
-    else await readCsv(duck, file, format);
-  } catch (e) {
-    if (!(e instanceof ReclmError) || e.code !== "RECLM_ERR_BAD_DATASET" || format === "parquet") throw e;
-    return fallback(duck, file, format, e);
+  // A CSV whose first rows hold plain integer ids and unix times is read on that assumption first (integer ids make the
+  // protocol's joins and sorts several times cheaper); a row that breaks it sends the file down the general path.
+  let fast = format === "csv" || format === "tsv" ? fastShape(file, format) : undefined;
+  for (;;) {
+    try {
+      if (format === "parquet") await readParquet(duck, file);
+      else if (format === "jsonl") await readJsonl(duck, file);
+      else await readCsv(duck, file, format, fast);
+    } catch (e) {
+      if (!(e instanceof ReclmError) || e.code !== "RECLM_ERR_BAD_DATASET" || format === "parquet") throw e;
+      return fallback(duck, file, format, e, options.fallbackMaxBytes ?? FALLBACK_MAX_BYTES);
+    }
+    const bad = await duck.value("SELECT MIN(rowid) FROM log WHERE NOT ok");
+    if (bad === null) break;
+    if (fast) {
+      fast = undefined;
+      continue;
+    }
+    const rows = Number(await duck.value("SELECT COUNT(*) FROM log"));
+    if (rows > 0) await reportBadRecord(duck, file, format, Number(bad));
+    break;
   }
   const rows = Number(await duck.value("SELECT COUNT(*) FROM log"));
   if (rows === 0) throw new ReclmError("RECLM_ERR_FILE_EMPTY", format === "jsonl" ? "no records" : "header but no rows", { file });
-  const bad = await duck.value("SELECT MIN(rowid) FROM log WHERE NOT ok");
-  if (bad !== null) await reportBadRecord(duck, file, format, Number(bad));
   await duck.run("CREATE OR REPLACE VIEW interactions AS SELECT rowid AS row_id, user_id, item_id, ts FROM log");
   return { rows, viaJavaScript: false };
 }
 
-async function readCsv(duck: Duck, file: string, format: "csv" | "tsv"): Promise<void> {
+/** Which columns of a CSV log its first rows show to hold canonical non-negative integers (ids, unix seconds). */
+interface FastShape {
+  intUser: boolean;
+  intItem: boolean;
+  intTime: boolean;
+}
+
+/** An id that is its own canonical decimal (so BIGINT and back gives the same string), within BIGINT. */
+const CANONICAL_INT = "0|[1-9][0-9]{0,17}";
+
+function fastShape(file: string, format: "csv" | "tsv"): FastShape | undefined {
+  const layout = csvLayout(file, format);
+  let cols: LogColumns;
+  try {
+    cols = logColumns(layout.header, file);
+  } catch {
+    return undefined; // the general path reports the header
+  }
+  const at = (h: string) => layout.header.indexOf(h);
+  const lines = head(file, 2 ** 18).text.split("\n").slice(layout.headerLine, layout.headerLine + 2000);
+  if (lines.length > 1) lines.pop(); // cut mid-line
+  const int = new RegExp(`^(${CANONICAL_INT})$`);
+  const shape = { intUser: true, intItem: true, intTime: true };
+  let seen = 0;
+  for (const raw of lines) {
+    const line = raw.replace(/\r$/, "");
+    if (line.trim() === "") continue;
+    if (line.includes('"')) return undefined;
+    const f = line.split(layout.delimiter);
+    shape.intUser &&= int.test(f[at(cols.user)] ?? "");
+    shape.intItem &&= int.test(f[at(cols.item)] ?? "");
+    shape.intTime &&= int.test(f[at(cols.timestamp)] ?? "");
+    seen++;
+  }
+  return seen > 0 && (shape.intUser || shape.intItem || shape.intTime) ? shape : undefined;
+}
+
+async function readCsv(duck: Duck, file: string, format: "csv" | "tsv", fast?: FastShape): Promise<void> {
   const layout = csvLayout(file, format);
   const cols = logColumns(layout.header, file);
   const name = (h: string) => `c${layout.header.indexOf(h)}`;
@@ -234,7 +291,21 @@ async function readCsv(duck: Duck, file: string, format: "csv" | "tsv"): Promise
     `delim = ${quoteString(layout.delimiter)}, quote = '"', escape = '"', strict_mode = true, ` +
     `force_not_null = [${layout.header.map((_, k) => `'c${k}'`).join(", ")}], max_line_size = 16777216)`;
   const rating = cols.rating ? `(${name(cols.rating)} = '' OR isfinite(reclm_num(reclm_trim(${name(cols.rating)}))))` : "true";
-  const rows = staged(reader, [[`${idSql(name(cols.user))} AS user_id`, `${idSql(name(cols.item))} AS item_id`], ...timeStages(name(cols.timestamp), "ts")]);
+  // The fast shapes take the raw field, untrimmed, as BIGINT when it is that integer's own decimal (a round trip is
+  // cheaper than a regex); a value that does not fit sends the file down the general path.
+  const [uc, ic, tc] = [name(cols.user), name(cols.item), name(cols.timestamp)];
+  const parsed = [
+    ...(fast?.intUser ? [`TRY_CAST(${uc} AS BIGINT) AS u_int`] : []),
+    ...(fast?.intItem ? [`TRY_CAST(${ic} AS BIGINT) AS i_int`] : []),
+    ...(fast?.intTime ? [`TRY_CAST(${tc} AS BIGINT) AS t_int`] : []),
+  ];
+  const canonical = (int: string, raw: string) => `CASE WHEN CAST(${int} AS VARCHAR) = ${raw} AND ${int} >= 0 THEN ${int} END`;
+  const ids = [
+    `${fast?.intUser ? canonical("u_int", uc) : idSql(uc)} AS user_id`,
+    `${fast?.intItem ? canonical("i_int", ic) : idSql(ic)} AS item_id`,
+  ];
+  const time = fast?.intTime ? [[`CAST(${canonical("t_int", tc)} AS DOUBLE) AS ts`]] : timeStages(tc, "ts");
+  const rows = staged(reader, [parsed, ids, ...time]);
   await duck.run(
     `CREATE OR REPLACE TABLE log AS SELECT user_id, item_id, ts, ` +
       `(user_id IS NOT NULL AND item_id IS NOT NULL AND isfinite(ts) AND ${rating}) IS TRUE AS ok FROM ${rows}`,
@@ -243,7 +314,7 @@ async function readCsv(duck: Duck, file: string, format: "csv" | "tsv"): Promise
 }
 
 /** A JSON value as custom.ts's idValue reads it: strings trimmed, numbers only as safe integers. */
-function jsonIdSql(j: string): string {
+export function jsonIdSql(j: string): string {
   const safe = "9007199254740991";
   return (
     `CASE json_type(${j}) WHEN 'VARCHAR' THEN nullif(reclm_trim(json_extract_string(${j}, '$')), '') ` +
@@ -342,8 +413,8 @@ async function reportBadRecord(duck: Duck, file: string, format: LogFormat, row:
 }
 
 /** DuckDB refused the file: custom.ts reads a small one (its error, or its rows); a big one gets DuckDB's error. */
-async function fallback(duck: Duck, file: string, format: LogFormat, duckError: ReclmError): Promise<LogFileResult> {
-  if (statSync(file).size > FALLBACK_MAX_BYTES || format === "parquet") {
+async function fallback(duck: Duck, file: string, format: LogFormat, duckError: ReclmError, maxBytes: number): Promise<LogFileResult> {
+  if (statSync(file).size > maxBytes || format === "parquet") {
     const m = /(?:on Line|in line|line)[: ]+(\d+)/i.exec(duckError.message);
     throw new ReclmError("RECLM_ERR_BAD_ROW", duckError.message.replace(/^.*?DuckDB could not read the file: /, ""), { file, ...(m ? { line: Number(m[1]) } : {}) }, { cause: duckError });
   }
@@ -366,8 +437,8 @@ export async function itemIdsAgainstLog(duck: Duck, items: ReadonlyMap<string, R
   await duck.createTable("items_known", { item_id: known });
   await duck.createTable("items_titled", { item_id: titled });
   await duck.run(
-    "CREATE OR REPLACE TABLE log_items AS SELECT item_id, MIN(row_id) AS first_row, " +
-      "item_id IN (SELECT item_id FROM items_known) AS known, item_id IN (SELECT item_id FROM items_titled) AS titled FROM interactions GROUP BY item_id",
+    "CREATE OR REPLACE TABLE log_items AS SELECT item_id, first_row, item_id IN (SELECT item_id FROM items_known) AS known, " +
+      "item_id IN (SELECT item_id FROM items_titled) AS titled FROM (SELECT CAST(item_id AS VARCHAR) AS item_id, MIN(row_id) AS first_row FROM interactions GROUP BY 1)",
   );
   const [s] = await duck.rows("SELECT COUNT(*) AS count, COUNT(*) FILTER (WHERE known) AS known, COUNT(*) FILTER (WHERE NOT titled) AS untitled FROM log_items");
   const firstIds = await duck.strings("SELECT item_id FROM log_items ORDER BY first_row LIMIT 3");

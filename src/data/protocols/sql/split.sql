@@ -15,12 +15,11 @@
 DROP TABLE IF EXISTS split;
 CREATE TABLE split AS
 WITH sized AS (
-  SELECT k.row_id, k.user_id, k.item_id, k.ts, k.protocol, COUNT(*) OVER (PARTITION BY k.user_id) AS n
-  FROM kept k
+  SELECT user_id, COUNT(*) AS n FROM kept GROUP BY user_id HAVING COUNT(*) >= 3
 )
-SELECT s.user_id, s.item_id, s.ts,
-  ROW_NUMBER() OVER (PARTITION BY s.user_id ORDER BY s.ts, t.tie, s.row_id) AS pos,
-  s.n, s.protocol
-FROM sized s
-JOIN tie_rank t ON t.item_id = s.item_id
-WHERE s.n >= 3;
+SELECT k.user_id, k.item_id, k.ts,
+  ROW_NUMBER() OVER (PARTITION BY k.user_id ORDER BY k.ts, t.tie, k.row_id) AS pos,
+  s.n, k.protocol
+FROM kept k
+JOIN sized s ON s.user_id = k.user_id
+JOIN tie_rank t ON t.item_id = k.item_id;

@@ -1,0 +1,12 @@
+import { Duck, quoteString } from "./src/data/duck/connection.ts";
+const WS = quoteString("\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff");
+const duck = await Duck.open({});
+await duck.run(`CREATE OR REPLACE MACRO t1(v) AS CASE WHEN contains(${WS}, left(v, 1)) OR contains(${WS}, right(v, 1)) THEN trim(v, ${WS}) ELSE v END`);
+await duck.run(`CREATE OR REPLACE MACRO t2(v) AS regexp_replace(v, '^[\\s\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}]+|[\\s\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}]+$', '', 'g')`);
+const reader = `read_csv('/tmp/scale/s10m.csv', auto_detect = false, header = true, columns = {'c0': 'VARCHAR', 'c1': 'VARCHAR', 'c2': 'VARCHAR'}, delim = ',', quote = '"', escape = '"', strict_mode = true)`;
+let t = Date.now();
+const lap = async (name: string, sql: string) => { t = Date.now(); await duck.run(sql); console.log(name, (Date.now() - t) / 1000); };
+await lap("t1", `CREATE OR REPLACE TABLE a AS SELECT t1(c0) u, t1(c1) i, t1(c2) t FROM ${reader}`);
+await lap("t2", `CREATE OR REPLACE TABLE a AS SELECT t2(c0) u, t2(c1) i, t2(c2) t FROM ${reader}`);
+console.log(await duck.rows(`SELECT t1(' a\u3000') a, t1('') b, t1('\u00a0') c, t2(' a\u3000') d, t2('\u2028x\ufeff') e`));
+duck.close();

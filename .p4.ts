@@ -1,0 +1,14 @@
+import { Duck } from "./src/data/duck/connection.ts";
+import { FIELD_MACROS } from "./src/data/loaders/log-files.ts";
+const duck = await Duck.open({});
+for (const m of FIELD_MACROS) await duck.run(m);
+const f = process.argv[2];
+const reader = `read_csv('${f}', auto_detect = false, header = true, columns = {'c0': 'VARCHAR', 'c1': 'VARCHAR', 'c2': 'VARCHAR'}, delim = ',', quote = '"', escape = '"', strict_mode = true)`;
+const lap = async (name: string, sql: string) => { const t = Date.now(); await duck.run(sql); console.log(name, (Date.now() - t) / 1000); };
+await lap("plain", `CREATE OR REPLACE TABLE a AS SELECT * FROM ${reader}`);
+await lap("typed-auto", `CREATE OR REPLACE TABLE a AS SELECT * FROM read_csv('${f}')`);
+await lap("trim", `CREATE OR REPLACE TABLE a AS SELECT reclm_trim(c0) u, reclm_trim(c1) i, c2 FROM ${reader}`);
+await lap("numre", `CREATE OR REPLACE TABLE a AS SELECT c0, c1, regexp_full_match(c2, '[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?') FROM ${reader}`);
+await lap("cast", `CREATE OR REPLACE TABLE a AS SELECT c0, c1, TRY_CAST(c2 AS DOUBLE) FROM ${reader}`);
+await lap("wall-null", `CREATE OR REPLACE TABLE a AS SELECT c0, c1, reclm_iso_wall(NULL::STRUCT(y VARCHAR, mo VARCHAR, d VARCHAR, h VARCHAR, mi VARCHAR, s VARCHAR, f VARCHAR, z VARCHAR)) FROM ${reader}`);
+duck.close();

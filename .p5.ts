@@ -1,0 +1,13 @@
+import { Duck } from "./src/data/duck/connection.ts";
+import { FIELD_MACROS } from "./src/data/loaders/log-files.ts";
+const duck = await Duck.open({});
+for (const m of FIELD_MACROS) await duck.run(m);
+const f = process.argv[2];
+const reader = `read_csv('${f}', auto_detect = false, header = true, columns = {'c0': 'VARCHAR', 'c1': 'VARCHAR', 'c2': 'VARCHAR'}, delim = ',', quote = '"', escape = '"', strict_mode = true)`;
+const best = async (name: string, sql: string) => { let b = 1e9; for (let k = 0; k < 3; k++) { const t = Date.now(); await duck.run(sql); b = Math.min(b, Date.now() - t); } console.log(name, b / 1000); };
+const NUM = "'[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?'";
+await best("plain", `CREATE OR REPLACE TABLE a AS SELECT * FROM ${reader}`);
+await best("ids", `CREATE OR REPLACE TABLE a AS SELECT nullif(reclm_trim(c0), '') u, nullif(reclm_trim(c1), '') i, c2 FROM ${reader}`);
+await best("ids+num", `CREATE OR REPLACE TABLE a AS SELECT nullif(reclm_trim(c0), '') u, nullif(reclm_trim(c1), '') i, CASE WHEN regexp_full_match(c2, ${NUM}) THEN TRY_CAST(c2 AS DOUBLE) END t FROM ${reader}`);
+await best("ids+num staged", `CREATE OR REPLACE TABLE a AS SELECT u, i, t FROM (SELECT *, CASE WHEN m THEN TRY_CAST(s AS DOUBLE) END t FROM (SELECT *, regexp_full_match(s, ${NUM}) m FROM (SELECT *, reclm_trim(c2) s FROM (SELECT *, nullif(reclm_trim(c0), '') u, nullif(reclm_trim(c1), '') i FROM ${reader}))))`);
+duck.close();

@@ -1,0 +1,16 @@
+import { Duck } from "./src/data/duck/connection.ts";
+import { FIELD_MACROS } from "./src/data/loaders/log-files.ts";
+const duck = await Duck.open({});
+for (const m of FIELD_MACROS) await duck.run(m);
+const f = process.argv[2];
+const reader = `read_csv('${f}', auto_detect = false, header = true, columns = {'c0': 'VARCHAR', 'c1': 'VARCHAR', 'c2': 'VARCHAR'}, delim = ',', quote = '"', escape = '"', strict_mode = true)`;
+const best = async (name: string, sql: string) => { let b = 1e9; for (let k = 0; k < 3; k++) { const t = Date.now(); await duck.run(sql); b = Math.min(b, Date.now() - t); } console.log(name, b / 1000); };
+const INT = "'0|[1-9][0-9]{0,17}'";
+await best("plain", `CREATE OR REPLACE TABLE a AS SELECT * FROM ${reader}`);
+await best("auto", `CREATE OR REPLACE TABLE a AS SELECT * FROM read_csv('${f}')`);
+await best("typed", `CREATE OR REPLACE TABLE a AS SELECT * FROM read_csv('${f}', auto_detect = false, header = true, columns = {'c0': 'BIGINT', 'c1': 'BIGINT', 'c2': 'DOUBLE'})`);
+await best("fast", `CREATE OR REPLACE TABLE a AS SELECT CASE WHEN regexp_full_match(c0, ${INT}) THEN CAST(c0 AS BIGINT) END u, CASE WHEN regexp_full_match(c1, ${INT}) THEN CAST(c1 AS BIGINT) END i, reclm_num(c2) t FROM ${reader}`);
+await best("fast-noregex", `CREATE OR REPLACE TABLE a AS SELECT TRY_CAST(c0 AS BIGINT) u, TRY_CAST(c1 AS BIGINT) i, TRY_CAST(c2 AS DOUBLE) t FROM ${reader}`);
+await best("fast-check-len", `CREATE OR REPLACE TABLE a AS SELECT CASE WHEN CAST(TRY_CAST(c0 AS BIGINT) AS VARCHAR) = c0 THEN TRY_CAST(c0 AS BIGINT) END u, CASE WHEN CAST(TRY_CAST(c1 AS BIGINT) AS VARCHAR) = c1 THEN TRY_CAST(c1 AS BIGINT) END i, TRY_CAST(c2 AS DOUBLE) t FROM ${reader}`);
+await best("rt-all", `CREATE OR REPLACE TABLE a AS SELECT u, i, t FROM (SELECT CASE WHEN CAST(u0 AS VARCHAR) = c0 AND u0 >= 0 THEN u0 END u, CASE WHEN CAST(i0 AS VARCHAR) = c1 AND i0 >= 0 THEN i0 END i, CASE WHEN CAST(t0 AS VARCHAR) = c2 THEN CAST(t0 AS DOUBLE) END t FROM (SELECT *, TRY_CAST(c0 AS BIGINT) u0, TRY_CAST(c1 AS BIGINT) i0, TRY_CAST(c2 AS BIGINT) t0 FROM ${reader}))`);
+duck.close();
