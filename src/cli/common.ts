@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import { loadDataset } from "../data/index.ts";
+import { parseMemoryLimit } from "../data/duck/memory.ts";
 import type { EvalSplit, SequenceDataset } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
 import { parseSetFlags } from "../models/neural/config.ts";
@@ -49,13 +50,26 @@ export interface DataFileOptions {
   dataDir?: string;
   interactions?: string;
   items?: string;
+  /** A Parquet split a cluster made with the published protocol SQL (src/data/protocols/sql). */
+  splitDir?: string;
+  /** Bytes data preparation may use (DuckDB's memory limit and the prepared arrays). */
+  memoryLimit?: number;
 }
 
-/** Adds --data-dir, --interactions and --items to a command that loads a dataset. */
+/** Adds --data-dir, --interactions, --items, --split-dir and --memory-limit to a command that loads a dataset. */
 export function withDataFileOptions(cmd: Command): Command {
   return cmd
-    .option("--interactions <file>", "custom dataset: interactions CSV/TSV/JSONL (user, item, timestamp columns)")
+    .option("--interactions <file>", "custom dataset: interactions CSV/TSV/JSONL (optionally .gz) or Parquet (user, item, timestamp columns)")
     .option("--items <file>", "custom dataset: items CSV/TSV/JSONL (id, title, optional text and attributes)")
+    .option(
+      "--split-dir <dir>",
+      "custom dataset: a directory of Parquet files holding a split a cluster prepared with reclm's protocol SQL (src/data/protocols/sql)",
+    )
+    .option(
+      "--memory-limit <size>",
+      "memory data preparation may use, e.g. 4GB or 512MiB (DuckDB spills beyond it; a log that cannot fit is refused). Default: 80% of RAM",
+      (v: string) => parseMemoryLimit(v),
+    )
     .option("--data-dir <dir>", "folder with the dataset's raw files (default: ../shared/data/<dataset>)");
 }
 
@@ -87,12 +101,12 @@ export function maskWindowJson(window: number | undefined): number | "all" {
 
 /** A command whose --dataset is optional: your own files when --interactions is given, the embedded dataset otherwise. */
 export function datasetNameOrDefault(opts: { dataset?: string } & DataFileOptions): string {
-  return opts.dataset ?? (opts.interactions !== undefined || opts.items !== undefined ? "custom" : "embedded");
+  return opts.dataset ?? (opts.interactions !== undefined || opts.items !== undefined || opts.splitDir !== undefined ? "custom" : "embedded");
 }
 
 /** The data-file flags a command was given, in the shape loadDataset and the training job take. */
 export function dataFileOptions(opts: DataFileOptions): DataFileOptions {
-  return { dataDir: opts.dataDir, interactions: opts.interactions, items: opts.items };
+  return { dataDir: opts.dataDir, interactions: opts.interactions, items: opts.items, splitDir: opts.splitDir, memoryLimit: opts.memoryLimit };
 }
 
 export async function loadWithProgress(

@@ -1,21 +1,24 @@
 /**
  * Prepared-dataset cache: `<dir>/<name>-<protocol>-<key>.rds`, where key hashes the input files (path, size,
  * mtime) and the options that change the result. Layout (little-endian):
- *   "RECLMDS1" | u32 headerBytes | header JSON (UTF-8, space-padded to 4 bytes) | Int32 blob | sha256(all before)
- * The blob is [train lengths (users)] [train items...] [val (users)] [test (users)]. The trailing digest makes a
- * truncated or corrupted file detectable; such a file is ignored (and rebuilt by the caller), never half-read.
- * Writes go to a temp file in the same directory, then rename, so readers never see a partial file.
+ *   "RECLMDS2" | u32 headerBytes | header JSON (UTF-8, space-padded to 4 bytes) | Int32 blob | sha256(all before)
+ * The blob is the packed split (packed.ts): [offsets (users + 1)] [every user's items, val and test last]. The
+ * trailing digest makes a truncated or corrupted file detectable; such a file is ignored (and rebuilt by the caller),
+ * never half-read. Written from the dataset's own arrays (no copy of a packed split) and read straight into one
+ * Int32Array, so a 50M-interaction split is never held twice. Writes go to a temp file in the same directory, then
+ * rename, so readers never see a partial file.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Catalog, SequenceDataset, UntitledItems } from "../contracts.ts";
 import { writeFileAtomic } from "../io.ts";
 import { ReclmError } from "../errors.ts";
+import { datasetFromPacked, packedOf } from "./packed.ts";
 
-const MAGIC = "RECLMDS1";
-/** Bump when a protocol or the layout changes, so old cache files stop matching (3: untitledItems is recorded). */
-export const CACHE_VERSION = 3;
+const MAGIC = "RECLMDS2";
+/** Bump when a protocol or the layout changes, so old cache files stop matching (4: the packed layout). */
+export const CACHE_VERSION = 4;
 
 interface Header {
   version: number;
@@ -47,27 +50,16 @@ export function cachePath(dir: string, name: string, protocol: string, key: stri
 }
 
 export function writeCachedDataset(path: string, dir: string, ds: SequenceDataset): void {
+  if (!isLittleEndian()) throw new ReclmError("RECLM_ERR_INTERNAL", "the dataset cache supports little-endian hosts only");
   mkdirSync(dir, { recursive: true });
-  const n = ds.users.length;
-  let trainTotal = 0;
-  for (const t of ds.train) trainTotal += t.length;
-  const blob = new Int32Array(n + trainTotal + 2 * n);
-  let o = 0;
-  for (const t of ds.train) blob[o++] = t.length;
-  for (const t of ds.train) {
-    blob.set(t, o);
-    o += t.length;
-  }
-  blob.set(ds.val, o);
-  blob.set(ds.test, o + n);
-
+  const { items, offsets } = packedOf(ds);
   const header: Header = {
     version: CACHE_VERSION,
     name: ds.name,
     protocol: ds.protocol,
     users: [...ds.users],
     catalog: { size: ds.catalog.size, items: ds.catalog.items },
-    blobInts: blob.length,
+    blobInts: offsets.length + items.length,
     ...(ds.untitledItems ? { untitledItems: ds.untitledItems } : {}),
   };
   let headerBuf = Buffer.from(JSON.stringify(header), "utf8");
@@ -75,62 +67,66 @@ export function writeCachedDataset(path: string, dir: string, ds: SequenceDatase
   if (pad) headerBuf = Buffer.concat([headerBuf, Buffer.alloc(pad, 0x20)]);
   const len = Buffer.alloc(4);
   len.writeUInt32LE(headerBuf.length);
-  const blobBuf = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
-  if (!isLittleEndian()) throw new ReclmError("RECLM_ERR_INTERNAL", "the dataset cache supports little-endian hosts only");
-  const body = Buffer.concat([Buffer.from(MAGIC, "ascii"), len, headerBuf, blobBuf]);
-  const digest = createHash("sha256").update(body).digest();
+  const parts = [Buffer.from(MAGIC, "ascii"), len, headerBuf, bytesOf(offsets), bytesOf(items)];
+  const h = createHash("sha256");
+  for (const part of parts) h.update(part);
+  writeFileAtomic(path, [...parts, h.digest()]);
+}
 
-  writeFileAtomic(path, [body, digest]);
+function bytesOf(a: Int32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
 /** The cached dataset, or undefined when the file is absent, truncated, corrupted or from another version. */
 export function readCachedDataset(path: string): SequenceDataset | undefined {
   if (!existsSync(path)) return undefined;
-  let buf: Buffer;
+  let fd: number;
   try {
-    buf = readFileSync(path);
+    fd = openSync(path, "r");
   } catch {
     return undefined;
   }
-  if (buf.length < 8 + 4 + 32 || buf.toString("ascii", 0, 8) !== MAGIC) return undefined;
-  const body = buf.subarray(0, buf.length - 32);
-  const digest = createHash("sha256").update(body).digest();
-  if (!digest.equals(buf.subarray(buf.length - 32))) return undefined;
-  const headerBytes = buf.readUInt32LE(8);
-  if (12 + headerBytes > body.length) return undefined;
-  let header: Header;
   try {
-    header = JSON.parse(buf.toString("utf8", 12, 12 + headerBytes)) as Header;
-  } catch {
-    return undefined;
+    const size = fstatSync(fd).size;
+    if (size < 8 + 4 + 32) return undefined;
+    const head = Buffer.alloc(12);
+    if (readSync(fd, head, 0, 12, 0) !== 12 || head.toString("ascii", 0, 8) !== MAGIC) return undefined;
+    const headerBytes = head.readUInt32LE(8);
+    const blobBytes = size - 12 - headerBytes - 32;
+    if (blobBytes < 0 || blobBytes % 4 !== 0) return undefined;
+    const headerBuf = Buffer.alloc(headerBytes);
+    if (readSync(fd, headerBuf, 0, headerBytes, 12) !== headerBytes) return undefined;
+    // Straight into an aligned Int32Array: no second copy of the split.
+    const blob = new Int32Array(blobBytes / 4);
+    const blobView = new Uint8Array(blob.buffer);
+    for (let at = 0; at < blobBytes; ) {
+      const n = readSync(fd, blobView, at, Math.min(blobBytes - at, 1 << 26), 12 + headerBytes + at);
+      if (n <= 0) return undefined;
+      at += n;
+    }
+    const digest = Buffer.alloc(32);
+    if (readSync(fd, digest, 0, 32, size - 32) !== 32) return undefined;
+    if (!createHash("sha256").update(head).update(headerBuf).update(blobView).digest().equals(digest)) return undefined;
+    let header: Header;
+    try {
+      header = JSON.parse(headerBuf.toString("utf8")) as Header;
+    } catch {
+      return undefined;
+    }
+    if (header.version !== CACHE_VERSION || header.blobInts !== blob.length) return undefined;
+    const n = header.users.length;
+    if (blob.length < n + 1) return undefined;
+    const offsets = blob.subarray(0, n + 1);
+    const items = blob.subarray(n + 1);
+    if (offsets[0] !== 0 || offsets[n] !== items.length) return undefined;
+    for (let u = 0; u < n; u++) if (offsets[u + 1] - offsets[u] < 2) return undefined;
+    return datasetFromPacked(
+      { name: header.name, protocol: header.protocol, catalog: header.catalog, users: header.users, untitledItems: header.untitledItems },
+      { items, offsets },
+    );
+  } finally {
+    closeSync(fd);
   }
-  if (header.version !== CACHE_VERSION) return undefined;
-  const blobStart = 12 + headerBytes;
-  if (body.length - blobStart !== header.blobInts * 4) return undefined;
-  // Copy into a fresh, aligned buffer: the Buffer pool's byteOffset need not be a multiple of 4.
-  const blob = new Int32Array(header.blobInts);
-  new Uint8Array(blob.buffer).set(body.subarray(blobStart));
-
-  const n = header.users.length;
-  const train: Int32Array[] = [];
-  let o = n;
-  for (let u = 0; u < n; u++) {
-    const len = blob[u];
-    if (len < 0 || o + len > blob.length) return undefined;
-    train.push(blob.subarray(o, o + len));
-    o += len;
-  }
-  if (o + 2 * n !== blob.length) return undefined;
-  return {
-    name: header.name,
-    protocol: header.protocol,
-    catalog: header.catalog,
-    users: header.users,
-    train,
-    val: blob.subarray(o, o + n),
-    test: blob.subarray(o + n, o + 2 * n),
-    ...(header.untitledItems ? { untitledItems: header.untitledItems } : {}),
-  };
 }
 
 function isLittleEndian(): boolean {

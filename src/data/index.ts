@@ -31,11 +31,20 @@ export interface LoadDatasetOptions extends LongWorkOptions {
   memoryLimit?: number;
 }
 
+/** Where a dataset's files are and how much memory preparing it may take (plain data across IPC). */
+export interface DataFiles {
+  dataDir?: string;
+  interactions?: string;
+  items?: string;
+  splitDir?: string;
+  memoryLimit?: number;
+}
+
 /** A dataset by name and where its files are: what a child-process job receives (plain data across IPC). */
 export interface DatasetRef {
   dataset: string;
   protocol?: string;
-  dataFiles?: { dataDir?: string; interactions?: string; items?: string; splitDir?: string; memoryLimit?: number };
+  dataFiles?: DataFiles;
 }
 
 /** Loads the dataset a DatasetRef names. */

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadDataset } from "../../src/data/index.ts";
 import { readCachedDataset, writeCachedDataset } from "../../src/data/cache.ts";
+import { packedOf } from "../../src/data/packed.ts";
 
 function fixture(): { dir: string; file: string; cache: string } {
   const dir = mkdtempSync(join(tmpdir(), "reclm-cache-"));
@@ -62,6 +63,20 @@ describe("prepared-dataset cache", () => {
     const dir = mkdtempSync(join(tmpdir(), "reclm-cache-"));
     const path = join(dir, "e.rds");
     writeCachedDataset(path, dir, ds);
+    expect(readCachedDataset(path)).toEqual(ds);
+  });
+
+  it("writes a prepared split from its own array and reads it back as one array of train views", async () => {
+    const { file, cache } = fixture();
+    const ds = await loadDataset("custom", { interactions: file, cacheDir: cache, refresh: true });
+    expect(packedOf(ds).items.buffer).toBe(ds.train[0].buffer); // no copy
+    const again = await loadDataset("custom", { interactions: file, cacheDir: cache });
+    expect(again.train.every((t) => t.buffer === again.train[0].buffer)).toBe(true);
+    // A split whose arrays are not packed (each user's its own) is packed on the way out, and equal on the way in.
+    const loose = { ...ds, train: ds.train.map((t) => t.slice()) };
+    expect(packedOf(loose).items.buffer).not.toBe(loose.train[0].buffer);
+    const path = join(cache, "loose.rds");
+    writeCachedDataset(path, cache, loose);
     expect(readCachedDataset(path)).toEqual(ds);
   });
 });

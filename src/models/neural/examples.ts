@@ -21,34 +21,37 @@ export interface ExampleSet {
 }
 
 export function buildExamples(ds: SequenceDataset, objective: Objective, maxLen: number): ExampleSet {
-  const users: number[] = [];
-  const ends: number[] = [];
-  const starts: number[] = [];
-  for (let u = 0; u < ds.train.length; u++) {
-    const n = ds.train[u].length;
-    if (n === 0) continue;
-    if (objective.kind === "last") {
-      for (let end = n - 1; end >= 1; end--) {
-        users.push(u);
-        ends.push(end);
-        starts.push(Math.max(0, end - maxLen));
+  // Counted first, then written into typed arrays: "last" makes one example per interaction, and at 50M interactions
+  // three JavaScript number arrays of that length would not fit V8's heap.
+  const visit = (emit: (u: number, end: number, start: number) => void) => {
+    for (let u = 0; u < ds.train.length; u++) {
+      const n = ds.train[u].length;
+      if (n === 0) continue;
+      if (objective.kind === "last") {
+        for (let end = n - 1; end >= 1; end--) emit(u, end, Math.max(0, end - maxLen));
+        continue;
       }
-      continue;
-    }
-    const causal = objective.kind === "causal";
-    if (n < 2 * maxLen) {
-      users.push(u);
-      ends.push(n);
-      starts.push(causal ? Math.max(0, n - 1 - maxLen) : Math.max(0, n - maxLen));
-    } else {
-      for (let i = n - maxLen; i >= 0; i -= maxLen) {
-        users.push(u);
-        ends.push(i + maxLen);
-        starts.push(i);
+      const causal = objective.kind === "causal";
+      if (n < 2 * maxLen) {
+        emit(u, n, causal ? Math.max(0, n - 1 - maxLen) : Math.max(0, n - maxLen));
+      } else {
+        for (let i = n - maxLen; i >= 0; i -= maxLen) emit(u, i + maxLen, i);
       }
     }
-  }
-  return { users: Int32Array.from(users), ends: Int32Array.from(ends), tokenStarts: Int32Array.from(starts), length: users.length };
+  };
+  let length = 0;
+  visit(() => length++);
+  const users = new Int32Array(length);
+  const ends = new Int32Array(length);
+  const tokenStarts = new Int32Array(length);
+  let k = 0;
+  visit((u, end, start) => {
+    users[k] = u;
+    ends[k] = end;
+    tokenStarts[k] = start;
+    k++;
+  });
+  return { users, ends, tokenStarts, length };
 }
 
 /** Host-side arrays of one batch: the graph inputs (SequenceInputs) plus labels. */

@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from "node:url";
 import type { ChildJob } from "../../engine/index.ts";
-import { loadDataset } from "../../data/index.ts";
+import { loadDataset, type DataFiles } from "../../data/index.ts";
 import { getNeuralModel } from "../registry.ts";
 import { runReport, trainModel } from "./trainer.ts";
 
@@ -14,7 +14,7 @@ export interface TrainJobInput {
   dataset: string;
   protocol?: string;
   /** Where the dataset's files are (custom data: interactions/items files). */
-  dataFiles?: { dataDir?: string; interactions?: string; items?: string };
+  dataFiles?: DataFiles;
   preset?: string;
   config?: Record<string, unknown>;
   configSource?: string;
