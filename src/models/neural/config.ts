@@ -55,6 +55,10 @@ const EXTRA_SCHEMA: Record<string, z.ZodType> = {
   lrSchedule: z.enum(["constant", "cosine"]),
   warmupSteps: z.number().int().nonnegative(),
   scheduleSteps: z.number().int().positive(),
+  // Sampled softmax (./sampled-softmax.ts): the training option for catalogs too big for the full softmax.
+  softmax: z.enum(["full", "sampled"]),
+  negatives: z.number().int().positive(),
+  negativeSampler: z.enum(["popularity", "uniform"]),
 };
 
 function schemaFor(key: string, def: unknown, own: Readonly<Record<string, z.ZodType | undefined>>): z.ZodType {
@@ -133,6 +137,11 @@ export function resolveConfig<C extends BaseModelConfig>(
   for (const key of ["warmupSteps", "scheduleSteps"]) {
     if (merged[key] !== undefined && merged.lrSchedule !== "cosine") {
       throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${def.name} config: ${key} only applies to lrSchedule "cosine" (the schedule is ${JSON.stringify(merged.lrSchedule ?? "constant")})`, { field: key });
+    }
+  }
+  for (const key of ["negatives", "negativeSampler"]) {
+    if (merged[key] !== undefined && merged.softmax !== "sampled") {
+      throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${def.name} config: ${key} only applies to softmax "sampled" (the softmax is ${JSON.stringify(merged.softmax ?? "full")})`, { field: key });
     }
   }
   return { config: merged as unknown as C, preset: presetName };

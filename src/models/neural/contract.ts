@@ -78,6 +78,12 @@ export interface ModelContext {
    * so ggml's sgemm can take the head's backward (./head.ts). Eval graphs leave it unset and get exactly V columns.
    */
   padScoreColumns?: boolean;
+  /**
+   * Training graphs with a sampled softmax (./sampled-softmax.ts) only: `scores` returns [R, S + 1], the scores of the
+   * S shared sampled columns `negatives` (i32 [S]) and, last, of each row's own column `positives` (i32 [R]), instead
+   * of all V columns. `headScores` does this for every model.
+   */
+  sampledColumns?: { negatives: Tensor; positives: Tensor };
 }
 
 /** The graph inputs the trainer builds for every batch (all derived from the left-padded ids). */

@@ -17,8 +17,12 @@ export const SCORE_COLUMN_MULTIPLE = 16;
 /** The score of a padding column: exp(−1e9 − max) underflows to exactly 0. */
 const PAD_SCORE = -1e9;
 
-/** h [R, K] · Wᵀ (+ bias) with W [V, K], bias [V] → [R, V], or [R, V'] with V' = V rounded up in training graphs. */
+/**
+ * h [R, K] · Wᵀ (+ bias) with W [V, K], bias [V] → [R, V], or [R, V'] with V' = V rounded up in training graphs, or
+ * with `ctx.sampledColumns` the sampled softmax's [R, S + 1]: the S shared negatives' columns, then each row's own.
+ */
 export function headScores(b: Builder, ctx: ModelContext, h: Tensor, W: Tensor, bias?: Tensor): Tensor {
+  if (ctx.sampledColumns) return sampledScores(b, h, W, bias, ctx.sampledColumns);
   const [V, K] = W.shape;
   const pad = ctx.padScoreColumns ? (SCORE_COLUMN_MULTIPLE - (V % SCORE_COLUMN_MULTIPLE)) % SCORE_COLUMN_MULTIPLE : 0;
   if (pad === 0) {
@@ -30,4 +34,19 @@ export function headScores(b: Builder, ctx: ModelContext, h: Tensor, W: Tensor, 
   const columns = new Float32Array(V + pad);
   columns.fill(PAD_SCORE, V);
   return b.add(logits, b.constant(columns, [V + pad]));
+}
+
+/** Only the columns a sampled softmax needs: O(R·S·K) instead of O(R·V·K). The gathers' backward scatters into W. */
+function sampledScores(b: Builder, h: Tensor, W: Tensor, bias: Tensor | undefined, cols: { negatives: Tensor; positives: Tensor }): Tensor {
+  const [V] = W.shape;
+  const [S] = cols.negatives.shape;
+  const [R] = cols.positives.shape;
+  let neg = b.matmulNT(h, b.gatherRows(W, cols.negatives)); // [R, S]
+  let pos = b.sumRows(b.mul(h, b.gatherRows(W, cols.positives))); // [R, 1]
+  if (bias) {
+    const column = b.reshape(bias, [V, 1]);
+    neg = b.add(neg, b.reshape(b.gatherRows(column, cols.negatives), [S]));
+    pos = b.add(pos, b.reshape(b.gatherRows(column, cols.positives), [R, 1]));
+  }
+  return b.concat([neg, pos], 1); // [R, S + 1]
 }

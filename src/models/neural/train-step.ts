@@ -8,6 +8,9 @@
  * and one train graph is compiled per bucket actually met, all sharing the AdamW state, the dropout stream and ONE
  * compute buffer (sized for the biggest). Rounding up only adds rows with label 0, whose loss and gradient are exactly
  * zero, so the bucket size changes speed, not results; finer buckets waste less of the head's [M, V] work.
+ *
+ * With `softmax: "sampled"` (./sampled-softmax.ts) the head scores S shared negatives and each row's positive instead
+ * of all V items: [M, S + 1] logits plus the log-Q correction, one more input per step.
  */
 import { ReclmError } from "../../errors.ts";
 import type { Rng } from "../../rng.ts";
@@ -15,6 +18,7 @@ import { compile, ComputeAllocator, type AdamW, type Graph } from "../../engine/
 import type { BaseModelConfig, NeuralModelDefinition } from "./contract.ts";
 import type { BatchArrays } from "./examples.ts";
 import type { NeuralRecommender } from "./recommender.ts";
+import { DEFAULT_NEGATIVES, fillCorrection, type NegativeSampler, type SampledSoftmaxConfig } from "./sampled-softmax.ts";
 
 /** Default number of row-count buckets: at most this many train graphs per model (one shared compute buffer). */
 export const ROW_BUCKETS = 16;
@@ -32,6 +36,8 @@ export class TrainStep<C extends BaseModelConfig> {
   private readonly labels: Int32Array;
   private readonly quantum: number;
   private readonly last: boolean;
+  /** Sampled softmax: the shared negatives of a step, the log-Q correction [rows x (S + 1)], the targets. */
+  private readonly sampled?: { sampler: NegativeSampler; negatives: Int32Array; correction: Float32Array; targets: Int32Array };
 
   constructor(
     private readonly def: NeuralModelDefinition<C>,
@@ -39,6 +45,7 @@ export class TrainStep<C extends BaseModelConfig> {
     private readonly optimizer: AdamW,
     private readonly dropoutRng: Rng,
     rowBuckets = ROW_BUCKETS,
+    sampler?: NegativeSampler,
   ) {
     if (!Number.isInteger(rowBuckets) || rowBuckets < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `rowBuckets must be a positive integer, got ${rowBuckets}`, { field: "rowBuckets" });
     const config = model.config;
@@ -54,21 +61,42 @@ export class TrainStep<C extends BaseModelConfig> {
     this.quantum = this.last ? B : Math.ceil(total / rowBuckets);
     this.rows = new Int32Array(total);
     this.labels = new Int32Array(total);
+    const sc = config as C & SampledSoftmaxConfig;
+    if (sc.softmax === "sampled") {
+      if (!sampler) throw new ReclmError("RECLM_ERR_INTERNAL", `${def.name}: softmax "sampled" needs a NegativeSampler`);
+      if (sampler.size !== model.nItems) throw new ReclmError("RECLM_ERR_SHAPE", `negative sampler covers ${sampler.size} items, the model ${model.nItems}`, { field: "negatives" });
+      const S = sc.negatives ?? DEFAULT_NEGATIVES;
+      this.sampled = { sampler, negatives: new Int32Array(S), correction: new Float32Array(total * (S + 1)), targets: new Int32Array(total) };
+    }
     this.allocator = new ComputeAllocator(model.engine);
   }
 
-  /** Runs one step on `batch` (from fillTrainBatch) with the optimizer's current lr; returns the loss. */
-  run(batch: BatchArrays): number {
+  /**
+   * Runs one step on `batch` (from fillTrainBatch) with the optimizer's current lr; returns the loss. A sampled softmax
+   * draws the step's negatives from `negativeRng` (derived from the seed and the step, so a resumed run draws alike).
+   */
+  run(batch: BatchArrays, negativeRng?: Rng): number {
     const { rows: M, labelled } = this.gather(batch);
     this.lastRows = M;
     this.lastLabelled = labelled;
-    return this.graph(M).run({
+    const inputs: Record<string, Int32Array | Float32Array> = {
       ids: batch.ids,
       mask: batch.mask,
       positions: batch.positions,
       rows: this.rows.subarray(0, M),
       labels: this.labels.subarray(0, M),
-    }).loss;
+    };
+    const sp = this.sampled;
+    if (sp) {
+      if (!negativeRng) throw new ReclmError("RECLM_ERR_INTERNAL", "a sampled-softmax step needs the step's random stream");
+      sp.sampler.draw(negativeRng, sp.negatives);
+      const S = sp.negatives.length;
+      fillCorrection(sp.sampler, sp.negatives, this.labels, M, sp.correction, sp.targets);
+      inputs.negatives = sp.negatives;
+      inputs.correction = sp.correction.subarray(0, M * (S + 1));
+      inputs.targets = sp.targets.subarray(0, M);
+    }
+    return this.graph(M).run(inputs).loss;
   }
 
   /**
@@ -148,6 +176,15 @@ export class TrainStep<C extends BaseModelConfig> {
         const rows = b.input("rows", [M], "i32");
         const labels = b.input("labels", [M], "i32");
         const picked = b.gatherRows(flat, rows); // [M, D]
+        if (this.sampled) {
+          const S = this.sampled.negatives.length;
+          const negatives = b.input("negatives", [S], "i32");
+          const correction = b.input("correction", [M, S + 1]);
+          const targets = b.input("targets", [M], "i32");
+          // [M, S + 1]: the negatives' scores, then each row's positive; log-Q corrected, accidental hits masked
+          const logits = def.scores(b, model.params, picked, { ...model.ctx, sampledColumns: { negatives, positives: labels } }, config);
+          return { loss: b.crossEntropy(b.add(logits, correction), targets, { ignoreIndex: -1 }) };
+        }
         // [M, V'], V' >= V: the head's padding columns (./head.ts) score −1e9 and never hold a label
         const logits = def.scores(b, model.params, picked, { ...model.ctx, padScoreColumns: true }, config);
         return { loss: b.crossEntropy(logits, labels, { ignoreIndex: 0 }) };

@@ -25,7 +25,8 @@ import { Rng } from "../../rng.ts";
 import { AdamW, Engine, type LrSchedule } from "../../engine/index.ts";
 import { derivedRng, runTrainLoop } from "../../train/loop.ts";
 import { CHECKPOINT_FILE, clearRunDir } from "../../train/run-dir.ts";
-import { TrainStep } from "./train-step.ts";
+import { NegativeSampler, type SampledSoftmaxConfig } from "./sampled-softmax.ts";
+import { ROW_BUCKETS, TrainStep } from "./train-step.ts";
 import { fullRanking, type RankingReport } from "../../eval/full-ranking.ts";
 import { metricsMeanOfBatchMeans, type Metrics } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
@@ -121,6 +122,7 @@ export async function trainModel<C extends BaseModelConfig>(
   const dropoutRng = root.fork();
   const shuffleSeed = root.nextU32();
   const maskSeed = root.nextU32();
+  const negativeSeed = root.nextU32();
 
   const engine = Engine.create({ threads: options.threads });
   let rec: NeuralRecommender<C> | undefined;
@@ -138,7 +140,9 @@ export async function trainModel<C extends BaseModelConfig>(
     const B = config.batchSize;
     const L = model.ctx.windowLen;
     const stepsPerEpoch = Math.ceil(examples.length / B);
-    const stepper = new TrainStep(def, model, optimizer, dropoutRng);
+    const softmax = config as C & SampledSoftmaxConfig;
+    const sampler = softmax.softmax === "sampled" ? NegativeSampler.forDataset(ds, softmax.negativeSampler) : undefined;
+    const stepper = new TrainStep(def, model, optimizer, dropoutRng, ROW_BUCKETS, sampler);
     steppers.push(stepper);
     // The schedule's length is part of the config, not of --max-steps: a run stopped and resumed with a larger cap
     // must follow the same learning-rate curve as one run straight through.
@@ -170,7 +174,7 @@ export async function trainModel<C extends BaseModelConfig>(
       signal: options.signal,
       step: (idx, step) => {
         fillTrainBatch(batch, ds, examples, idx, objective, config.maxLen, L, derivedRng(maskSeed, step));
-        return { loss: stepper.run(batch) };
+        return { loss: stepper.run(batch, sampler ? derivedRng(negativeSeed, step) : undefined) };
       },
       validate: async () => {
         const rep = await fullRanking(model, ds, {
