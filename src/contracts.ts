@@ -94,6 +94,12 @@ export interface SequentialRecommender {
    * Histories are chronological, without padding; a model cuts them to its own window.
    */
   scoreAll(histories: readonly Int32Array[]): Promise<Float32Array>;
+  /**
+   * Optional: each history's best k items straight from an approximate nearest-neighbour index (src/models/ann.ts),
+   * best first, without a score per catalogue item; `exclude[b]` lists items never to return (the masked history).
+   * Retrieval and the service use it when present; evaluation always ranks with scoreAll.
+   */
+  topK?(histories: readonly Int32Array[], k: number, exclude: readonly Int32Array[]): Promise<{ items: Int32Array; scores: Float32Array }[]>;
   dispose?(): void | Promise<void>;
 }
 

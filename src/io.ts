@@ -33,6 +33,34 @@ export function writeFileAtomic(path: string, parts: string | Uint8Array | reado
 }
 
 /**
+ * writeFileAtomic for a file a native library writes itself (an ANN index): `write(tmp)` fills a temp file in the same
+ * directory, which is then fsynced and renamed over `path`. A failed write leaves the old file and no temp file.
+ */
+export function writeFileAtomicWith(path: string, write: (tmpPath: string) => void): string {
+  const full = resolve(path);
+  mkdirSync(dirname(full), { recursive: true });
+  const tmp = join(dirname(full), `.${basename(full)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  try {
+    write(tmp);
+    const fd = openSync(tmp, "r+");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, full);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* never created, or already renamed */
+    }
+    throw e;
+  }
+  return full;
+}
+
+/**
  * Fault injection for the crash tests (test/llm/train/kill.test.ts): RECLM_TEST_CRASH_WRITE="<file suffix>:<n>" makes
  * the n-th atomic write of a file ending in that suffix write half of its first chunk to the temp file and then
  * SIGKILL its own process, i.e. a real kill -9 in the middle of the write. Unset, this costs one env lookup.

@@ -3,6 +3,7 @@ import { dataCommand } from "./commands/data.ts";
 import { evalCommand } from "./commands/eval.ts";
 import { exportCommand } from "./commands/export.ts";
 import { finetuneCommand } from "./commands/finetune.ts";
+import { indexCommand } from "./commands/index-cmd.ts";
 import { lmCommand } from "./commands/lm.ts";
 import { plotCommand } from "./commands/plot.ts";
 import { recommendCommand } from "./commands/recommend.ts";
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   program.addCommand(dataCommand());
   program.addCommand(evalCommand());
   program.addCommand(retrieveCommand());
+  program.addCommand(indexCommand());
   program.addCommand(trainCommand());
   program.addCommand(finetuneCommand());
   program.addCommand(recommendCommand());

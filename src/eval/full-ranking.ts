@@ -212,6 +212,7 @@ export async function retrieveTopK(
     ranks: new Int32Array(users.length),
     hits: new Uint8Array(users.length),
   };
+  if (model.topK) return retrieveApproximate(model, ds, split, k, options, out);
   let i = 0;
   for await (const batch of scoreBatches(model, ds, split, users, options.batchSize ?? 64, options.maskHistory ?? true, options)) {
     for (let b = 0; b < batch.users.length; b++) {
@@ -226,6 +227,43 @@ export async function retrieveTopK(
       i++;
     }
     options.onProgress?.({ stage: "retrieve", done: i, total: users.length, unit: "users" });
+  }
+  return out;
+}
+
+/**
+ * retrieveTopK through the model's approximate index (`topK`): no score per catalogue item is computed, so the
+ * positive's rank is known only inside the k candidates; outside it is given as k + 1 (Recall@k' and NDCG@k' for
+ * k' <= k are then exact, other metrics are not).
+ */
+async function retrieveApproximate(
+  model: SequentialRecommender,
+  ds: SequenceDataset,
+  split: EvalSplit,
+  k: number,
+  options: RetrieveOptions,
+  out: Retrieval,
+): Promise<Retrieval> {
+  const batchSize = options.batchSize ?? 64;
+  const mask = options.maskHistory ?? true;
+  const window = options.maskWindow ?? model.maskWindow;
+  for (let start = 0; start < out.users.length; start += batchSize) {
+    options.signal?.throwIfAborted();
+    const users = out.users.subarray(start, start + batchSize);
+    const histories = Array.from(users, (u) => inputHistory(ds, u, split));
+    const exclude = histories.map((h) => (!mask ? new Int32Array(0) : window === undefined || window === Infinity ? h : h.subarray(Math.max(0, h.length - window))));
+    const tops = await model.topK!(histories, k, exclude);
+    tops.forEach((top, b) => {
+      const i = start + b;
+      const target = targetOf(ds, users[b], split);
+      const at = top.items.indexOf(target);
+      out.candidates.push(top.items);
+      out.scores.push(top.scores);
+      out.positives[i] = target;
+      out.ranks[i] = at >= 0 ? at + 1 : k + 1;
+      out.hits[i] = at >= 0 ? 1 : 0;
+    });
+    options.onProgress?.({ stage: "retrieve", done: Math.min(start + batchSize, out.users.length), total: out.users.length, unit: "users" });
   }
   return out;
 }

@@ -10,12 +10,18 @@ import { join } from "node:path";
 import { BASELINE_NAMES, createBaseline, isBaselineName } from "./baselines.ts";
 import { checkFingerprint, CONFIG_FILE, readSavedConfig } from "./neural/recommender.ts";
 import { isNeuralModelName, loadTrained } from "./registry.ts";
+import { ANN_INDEX_FILE, ANN_MIN_ITEMS, AnnRecommender, ItemIndex } from "./ann.ts";
 
 export interface ResolveContext {
   /** The split the model will be evaluated on (training-free baselines learn from what that split may see). */
   split: EvalSplit;
   /** ggml CPU threads for a trained model (default: $RECLM_THREADS or the core count). */
   threads?: number;
+  /**
+   * A run dir with an approximate item index retrieves through it from this catalog size on (default ANN_MIN_ITEMS,
+   * src/models/ann.ts); Infinity keeps exact search everywhere.
+   */
+  annMinItems?: number;
 }
 
 export interface ModelResolver {
@@ -50,7 +56,14 @@ const trainedRuns: ModelResolver = {
       );
     }
     checkFingerprint(saved, ds, join(spec, CONFIG_FILE), "score");
-    return loadTrained(spec, { threads: ctx.threads });
+    const model = loadTrained(spec, { threads: ctx.threads });
+    if (model.nItems < (ctx.annMinItems ?? ANN_MIN_ITEMS) || !existsSync(join(spec, ANN_INDEX_FILE))) return model;
+    try {
+      return new AnnRecommender(model, ItemIndex.load(spec));
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
   },
 };
 

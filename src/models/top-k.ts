@@ -1,7 +1,7 @@
 /**
  * A retriever as a `Recommender`: score every item for the history, mask what was seen (unless asked not to), return
  * the top k. What `reclm recommend --model` and the service answer with when no LLM ranker is loaded, and the first
- * stage of retrieve-then-rank.
+ * stage of retrieve-then-rank. A retriever with an approximate index (its `topK`) is asked for its top k directly.
  */
 import type { Recommendation, Recommender, RecommendOptions, SequentialRecommender } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
@@ -18,6 +18,8 @@ export class TopKRecommender implements Recommender {
   async top(history: Int32Array, k: number, excludeSeen = true): Promise<{ items: Int32Array; scores: Float32Array }> {
     if (history.length === 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "the history is empty: there is nothing to recommend from", { field: "history" });
     if (!Number.isInteger(k) || k < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `k must be a positive integer, got ${k}`, { field: "k" });
+    // A retriever with an approximate index answers without scoring the catalogue (src/models/ann.ts).
+    if (this.model.topK) return (await this.model.topK([history], Math.min(k, this.model.nItems), [excludeSeen ? history : new Int32Array(0)]))[0];
     const row = await this.model.scoreAll([history]);
     if (row.length !== this.model.nItems + 1) throw new ReclmError("RECLM_ERR_SHAPE", `model "${this.model.name}" returned ${row.length} scores for ${this.model.nItems} items`, { field: "scoreAll" });
     row[0] = -Infinity;

@@ -93,6 +93,7 @@ export async function recommend(req: RecommendRequest, deps: RecommendDeps, sign
     input = input.subarray(input.length - window);
     warnings.push(`${retriever.name} reads the last ${window} of the history's ${req.history.length} items (its input window)${req.excludeSeen ? "; all of them are left out of the answer" : ""}`);
   }
+  if (retriever.topK) return recommendApproximate(req, deps, input, warnings, signal);
   const scored = await batcher.score(input, signal);
   const row = scored.row;
   row[0] = -Infinity;
@@ -105,6 +106,23 @@ export async function recommend(req: RecommendRequest, deps: RecommendDeps, sign
   // rather than running a second forward. One instance per request keeps its lastTimings this request's own.
   const scoredRow: SequentialRecommender = { name: retriever.name, nItems: retriever.nItems, scoreAll: async () => row.slice() };
   const rtr = new RetrieveThenRank(scoredRow, ranker, { candidates: deps.candidates });
+  const ranked = await abortable(rtr.recommend(req.history, { k: req.k, excludeSeen: req.excludeSeen }), signal);
+  timings.rankMs = rtr.lastTimings.rankMs;
+  return { items: ranked, retrieved, historyUsed: input.length, warnings, timings };
+}
+
+/**
+ * A retriever with an approximate index (src/models/ann.ts): its top k comes from the index, one request at a time
+ * (no catalogue-wide score row to share in a batch); the ranker re-orders that retriever's own top candidates.
+ */
+async function recommendApproximate(req: RecommendRequest, deps: RecommendDeps, input: Int32Array, warnings: string[], signal?: AbortSignal): Promise<RecommendAnswer> {
+  const { retriever, ranker } = deps;
+  const started = performance.now();
+  const [top] = await abortable(retriever.topK!([input], req.k, [req.excludeSeen ? req.history : new Int32Array(0)]), signal);
+  const retrieved = Array.from(top.items, (item, j) => ({ item, score: top.scores[j] }));
+  const timings: RecommendAnswer["timings"] = { queueMs: 0, retrieveMs: performance.now() - started, batchSize: 1 };
+  if (!req.rank || !ranker) return { items: retrieved, historyUsed: input.length, warnings, timings };
+  const rtr = new RetrieveThenRank(retriever, ranker, { candidates: deps.candidates });
   const ranked = await abortable(rtr.recommend(req.history, { k: req.k, excludeSeen: req.excludeSeen }), signal);
   timings.rankMs = rtr.lastTimings.rankMs;
   return { items: ranked, retrieved, historyUsed: input.length, warnings, timings };

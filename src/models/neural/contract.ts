@@ -84,6 +84,12 @@ export interface ModelContext {
    * of all V columns. `headScores` does this for every model.
    */
   sampledColumns?: { negatives: Tensor; positives: Tensor };
+  /**
+   * Embedding graphs only (src/models/ann.ts): `headScores` records here the rows it would score (`h`, after the
+   * model's own transform) and the matrix and bias it would score them against, and returns `h` instead of scores,
+   * so an approximate index can search item vectors with the model's exact scores as inner products.
+   */
+  headCapture?: { h?: Tensor; W?: Tensor; bias?: Tensor };
 }
 
 /** The graph inputs the trainer builds for every batch (all derived from the left-padded ids). */

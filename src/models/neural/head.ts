@@ -20,8 +20,13 @@ const PAD_SCORE = -1e9;
 /**
  * h [R, K] · Wᵀ (+ bias) with W [V, K], bias [V] → [R, V], or [R, V'] with V' = V rounded up in training graphs, or
  * with `ctx.sampledColumns` the sampled softmax's [R, S + 1]: the S shared negatives' columns, then each row's own.
+ * With `ctx.headCapture` nothing is scored: the operands are recorded there and `h` returned.
  */
 export function headScores(b: Builder, ctx: ModelContext, h: Tensor, W: Tensor, bias?: Tensor): Tensor {
+  if (ctx.headCapture) {
+    Object.assign(ctx.headCapture, { h, W, bias });
+    return h;
+  }
   if (ctx.sampledColumns) return sampledScores(b, h, W, bias, ctx.sampledColumns);
   const [V, K] = W.shape;
   const pad = ctx.padScoreColumns ? (SCORE_COLUMN_MULTIPLE - (V % SCORE_COLUMN_MULTIPLE)) % SCORE_COLUMN_MULTIPLE : 0;

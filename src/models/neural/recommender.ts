@@ -67,6 +67,8 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
   private readonly ownsEngine: boolean;
   /** Eval graphs by batch rows: evalBatchSize, and smaller powers of two for callers that score fewer at a time. */
   private readonly evalGraphs = new Map<number, { graph: Graph; batch: BatchArrays }>();
+  /** Graphs returning query vectors (itemVectors / queryVectors), by batch rows. */
+  private readonly queryGraphs = new Map<number, { graph: Graph; batch: BatchArrays; withBias: boolean }>();
   private outLen = -1;
   private disposed = false;
 
@@ -170,6 +172,87 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
   }
 
   /**
+   * The model's scores as inner products, for an approximate nearest-neighbour index (src/models/ann.ts): one vector
+   * per item 1..N, [W_i, b_i] (or W_i without a bias), row-major [N x dim]. With `queryVectors`, q·v_i equals
+   * scoreAll's score of item i up to float rounding. Run once: it reads the trained parameters.
+   */
+  itemVectors(): { vectors: Float32Array; dim: number } {
+    this.assertAlive();
+    const L = this.ctx.windowLen;
+    const capture: NonNullable<ModelContext["headCapture"]> = {};
+    const graph = compile(this.engine, {
+      mode: "eval",
+      params: this.store,
+      build: (b) => {
+        const x = { ids: b.input("ids", [1, L], "i32"), mask: b.input("mask", [1, L]), positions: b.input("positions", [1, L], "i32") };
+        const query = this.def.scores(b, this.params, lastHidden(b, this.def.encode(b, this.params, x, this.ctx, this.config), 1), { ...this.ctx, headCapture: capture }, this.config);
+        if (!capture.W) throw new ReclmError("RECLM_ERR_INTERNAL", `${this.name}: scores() did not go through headScores`);
+        // The query output keeps the graph's inputs in use (ggml allocates only what an output needs).
+        return { outputs: { query, W: b.scale(capture.W, 1), ...(capture.bias ? { bias: b.scale(capture.bias, 1) } : {}) } };
+      },
+    });
+    try {
+      const batch = allocBatch(1, L, this.objective);
+      graph.run({ ids: batch.ids, mask: batch.mask, positions: batch.positions });
+      const W = graph.read("W");
+      const K = W.length / this.vocab;
+      const bias = capture.bias ? graph.read("bias") : undefined;
+      const dim = bias ? K + 1 : K;
+      const N = this.nItems;
+      const vectors = new Float32Array(N * dim);
+      for (let i = 1; i <= N; i++) {
+        vectors.set(W.subarray(i * K, (i + 1) * K), (i - 1) * dim);
+        if (bias) vectors[(i - 1) * dim + K] = bias[i];
+      }
+      return { vectors, dim };
+    } finally {
+      graph.dispose();
+    }
+  }
+
+  /** The query vector of each history ([B x dim], the layout of itemVectors: a trailing 1 meets the bias). */
+  queryVectors(histories: readonly Int32Array[]): { vectors: Float32Array; dim: number } {
+    this.assertAlive();
+    const E = this.config.evalBatchSize;
+    let out: Float32Array | undefined;
+    let dim = 0;
+    for (let start = 0; start < histories.length; start += E) {
+      const chunk = histories.slice(start, start + E);
+      const { graph, batch, withBias } = this.ensureQueryGraph(Math.min(E, 2 ** Math.ceil(Math.log2(chunk.length))));
+      fillEvalBatch(batch, chunk, this.objective, this.ctx.windowLen, this.config.maxLen, this.nItems);
+      graph.run({ ids: batch.ids, mask: batch.mask, positions: batch.positions });
+      const q = graph.read("query");
+      const K = q.length / (batch.ids.length / this.ctx.windowLen);
+      dim = withBias ? K + 1 : K;
+      out ??= new Float32Array(histories.length * dim);
+      for (let b = 0; b < chunk.length; b++) {
+        out.set(q.subarray(b * K, (b + 1) * K), (start + b) * dim);
+        if (withBias) out[(start + b) * dim + K] = 1;
+      }
+    }
+    return { vectors: out ?? new Float32Array(0), dim };
+  }
+
+  private ensureQueryGraph(rows: number): { graph: Graph; batch: BatchArrays; withBias: boolean } {
+    const have = this.queryGraphs.get(rows);
+    if (have) return have;
+    const L = this.ctx.windowLen;
+    const capture: NonNullable<ModelContext["headCapture"]> = {};
+    const graph = compile(this.engine, {
+      mode: "eval",
+      params: this.store,
+      build: (b) => {
+        const x = { ids: b.input("ids", [rows, L], "i32"), mask: b.input("mask", [rows, L]), positions: b.input("positions", [rows, L], "i32") };
+        const h = lastHidden(b, this.def.encode(b, this.params, x, this.ctx, this.config), rows);
+        return { outputs: { query: this.def.scores(b, this.params, h, { ...this.ctx, headCapture: capture }, this.config) } };
+      },
+    });
+    const entry = { graph, batch: allocBatch(rows, L, this.objective), withBias: capture.bias !== undefined };
+    this.queryGraphs.set(rows, entry);
+    return entry;
+  }
+
+  /**
    * How many positions the encoder returns ([B, L', D] -> L'), 0 for a [B, D] ("last") encoder. Compiles the eval
    * graph to find out; the trainer aligns per-position labels to the LAST L' positions of the window.
    */
@@ -233,6 +316,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
     if (this.disposed) return;
     this.disposed = true;
     for (const { graph } of this.evalGraphs.values()) graph.dispose();
+    for (const { graph } of this.queryGraphs.values()) graph.dispose();
     this.store.dispose();
     if (this.ownsEngine) this.engine.dispose();
   }

@@ -26,6 +26,7 @@ import { AdamW, Engine, type LrSchedule } from "../../engine/index.ts";
 import { derivedRng, runTrainLoop } from "../../train/loop.ts";
 import { CHECKPOINT_FILE, clearRunDir } from "../../train/run-dir.ts";
 import { NegativeSampler, type SampledSoftmaxConfig } from "./sampled-softmax.ts";
+import { ANN_MIN_ITEMS, buildRunIndex } from "../ann.ts";
 import { ROW_BUCKETS, TrainStep } from "./train-step.ts";
 import { fullRanking, type RankingReport } from "../../eval/full-ranking.ts";
 import { metricsMeanOfBatchMeans, type Metrics } from "../../eval/metrics.ts";
@@ -64,6 +65,8 @@ export interface TrainOptions<C extends BaseModelConfig> extends LongWorkOptions
   evalTest?: boolean;
   /** Cut-offs of the reported metrics (selectMetric's k is always added). Default [5, 10, 20]. */
   ks?: number[];
+  /** From this catalog size on, the run dir gets an approximate item index (src/models/ann.ts). Default ANN_MIN_ITEMS. */
+  annMinItems?: number;
 }
 
 import type { StopReason, ValidationRecord } from "../../train/loop.ts";
@@ -219,7 +222,11 @@ export async function trainModel<C extends BaseModelConfig>(
       resumedFromStep: loop.resumedFromStep,
       recommender: model,
     };
-    if (options.outDir) writeRunDir(options.outDir, result, def.reference, model.store.size, engine.threads);
+    if (options.outDir) {
+      writeRunDir(options.outDir, result, def.reference, model.store.size, engine.threads);
+      // Catalogs big enough to retrieve through an approximate index get theirs now, next to the model it indexes.
+      if (model.nItems >= (options.annMinItems ?? ANN_MIN_ITEMS)) buildRunIndex(model, options.outDir, {}, engine.threads);
+    }
     return result;
   } catch (e) {
     rec?.dispose();
