@@ -154,6 +154,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
   /** [B x (N+1)] scores (column 0 included; a mask-token column of cloze models is dropped). Fresh array per call. */
   scoreAllSync(histories: readonly Int32Array[]): Float32Array {
     this.assertAlive();
+    this.checkIds(histories);
     const width = this.nItems + 1;
     const out = new Float32Array(histories.length * width);
     const E = this.config.evalBatchSize;
@@ -213,6 +214,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
   /** The query vector of each history ([B x dim], the layout of itemVectors: a trailing 1 meets the bias). */
   queryVectors(histories: readonly Int32Array[]): { vectors: Float32Array; dim: number } {
     this.assertAlive();
+    this.checkIds(histories);
     const E = this.config.evalBatchSize;
     let out: Float32Array | undefined;
     let dim = 0;
@@ -306,6 +308,16 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
       ...this.meta,
     };
     writeJsonAtomic(join(dir, CONFIG_FILE), saved);
+  }
+
+  /** An id outside 1..N would reach ggml's row lookup, which aborts the process instead of throwing. */
+  private checkIds(histories: readonly Int32Array[]): void {
+    const N = this.nItems;
+    histories.forEach((h, b) => {
+      for (let j = 0; j < h.length; j++) {
+        if (!(h[j] >= 1 && h[j] <= N)) throw new ReclmError("RECLM_ERR_SHAPE", `history ${b} holds item id ${h[j]}, outside the model's 1..${N}`, { field: "histories" });
+      }
+    });
   }
 
   private assertAlive(): void {
