@@ -10,7 +10,8 @@
  * Metrics: `seconds` (wall), `peak_rss_mib` (the child's VmHWM), `bytes_per_interaction` (RSS after the preparation,
  * after GC, minus the RSS before it, over the interactions kept).
  *
- *   nice -n 19 npx tsx bench/data-scale.ts --sizes 1m,10m,50m --memory-limit 1GiB
+ *   nice -n 19 npx tsx bench/data-scale.ts --sizes 1m,10m,50m --memory-limit 1GiB,50m=4GiB
+ * (`--memory-limit` is one size for all, or a default plus size=limit overrides; both methods get the same.)
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -64,6 +65,17 @@ function cpuSince(start: NodeJS.CpuUsage): number {
   return (d.user + d.system) / 1e6;
 }
 
+/** The memory limit for a log size: "1GiB" or "1GiB,50m=4GiB". */
+function limitFor(size: string): string {
+  let limit = "";
+  for (const part of args["memory-limit"]!.split(",")) {
+    const [k, v] = part.includes("=") ? part.split("=") : ["", part];
+    if (k === "" && !limit) limit = v;
+    if (k === size) return v;
+  }
+  return limit;
+}
+
 function parseBytes(s: string): number {
   const m = /^(\d+(?:\.\d+)?)(KiB|MiB|GiB)$/.exec(s);
   if (!m) throw new Error(`--memory-limit: expected e.g. 1GiB, got ${s}`);
@@ -71,6 +83,7 @@ function parseBytes(s: string): number {
 }
 
 async function reclmChild(log: string): Promise<ChildResult> {
+  // In a child, --memory-limit is the one limit the parent chose for this size.
   const { loadDataset, datasetStats } = await import("../src/data/index.ts");
   const cacheDir = join(args.work!, "cache");
   rmSync(cacheDir, { recursive: true, force: true });
@@ -124,10 +137,10 @@ if (args.child) {
   process.exit(0);
 }
 
-function runChild(method: string, log: string): ChildResult {
+function runChild(method: string, log: string, limit: string): ChildResult {
   const r = spawnSync(
     process.execPath,
-    ["--expose-gc", "--import", "tsx", import.meta.filename, "--child", method, "--log", log, "--memory-limit", args["memory-limit"]!, "--threads", args.threads!, "--work", args.work!],
+    ["--expose-gc", "--import", "tsx", import.meta.filename, "--child", method, "--log", log, "--memory-limit", limit, "--threads", args.threads!, "--work", args.work!],
     { encoding: "utf8", maxBuffer: 64 * MIB, env: { ...process.env, RECLM_THREADS: args.threads } },
   );
   const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "));
@@ -152,7 +165,7 @@ for (const size of args.sizes!.split(",")) {
   inputs.push(log);
   const results: Record<string, ChildResult> = {};
   for (const method of ["reclm", "duckdb-sql"]) {
-    const r = runChild(method, log);
+    const r = runChild(method, log, limitFor(size));
     results[method] = r;
     console.log(`${size} ${method}: ${r.seconds.toFixed(1)} s (${r.cpuSeconds.toFixed(1)} s CPU), peak ${r.peakRssMib.toFixed(0)} MiB, ${r.interactions} interactions`);
     rows.push({
@@ -168,7 +181,7 @@ for (const size of args.sizes!.split(",")) {
         users: r.users,
         items: r.items,
       },
-      variant: { "data-protocol": "lrurec", "memory-limit": args["memory-limit"], threads: Number(args.threads), generator: spec },
+      variant: { "data-protocol": "lrurec", "memory-limit": limitFor(size), threads: Number(args.threads), generator: spec },
       headline: true,
       notes:
         method === "reclm"

@@ -38,8 +38,26 @@ function jsSide<T>(f: () => T): T | "error" {
 
 const where = { file: "x", line: 1, field: "f" };
 
+/** Valid ISO 8601 times in the shapes people write them: separators, cut fractions, zones. */
+const isoText = fc
+  .tuple(
+    fc.integer({ min: -2e12, max: 4e12 }),
+    fc.constantFrom("T", " "),
+    fc.integer({ min: 0, max: 7 }),
+    fc.constantFrom("Z", "", "+05:30", "-0800", "+00:00", "-11:45"),
+    fc.constantFrom("full", "minutes", "date"),
+  )
+  .map(([ms, sep, digits, zone, cut]) => {
+    const iso = new Date(ms).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
+    if (cut === "date") return iso.slice(0, 10);
+    if (cut === "minutes") return `${iso.slice(0, 10)}${sep}${iso.slice(11, 16)}${zone}`;
+    const frac = digits === 0 ? "" : `.${(iso.slice(20, 23) + "456789").slice(0, digits)}`;
+    return `${iso.slice(0, 10)}${sep}${iso.slice(11, 19)}${frac}${zone}`;
+  });
+
 /** Strings near the edges of what a timestamp may be. */
 const timeText = fc.oneof(
+  { arbitrary: isoText, weight: 3 },
   fc.double({ noNaN: true }).map(String),
   fc.integer({ min: -1e12, max: 1e12 }).map(String),
   fc.tuple(fc.constantFrom("", "+", "-"), fc.nat(99999), fc.constantFrom("", ".", ".5", ".25e3", "e-2", "E+9", "e", "e999", "_0", "0x1")).map(([a, b, c]) => `${a}${b}${c}`),
@@ -57,7 +75,7 @@ const timeText = fc.oneof(
     const date = `${p(y, 4)}-${p(mo)}-${p(d)}`;
     return sep === "" ? date + (z === "Z" ? "" : "") : `${date}${sep}${p(h)}:${p(mi)}${s}${z}`;
   }),
-  fc.constantFrom("yesterday", "inf", "Infinity", "NaN", "nan", "1_000", "0x10", "", " ", "1e308", "1e309", "-0", "00012", "\u00a012\u3000", "\t7\n", "2020-01-01T00:00:00.Z", "２０２０"),
+  fc.constantFrom("yesterday", "inf", "Infinity", "NaN", "nan", "1_000", "0x10", "", " ", "1e308", "1e309", "-0", "00012", "\u00a012\u3000", "\t7\n", "2020-01-01T00:00:00.Z", "２０２０", "2021-02-03T24:00:00Z", "2021-02-03 24:00", "2020-12-31T23:59:60Z", "2021-02-30", "2021-04-31T10:00"),
   fc.tuple(fc.constantFrom(" ", "\u00a0", "\u2028", "\ufeff", "\u000b", ""), fc.constantFrom("12", "2020-02-29", "2021-02-29", "1.5"), fc.constantFrom(" ", "\u3000", "")).map(([a, b, c]) => a + b + c),
 );
 
