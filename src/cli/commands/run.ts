@@ -15,7 +15,7 @@ import { runInChild } from "../../engine/index.ts";
 import { fullRanking, DEFAULT_KS } from "../../eval/full-ranking.ts";
 import type { Metrics } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
-import { BASELINE_NAMES, createBaseline } from "../../models/baselines.ts";
+import { BASELINE_NAMES, createBaseline } from "../../models/registry.ts";
 import { TRAIN_JOB_MODULE, type TrainJobInput, type TrainJobOutput } from "../../models/neural/train-job.ts";
 import { canonicalModelName, getNeuralModel, NEURAL_MODEL_NAMES } from "../../models/registry.ts";
 import { commandLine, dataFileOptions, datasetNameOrDefault, loadWithProgress, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";

@@ -13,7 +13,7 @@ import { ReclmError } from "../../errors.ts";
 import { writeJsonAtomic } from "../../io.ts";
 import { Rng } from "../../rng.ts";
 import { compile, Engine, loadCheckpoint, saveCheckpoint, type Builder, type Graph, ParamStore, type Tensor } from "../../engine/index.ts";
-import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, Objective } from "./contract.ts";
+import type { BaseModelConfig, ModelContext, NeuralModelDefinition, Objective } from "./contract.ts";
 import { resolveConfig, savedConfig } from "./config.ts";
 import { allocBatch, fillEvalBatch, type BatchArrays } from "./examples.ts";
 
@@ -49,14 +49,14 @@ export function maskWindowOf(config: BaseModelConfig, objective: Objective): num
   return objective.kind === "cloze" ? Math.max(1, config.maxLen - 1) : config.maxLen;
 }
 
-export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> implements SequentialRecommender {
+export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = unknown> implements SequentialRecommender {
   readonly name: string;
   readonly nItems: number;
-  readonly def: NeuralModelDefinition<C>;
+  readonly def: NeuralModelDefinition<C, P>;
   readonly config: C;
   readonly engine: Engine;
   readonly store: ParamStore;
-  readonly params: ModelParams;
+  readonly params: P;
   readonly ctx: ModelContext;
   readonly objective: Objective;
   readonly vocab: number;
@@ -70,7 +70,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
   private disposed = false;
 
   /** Declares the parameters and initialises them from `config.seed` (the trainer's first draw). */
-  constructor(def: NeuralModelDefinition<C>, config: C, nItems: number, options: NeuralRecommenderOptions & { initRng?: Rng } = {}) {
+  constructor(def: NeuralModelDefinition<C, P>, config: C, nItems: number, options: NeuralRecommenderOptions & { initRng?: Rng } = {}) {
     this.def = def;
     this.name = def.name;
     this.config = config;
@@ -100,7 +100,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
   }
 
   /** Rebuilds a model saved with `save(dir)` (or written by the trainer into its run dir). */
-  static load<C extends BaseModelConfig>(dir: string, def: NeuralModelDefinition<C>, options: NeuralRecommenderOptions = {}): NeuralRecommender<C> {
+  static load<C extends BaseModelConfig, P>(dir: string, def: NeuralModelDefinition<C, P>, options: NeuralRecommenderOptions = {}): NeuralRecommender<C, P> {
     const saved = readSavedConfig(dir);
     if (saved.model !== def.name) {
       throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `run dir holds model "${saved.model}", not "${def.name}"`, { file: join(dir, CONFIG_FILE), field: "model" });

@@ -68,7 +68,7 @@ export interface TrainOptions<C extends BaseModelConfig> extends LongWorkOptions
 import type { StopReason, ValidationRecord } from "../../train/loop.ts";
 export type { StopReason, ValidationRecord };
 
-export interface TrainResult<C extends BaseModelConfig = BaseModelConfig> {
+export interface TrainResult<C extends BaseModelConfig = BaseModelConfig, P = unknown> {
   model: string;
   dataset: string;
   datasetProtocol: string;
@@ -90,14 +90,14 @@ export interface TrainResult<C extends BaseModelConfig = BaseModelConfig> {
   runDir: string | undefined;
   resumedFromStep: number | undefined;
   /** The trained model holding the BEST parameters; the caller disposes it. */
-  recommender: NeuralRecommender<C>;
+  recommender: NeuralRecommender<C, P>;
 }
 
-export async function trainModel<C extends BaseModelConfig>(
-  def: NeuralModelDefinition<C>,
+export async function trainModel<C extends BaseModelConfig, P>(
+  def: NeuralModelDefinition<C, P>,
   ds: SequenceDataset,
   options: TrainOptions<C> = {},
-): Promise<TrainResult<C>> {
+): Promise<TrainResult<C, P>> {
   const ckptPath = options.outDir ? join(options.outDir, CHECKPOINT_FILE) : undefined;
   let saved: SavedModelConfig | undefined;
   if (options.resume) {
@@ -123,8 +123,8 @@ export async function trainModel<C extends BaseModelConfig>(
   const maskSeed = root.nextU32();
 
   const engine = Engine.create({ threads: options.threads });
-  let rec: NeuralRecommender<C> | undefined;
-  const steppers: TrainStep<C>[] = [];
+  let rec: NeuralRecommender<C, P> | undefined;
+  const steppers: TrainStep<C, P>[] = [];
   let opt: AdamW | undefined;
   try {
     rec = new NeuralRecommender(def, config, ds.catalog.size, { engine, initRng });
@@ -197,7 +197,7 @@ export async function trainModel<C extends BaseModelConfig>(
         onProgress: options.onProgress,
       });
     }
-    const result: TrainResult<C> = {
+    const result: TrainResult<C, P> = {
       model: def.name,
       dataset: ds.name,
       datasetProtocol: ds.protocol,
