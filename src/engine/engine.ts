@@ -17,7 +17,7 @@ export class Engine {
   /** @internal */ readonly ggml: Ggml;
   /** @internal */ readonly backend: Ptr;
   readonly threads: number;
-  private disposed = false;
+  private freed = false;
 
   private constructor(ggml: Ggml, backend: Ptr, threads: number) {
     this.ggml = ggml;
@@ -47,16 +47,22 @@ export class Engine {
 
   /** @internal */
   assertAlive(): void {
-    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "engine was disposed");
+    if (this.freed) throw new ReclmError("RECLM_ERR_DISPOSED", "engine was disposed");
   }
 
-  get isDisposed(): boolean {
-    return this.disposed;
+  /** True once `dispose()` has freed its native memory. */
+  get disposed(): boolean {
+    return this.freed;
+  }
+
+  /** Lets `using` free it at the end of a scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (this.freed) return;
+    this.freed = true;
     this.ggml.base.ggml_backend_free(this.backend);
   }
 }

@@ -35,7 +35,7 @@ export class AdamW {
   private readonly engine: Engine;
   private readonly ctx: Ptr;
   private readonly buffer: Ptr;
-  private disposed = false;
+  private freed = false;
 
   constructor(store: ParamStore, options: AdamWOptions) {
     store.assertReady();
@@ -113,13 +113,23 @@ export class AdamW {
 
   /** @internal */
   assertAlive(): void {
-    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "AdamW was disposed");
+    if (this.freed) throw new ReclmError("RECLM_ERR_DISPOSED", "AdamW was disposed");
     this.store.assertReady();
   }
 
+  /** True once `dispose()` has freed its native memory. */
+  get disposed(): boolean {
+    return this.freed;
+  }
+
+  /** Lets `using` free it at the end of a scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (this.freed) return;
+    this.freed = true;
     const B = this.engine.ggml.base;
     B.ggml_backend_buffer_free(this.buffer);
     B.ggml_free(this.ctx);
@@ -160,7 +170,7 @@ export class GradAccumulator {
   private readonly engine: Engine;
   private readonly ctx: Ptr;
   private readonly buffer: Ptr;
-  private disposed = false;
+  private freed = false;
 
   constructor(store: ParamStore) {
     store.assertReady();
@@ -203,17 +213,23 @@ export class GradAccumulator {
 
   /** @internal */
   assertAlive(): void {
-    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "GradAccumulator was disposed");
+    if (this.freed) throw new ReclmError("RECLM_ERR_DISPOSED", "GradAccumulator was disposed");
     this.store.assertReady();
   }
 
-  get isDisposed(): boolean {
-    return this.disposed;
+  /** True once `dispose()` has freed its native memory. */
+  get disposed(): boolean {
+    return this.freed;
+  }
+
+  /** Lets `using` free it at the end of a scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (this.freed) return;
+    this.freed = true;
     const B = this.engine.ggml.base;
     B.ggml_backend_buffer_free(this.buffer);
     B.ggml_free(this.ctx);

@@ -61,7 +61,7 @@ export class ParamStore {
   private buffer: Ptr | null = null;
   private readonly params: Param[] = [];
   private readonly byName = new Map<string, Param>();
-  private disposed = false;
+  private freed = false;
 
   constructor(engine: Engine, options: { maxParams?: number } = {}) {
     engine.assertAlive();
@@ -186,13 +186,23 @@ export class ParamStore {
   }
 
   private assertAlive(): void {
-    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "ParamStore was disposed");
+    if (this.freed) throw new ReclmError("RECLM_ERR_DISPOSED", "ParamStore was disposed");
     this.engine.assertAlive();
   }
 
+  /** True once `dispose()` has freed its native memory. */
+  get disposed(): boolean {
+    return this.freed;
+  }
+
+  /** Lets `using` free it at the end of a scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (this.freed) return;
+    this.freed = true;
     const B = this.engine.ggml.base;
     if (this.buffer) B.ggml_backend_buffer_free(this.buffer);
     B.ggml_free(this.ctx);

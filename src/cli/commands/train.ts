@@ -1,12 +1,11 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
-import { runInChild } from "../../engine/index.ts";
 import { ReclmError } from "../../errors.ts";
-import type { Metrics } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
 import { parseSetFlags } from "../../models/neural/config.ts";
-import { TRAIN_JOB_MODULE, type TrainJobInput, type TrainJobOutput } from "../../models/neural/train-job.ts";
+import { trainInChild, type TrainJobInput } from "../../models/neural/train-job.ts";
+import type { TrainReport } from "../../models/neural/report.ts";
 import { canonicalModelName, MODEL_ALIASES, NEURAL_MODEL_NAMES } from "../../models/registry.ts";
 import { dataFileOptions, parseNonNegativeInt, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
 import { createProgressReporter } from "../progress.ts";
@@ -96,19 +95,18 @@ export function trainCommand(): Command {
         maxSteps: opts.maxSteps,
       };
       const progress = createProgressReporter();
-      let report: TrainJobOutput;
+      let report: TrainReport;
       try {
-        report = await runInChild<TrainJobInput, TrainJobOutput>(TRAIN_JOB_MODULE, input, { onProgress: progress.onProgress });
+        report = await trainInChild(input, { onProgress: progress.onProgress });
       } finally {
         progress.stop();
       }
-      const best = report.best as { step: number; metrics: Metrics };
-      const test = report.test as { metrics: Metrics; nUsers: number } | null;
+      const { best, test } = report;
       const rows = [{ method: `${opts.model} val (best @ step ${best.step})`, metrics: best.metrics }];
       if (test) rows.push({ method: `${opts.model} test`, metrics: test.metrics });
       process.stdout.write(
         `${opts.model} on ${report.dataset} (protocol ${report.datasetProtocol}, preset ${report.preset ?? "none"}): ${report.steps} steps, ` +
-          `${report.epochs} epochs, stopped by ${report.stoppedBy}, ${(report.seconds as number).toFixed(1)} s\n`,
+          `${report.epochs} epochs, stopped by ${report.stoppedBy}, ${report.seconds.toFixed(1)} s\n`,
       );
       process.stdout.write(`full ranking; test history masked${test ? `, ${test.nUsers} users` : ""}\n`);
       process.stdout.write(`${formatMetricsTable(rows)}\n`);

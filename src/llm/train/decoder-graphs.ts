@@ -30,7 +30,7 @@ export class DecoderGraphs {
   private readonly cache = new Map<string, Graph>();
   private readonly allocator: ComputeAllocator;
   private readonly maxNodes: number;
-  private disposed = false;
+  private freed = false;
 
   constructor(private readonly o: DecoderGraphsOptions) {
     this.allocator = new ComputeAllocator(o.engine);
@@ -146,7 +146,7 @@ export class DecoderGraphs {
   }
 
   private cached(key: string, make: () => Graph): Graph {
-    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "DecoderGraphs was disposed");
+    if (this.freed) throw new ReclmError("RECLM_ERR_DISPOSED", "DecoderGraphs was disposed");
     let g = this.cache.get(key);
     if (g && g.stale) {
       g.dispose(); // a bigger graph moved the shared buffer since this one was placed
@@ -174,13 +174,19 @@ export class DecoderGraphs {
     return this.allocator.bytes;
   }
 
-  get isDisposed(): boolean {
-    return this.disposed;
+  /** True once `dispose()` has freed its native memory. */
+  get disposed(): boolean {
+    return this.freed;
+  }
+
+  /** Lets `using` free it at the end of a scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (this.freed) return;
+    this.freed = true;
     for (const g of this.cache.values()) g.dispose();
     this.cache.clear();
     this.allocator.dispose();

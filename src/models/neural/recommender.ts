@@ -67,7 +67,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
   /** Eval graphs by batch rows: evalBatchSize, and smaller powers of two for callers that score fewer at a time. */
   private readonly evalGraphs = new Map<number, { graph: Graph; batch: BatchArrays }>();
   private outLen = -1;
-  private disposed = false;
+  private freed = false;
 
   /** Declares the parameters and initialises them from `config.seed` (the trainer's first draw). */
   constructor(def: NeuralModelDefinition<C, P>, config: C, nItems: number, options: NeuralRecommenderOptions & { initRng?: Rng } = {}) {
@@ -223,12 +223,22 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
   }
 
   private assertAlive(): void {
-    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", `${this.name} recommender was disposed`);
+    if (this.freed) throw new ReclmError("RECLM_ERR_DISPOSED", `${this.name} recommender was disposed`);
+  }
+
+  /** True once `dispose()` has freed its native memory. */
+  get disposed(): boolean {
+    return this.freed;
+  }
+
+  /** Lets `using` free it at the end of a scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (this.freed) return;
+    this.freed = true;
     for (const { graph } of this.evalGraphs.values()) graph.dispose();
     this.store.dispose();
     if (this.ownsEngine) this.engine.dispose();

@@ -1,16 +1,20 @@
 /**
- * `reclm train`'s job, run in a child process by the engine's runner (src/engine/child.ts): a ggml abort kills the
- * child and becomes RECLM_ERR_ENGINE_CRASH in the parent instead of taking the CLI down without a message.
- * Input and output are plain JSON-able objects (they cross IPC).
+ * Training in a child process (`trainInChild`): the job below runs there through the engine's runner
+ * (src/engine/child.ts), so a ggml abort kills the child and becomes RECLM_ERR_ENGINE_CRASH in the caller instead of
+ * taking it down without a message. Input and output are plain JSON-able objects (they cross IPC); the output is the
+ * run's report.json.
  */
 import { fileURLToPath } from "node:url";
-import type { ChildJob } from "../../engine/index.ts";
+import { runInChild, type ChildJob, type RunInChildOptions } from "../../engine/index.ts";
 import { loadDataset } from "../../data/index.ts";
 import { getNeuralModel } from "../registry.ts";
-import { runReport, trainModel } from "./trainer.ts";
+import { trainReport, type TrainReport } from "./report.ts";
+import { trainModel } from "./trainer.ts";
 
 export interface TrainJobInput {
+  /** A trainable model's name or alias (the registry's). */
   model: string;
+  /** A dataset name `loadDataset` knows. */
   dataset: string;
   protocol?: string;
   /** Where the dataset's files are (custom data: interactions/items files). */
@@ -26,13 +30,7 @@ export interface TrainJobInput {
   maxSteps?: number;
 }
 
-/** runReport(...) of the finished run (report.json's content). */
-export type TrainJobOutput = Record<string, unknown>;
-
-/** Absolute path of this module, for runInChild. */
-export const TRAIN_JOB_MODULE = fileURLToPath(import.meta.url);
-
-const job: ChildJob<TrainJobInput, TrainJobOutput> = async (input, ctx) => {
+const job: ChildJob<TrainJobInput, TrainReport> = async (input, ctx) => {
   const def = getNeuralModel(input.model);
   const ds = await loadDataset(input.dataset, { ...input.dataFiles, protocol: input.protocol, onProgress: (p) => ctx.progress(p) });
   const res = await trainModel(def, ds, {
@@ -47,10 +45,19 @@ const job: ChildJob<TrainJobInput, TrainJobOutput> = async (input, ctx) => {
     onProgress: (p) => ctx.progress(p),
   });
   try {
-    return runReport(res, def.reference, res.recommender.store.size, res.recommender.engine.threads);
+    return res.report ?? trainReport(res);
   } finally {
     res.recommender.dispose();
   }
 };
 
 export default job;
+
+/**
+ * Trains `input.model` on `input.dataset` in a child process and resolves with the run's report (report.json's
+ * content); the trained model is in `input.outDir`. Progress reaches `options.onProgress`.
+ */
+export async function trainInChild(input: TrainJobInput, options: RunInChildOptions = {}): Promise<TrainReport> {
+  getNeuralModel(input.model); // an unknown name fails here, listing the models, before a process starts
+  return runInChild<TrainJobInput, TrainReport>(fileURLToPath(import.meta.url), input, options);
+}

@@ -157,6 +157,16 @@ export class TrainStep<C extends BaseModelConfig = BaseModelConfig, P = unknown>
     return g;
   }
 
+  /** True once `dispose()` freed its graphs and compute buffer. */
+  get disposed(): boolean {
+    return this.allocator.disposed;
+  }
+
+  /** Lets `using` free it at the end of a scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   dispose(): void {
     for (const g of this.graphs.values()) g.dispose();
     this.graphs.clear();
