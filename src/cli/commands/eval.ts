@@ -5,7 +5,7 @@ import { fullRanking, DEFAULT_KS } from "../../eval/full-ranking.ts";
 import { metricsMeanOfBatchMeans } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
 import { commandLine, loadWithProgress, parseKs, parsePositiveInt, parseSplit, withDataFileOptions, maskWindowJson, maskWindowText, withMaskWindowOption, type DataFileOptions } from "../common.ts";
-import { writeFileAtomic } from "../io.ts";
+import { writeFileAtomic } from "../../io.ts";
 import { knownModelNames, resolveModel } from "../../models/resolve.ts";
 import { createProgressReporter } from "../progress.ts";
 import type { EvalSplit } from "../../contracts.ts";

@@ -3,7 +3,7 @@ import { retrievalRecords, retrieveTopK } from "../../eval/full-ranking.ts";
 import type { EvalSplit } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import { loadWithProgress, parsePositiveInt, parseSplit, withDataFileOptions, maskWindowText, withMaskWindowOption, type DataFileOptions } from "../common.ts";
-import { writeFileAtomic } from "../io.ts";
+import { writeFileAtomic } from "../../io.ts";
 import { knownModelNames, resolveModel } from "../../models/resolve.ts";
 import { createProgressReporter } from "../progress.ts";
 

@@ -19,7 +19,7 @@ import { trainInChild, type TrainJobInput } from "../../models/neural/train-job.
 import type { TrainReport } from "../../models/neural/report.ts";
 import { canonicalModelName, getNeuralModel, NEURAL_MODEL_NAMES } from "../../models/registry.ts";
 import { commandLine, dataFileOptions, datasetNameOrDefault, loadWithProgress, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
-import { writeFileAtomic } from "../io.ts";
+import { writeFileAtomic } from "../../io.ts";
 import { createProgressReporter } from "../progress.ts";
 import { ReclmError } from "../../errors.ts";
 
