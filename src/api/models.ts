@@ -63,6 +63,7 @@ export type { SavedTrainReport, TrainReport } from "../models/neural/report.ts";
 export { CONFIG_FILE, MODEL_FILE, NeuralRecommender, readSavedConfig } from "../models/neural/recommender.ts";
 export type { NeuralRecommenderOptions, SavedModelConfig } from "../models/neural/recommender.ts";
 export { CHECKPOINT_FILE, TRAINING_SVG } from "../train/run-dir.ts";
+export type { DatasetRef, RunDirOptions } from "../train/child-job.ts";
 export { FIELD, parseSetFlags, resolveConfig } from "../models/neural/config.ts";
 export type { ResolveConfigOptions, ResolvedConfig, ScheduleConfig } from "../models/neural/config.ts";
 

@@ -1,6 +1,9 @@
 /** Option parsing and small helpers shared by the subcommands. */
+import { existsSync, readFileSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import { loadDataset } from "../data/index.ts";
+import { parseSetFlags } from "../models/neural/config.ts";
+import type { DatasetRef, RunDirOptions } from "../train/child-job.ts";
 import type { EvalSplit, SequenceDataset } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
 import type { ProgressReporter } from "./progress.ts";
@@ -47,6 +50,13 @@ export interface DataFileOptions {
   dataDir?: string;
   interactions?: string;
   items?: string;
+}
+
+/** Adds -d/--dataset (required), -p/--protocol and the data-file options to a command that loads one dataset. */
+export function withDatasetOptions(cmd: Command): Command {
+  return withDataFileOptions(cmd)
+    .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
+    .option("-p, --protocol <name>", "data protocol (default: the dataset's default)");
 }
 
 /** Adds --data-dir, --interactions and --items to a command that loads a dataset. */
@@ -103,4 +113,104 @@ export async function loadWithProgress(
   } finally {
     progress.stop();
   }
+}
+
+/** commander's collector of a repeatable option. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** A JSON config file: an object of config fields. Errors name the file (and the line of a syntax error). */
+export function readConfigFile(path: string): Record<string, unknown> {
+  if (!existsSync(path)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", "config file not found", { file: path });
+  if (statSync(path).isDirectory()) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "the config file is a directory", { file: path });
+  // Editors on Windows save JSON with a byte-order mark, which JSON.parse rejects as an invisible "unexpected token".
+  const text = readFileSync(path, "utf8").replace(/^\uFEFF/, "");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const pos = /position (\d+)/.exec(msg);
+    const line = pos ? text.slice(0, Number(pos[1])).split("\n").length : undefined;
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `invalid JSON: ${msg}`, { file: path, line });
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", "a config file must hold one JSON object of config fields", { file: path, line: 1 });
+  }
+  return value as Record<string, unknown>;
+}
+
+/** --config, --set and --seed of a training command. */
+export interface ConfigFlags {
+  config?: string;
+  set: string[];
+  seed?: number;
+}
+
+/** The config those flags give (--config < --set < --seed), and where it came from, for error messages. */
+export function configFromFlags(opts: ConfigFlags): { config: Record<string, unknown>; source: string | undefined } {
+  const config = { ...(opts.config ? readConfigFile(opts.config) : {}), ...parseSetFlags(opts.set), ...(opts.seed !== undefined ? { seed: opts.seed } : {}) };
+  const sources = [opts.config, opts.set.length ? "--set" : undefined, opts.seed !== undefined ? "--seed" : undefined].filter(Boolean);
+  return { config, source: sources.join(" + ") || undefined };
+}
+
+/** Now as 20261206-193000, for default run dir names. */
+export function runStamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
+}
+
+/** The flags every training command has besides its config. */
+export interface RunFlags extends DataFileOptions {
+  dataset: string;
+  protocol?: string;
+  resume?: boolean;
+  force?: boolean;
+  maxSteps?: number;
+  threads?: number;
+}
+
+/** The dataset and run-dir part of a training job's input (the caller adds the config and its own fields). */
+export function runJobInput(flags: RunFlags, outDir: string, configSource: string | undefined): DatasetRef & RunDirOptions {
+  return {
+    dataset: flags.dataset,
+    protocol: flags.protocol,
+    dataFiles: dataFileOptions(flags),
+    outDir,
+    configSource,
+    resume: flags.resume,
+    overwrite: flags.force,
+    maxSteps: flags.maxSteps,
+    threads: flags.threads,
+  };
+}
+
+/** How a training command describes its own config fields in --help. */
+export interface RunOptionTexts {
+  /** --config's description. */
+  config: string;
+  /** --set's description. */
+  set: string;
+  /** --seed's description. */
+  seed: string;
+  /** --force's description. Default: start over in an --out that already holds a run. */
+  force?: string;
+}
+
+/** Adds --config, --set, --seed, --resume, --force, --max-steps and --threads to a training command. */
+export function withRunOptions(cmd: Command, texts: RunOptionTexts): Command {
+  return cmd
+    .option("--config <file.json>", texts.config)
+    .option("--set <key=value>", texts.set, collect, [])
+    .option("--seed <n>", texts.seed, parseNonNegativeInt("--seed"))
+    .option("--resume", "continue the run in --out from its last checkpoint")
+    .option("--force", texts.force ?? "start over in an --out that already holds a run")
+    .option("--max-steps <n>", "stop after this many optimizer steps in total", parseNonNegativeInt("--max-steps"))
+    .option("--threads <n>", "ggml CPU threads", parsePositiveInt("--threads"));
+}
+
+/** --resume and --force together are a contradiction; --resume names a run dir. */
+export function checkRunFlags(flags: { resume?: boolean; force?: boolean; out?: string }, outRequired = true): void {
+  if (flags.resume && flags.force) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--resume continues the run in --out and --force deletes it: pass one", { field: "--force" });
+  if (outRequired && flags.resume && !flags.out) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--resume needs --out <run dir>", { field: "--resume" });
 }

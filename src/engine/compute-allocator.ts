@@ -2,6 +2,7 @@ import { ReclmError } from "../errors.ts";
 import type { Engine } from "./engine.ts";
 import type { Ptr } from "./ffi/ggml.ts";
 import type { Graph } from "./graph.ts";
+import { NativeResource } from "./native-resource.ts";
 
 /**
  * One ggml compute buffer that several graphs take turns in (see `CompileOptions.allocator`). Each graph is placed
@@ -9,7 +10,7 @@ import type { Graph } from "./graph.ts";
  * when a placement needs a bigger buffer, ggml moves it and every graph placed before becomes stale. dispose() after
  * every graph using it.
  */
-export class ComputeAllocator {
+export class ComputeAllocator extends NativeResource {
   /** @internal */
   readonly gallocr: Ptr;
   /** @internal the graph whose values are in the buffer now */
@@ -17,11 +18,11 @@ export class ComputeAllocator {
   /** @internal bumped whenever the buffer moves (grows) */
   generation = 0;
   private placed = 0;
-  private freed = false;
 
   private readonly hostBuffers = new Map<string, Float32Array>();
 
   constructor(private readonly engine: Engine) {
+    super();
     engine.assertAlive();
     const B = engine.ggml.base;
     this.gallocr = B.ggml_gallocr_new(B.ggml_backend_get_default_buffer_type(engine.backend));
@@ -47,7 +48,7 @@ export class ComputeAllocator {
 
   /** @internal plans `gf` on its own and places it; returns the generation the placement belongs to. */
   place(graph: Graph, gf: Ptr): number {
-    if (this.freed) throw new ReclmError("RECLM_ERR_DISPOSED", "compute allocator was disposed");
+    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "compute allocator was disposed");
     const B = this.engine.ggml.base;
     const before = this.bytes;
     // An explicit reserve: alloc_graph alone would reuse the previous graph's plan when the node counts match.
@@ -60,19 +61,7 @@ export class ComputeAllocator {
     return this.generation;
   }
 
-  /** True once `dispose()` has freed its native memory. */
-  get disposed(): boolean {
-    return this.freed;
-  }
-
-  /** Lets `using` free it at the end of a scope. */
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
-
-  dispose(): void {
-    if (this.freed) return;
-    this.freed = true;
+  protected free(): void {
     this.current = null;
     this.hostBuffers.clear();
     this.engine.ggml.base.ggml_gallocr_free(this.gallocr);

@@ -1,6 +1,7 @@
 import { cpus } from "node:os";
 import { ReclmError } from "../errors.ts";
 import { loadGgml, type Ggml, type Ptr } from "./ffi/ggml.ts";
+import { NativeResource } from "./native-resource.ts";
 
 export interface EngineOptions {
   /**
@@ -13,13 +14,13 @@ export interface EngineOptions {
 }
 
 /** One ggml backend (CPU, n threads). Owns nothing else; parameter stores and graphs hold a reference to it. */
-export class Engine {
+export class Engine extends NativeResource {
   /** @internal */ readonly ggml: Ggml;
   /** @internal */ readonly backend: Ptr;
   readonly threads: number;
-  private freed = false;
 
   private constructor(ggml: Ggml, backend: Ptr, threads: number) {
+    super();
     this.ggml = ggml;
     this.backend = backend;
     this.threads = threads;
@@ -47,22 +48,10 @@ export class Engine {
 
   /** @internal */
   assertAlive(): void {
-    if (this.freed) throw new ReclmError("RECLM_ERR_DISPOSED", "engine was disposed");
+    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "engine was disposed");
   }
 
-  /** True once `dispose()` has freed its native memory. */
-  get disposed(): boolean {
-    return this.freed;
-  }
-
-  /** Lets `using` free it at the end of a scope. */
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
-
-  dispose(): void {
-    if (this.freed) return;
-    this.freed = true;
+  protected free(): void {
     this.ggml.base.ggml_backend_free(this.backend);
   }
 }

@@ -9,6 +9,7 @@ import { outProductsAsMatmuls } from "./outprod-rewrite.ts";
 import type { AdamW, GradAccumulator } from "./optim.ts";
 import type { Param, ParamStore } from "./params.ts";
 import { Tensor, fmt } from "./tensor.ts";
+import { NativeResource } from "./native-resource.ts";
 
 export interface BuildResult {
   /** Scalar loss; required in "grad" and "train" graphs. */
@@ -74,7 +75,7 @@ export interface NodeProfile {
  * One compiled ggml graph for one batch shape, built ONCE and reused: each `run` copies inputs in and computes.
  * Holds its own context and compute buffer; call `dispose()` (or reuse it) — nothing is freed by GC.
  */
-export class Graph {
+export class Graph extends NativeResource {
   readonly mode: GraphMode;
   readonly nodeCount: number;
   /** Bytes of the compute buffer (activations, gradients). */
@@ -104,10 +105,10 @@ export class Graph {
   /** Inputs the graph reads directly (an i32 target consumed only by crossEntropy's derived inputs is not). */
   private readonly inGraph = new Set<string>();
   private ran = false;
-  private freed = false;
 
   /** @internal use engine-level `compile()` */
   constructor(engine: Engine, options: CompileOptions) {
+    super();
     engine.assertAlive();
     options.params.assertReady();
     const { mode } = options;
@@ -406,25 +407,13 @@ export class Graph {
   }
 
   private assertAlive(): void {
-    if (this.freed) throw new ReclmError("RECLM_ERR_DISPOSED", "graph was disposed");
+    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "graph was disposed");
     this.engine.assertAlive();
     this.store.assertReady();
     this.accumulator?.assertAlive();
   }
 
-  /** True once `dispose()` has freed its native memory. */
-  get disposed(): boolean {
-    return this.freed;
-  }
-
-  /** Lets `using` free it at the end of a scope. */
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
-
-  dispose(): void {
-    if (this.freed) return;
-    this.freed = true;
+  protected free(): void {
     const B = this.engine.ggml.base;
     if (this.ownsAllocator) this.allocator.dispose();
     else if (this.allocator.current === this) this.allocator.current = null;

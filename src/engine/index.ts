@@ -19,3 +19,4 @@ export { AdamW, GradAccumulator, lrAt, type AdamWOptions, type LrSchedule } from
 export { runInChild, type ChildJob, type ChildJobContext, type RunInChildOptions } from "./child.ts";
 export { saveCheckpoint, loadCheckpoint, type CheckpointState, type CheckpointMeta } from "./checkpoint.ts";
 export { dequantize, quantize, ggmlTypeBytes, ggmlTypeName, packedTypeOf, PACKED_TYPE_ID, GGML_TYPE } from "./quant.ts";
+export { NativeResource } from "./native-resource.ts";

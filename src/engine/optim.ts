@@ -3,6 +3,7 @@ import type { Engine } from "./engine.ts";
 import { GGML_TYPE, type Ptr } from "./ffi/ggml.ts";
 import type { Param, ParamStore } from "./params.ts";
 import { toNe } from "./tensor.ts";
+import { NativeResource } from "./native-resource.ts";
 
 export interface AdamWOptions {
   /** Learning rate; change `opt.lr` between steps (schedules) without rebuilding any graph. */
@@ -21,7 +22,7 @@ export interface AdamWOptions {
  * AdamW state (m, v per trainable parameter, step count) for one ParamStore. The update itself is ggml's
  * OPT_STEP_ADAMW node inside each train graph, so several train graphs (batch shapes) share this state.
  */
-export class AdamW {
+export class AdamW extends NativeResource {
   readonly store: ParamStore;
   lr: number;
   readonly beta1: number;
@@ -35,9 +36,9 @@ export class AdamW {
   private readonly engine: Engine;
   private readonly ctx: Ptr;
   private readonly buffer: Ptr;
-  private freed = false;
 
   constructor(store: ParamStore, options: AdamWOptions) {
+    super();
     store.assertReady();
     this.store = store;
     this.engine = store.engine;
@@ -113,23 +114,11 @@ export class AdamW {
 
   /** @internal */
   assertAlive(): void {
-    if (this.freed) throw new ReclmError("RECLM_ERR_DISPOSED", "AdamW was disposed");
+    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "AdamW was disposed");
     this.store.assertReady();
   }
 
-  /** True once `dispose()` has freed its native memory. */
-  get disposed(): boolean {
-    return this.freed;
-  }
-
-  /** Lets `using` free it at the end of a scope. */
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
-
-  dispose(): void {
-    if (this.freed) return;
-    this.freed = true;
+  protected free(): void {
     const B = this.engine.ggml.base;
     B.ggml_backend_buffer_free(this.buffer);
     B.ggml_free(this.ctx);
@@ -162,7 +151,7 @@ export function lrAt(s: LrSchedule, step: number): number {
  * make one optimizer step on the sum of their gradients: give each micro-batch's loss the weights of the whole batch
  * (e.g. crossEntropy `weights` of 1/labelled tokens of all k micro-batches) and the step equals one big batch's.
  */
-export class GradAccumulator {
+export class GradAccumulator extends NativeResource {
   readonly store: ParamStore;
   /** @internal */ readonly buffers = new Map<Param, Ptr>();
   /** Micro-batches added since the last optimizer step. */
@@ -170,9 +159,9 @@ export class GradAccumulator {
   private readonly engine: Engine;
   private readonly ctx: Ptr;
   private readonly buffer: Ptr;
-  private freed = false;
 
   constructor(store: ParamStore) {
+    super();
     store.assertReady();
     this.store = store;
     this.engine = store.engine;
@@ -213,23 +202,11 @@ export class GradAccumulator {
 
   /** @internal */
   assertAlive(): void {
-    if (this.freed) throw new ReclmError("RECLM_ERR_DISPOSED", "GradAccumulator was disposed");
+    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "GradAccumulator was disposed");
     this.store.assertReady();
   }
 
-  /** True once `dispose()` has freed its native memory. */
-  get disposed(): boolean {
-    return this.freed;
-  }
-
-  /** Lets `using` free it at the end of a scope. */
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
-
-  dispose(): void {
-    if (this.freed) return;
-    this.freed = true;
+  protected free(): void {
     const B = this.engine.ggml.base;
     B.ggml_backend_buffer_free(this.buffer);
     B.ggml_free(this.ctx);

@@ -4,6 +4,7 @@ import type { Engine } from "./engine.ts";
 import { GGML_TYPE, type Ptr } from "./ffi/ggml.ts";
 import { PACKED_TYPE_ID, dequantize, ggmlTypeBytes } from "./quant.ts";
 import { checkShape, numel, Tensor, toNe, type PackedType, type Shape } from "./tensor.ts";
+import { NativeResource } from "./native-resource.ts";
 
 /** How a parameter is filled by `ParamStore.initialize`. */
 export type Init =
@@ -55,15 +56,15 @@ export class Param extends Tensor {
  * Named f32 parameters in one backend buffer. Declare all with `add`, then `initialize(rng)` once
  * (allocates and fills them in declaration order, so the same seed gives the same weights).
  */
-export class ParamStore {
+export class ParamStore extends NativeResource {
   readonly engine: Engine;
   private readonly ctx: Ptr;
   private buffer: Ptr | null = null;
   private readonly params: Param[] = [];
   private readonly byName = new Map<string, Param>();
-  private freed = false;
 
   constructor(engine: Engine, options: { maxParams?: number } = {}) {
+    super();
     engine.assertAlive();
     this.engine = engine;
     const max = options.maxParams ?? 4096;
@@ -186,23 +187,11 @@ export class ParamStore {
   }
 
   private assertAlive(): void {
-    if (this.freed) throw new ReclmError("RECLM_ERR_DISPOSED", "ParamStore was disposed");
+    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "ParamStore was disposed");
     this.engine.assertAlive();
   }
 
-  /** True once `dispose()` has freed its native memory. */
-  get disposed(): boolean {
-    return this.freed;
-  }
-
-  /** Lets `using` free it at the end of a scope. */
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
-
-  dispose(): void {
-    if (this.freed) return;
-    this.freed = true;
+  protected free(): void {
     const B = this.engine.ggml.base;
     if (this.buffer) B.ggml_backend_buffer_free(this.buffer);
     B.ggml_free(this.ctx);

@@ -161,7 +161,6 @@ export const BERT4Rec: NeuralModelDefinition<BERT4RecConfig, BERT4RecParams> = {
 
   encode(b, p, x, _ctx, config) {
     const [B, L] = x.ids.shape;
-    const D = config.hidden;
     const emb = b.add(b.embedding(p.token, x.ids), b.embedding(p.position, x.positions)); // [B, L, D]
     let h = b.dropout(b.layerNorm(emb, p.embLn.weight, p.embLn.bias, 1e-6), config.dropout); // [B, L, D]
     const keyMask = b.reshape(b.scale(b.addScalar(x.mask, -1), 1e9), [B, 1, 1, L]); // [B, 1, 1, L]: −1e9 at padding keys

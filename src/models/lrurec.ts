@@ -39,7 +39,7 @@
  */
 import { ReclmError } from "../errors.ts";
 import type { Rng } from "../rng.ts";
-import type { Builder, Param, ParamStore, Tensor } from "../engine/index.ts";
+import type { Builder, Param, Tensor } from "../engine/index.ts";
 import type { BaseModelConfig, NeuralModelDefinition } from "./neural/contract.ts";
 import { headScores } from "./neural/head.ts";
 import { FIELD } from "./neural/config.ts";

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { readConfigFile } from "../../src/cli/commands/train.ts";
+import { readConfigFile } from "../../src/cli/common.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "reclm-config-file-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,31 +5,19 @@
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import type { SequenceDataset } from "../../contracts.ts";
-import { ReclmError } from "../../errors.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
 import { ownLmState } from "../../llm/own-lm/cache.ts";
 import { pretrainLmInChild } from "../../llm/own-lm/pretrain-job.ts";
 import type { LmSize } from "../../llm/own-lm/pretrain.ts";
 import { finetuneLlamaRecInChild } from "../../methods/llamarec/finetune-job.ts";
-import { parseSetFlags } from "../../models/neural/config.ts";
-import { dataFileOptions, loadWithProgress, parseNonNegativeInt, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
+import { checkRunFlags, configFromFlags, dataFileOptions, loadWithProgress, runJobInput, runStamp, withDatasetOptions, withRunOptions, type ConfigFlags, type DataFileOptions, type RunFlags } from "../common.ts";
 import { createProgressReporter } from "../progress.ts";
-import { collect, readConfigFile } from "./train.ts";
 
-interface FinetuneOptions extends DataFileOptions {
-  dataset: string;
-  protocol?: string;
+interface FinetuneOptions extends RunFlags, ConfigFlags {
   retriever: string;
   llm?: string;
   lmSize?: LmSize;
   out?: string;
-  config?: string;
-  set: string[];
-  seed?: number;
-  resume?: boolean;
-  force?: boolean;
-  maxSteps?: number;
-  threads?: number;
   prompt: "alpaca" | "chat";
 }
 
@@ -59,48 +47,32 @@ export async function llmOrOwnLm(opts: { llm?: string; lmSize?: LmSize; protocol
 export function finetuneCommand(): Command {
   const cmd = new Command("finetune").description("fine-tune an LLM method (LlamaRec's ranker) on a dataset");
   cmd.addCommand(
-    withDataFileOptions(new Command("llamarec"))
+    withRunOptions(withDatasetOptions(new Command("llamarec")), {
+      config: "JSON object of fine-tuning fields over the recipe",
+      set: "one fine-tuning field (repeatable), e.g. --set maxExamples=4000 --set lr=3e-4",
+      seed: "random seed (negatives, LoRA init, example order)",
+    })
       .description("LlamaRec's ranker: LoRA on the answer letter over prompts of 20 candidates, validated on the retriever's top-20")
-      .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
       .requiredOption("--retriever <run dir>", "the trained retriever (`reclm train --model lrurec ... --out <dir>`) whose top-20 the ranker re-orders")
-      .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
       .option("--llm <gguf>", "base LLM (any llama/qwen2 GGUF); default: reclm's own LM for the dataset, pretrained first if needed")
       .addOption(new Option("--lm-size <size>", "size of reclm's own LM when --llm is not given (default tiny on embedded, small otherwise)").choices(["tiny", "small"]))
       .option("-o, --out <dir>", "run dir (config.json, adapter.gguf, checkpoints, report); default runs/llamarec-<dataset>-<time>")
-      .option("--config <file.json>", "JSON object of fine-tuning fields over the recipe")
-      .option("--set <key=value>", "one fine-tuning field (repeatable), e.g. --set maxExamples=4000 --set lr=3e-4", collect, [])
-      .option("--seed <n>", "random seed (negatives, LoRA init, example order)", parseNonNegativeInt("--seed"))
-      .option("--resume", "continue the run in --out from its last checkpoint")
-      .option("--force", "start over in an --out that already holds a run")
-      .option("--max-steps <n>", "stop after this many optimizer steps in total", parseNonNegativeInt("--max-steps"))
-      .option("--threads <n>", "CPU threads", parsePositiveInt("--threads"))
       .addOption(new Option("--prompt <layout>", "alpaca: the paper's prompt; chat: the same instruction in the model's own chat template (instruct models)").choices(["alpaca", "chat"]).default("alpaca"))
       .action(async (opts: FinetuneOptions) => {
-        if (opts.resume && opts.force) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--resume continues the run in --out and --force deletes it: pass one", { field: "--force" });
-        if (opts.resume && !opts.out) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--resume needs --out <run dir>", { field: "--resume" });
+        checkRunFlags(opts);
         const ds = await loadWithProgress(opts.dataset, opts, createProgressReporter());
         const llm = await llmOrOwnLm(opts, ds);
-        const config = { ...(opts.config ? readConfigFile(opts.config) : {}), ...parseSetFlags(opts.set), ...(opts.seed !== undefined ? { seed: opts.seed } : {}) };
-        const sources = [opts.config, opts.set.length ? "--set" : undefined, opts.seed !== undefined ? "--seed" : undefined].filter(Boolean);
-        const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
-        const outDir = resolve(opts.out ?? `runs/llamarec-${opts.dataset}-${stamp}`);
+        const { config, source } = configFromFlags(opts);
+        const outDir = resolve(opts.out ?? `runs/llamarec-${opts.dataset}-${runStamp()}`);
         const progress = createProgressReporter();
         let rep;
         try {
           rep = await finetuneLlamaRecInChild(
             {
-              dataset: opts.dataset,
-              protocol: opts.protocol,
-              dataFiles: dataFileOptions(opts),
+              ...runJobInput(opts, outDir, source),
+              config: opts.resume && Object.keys(config).length === 0 ? undefined : config,
               retriever: opts.retriever,
               llm,
-              outDir,
-              config: opts.resume && Object.keys(config).length === 0 ? undefined : config,
-              configSource: sources.join(" + ") || undefined,
-              resume: opts.resume,
-              overwrite: opts.force,
-              maxSteps: opts.maxSteps,
-              threads: opts.threads,
               layout: opts.prompt,
             },
             { onProgress: progress.onProgress },

@@ -12,9 +12,7 @@ import { NextTokenScorer } from "../../llm/scorer.ts";
 import { resolve } from "node:path";
 import { pretrainLmInChild } from "../../llm/own-lm/pretrain-job.ts";
 import type { LmSize } from "../../llm/own-lm/pretrain.ts";
-import { parseSetFlags } from "../../models/neural/config.ts";
-import { dataFileOptions, parseNonNegativeInt, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
-import { collect, readConfigFile } from "./train.ts";
+import { checkRunFlags, configFromFlags, parsePositiveInt, runJobInput, withDatasetOptions, withRunOptions, type ConfigFlags, type RunFlags } from "../common.ts";
 import { createProgressReporter } from "../progress.ts";
 
 interface RuntimeFlags {
@@ -72,56 +70,29 @@ function loraOption(o: RuntimeFlags): { lora?: { file: string; scale?: number } 
   return { lora: { file: o.lora, scale: o.loraScale } };
 }
 
-interface PretrainFlags extends DataFileOptions {
-  dataset: string;
-  protocol?: string;
+interface PretrainFlags extends RunFlags, ConfigFlags {
   size: LmSize;
   out?: string;
-  config?: string;
-  set: string[];
-  seed?: number;
-  resume?: boolean;
-  force?: boolean;
-  maxSteps?: number;
-  threads?: number;
 }
 
 function pretrainCommand(): Command {
-  return withDataFileOptions(new Command("pretrain"))
+  return withRunOptions(withDatasetOptions(new Command("pretrain")), {
+    config: "JSON object of pretraining fields (shape, lr, epochs, ...)",
+    set: "one pretraining field (repeatable), e.g. --set epochs=2",
+    seed: "random seed",
+  })
     .description("train reclm's own LM for a dataset: a BPE vocabulary and a llama decoder learned from the training split's text, written as a GGUF")
-    .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
-    .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
     .addOption(new Option("--size <size>", "tiny (~1M parameters, minutes) or small (~10M, an hour or more on 2 cores)").choices(["tiny", "small"]).default("tiny"))
     .option("-o, --out <dir>", "run dir (model.gguf, tokenizer.json, checkpoints, report); default runs/lm-<dataset>-<size>")
-    .option("--config <file.json>", "JSON object of pretraining fields (shape, lr, epochs, ...)")
-    .option("--set <key=value>", "one pretraining field (repeatable), e.g. --set epochs=2", collect, [])
-    .option("--seed <n>", "random seed", parseNonNegativeInt("--seed"))
-    .option("--resume", "continue the run in --out from its last checkpoint")
-    .option("--force", "start over in an --out that already holds a run")
-    .option("--max-steps <n>", "stop after this many optimizer steps in total", parseNonNegativeInt("--max-steps"))
-    .option("--threads <n>", "CPU threads", parsePositiveInt("--threads"))
     .action(async (o: PretrainFlags) => {
-      if (o.resume && o.force) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--resume continues the run in --out and --force deletes it: pass one", { field: "--force" });
-      const config = { ...(o.config ? readConfigFile(o.config) : {}), ...parseSetFlags(o.set), ...(o.seed !== undefined ? { seed: o.seed } : {}) };
-      const sources = [o.config, o.set.length ? "--set" : undefined, o.seed !== undefined ? "--seed" : undefined].filter(Boolean);
+      checkRunFlags(o, false);
+      const { config, source } = configFromFlags(o);
       const outDir = resolve(o.out ?? `runs/lm-${o.dataset}-${o.size}`);
       const progress = createProgressReporter();
       let rep;
       try {
         rep = await pretrainLmInChild(
-          {
-            dataset: o.dataset,
-            protocol: o.protocol,
-            dataFiles: dataFileOptions(o),
-            size: o.size,
-            outDir,
-            config: o.resume ? undefined : config,
-            configSource: sources.join(" + ") || undefined,
-            resume: o.resume,
-            overwrite: o.force,
-            maxSteps: o.maxSteps,
-            threads: o.threads,
-          },
+          { ...runJobInput(o, outDir, source), config: o.resume ? undefined : config, size: o.size },
           { onProgress: progress.onProgress },
         );
       } finally {

@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { retrievalRecords, retrieveTopK } from "../../eval/full-ranking.ts";
 import type { EvalSplit } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
-import { loadWithProgress, parsePositiveInt, parseSplit, withDataFileOptions, maskWindowText, withMaskWindowOption, type DataFileOptions } from "../common.ts";
+import { loadWithProgress, parsePositiveInt, parseSplit, withDatasetOptions, maskWindowText, withMaskWindowOption, type DataFileOptions } from "../common.ts";
 import { writeFileAtomic } from "../../io.ts";
 import { knownModelNames, resolveModel } from "../../models/resolve.ts";
 import { createProgressReporter } from "../progress.ts";
@@ -19,11 +19,9 @@ interface RetrieveOptions extends DataFileOptions {
 }
 
 export function retrieveCommand(): Command {
-  return withMaskWindowOption(withDataFileOptions(new Command("retrieve")))
+  return withMaskWindowOption(withDatasetOptions(new Command("retrieve")))
     .description("per-user top-k candidate lists of a retriever (history masked), as JSON Lines")
-    .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
     .requiredOption("-m, --model <spec>", `retriever: ${knownModelNames().join(" | ")}`)
-    .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
     .option("--top <k>", "candidates per user", parsePositiveInt("--top"), 20)
     .option("--split <split>", "val or test", parseSplit, "test")
     .option("--batch-size <n>", "histories per scoring call", parsePositiveInt("--batch-size"), 64)

@@ -18,7 +18,7 @@ import { BASELINE_NAMES, createBaseline } from "../../models/registry.ts";
 import { trainInChild, type TrainJobInput } from "../../models/neural/train-job.ts";
 import type { TrainReport } from "../../models/neural/report.ts";
 import { canonicalModelName, getNeuralModel, NEURAL_MODEL_NAMES } from "../../models/registry.ts";
-import { commandLine, dataFileOptions, datasetNameOrDefault, loadWithProgress, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
+import { commandLine, dataFileOptions, datasetNameOrDefault, loadWithProgress, parsePositiveInt, runStamp, withDataFileOptions, type DataFileOptions } from "../common.ts";
 import { writeFileAtomic } from "../../io.ts";
 import { createProgressReporter } from "../progress.ts";
 import { ReclmError } from "../../errors.ts";
@@ -119,9 +119,8 @@ export function runCommand(): Command {
     .option("--no-llamarec", "skip the LlamaRec stage")
     .option("--parallel <n>", "LlamaRec stage: prompts llama.cpp evaluates side by side", parsePositiveInt("--parallel"))
     .action(async (opts: RunOptions) => {
-      const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
       const dataset = datasetNameOrDefault(opts);
-      const outDir = resolve(opts.out ?? join("runs", `run-${dataset}-${stamp}`));
+      const outDir = resolve(opts.out ?? join("runs", `run-${dataset}-${runStamp()}`));
       const ds = await loadWithProgress(dataset, opts, createProgressReporter());
       const stats = datasetStats(ds);
       process.stdout.write(

@@ -3,31 +3,15 @@
  * a ggml abort becomes a clear error instead of a dead CLI. Input and output cross IPC as plain data.
  */
 import { fileURLToPath } from "node:url";
-import { runInChild, type ChildJob, type RunInChildOptions } from "../../engine/index.ts";
-import { loadDataset } from "../../data/index.ts";
+import { runInChild, type RunInChildOptions } from "../../engine/index.ts";
+import { datasetJob, type DatasetRef, type RunDirOptions } from "../../train/child-job.ts";
 import { pretrainLm, type LmSize, type PretrainReport } from "./pretrain.ts";
 
-export interface PretrainJobInput {
-  dataset: string;
-  protocol?: string;
-  dataFiles?: { dataDir?: string; interactions?: string; items?: string };
+export interface PretrainJobInput extends DatasetRef, RunDirOptions {
   size?: LmSize;
-  outDir: string;
-  config?: Record<string, unknown>;
-  configSource?: string;
-  resume?: boolean;
-  overwrite?: boolean;
-  maxSteps?: number;
-  threads?: number;
 }
 
-const job: ChildJob<PretrainJobInput, PretrainReport> = async (input, ctx) => {
-  const ds = await loadDataset(input.dataset, { ...input.dataFiles, protocol: input.protocol, onProgress: (p) => ctx.progress(p) });
-  const { dataset: _d, protocol: _p, dataFiles: _f, ...rest } = input;
-  return pretrainLm({ ...rest, ds, onProgress: (p) => ctx.progress(p) });
-};
-
-export default job;
+export default datasetJob<PretrainJobInput, PretrainReport>((ds, rest, onProgress) => pretrainLm({ ...rest, ds, onProgress }));
 
 /** Pretrains reclm's own LM in a child process. */
 export function pretrainLmInChild(input: PretrainJobInput, options: RunInChildOptions = {}): Promise<PretrainReport> {

@@ -16,6 +16,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { RunDirOptions } from "../../train/child-job.ts";
 import type { LongWorkOptions, SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import { sha256File, writeFileAtomic, writeJsonAtomic } from "../../io.ts";
@@ -98,16 +99,9 @@ export interface LmRunConfig {
   config: PretrainConfig;
 }
 
-export interface PretrainOptions extends LongWorkOptions {
+export interface PretrainOptions extends LongWorkOptions, RunDirOptions {
   ds: SequenceDataset;
   size?: LmSize;
-  outDir: string;
-  config?: Record<string, unknown>;
-  configSource?: string;
-  resume?: boolean;
-  overwrite?: boolean;
-  maxSteps?: number;
-  threads?: number;
 }
 
 export interface PretrainReport {

@@ -13,6 +13,7 @@ import type { Rng } from "../../rng.ts";
 import { compile, ComputeAllocator, type AdamW, type Engine, type GradAccumulator, type Graph, type GraphMode, type ParamStore } from "../../engine/index.ts";
 import { llamaHidden, type LlamaModel } from "../llama.ts";
 import type { MicroBatch } from "./batches.ts";
+import { NativeResource } from "../../engine/index.ts";
 
 /** Graphs kept compiled at once (each holds a ggml context; the compute buffer is shared). */
 const MAX_CACHED_GRAPHS = 8;
@@ -26,13 +27,13 @@ export interface DecoderGraphsOptions {
   accumulator?: GradAccumulator;
 }
 
-export class DecoderGraphs {
+export class DecoderGraphs extends NativeResource {
   private readonly cache = new Map<string, Graph>();
   private readonly allocator: ComputeAllocator;
   private readonly maxNodes: number;
-  private freed = false;
 
   constructor(private readonly o: DecoderGraphsOptions) {
+    super();
     this.allocator = new ComputeAllocator(o.engine);
     // A llama block is ~60 forward nodes with LoRA; the backward and the optimizer roughly triple that.
     this.maxNodes = Math.max(8192, 2048 + o.model.config.layers * 768);
@@ -146,7 +147,7 @@ export class DecoderGraphs {
   }
 
   private cached(key: string, make: () => Graph): Graph {
-    if (this.freed) throw new ReclmError("RECLM_ERR_DISPOSED", "DecoderGraphs was disposed");
+    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "DecoderGraphs was disposed");
     let g = this.cache.get(key);
     if (g && g.stale) {
       g.dispose(); // a bigger graph moved the shared buffer since this one was placed
@@ -174,19 +175,7 @@ export class DecoderGraphs {
     return this.allocator.bytes;
   }
 
-  /** True once `dispose()` has freed its native memory. */
-  get disposed(): boolean {
-    return this.freed;
-  }
-
-  /** Lets `using` free it at the end of a scope. */
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
-
-  dispose(): void {
-    if (this.freed) return;
-    this.freed = true;
+  protected free(): void {
     for (const g of this.cache.values()) g.dispose();
     this.cache.clear();
     this.allocator.dispose();

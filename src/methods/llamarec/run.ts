@@ -10,6 +10,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
+import type { RunDirOptions } from "../../train/child-job.ts";
 import type { LongWorkOptions, SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import { sha256File, writeFileAtomic, writeJsonAtomic } from "../../io.ts";
@@ -54,20 +55,13 @@ export interface LlamaRecRunConfig {
   examples: { used: number; total: number };
 }
 
-export interface FinetuneLlamaRecOptions extends LongWorkOptions {
+/** `config`: fields over the recipe (llamarecRecipeFor(dataset)). */
+export interface FinetuneLlamaRecOptions extends LongWorkOptions, RunDirOptions {
   ds: SequenceDataset;
   /** The retriever's run dir (or a baseline's name): its top-20 are the validation candidates. */
   retriever: string;
   /** The base LLM (GGUF). */
   llm: string;
-  outDir: string;
-  /** Fields over the recipe (llamarecRecipeFor(dataset)); unknown or ill-typed fields are refused. */
-  config?: Record<string, unknown>;
-  configSource?: string;
-  resume?: boolean;
-  overwrite?: boolean;
-  maxSteps?: number;
-  threads?: number;
   /** "alpaca" (default, the paper) or "chat" (the model's own chat template, for instruct models). */
   layout?: "alpaca" | "chat";
 }

@@ -16,6 +16,7 @@ import { compile, Engine, loadCheckpoint, saveCheckpoint, type Builder, type Gra
 import type { BaseModelConfig, ModelContext, NeuralModelDefinition, Objective } from "./contract.ts";
 import { resolveConfig, savedConfig } from "./config.ts";
 import { allocBatch, fillEvalBatch, type BatchArrays } from "./examples.ts";
+import { NativeResource } from "../../engine/index.ts";
 
 export const MODEL_FILE = "model.safetensors";
 export const CONFIG_FILE = "config.json";
@@ -49,7 +50,7 @@ export function maskWindowOf(config: BaseModelConfig, objective: Objective): num
   return objective.kind === "cloze" ? Math.max(1, config.maxLen - 1) : config.maxLen;
 }
 
-export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = unknown> implements SequentialRecommender {
+export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = unknown> extends NativeResource implements SequentialRecommender {
   readonly name: string;
   readonly nItems: number;
   readonly def: NeuralModelDefinition<C, P>;
@@ -67,10 +68,10 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
   /** Eval graphs by batch rows: evalBatchSize, and smaller powers of two for callers that score fewer at a time. */
   private readonly evalGraphs = new Map<number, { graph: Graph; batch: BatchArrays }>();
   private outLen = -1;
-  private freed = false;
 
   /** Declares the parameters and initialises them from `config.seed` (the trainer's first draw). */
   constructor(def: NeuralModelDefinition<C, P>, config: C, nItems: number, options: NeuralRecommenderOptions & { initRng?: Rng } = {}) {
+    super();
     this.def = def;
     this.name = def.name;
     this.config = config;
@@ -223,22 +224,10 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
   }
 
   private assertAlive(): void {
-    if (this.freed) throw new ReclmError("RECLM_ERR_DISPOSED", `${this.name} recommender was disposed`);
+    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", `${this.name} recommender was disposed`);
   }
 
-  /** True once `dispose()` has freed its native memory. */
-  get disposed(): boolean {
-    return this.freed;
-  }
-
-  /** Lets `using` free it at the end of a scope. */
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
-
-  dispose(): void {
-    if (this.freed) return;
-    this.freed = true;
+  protected free(): void {
     for (const { graph } of this.evalGraphs.values()) graph.dispose();
     this.store.dispose();
     if (this.ownsEngine) this.engine.dispose();

@@ -5,53 +5,27 @@
  * run's report.json.
  */
 import { fileURLToPath } from "node:url";
-import { runInChild, type ChildJob, type RunInChildOptions } from "../../engine/index.ts";
-import { loadDataset } from "../../data/index.ts";
+import { runInChild, type RunInChildOptions } from "../../engine/index.ts";
+import { datasetJob, type DatasetRef, type RunDirOptions } from "../../train/child-job.ts";
 import { getNeuralModel } from "../registry.ts";
 import { trainReport, type TrainReport } from "./report.ts";
 import { trainModel } from "./trainer.ts";
 
-export interface TrainJobInput {
+export interface TrainJobInput extends DatasetRef, RunDirOptions {
   /** A trainable model's name or alias (the registry's). */
   model: string;
-  /** A dataset name `loadDataset` knows. */
-  dataset: string;
-  protocol?: string;
-  /** Where the dataset's files are (custom data: interactions/items files). */
-  dataFiles?: { dataDir?: string; interactions?: string; items?: string };
+  /** Preset name; default: the preset named after the dataset, if the model has one; "none" = defaults only. */
   preset?: string;
-  config?: Record<string, unknown>;
-  configSource?: string;
-  outDir: string;
-  resume?: boolean;
-  /** Start over in an outDir that already holds a run (its run files are deleted). */
-  overwrite?: boolean;
-  threads?: number;
-  maxSteps?: number;
 }
 
-const job: ChildJob<TrainJobInput, TrainReport> = async (input, ctx) => {
-  const def = getNeuralModel(input.model);
-  const ds = await loadDataset(input.dataset, { ...input.dataFiles, protocol: input.protocol, onProgress: (p) => ctx.progress(p) });
-  const res = await trainModel(def, ds, {
-    preset: input.preset,
-    config: input.config,
-    configSource: input.configSource,
-    outDir: input.outDir,
-    resume: input.resume,
-    overwrite: input.overwrite,
-    threads: input.threads,
-    maxSteps: input.maxSteps,
-    onProgress: (p) => ctx.progress(p),
-  });
+export default datasetJob<TrainJobInput, TrainReport>(async (ds, { model, ...options }, onProgress) => {
+  const res = await trainModel(getNeuralModel(model), ds, { ...options, onProgress });
   try {
     return res.report ?? trainReport(res);
   } finally {
     res.recommender.dispose();
   }
-};
-
-export default job;
+});
 
 /**
  * Trains `input.model` on `input.dataset` in a child process and resolves with the run's report (report.json's
