@@ -96,10 +96,15 @@ describe("the packed package, installed into an empty project", () => {
     expect(printed.trim()).toBe(`Recall@10 ${expected}`);
   });
 
-  it("the installed `reclm` binary runs the built CLI", () => {
-    const help = run(join(project, "node_modules", ".bin", "reclm"), ["--help"]);
+  it("the installed `reclm` binary runs the built CLI, and its training child runs the built job on plain Node", () => {
+    const reclm = join(project, "node_modules", ".bin", "reclm");
+    const help = run(reclm, ["--help"]);
     expect(help).toMatch(/^Usage: reclm \[options\] \[command\]/);
     for (const command of ["data", "eval", "train", "retrieve", "run"]) expect(help).toContain(`  ${command}`);
+    const out = join(tmp, "cli-run");
+    const trained = run(reclm, ["train", "-m", "lrurec", "-d", "embedded", "--max-steps", "1", "--set", "maxLen=8", "--set", "hidden=8", "--out", out]);
+    expect(trained).toMatch(/lrurec on embedded \(protocol embedded, preset embedded\): 1 steps/);
+    expect(existsSync(join(out, "model.safetensors"))).toBe(true);
   });
 
   it("a TypeScript consumer type-checks against the shipped .d.ts, and a wrong argument does not", () => {

@@ -66,5 +66,6 @@ export type {
   Shape,
   SoftmaxOptions,
 } from "../engine/index.ts";
+export { NativeResource } from "../engine/index.ts";
 export { Rng } from "../rng.ts";
 export { sha256File, writeFileAtomic, writeJsonAtomic } from "../io.ts";
