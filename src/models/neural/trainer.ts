@@ -8,8 +8,10 @@
  * Batches: ONE train graph shape [batchSize, windowLen]. The final partial batch of an epoch is PADDED with all-padding
  * rows whose labels are ignored (LlamaRec's DataLoader does not drop it). The loss gathers the rows with a real label
  * first (label 0 ignored, input 0 not), so padding positions are never projected onto all items; the number of gathered
- * rows varies per batch, so it is rounded up to a quarter of B·L and one graph is compiled per quarter actually met
- * (at most four, all sharing the AdamW state).
+ * rows varies per batch, so it is rounded up to a bucket and one graph is compiled per bucket met (train-step.ts).
+ *
+ * The loop itself (epochs, validation, early stopping, checkpoints) is src/train/loop.ts, shared with the LLM trainer;
+ * the run dir's report is report.ts, the checks before a resume resume.ts.
  *
  * Checkpoints (when `outDir` is set): after every validation, atomically, params + AdamW moments + dropout-Rng state +
  * counters + best params/metric + resolved config + dataset name/protocol. `resume: true` continues from it and gives
@@ -22,7 +24,7 @@ import { ReclmError } from "../../errors.ts";
 import { splitFingerprint } from "../../data/stats.ts";
 import { Rng } from "../../rng.ts";
 import { AdamW, Engine, type LrSchedule } from "../../engine/index.ts";
-import { derivedRng, runTrainLoop } from "../../train/loop.ts";
+import { derivedRng, runTrainLoop, type ValidationResult } from "../../train/loop.ts";
 import { clearRunDir } from "../../train/run-dir.ts";
 import { TrainStep } from "./train-step.ts";
 import { fullRanking, type RankingReport } from "../../eval/full-ranking.ts";
@@ -155,18 +157,7 @@ export async function trainModel<C extends BaseModelConfig, P>(
         fillTrainBatch(batch, ds, examples, idx, objective, config.maxLen, L, derivedRng(maskSeed, step));
         return { loss: stepper.run(batch) };
       },
-      validate: async () => {
-        const rep = await fullRanking(model, ds, {
-          split: "val",
-          ks,
-          batchSize: config.evalBatchSize,
-          maskHistory: config.maskHistoryInValidation,
-          signal: options.signal,
-        });
-        if (config.selectAverage !== "batches") return { metrics: rep.metrics, value: rep.metrics[config.selectMetric] };
-        const value = metricsMeanOfBatchMeans(rep.ranks, ks, config.evalBatchSize)[config.selectMetric];
-        return { metrics: rep.metrics, value, selectValue: value };
-      },
+      validate: () => validation(model, ds, config, ks, options.signal),
     });
 
     let test: RankingReport | undefined;
@@ -210,6 +201,14 @@ export async function trainModel<C extends BaseModelConfig, P>(
     // The engine lives on inside the returned recommender; it is freed by recommender.dispose().
     if (!rec) engine.dispose();
   }
+}
+
+/** Full ranking on the validation split, and the value model selection compares (a per-user or a batch mean). */
+async function validation<C extends BaseModelConfig, P>(model: NeuralRecommender<C, P>, ds: SequenceDataset, config: C, ks: number[], signal?: AbortSignal): Promise<ValidationResult> {
+  const rep = await fullRanking(model, ds, { split: "val", ks, batchSize: config.evalBatchSize, maskHistory: config.maskHistoryInValidation, signal });
+  if (config.selectAverage !== "batches") return { metrics: rep.metrics, value: rep.metrics[config.selectMetric] };
+  const value = metricsMeanOfBatchMeans(rep.ranks, ks, config.evalBatchSize)[config.selectMetric];
+  return { metrics: rep.metrics, value, selectValue: value };
 }
 
 function lrSchedule(config: BaseModelConfig & ScheduleConfig, totalSteps: number): LrSchedule {
