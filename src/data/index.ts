@@ -27,18 +27,6 @@ export interface LoadDatasetOptions extends LongWorkOptions {
   items?: string;
 }
 
-/** A dataset by name and where its files are: what a child-process job receives (plain data across IPC). */
-export interface DatasetRef {
-  dataset: string;
-  protocol?: string;
-  dataFiles?: { dataDir?: string; interactions?: string; items?: string };
-}
-
-/** Loads the dataset a DatasetRef names. */
-export function loadDatasetRef(ref: DatasetRef, options: LongWorkOptions = {}): Promise<SequenceDataset> {
-  return loadDataset(ref.dataset, { ...ref.dataFiles, protocol: ref.protocol, ...options });
-}
-
 export interface DatasetInfo {
   name: string;
   description: string;

@@ -230,6 +230,34 @@ export async function retrieveTopK(
   return out;
 }
 
+/** One user's line of `reclm retrieve --out x.jsonl`: what a ranker reads back. */
+export interface RetrievalRecord {
+  /** The dataset's own user id. */
+  user: string;
+  historyLength: number;
+  /** reclm's dense item ids for this dataset + protocol (1..N), best first. */
+  candidates: number[];
+  /** The same candidates as the dataset's own item ids (the user's ids, for custom data). */
+  candidateIds: string[];
+  scores: number[];
+  /** The held-out item (dense id). */
+  positive: number;
+  hit: boolean;
+}
+
+/** A retrieval as one JSON-able record per user. */
+export function retrievalRecords(ds: SequenceDataset, r: Retrieval): RetrievalRecord[] {
+  return Array.from(r.users, (u, i) => ({
+    user: ds.users[u],
+    historyLength: r.historyLengths[i],
+    candidates: Array.from(r.candidates[i]),
+    candidateIds: Array.from(r.candidates[i], (id) => ds.catalog.items[id].rawId),
+    scores: Array.from(r.scores[i]),
+    positive: r.positives[i],
+    hit: r.hits[i] === 1,
+  }));
+}
+
 /**
  * Indices 1..N of the k largest scores, best first; ties go to the lower item id (canonical, not insertion order).
  * Masked (-Infinity) items are never returned, so a user with a long history may get fewer than k.

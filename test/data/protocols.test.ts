@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { canonicalSort } from "../../src/data/protocols/canonical.ts";
 import { kcoreIterative, kcoreSinglePass, keepAll, removeImmediateRepeats } from "../../src/data/protocols/filters.ts";
 import { applyProtocol } from "../../src/data/protocols/index.ts";
-import { leaveOneOut } from "../../src/data/protocols/leaveOneOut.ts";
+import { leaveOneOut } from "../../src/data/protocols/leave-one-out.ts";
 import { RawLogBuilder, type RawData } from "../../src/data/raw.ts";
 
 function raw(rows: [string, string, number][], titles: Record<string, string> = {}): RawData {

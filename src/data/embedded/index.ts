@@ -1,6 +1,6 @@
 import type { SequenceDataset } from "../../contracts.ts";
 import { keepAll } from "../protocols/filters.ts";
-import { leaveOneOut } from "../protocols/leaveOneOut.ts";
+import { leaveOneOut } from "../protocols/leave-one-out.ts";
 import { EMBEDDED_CONFIG, generateEmbedded, type EmbeddedConfig } from "./generator.ts";
 
 /** The embedded dataset under protocol `embedded`: already clean (no k-core), leave-one-out split. */

@@ -5,7 +5,7 @@ import type { SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import type { RawData } from "../raw.ts";
 import { kcoreIterative, kcoreSinglePass, keepAll, keepTitledItems, removeImmediateRepeats, type KeepMask } from "./filters.ts";
-import { leaveOneOut } from "./leaveOneOut.ts";
+import { leaveOneOut } from "./leave-one-out.ts";
 import { pythonIntSetOrder } from "./python-set-order.ts";
 
 export const RAW_PROTOCOLS = ["llamarec", "lrurec", "none"] as const;

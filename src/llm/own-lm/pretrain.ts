@@ -16,13 +16,14 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { RunDirOptions } from "../../train/child-job.ts";
 import type { LongWorkOptions, SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import { sha256File, writeFileAtomic, writeJsonAtomic } from "../../io.ts";
 import { Rng } from "../../rng.ts";
 import { splitFingerprint } from "../../data/stats.ts";
 import { Engine, ParamStore } from "../../engine/index.ts";
-import { clearRunDir, type RunDirOptions } from "../../train/run-dir.ts";
+import { clearRunDir } from "../../train/run-dir.ts";
 import type { ValidationRecord } from "../../train/loop.ts";
 import { writeLlamaFamilyGguf } from "../gguf-model.ts";
 import { declareLlama, type LlamaConfig } from "../llama.ts";

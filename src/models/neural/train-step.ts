@@ -19,7 +19,7 @@ import type { NeuralRecommender } from "./recommender.ts";
 /** Default number of row-count buckets: at most this many train graphs per model (one shared compute buffer). */
 export const ROW_BUCKETS = 16;
 
-export class TrainStep<C extends BaseModelConfig> {
+export class TrainStep<C extends BaseModelConfig = BaseModelConfig, P = unknown> {
   /** Positions the encoder returns (L' <= windowLen), 0 for a [B, D] encoder. */
   readonly outLen: number;
   /** Gathered rows of the most recent step (after rounding up). */
@@ -34,8 +34,8 @@ export class TrainStep<C extends BaseModelConfig> {
   private readonly last: boolean;
 
   constructor(
-    private readonly def: NeuralModelDefinition<C>,
-    private readonly model: NeuralRecommender<C>,
+    private readonly def: NeuralModelDefinition<C, P>,
+    private readonly model: NeuralRecommender<C, P>,
     private readonly optimizer: AdamW,
     private readonly dropoutRng: Rng,
     rowBuckets = ROW_BUCKETS,
@@ -155,6 +155,16 @@ export class TrainStep<C extends BaseModelConfig> {
     });
     this.graphs.set(M, g);
     return g;
+  }
+
+  /** True once `dispose()` freed its graphs and compute buffer. */
+  get disposed(): boolean {
+    return this.allocator.disposed;
+  }
+
+  /** Lets `using` free it at the end of a scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   dispose(): void {
