@@ -165,10 +165,11 @@ export async function finetuneLlamaRec(o: FinetuneLlamaRecOptions): Promise<Llam
   const vocab = await loadLlamaCppModel(llm, { vocabOnly: true });
   const retriever = await resolveModel(o.retriever, o.ds, { split: "val" });
   try {
-    // A prompt longer than the model's context could not be scored: the budget is the smaller of the two.
+    // A prompt longer than the model's context could not be scored: the budget is the smaller of the two, less one
+    // for the EOS a training example carries after its budgeted prompt and letter.
     const layout = o.resume ? (readLlamaRecRun(outDir).layout ?? "alpaca") : (o.layout ?? "alpaca");
     const prompter = new LlamaRecPrompter(o.ds.catalog, llamaCppTokenizer(vocab), {
-      prompt: { ...LLAMAREC_PROMPT, maxPromptTokens: Math.min(LLAMAREC_PROMPT.maxPromptTokens, decoder.maxLength) },
+      prompt: { ...LLAMAREC_PROMPT, maxPromptTokens: Math.min(LLAMAREC_PROMPT.maxPromptTokens, decoder.maxLength - 1) },
       chat: layout === "chat" ? chatRenderer(vocab) : undefined,
     });
     const train = llamarecTrainingSet(o.ds, prompter, config);
