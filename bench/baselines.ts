@@ -7,7 +7,7 @@
 import { datasetStats, loadDataset, listDatasets } from "../src/data/index.ts";
 import { findDataset } from "../src/data/registry.ts";
 import { fullRanking } from "../src/eval/full-ranking.ts";
-import { createBaseline } from "../src/models/baselines.ts";
+import { createBaseline } from "../src/models/registry.ts";
 import { sharedDir } from "../src/paths.ts";
 import { join } from "node:path";
 import { writeBenchResult, type BenchRow } from "./lib/results.ts";

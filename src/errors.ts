@@ -60,6 +60,9 @@ const HTTP_STATUS: Record<ReclmErrorCode, number> = {
   RECLM_ERR_TIMEOUT: 503,
 };
 
+/** Every code a ReclmError can carry (its `statusCode` is the HTTP status `serve` answers it with). */
+export const RECLM_ERROR_CODES: readonly ReclmErrorCode[] = Object.keys(HTTP_STATUS) as ReclmErrorCode[];
+
 /** Where in an input file a problem is. Lines are 1-based, as an editor shows them. */
 export interface SourceLocation {
   file?: string;
@@ -86,11 +89,6 @@ function formatMessage(message: string, loc: SourceLocation): string {
   if (loc.file !== undefined) where.push(loc.line !== undefined ? `${loc.file}:${loc.line}` : loc.file);
   if (loc.field !== undefined) where.push(`field "${loc.field}"`);
   return where.length ? `${where.join(", ")}: ${message}` : message;
-}
-
-/** A data-file problem: always names the file, and the line and field when known. */
-export function dataError(code: ReclmErrorCode, message: string, location: SourceLocation): ReclmError {
-  return new ReclmError(code, message, location);
 }
 
 export function isReclmError(e: unknown): e is ReclmError {

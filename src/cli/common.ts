@@ -1,11 +1,12 @@
 /** Option parsing and small helpers shared by the subcommands. */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import type { Command } from "commander";
-import { loadDataset } from "../data/index.ts";
+import { loadDataset, type DataFiles } from "../data/index.ts";
 import { parseMemoryLimit } from "../data/duck/memory.ts";
+import { parseSetFlags } from "../models/neural/config.ts";
+import type { DatasetRef, RunDirOptions } from "../train/child-job.ts";
 import type { EvalSplit, SequenceDataset } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
-import { parseSetFlags } from "../models/neural/config.ts";
 import type { ProgressReporter } from "./progress.ts";
 
 export function parseKs(value: string): number[] {
@@ -45,15 +46,14 @@ export function commandLine(argv: readonly string[] = process.argv.slice(2)): st
   return ["reclm", ...argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a)))].join(" ");
 }
 
-/** Where a dataset's files are: your own logs (`--dataset custom`) or a copy of a known dataset elsewhere. */
-export interface DataFileOptions {
-  dataDir?: string;
-  interactions?: string;
-  items?: string;
-  /** A Parquet split a cluster made with the published protocol SQL (src/data/protocols/sql). */
-  splitDir?: string;
-  /** Bytes data preparation may use (DuckDB's memory limit and the prepared arrays). */
-  memoryLimit?: number;
+/** Where a dataset's files are: your own logs (`--dataset custom`), a cluster's split, or a copy of a known dataset elsewhere. */
+export type DataFileOptions = DataFiles;
+
+/** Adds -d/--dataset (required), -p/--protocol and the data-file options to a command that loads one dataset. */
+export function withDatasetOptions(cmd: Command): Command {
+  return withDataFileOptions(cmd)
+    .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
+    .option("-p, --protocol <name>", "data protocol (default: the dataset's default)");
 }
 
 /** Adds --data-dir, --interactions, --items, --split-dir and --memory-limit to a command that loads a dataset. */
@@ -121,6 +121,7 @@ export async function loadWithProgress(
   }
 }
 
+/** commander's collector of a repeatable option. */
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -146,49 +147,76 @@ export function readConfigFile(path: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/**
- * The config fields a command was given: --config file, then --set pairs, then --seed, in that order of precedence,
- * and where they came from (for error messages).
- */
-export function configOverrides(o: { config?: string; set: readonly string[]; seed?: number }): { config: Record<string, unknown>; source: string | undefined } {
-  const config = { ...(o.config ? readConfigFile(o.config) : {}), ...parseSetFlags(o.set), ...(o.seed !== undefined ? { seed: o.seed } : {}) };
-  const sources = [o.config, o.set.length ? "--set" : undefined, o.seed !== undefined ? "--seed" : undefined].filter(Boolean);
-  return { config, source: sources.join(" + ") || undefined };
-}
-
-/** The flags of every command that trains into a run dir. */
-export interface RunDirFlags {
-  out?: string;
+/** --config, --set and --seed of a training command. */
+export interface ConfigFlags {
   config?: string;
   set: string[];
   seed?: number;
+}
+
+/** The config those flags give (--config < --set < --seed), and where it came from, for error messages. */
+export function configFromFlags(opts: ConfigFlags): { config: Record<string, unknown>; source: string | undefined } {
+  const config = { ...(opts.config ? readConfigFile(opts.config) : {}), ...parseSetFlags(opts.set), ...(opts.seed !== undefined ? { seed: opts.seed } : {}) };
+  const sources = [opts.config, opts.set.length ? "--set" : undefined, opts.seed !== undefined ? "--seed" : undefined].filter(Boolean);
+  return { config, source: sources.join(" + ") || undefined };
+}
+
+/** Now as 20261206-193000, for default run dir names. */
+export function runStamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
+}
+
+/** The flags every training command has besides its config. */
+export interface RunFlags extends DataFileOptions {
+  dataset: string;
+  protocol?: string;
   resume?: boolean;
   force?: boolean;
   maxSteps?: number;
   threads?: number;
 }
 
-/** Adds the run-dir flags (--out, --config, --set, --seed, --resume, --force, --max-steps, --threads). */
-export function withRunDirFlags(cmd: Command, out: string): Command {
+/** The dataset and run-dir part of a training job's input (the caller adds the config and its own fields). */
+export function runJobInput(flags: RunFlags, outDir: string, configSource: string | undefined): DatasetRef & RunDirOptions {
+  return {
+    dataset: flags.dataset,
+    protocol: flags.protocol,
+    dataFiles: dataFileOptions(flags),
+    outDir,
+    configSource,
+    resume: flags.resume,
+    overwrite: flags.force,
+    maxSteps: flags.maxSteps,
+    threads: flags.threads,
+  };
+}
+
+/** How a training command describes its own config fields in --help. */
+export interface RunOptionTexts {
+  /** --config's description. */
+  config: string;
+  /** --set's description. */
+  set: string;
+  /** --seed's description. */
+  seed: string;
+  /** --force's description. Default: start over in an --out that already holds a run. */
+  force?: string;
+}
+
+/** Adds --config, --set, --seed, --resume, --force, --max-steps and --threads to a training command. */
+export function withRunOptions(cmd: Command, texts: RunOptionTexts): Command {
   return cmd
-    .option("-o, --out <dir>", out)
-    .option("--config <file.json>", "JSON object of config fields (over the defaults and the preset)")
-    .option("--set <key=value>", "one config field (repeatable; over --config), e.g. --set lr=3e-4", collect, [])
-    .option("--seed <n>", "random seed (same as --set seed=<n>)", parseNonNegativeInt("--seed"))
+    .option("--config <file.json>", texts.config)
+    .option("--set <key=value>", texts.set, collect, [])
+    .option("--seed <n>", texts.seed, parseNonNegativeInt("--seed"))
     .option("--resume", "continue the run in --out from its last checkpoint")
-    .option("--force", "start over in an --out that already holds a run (deletes its checkpoint, model and report)")
+    .option("--force", texts.force ?? "start over in an --out that already holds a run")
     .option("--max-steps <n>", "stop after this many optimizer steps in total", parseNonNegativeInt("--max-steps"))
-    .option("--threads <n>", "CPU threads", parsePositiveInt("--threads"));
+    .option("--threads <n>", "ggml CPU threads", parsePositiveInt("--threads"));
 }
 
-/** --resume continues --out and --force deletes it: they exclude each other, and --resume needs --out. */
-export function checkResumeFlags(o: RunDirFlags): void {
-  if (o.resume && o.force) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--resume continues the run in --out and --force deletes it: pass one", { field: "--force" });
-  if (o.resume && !o.out) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--resume needs --out <run dir>", { field: "--resume" });
-}
-
-/** A run dir named after what it holds and when: runs/<name>-<yyyymmdd-hhmmss>. */
-export function defaultRunDir(name: string): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
-  return `runs/${name}-${stamp}`;
+/** --resume and --force together are a contradiction; --resume names a run dir. */
+export function checkRunFlags(flags: { resume?: boolean; force?: boolean; out?: string }, outRequired = true): void {
+  if (flags.resume && flags.force) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--resume continues the run in --out and --force deletes it: pass one", { field: "--force" });
+  if (outRequired && flags.resume && !flags.out) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--resume needs --out <run dir>", { field: "--resume" });
 }

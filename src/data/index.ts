@@ -12,16 +12,11 @@ import { DATASETS, findDataset, type BuildContext, type DatasetDef } from "./reg
 export { datasetStats, historyFor, splitFingerprint, type DatasetStats } from "./stats.ts";
 export { cleanMovieLensTitle, cleanAmazonTitle, decodeHtmlEntities } from "./protocols/titles.ts";
 
-export interface LoadDatasetOptions extends LongWorkOptions {
-  /** Default: the dataset's default protocol. */
-  protocol?: string;
+/** Where a dataset's files are and how much memory preparing it may take (plain data: it crosses IPC to training jobs). */
+export interface DataFiles {
   /** Where the raw files are; default <sharedDir()>/data/<folder>; required for "custom". */
   dataDir?: string;
-  /** Default: cacheDir()/datasets. */
-  cacheDir?: string;
-  /** Ignore (and overwrite) the cache. */
-  refresh?: boolean;
-  /** custom: path to a CSV/JSONL interactions file. */
+  /** custom: path to a CSV/TSV/JSONL (optionally .gz) or Parquet interactions file. */
   interactions?: string;
   /** custom: path to a CSV/JSONL items file. */
   items?: string;
@@ -31,25 +26,13 @@ export interface LoadDatasetOptions extends LongWorkOptions {
   memoryLimit?: number;
 }
 
-/** Where a dataset's files are and how much memory preparing it may take (plain data across IPC). */
-export interface DataFiles {
-  dataDir?: string;
-  interactions?: string;
-  items?: string;
-  splitDir?: string;
-  memoryLimit?: number;
-}
-
-/** A dataset by name and where its files are: what a child-process job receives (plain data across IPC). */
-export interface DatasetRef {
-  dataset: string;
+export interface LoadDatasetOptions extends LongWorkOptions, DataFiles {
+  /** Default: the dataset's default protocol. */
   protocol?: string;
-  dataFiles?: DataFiles;
-}
-
-/** Loads the dataset a DatasetRef names. */
-export function loadDatasetRef(ref: DatasetRef, options: LongWorkOptions = {}): Promise<SequenceDataset> {
-  return loadDataset(ref.dataset, { ...ref.dataFiles, protocol: ref.protocol, ...options });
+  /** Default: cacheDir()/datasets. */
+  cacheDir?: string;
+  /** Ignore (and overwrite) the cache. */
+  refresh?: boolean;
 }
 
 export interface DatasetInfo {

@@ -30,10 +30,14 @@ export type ChildMessage =
   | { type: "result"; value: unknown }
   | { type: "error"; message: string; code?: string; stack?: string };
 
-const ENTRY = fileURLToPath(new URL("./child-entry.ts", import.meta.url));
+// Built (dist/*.js) the child runs plain JavaScript; from the sources (tsx, vitest) it needs tsx's loader for the
+// entry and the job module alike. This module's own extension says which of the two we are.
+const FROM_SOURCES = import.meta.url.endsWith(".ts");
+const ENTRY = fileURLToPath(new URL(FROM_SOURCES ? "./child-entry.ts" : "./child-entry.js", import.meta.url));
 
 /**
- * Runs `jobModule` (absolute path to a .ts/.js module) in a child process with `input` (structured-clone-able)
+ * Runs `jobModule` (absolute path to a module: a job passes its own `fileURLToPath(import.meta.url)`, .ts from the
+ * sources, .js when built) in a child process with `input` (structured-clone-able)
  * and resolves with its result.
  */
 export function runInChild<I, O>(jobModule: string, input: I, options: RunInChildOptions = {}): Promise<O> {
@@ -45,7 +49,7 @@ export function runInChild<I, O>(jobModule: string, input: I, options: RunInChil
     }
     const child = fork(ENTRY, [jobModule], {
       cwd: PACKAGE_ROOT,
-      execArgv: ["--import", "tsx"],
+      execArgv: FROM_SOURCES || /\.[cm]?ts$/.test(jobModule) ? ["--import", "tsx"] : [],
       stdio: ["ignore", "ignore", "pipe", "ipc"],
       serialization: "advanced",
       env: { ...process.env, ...options.env },

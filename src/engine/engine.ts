@@ -1,6 +1,7 @@
 import { cpus } from "node:os";
 import { ReclmError } from "../errors.ts";
 import { loadGgml, type Ggml, type Ptr } from "./ffi/ggml.ts";
+import { NativeResource } from "./native-resource.ts";
 
 export interface EngineOptions {
   /**
@@ -13,13 +14,13 @@ export interface EngineOptions {
 }
 
 /** One ggml backend (CPU, n threads). Owns nothing else; parameter stores and graphs hold a reference to it. */
-export class Engine {
+export class Engine extends NativeResource {
   /** @internal */ readonly ggml: Ggml;
   /** @internal */ readonly backend: Ptr;
   readonly threads: number;
-  private disposed = false;
 
   private constructor(ggml: Ggml, backend: Ptr, threads: number) {
+    super();
     this.ggml = ggml;
     this.backend = backend;
     this.threads = threads;
@@ -50,13 +51,7 @@ export class Engine {
     if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "engine was disposed");
   }
 
-  get isDisposed(): boolean {
-    return this.disposed;
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected free(): void {
     this.ggml.base.ggml_backend_free(this.backend);
   }
 }

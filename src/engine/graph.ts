@@ -2,10 +2,14 @@ import { ReclmError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { Builder, type GraphMode, type HiddenInput } from "./builder.ts";
 import type { Engine } from "./engine.ts";
-import { GGML_TYPE, isContiguousNative, mulMatOpCode, setTensorOp, tensorHasBuffer, tensorLayout, tensorSrc, type Ggml, type Ptr } from "./ffi/ggml.ts";
+import { ComputeAllocator } from "./compute-allocator.ts";
+import { fillDropoutMask } from "./dropout-mask.ts";
+import { GGML_TYPE, isContiguousNative, tensorHasBuffer, tensorLayout, type Ptr } from "./ffi/ggml.ts";
+import { outProductsAsMatmuls } from "./outprod-rewrite.ts";
 import type { AdamW, GradAccumulator } from "./optim.ts";
-import { Param, type ParamStore } from "./params.ts";
+import type { Param, ParamStore } from "./params.ts";
 import { Tensor, fmt } from "./tensor.ts";
+import { NativeResource } from "./native-resource.ts";
 
 export interface BuildResult {
   /** Scalar loss; required in "grad" and "train" graphs. */
@@ -44,72 +48,6 @@ export interface CompileOptions {
   allocator?: ComputeAllocator;
 }
 
-/**
- * One ggml compute buffer that several graphs take turns in (see `CompileOptions.allocator`). Each graph is placed
- * once, planned on its own (ggml_gallocr_reserve: the graphs may differ in shape and topology) into the same buffer;
- * when a placement needs a bigger buffer, ggml moves it and every graph placed before becomes stale. dispose() after
- * every graph using it.
- */
-export class ComputeAllocator {
-  /** @internal */
-  readonly gallocr: Ptr;
-  /** @internal the graph whose values are in the buffer now */
-  current: Graph | null = null;
-  /** @internal bumped whenever the buffer moves (grows) */
-  generation = 0;
-  private placed = 0;
-  private disposed = false;
-
-  private readonly hostBuffers = new Map<string, Float32Array>();
-
-  constructor(private readonly engine: Engine) {
-    engine.assertAlive();
-    const B = engine.ggml.base;
-    this.gallocr = B.ggml_gallocr_new(B.ggml_backend_get_default_buffer_type(engine.backend));
-    if (!this.gallocr) throw new ReclmError("RECLM_ERR_ENGINE", "ggml_gallocr_new failed (out of memory?)");
-  }
-
-  /**
-   * @internal One host staging array per (slot, length), shared by the graphs taking turns here: dropout masks of
-   * the same encoder reach 10M values each, and every graph refills them before it runs (keepDropoutMasks refuses to
-   * run a graph another one displaced).
-   */
-  hostBuffer(slot: number, length: number): Float32Array {
-    const key = `${slot}:${length}`;
-    let b = this.hostBuffers.get(key);
-    if (!b) this.hostBuffers.set(key, (b = new Float32Array(length)));
-    return b;
-  }
-
-  /** Bytes of the buffer now. */
-  get bytes(): number {
-    return Number(this.engine.ggml.base.ggml_gallocr_get_buffer_size(this.gallocr, 0));
-  }
-
-  /** @internal plans `gf` on its own and places it; returns the generation the placement belongs to. */
-  place(graph: Graph, gf: Ptr): number {
-    if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "compute allocator was disposed");
-    const B = this.engine.ggml.base;
-    const before = this.bytes;
-    // An explicit reserve: alloc_graph alone would reuse the previous graph's plan when the node counts match.
-    if (!B.ggml_gallocr_reserve(this.gallocr, gf) || !B.ggml_gallocr_alloc_graph(this.gallocr, gf)) {
-      throw new ReclmError("RECLM_ERR_ENGINE", "could not allocate the compute buffer");
-    }
-    if (this.placed > 0 && this.bytes !== before) this.generation++;
-    this.placed++;
-    this.current = graph;
-    return this.generation;
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.current = null;
-    this.hostBuffers.clear();
-    this.engine.ggml.base.ggml_gallocr_free(this.gallocr);
-  }
-}
-
 export interface RunOptions {
   /** Keep the dropout masks of the previous run instead of drawing new ones (gradient checks). */
   keepDropoutMasks?: boolean;
@@ -137,7 +75,7 @@ export interface NodeProfile {
  * One compiled ggml graph for one batch shape, built ONCE and reused: each `run` copies inputs in and computes.
  * Holds its own context and compute buffer; call `dispose()` (or reuse it) — nothing is freed by GC.
  */
-export class Graph {
+export class Graph extends NativeResource {
   readonly mode: GraphMode;
   readonly nodeCount: number;
   /** Bytes of the compute buffer (activations, gradients). */
@@ -167,10 +105,10 @@ export class Graph {
   /** Inputs the graph reads directly (an i32 target consumed only by crossEntropy's derived inputs is not). */
   private readonly inGraph = new Set<string>();
   private ran = false;
-  private disposed = false;
 
   /** @internal use engine-level `compile()` */
   constructor(engine: Engine, options: CompileOptions) {
+    super();
     engine.assertAlive();
     options.params.assertReady();
     const { mode } = options;
@@ -475,9 +413,7 @@ export class Graph {
     this.accumulator?.assertAlive();
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected free(): void {
     const B = this.engine.ggml.base;
     if (this.ownsAllocator) this.allocator.dispose();
     else if (this.allocator.current === this) this.allocator.current = null;
@@ -485,99 +421,7 @@ export class Graph {
   }
 }
 
-const MAX_TRANSPOSE_COPY = 4_000_000;
-/** Measured: GRU4Rec's per-time-step gates, 53 ms per step with OUT_PROD, 65 ms rewritten. */
-const MIN_REWRITE_MACS = 8_000_000;
-/**
- * A rewrite pays a copy (~6-11 ns per element) to save ~0.05-0.08 ns per multiply-add (OUT_PROD at ~8-13 GMAC/s vs
- * MUL_MAT at ~30, bench/engine/llm-step-profile.ts): below ~100 multiply-adds per copied element it cannot win.
- */
-const MIN_MACS_PER_COPY = 100;
-
-/**
- * ggml's autodiff differentiates MUL_MAT with OUT_PROD (both operands' gradients), whose CPU kernel is a rank-1-update
- * loop several times slower than the tiled sgemm behind MUL_MAT (src/engine/README.md "Where a training step's time
- * goes"). An OUT_PROD node is therefore turned, in place, into the same product as a MUL_MAT:
- *   out_prod(a, b)[i, j] = Σ_k a[i, k]·b[j, k] = mul_mat(cont(aᵀ), cont(bᵀ))   (ggml order, broadcast over dims 2-3 alike)
- * The node keeps its tensor (shape, buffer, and every consumer's pointer to it, gradient slots included); only its op
- * and sources change. The graph is then re-expanded in the original order so the new transposes precede their node.
- * A transpose that is already contiguous (the transposed-gradient operand) costs no copy; any other is a ggml CONT,
- * whose strided copy runs at ~11 ns/element here, so a node whose operands would need more than MAX_TRANSPOSE_COPY
- * elements copied keeps its OUT_PROD (the output head's dE: copying the [rows × items] gradient costs more than the
- * OUT_PROD it replaces), and so do a product under MIN_REWRITE_MACS multiply-adds and one with fewer than
- * MIN_MACS_PER_COPY multiply-adds per copied element (attention's dK and dV, whose inner dimension is the head size:
- * a LoRA step of the SmolLM2-135M shape at 1,536 tokens, attention in blocks of 256, took 26.5 s CPU rewritten and
- * 24.7 s kept; SASRec's step 2.32 -> 2.28 s on ML-1M and 268-282 -> 262-264 ms at batch 16 on ml-latest-small; LRURec's
- * unchanged; bench/engine/llm-step-profile.ts and step-profile.ts, 1 thread, CPU time). Measured
- * (bench/engine/step-time.ts, ML-1M step, 1 thread, same losses): SASRec 4.46 s -> 3.72 s; LRURec unchanged
- * (4.85 s vs 4.91 s); rewriting every node instead made LRURec 57% slower.
- * RECLM_ENGINE_OUT_PROD=native keeps every OUT_PROD (for measuring the difference).
- */
-function outProductsAsMatmuls(ggml: Ggml, ctx: Ptr, gf: Ptr, maxNodes: number): Ptr {
-  const B = ggml.base;
-  const n = Number(B.ggml_graph_n_nodes(gf));
-  const nodes: Ptr[] = [];
-  const outProds: Ptr[] = [];
-  for (let i = 0; i < n; i++) {
-    const node = B.ggml_graph_node(gf, i);
-    nodes.push(node);
-    if (String(B.ggml_op_desc(node)) === "OUT_PROD") outProds.push(node);
-  }
-  if (outProds.length === 0) return gf;
-  const mulMat = mulMatOpCode(ggml);
-  // MUL_MAT asserts nb[0] == sizeof(float) on its operands even where ne[0] == 1, which isContiguousNative ignores.
-  const usableAsIs = (v: Ptr): boolean => isContiguousNative(v) && tensorLayout(v).nb[0] === 4;
-  const numel = (ne: readonly number[]): number => ne.reduce((x, y) => x * y, 1);
-  // Each rewrite adds at most 4 nodes (2 transposes, 2 copies).
-  if (n + 4 * outProds.length >= maxNodes) {
-    throw new ReclmError("RECLM_ERR_ENGINE", `graph has ${n} nodes + ${4 * outProds.length} for its matmul gradients, over maxNodes ${maxNodes}; raise it`);
-  }
-  for (const node of outProds) {
-    const a = tensorSrc(node, 0);
-    const b = tensorSrc(node, 1);
-    if (!a || !b) throw new ReclmError("RECLM_ERR_ENGINE", "OUT_PROD node without two sources");
-    const [la, lb, ln] = [tensorLayout(a), tensorLayout(b), tensorLayout(node)];
-    if (la.type !== GGML_TYPE.F32 || lb.type !== GGML_TYPE.F32 || ln.type !== GGML_TYPE.F32) continue;
-    // Small products (GRU4Rec's per-time-step gates) run faster through OUT_PROD than through three nodes.
-    const macs = numel(ln.ne) * la.ne[1];
-    if (macs < MIN_REWRITE_MACS) continue;
-    const ta = B.ggml_transpose(ctx, a);
-    const tb = B.ggml_transpose(ctx, b);
-    const copies = (usableAsIs(ta) ? 0 : numel(la.ne)) + (usableAsIs(tb) ? 0 : numel(lb.ne));
-    if (copies > MAX_TRANSPOSE_COPY || copies * MIN_MACS_PER_COPY > macs) continue;
-    setTensorOp(node, mulMat, usableAsIs(ta) ? ta : B.ggml_cont(ctx, ta), usableAsIs(tb) ? tb : B.ggml_cont(ctx, tb));
-  }
-  const out = B.ggml_new_graph_custom(ctx, maxNodes, false);
-  for (const node of nodes) B.ggml_build_forward_expand(out, node);
-  return out;
-}
-
 /** Builds a graph once for one set of input shapes. See `CompileOptions`. */
 export function compile(engine: Engine, options: CompileOptions): Graph {
   return new Graph(engine, options);
-}
-
-/**
- * Fills `out` with an inverted-dropout mask: element i is 0 when the i-th draw u of `rng` is < p, else 1/(1-p).
- * Exactly the stream and masks of `rng.next() >= p ? keep : 0` per element (xoshiro128** inlined on a copy of the
- * state, u·2³² compared as an integer: both exact in doubles), about 10x faster; `rng` ends in the same state.
- */
-export function fillDropoutMask(rng: Rng, out: Float32Array, p: number): void {
-  let [s0, s1, s2, s3] = rng.getState();
-  const keep = 1 / (1 - p);
-  const threshold = p * 4294967296;
-  const n = out.length;
-  for (let i = 0; i < n; i++) {
-    const x = Math.imul(s1, 5);
-    const r = Math.imul((x << 7) | (x >>> 25), 9) >>> 0;
-    const t = s1 << 9;
-    s2 ^= s0;
-    s3 ^= s1;
-    s1 ^= s2;
-    s0 ^= s3;
-    s2 ^= t;
-    s3 = (s3 << 11) | (s3 >>> 21);
-    out[i] = r >= threshold ? keep : 0;
-  }
-  rng.setState([s0 >>> 0, s1 >>> 0, s2 >>> 0, s3 >>> 0]);
 }

@@ -3,6 +3,7 @@ import type { Engine } from "./engine.ts";
 import { GGML_TYPE, type Ptr } from "./ffi/ggml.ts";
 import type { Param, ParamStore } from "./params.ts";
 import { toNe } from "./tensor.ts";
+import { NativeResource } from "./native-resource.ts";
 
 export interface AdamWOptions {
   /** Learning rate; change `opt.lr` between steps (schedules) without rebuilding any graph. */
@@ -18,40 +19,10 @@ export interface AdamWOptions {
 }
 
 /**
- * `copies` F32 tensors shaped like each trainable parameter of `store`, in one backend buffer (optimizer moments,
- * gradient accumulators), and the function that frees them (the owner's dispose).
- */
-function allocPerTrainable(store: ParamStore, copies: number, what: string): { tensors: Map<Param, Ptr[]>; free: () => void } {
-  const B = store.engine.ggml.base;
-  const trainable = store.list().filter((p) => p.trainable);
-  if (trainable.length === 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${what}: no trainable parameters`);
-  const ctx = B.ggml_init({ mem_size: Number(B.ggml_tensor_overhead()) * (copies * trainable.length + 4), mem_buffer: null, no_alloc: true });
-  if (!ctx) throw new ReclmError("RECLM_ERR_ENGINE", `${what}: ggml_init failed (out of memory?)`);
-  const tensors = new Map<Param, Ptr[]>();
-  for (const p of trainable) {
-    const ne = toNe(p.shape);
-    tensors.set(p, Array.from({ length: copies }, () => B.ggml_new_tensor_4d(ctx, GGML_TYPE.F32, ne[0], ne[1], ne[2], ne[3])));
-  }
-  const buffer = B.ggml_backend_alloc_ctx_tensors(ctx, store.engine.backend);
-  if (!buffer) {
-    // The caller's dispose() is never reached for an object whose constructor threw.
-    B.ggml_free(ctx);
-    throw new ReclmError("RECLM_ERR_ENGINE", `could not allocate ${what}`);
-  }
-  return {
-    tensors,
-    free: () => {
-      B.ggml_backend_buffer_free(buffer);
-      B.ggml_free(ctx);
-    },
-  };
-}
-
-/**
  * AdamW state (m, v per trainable parameter, step count) for one ParamStore. The update itself is ggml's
  * OPT_STEP_ADAMW node inside each train graph, so several train graphs (batch shapes) share this state.
  */
-export class AdamW {
+export class AdamW extends NativeResource {
   readonly store: ParamStore;
   lr: number;
   readonly beta1: number;
@@ -63,10 +34,11 @@ export class AdamW {
   step = 0;
   /** @internal */ readonly moments = new Map<Param, { m: Ptr; v: Ptr }>();
   private readonly engine: Engine;
-  private readonly free: () => void;
-  private disposed = false;
+  private readonly ctx: Ptr;
+  private readonly buffer: Ptr;
 
   constructor(store: ParamStore, options: AdamWOptions) {
+    super();
     store.assertReady();
     this.store = store;
     this.engine = store.engine;
@@ -79,9 +51,23 @@ export class AdamW {
     for (const [k, v] of Object.entries({ lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay })) {
       if (!Number.isFinite(v) || v < 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `AdamW ${k} must be a finite number >= 0, got ${v}`, { field: k });
     }
-    const state = allocPerTrainable(store, 2, "AdamW state");
-    this.free = state.free;
-    for (const [p, [m, v]] of state.tensors) this.moments.set(p, { m, v });
+    const B = this.engine.ggml.base;
+    const trainable = store.list().filter((p) => p.trainable);
+    if (trainable.length === 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "AdamW: no trainable parameters");
+    this.ctx = B.ggml_init({ mem_size: Number(B.ggml_tensor_overhead()) * (2 * trainable.length + 4), mem_buffer: null, no_alloc: true });
+    if (!this.ctx) throw new ReclmError("RECLM_ERR_ENGINE", "AdamW: ggml_init failed (out of memory?)");
+    for (const p of trainable) {
+      const ne = toNe(p.shape);
+      const m = B.ggml_new_tensor_4d(this.ctx, GGML_TYPE.F32, ne[0], ne[1], ne[2], ne[3]);
+      const v = B.ggml_new_tensor_4d(this.ctx, GGML_TYPE.F32, ne[0], ne[1], ne[2], ne[3]);
+      this.moments.set(p, { m, v });
+    }
+    this.buffer = B.ggml_backend_alloc_ctx_tensors(this.ctx, this.engine.backend);
+    if (!this.buffer) {
+      // dispose() is never reached for an object whose constructor threw.
+      B.ggml_free(this.ctx);
+      throw new ReclmError("RECLM_ERR_ENGINE", "could not allocate AdamW state");
+    }
     this.reset();
   }
 
@@ -132,10 +118,10 @@ export class AdamW {
     this.store.assertReady();
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.free();
+  protected free(): void {
+    const B = this.engine.ggml.base;
+    B.ggml_backend_buffer_free(this.buffer);
+    B.ggml_free(this.ctx);
   }
 }
 
@@ -165,22 +151,34 @@ export function lrAt(s: LrSchedule, step: number): number {
  * make one optimizer step on the sum of their gradients: give each micro-batch's loss the weights of the whole batch
  * (e.g. crossEntropy `weights` of 1/labelled tokens of all k micro-batches) and the step equals one big batch's.
  */
-export class GradAccumulator {
+export class GradAccumulator extends NativeResource {
   readonly store: ParamStore;
   /** @internal */ readonly buffers = new Map<Param, Ptr>();
   /** Micro-batches added since the last optimizer step. */
   pending = 0;
   private readonly engine: Engine;
-  private readonly free: () => void;
-  private disposed = false;
+  private readonly ctx: Ptr;
+  private readonly buffer: Ptr;
 
   constructor(store: ParamStore) {
+    super();
     store.assertReady();
     this.store = store;
     this.engine = store.engine;
-    const state = allocPerTrainable(store, 1, "gradient accumulation buffers");
-    this.free = state.free;
-    for (const [p, [g]] of state.tensors) this.buffers.set(p, g);
+    const B = this.engine.ggml.base;
+    const trainable = store.list().filter((p) => p.trainable);
+    if (trainable.length === 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "GradAccumulator: no trainable parameters");
+    this.ctx = B.ggml_init({ mem_size: Number(B.ggml_tensor_overhead()) * (trainable.length + 4), mem_buffer: null, no_alloc: true });
+    if (!this.ctx) throw new ReclmError("RECLM_ERR_ENGINE", "GradAccumulator: ggml_init failed (out of memory?)");
+    for (const p of trainable) {
+      const ne = toNe(p.shape);
+      this.buffers.set(p, B.ggml_new_tensor_4d(this.ctx, GGML_TYPE.F32, ne[0], ne[1], ne[2], ne[3]));
+    }
+    this.buffer = B.ggml_backend_alloc_ctx_tensors(this.ctx, this.engine.backend);
+    if (!this.buffer) {
+      B.ggml_free(this.ctx);
+      throw new ReclmError("RECLM_ERR_ENGINE", "could not allocate gradient accumulation buffers");
+    }
     this.zero();
   }
 
@@ -208,13 +206,9 @@ export class GradAccumulator {
     this.store.assertReady();
   }
 
-  get isDisposed(): boolean {
-    return this.disposed;
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.free();
+  protected free(): void {
+    const B = this.engine.ggml.base;
+    B.ggml_backend_buffer_free(this.buffer);
+    B.ggml_free(this.ctx);
   }
 }

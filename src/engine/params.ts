@@ -4,6 +4,7 @@ import type { Engine } from "./engine.ts";
 import { GGML_TYPE, type Ptr } from "./ffi/ggml.ts";
 import { PACKED_TYPE_ID, dequantize, ggmlTypeBytes } from "./quant.ts";
 import { checkShape, numel, Tensor, toNe, type PackedType, type Shape } from "./tensor.ts";
+import { NativeResource } from "./native-resource.ts";
 
 /** How a parameter is filled by `ParamStore.initialize`. */
 export type Init =
@@ -55,15 +56,15 @@ export class Param extends Tensor {
  * Named f32 parameters in one backend buffer. Declare all with `add`, then `initialize(rng)` once
  * (allocates and fills them in declaration order, so the same seed gives the same weights).
  */
-export class ParamStore {
+export class ParamStore extends NativeResource {
   readonly engine: Engine;
   private readonly ctx: Ptr;
   private buffer: Ptr | null = null;
   private readonly params: Param[] = [];
   private readonly byName = new Map<string, Param>();
-  private disposed = false;
 
   constructor(engine: Engine, options: { maxParams?: number } = {}) {
+    super();
     engine.assertAlive();
     this.engine = engine;
     const max = options.maxParams ?? 4096;
@@ -190,9 +191,7 @@ export class ParamStore {
     this.engine.assertAlive();
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected free(): void {
     const B = this.engine.ggml.base;
     if (this.buffer) B.ggml_backend_buffer_free(this.buffer);
     B.ggml_free(this.ctx);

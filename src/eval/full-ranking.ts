@@ -231,6 +231,34 @@ export async function retrieveTopK(
   return out;
 }
 
+/** One user's line of `reclm retrieve --out x.jsonl`: what a ranker reads back. */
+export interface RetrievalRecord {
+  /** The dataset's own user id. */
+  user: string;
+  historyLength: number;
+  /** reclm's dense item ids for this dataset + protocol (1..N), best first. */
+  candidates: number[];
+  /** The same candidates as the dataset's own item ids (the user's ids, for custom data). */
+  candidateIds: string[];
+  scores: number[];
+  /** The held-out item (dense id). */
+  positive: number;
+  hit: boolean;
+}
+
+/** A retrieval as one JSON-able record per user. */
+export function retrievalRecords(ds: SequenceDataset, r: Retrieval): RetrievalRecord[] {
+  return Array.from(r.users, (u, i) => ({
+    user: ds.users[u],
+    historyLength: r.historyLengths[i],
+    candidates: Array.from(r.candidates[i]),
+    candidateIds: Array.from(r.candidates[i], (id) => ds.catalog.items[id].rawId),
+    scores: Array.from(r.scores[i]),
+    positive: r.positives[i],
+    hit: r.hits[i] === 1,
+  }));
+}
+
 /**
  * retrieveTopK through the model's approximate index (`topK`): no score per catalogue item is computed, so the
  * positive's rank is known only inside the k candidates; outside it is given as k + 1 (Recall@k' and NDCG@k' for

@@ -99,6 +99,11 @@ export class Embedder {
     }
   }
 
+  /** Lets `await using` dispose it at the end of a scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+
   /** The tokens a text is embedded as: BOS / EOS where the model's tokenizer adds them, as llama.cpp's embedding does. */
   private tokens(text: string, field: string): number[] {
     if (typeof text !== "string") throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${field} is not a string`, { field });

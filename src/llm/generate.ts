@@ -212,6 +212,11 @@ export class TextGenerator {
     await this.pool.dispose();
   }
 
+  /** Lets `await using` dispose it at the end of a scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+
   private resolve(prompt: readonly number[], options: GenerateOptions): ResolvedOptions {
     const beamWidth = options.beamWidth ?? 1;
     if (!Number.isInteger(beamWidth) || beamWidth < 1 || beamWidth > this.maxBeamWidth) {

@@ -150,6 +150,11 @@ export class NextTokenScorer {
     await this.pool.dispose();
   }
 
+  /** Lets `await using` dispose it at the end of a scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+
   /** Queues one request per item (waiting for room), reports progress as they finish, returns the results in order. */
   private async each<I, T>(
     items: readonly I[],

@@ -173,6 +173,11 @@ export class SequencePool {
     await this.queue.close();
     if (!this.context.disposed) await this.context.dispose();
   }
+
+  /** Lets `await using` dispose it at the end of a scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
 }
 
 /** log P(token) from a full next-token distribution; a token the distribution lacks is not in the vocabulary. */

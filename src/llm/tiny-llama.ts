@@ -29,6 +29,12 @@ export interface TinyLlamaOptions {
   tiedOutput?: boolean;
   /** Standard deviation of the random weights and biases (norm weights are 1 + noise). */
   std?: number;
+  /**
+   * Standard deviation of output.weight alone (default std). A large one peaks the next-token distributions while
+   * attention stays smooth: large weights everywhere make attention near-argmax, where rounding noise of one batch
+   * shape against another flips which key a query reads.
+   */
+  outputStd?: number;
   /** Stored type of the matrices (norms, biases stay F32): "f32" (default), "f16", or a quantized one (rows of dim values). */
   weightType?: WeightTypeChoice;
   /** "spm" (default) or "bpe". */
@@ -102,7 +108,8 @@ export function writeTinyLlamaGguf(path: string, options: TinyLlamaOptions = {})
     const norm = name.endsWith("norm.weight");
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = (norm ? 1 : 0) + rng.normal() * (norm ? 0.1 : std);
+    const sd = norm ? 0.1 : name === "output.weight" ? (options.outputStd ?? std) : std;
+    for (let i = 0; i < n; i++) data[i] = (norm ? 1 : 0) + rng.normal() * sd;
     tensors.set(name, data);
   }
   writeLlamaFamilyGguf(path, config, tensors, vocab.metadata, options.weightType ?? "f32", { name: `reclm tiny random ${architecture}`, contextLength: options.contextLength ?? 512 });

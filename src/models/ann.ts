@@ -16,6 +16,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Index, MetricKind, ScalarKind } from "usearch";
 import type { SequentialRecommender } from "../contracts.ts";
+import { NativeResource } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import { sha256File, writeFileAtomicWith, writeJsonAtomic } from "../io.ts";
 import { MODEL_FILE, type NeuralRecommender } from "./neural/recommender.ts";
@@ -176,9 +177,10 @@ export function buildRunIndex(model: NeuralRecommender, dir: string, settings: P
 
 /**
  * A trained retriever whose top-k comes from its item index; scoreAll (evaluation) stays exact. Histories are cut to
- * the model's input window by queryVectors, as scoreAll cuts them.
+ * the model's input window by queryVectors, as scoreAll cuts them. It owns the model: disposing it frees the model's
+ * native memory (the usearch index is freed by its own finalizer).
  */
-export class AnnRecommender implements SequentialRecommender {
+export class AnnRecommender extends NativeResource implements SequentialRecommender {
   readonly name: string;
   readonly nItems: number;
   readonly maskWindow?: number;
@@ -188,6 +190,7 @@ export class AnnRecommender implements SequentialRecommender {
     readonly model: NeuralRecommender,
     readonly index: ItemIndex,
   ) {
+    super();
     if (index.size !== model.nItems) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `the index holds ${index.size} items, the model ${model.nItems}`, { field: "nItems" });
     this.name = model.name;
     this.nItems = model.nItems;
@@ -204,7 +207,7 @@ export class AnnRecommender implements SequentialRecommender {
     return this.index.search(vectors, k, exclude);
   }
 
-  dispose(): void {
+  protected free(): void {
     this.model.dispose();
   }
 }

@@ -24,10 +24,11 @@
  */
 import type { Builder, Init, Param, Tensor } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
-import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import type { BaseModelConfig, NeuralModelDefinition } from "./neural/contract.ts";
 import { headScores } from "./neural/head.ts";
 import { FIELD } from "./neural/config.ts";
 import { EMBEDDING_INITS, embeddingInit, TRUNC, type EmbeddingInit } from "./neural/inits.ts";
+import { declareLayerNorm, declareLinear, type WeightBias } from "./neural/layers.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER, LRUREC_VALIDATION } from "./neural/presets.ts";
 
 export interface BERT4RecConfig extends BaseModelConfig {
@@ -69,35 +70,29 @@ const DEFAULTS: BERT4RecConfig = {
 /** §0 decay groups: names with "bias" or "layer_norm" get no weight decay. */
 const decayOf = (name: string) => !name.includes("bias") && !name.includes("layer_norm");
 
-interface Linear {
-  w: Param;
-  b: Param;
-}
-
 interface Block {
-  q: Linear;
-  k: Linear;
-  v: Linear;
-  o: Linear;
-  ln1: Linear;
-  ffn1: Linear;
-  ffn2: Linear;
-  ln2: Linear;
+  q: WeightBias;
+  k: WeightBias;
+  v: WeightBias;
+  o: WeightBias;
+  ln1: WeightBias;
+  ffn1: WeightBias;
+  ffn2: WeightBias;
+  ln2: WeightBias;
 }
 
-interface BERT4RecParams extends ModelParams {
+export interface BERT4RecParams {
   token: Param;
   position: Param;
-  embLn: Record<string, Param>;
-  /** Block i's parameters live under key `block${i}`. */
-  [block: `block${number}`]: Record<string, Param>;
-  head: Record<string, Param>;
+  embLn: WeightBias;
+  blocks: Block[];
+  head: WeightBias;
   outBias: Param;
 }
 
 const ML_100K: Partial<BERT4RecConfig> = { maxLen: 200, batchSize: 16, evalBatchSize: 16, dropout: 0.2, attnDropout: 0.2, maskProb: 0.2, maxPredictions: 40 };
 
-export const BERT4Rec: NeuralModelDefinition<BERT4RecConfig> = {
+export const BERT4Rec: NeuralModelDefinition<BERT4RecConfig, BERT4RecParams> = {
   name: "bert4rec",
   reference:
     "BERT4Rec (Sun et al., arXiv 1904.06690) as in the LlamaRec authors' XAttack code (docs/model-recipes.md §3): 2 post-LN " +
@@ -128,8 +123,8 @@ export const BERT4Rec: NeuralModelDefinition<BERT4RecConfig> = {
       throw new ReclmError("RECLM_ERR_BAD_CONFIG", `bert4rec: hidden ${D} must be a multiple of heads ${config.heads}`, { field: "heads" });
     }
     const add = (name: string, shape: number[], init: Init) => store.add(name, shape, { init, decay: decayOf(name) });
-    const linear = (name: string, out: number, inp: number): Linear => ({ w: add(`${name}.weight`, [out, inp], TRUNC), b: add(`${name}.bias`, [out], TRUNC) });
-    const layerNorm = (name: string): Linear => ({ w: add(`${name}.weight`, [D], { kind: "ones" }), b: add(`${name}.bias`, [D], { kind: "zeros" }) });
+    const linear = (name: string, out: number, inp: number) => declareLinear(store, name, out, inp);
+    const layerNorm = (name: string) => declareLayerNorm(store, name, D);
     const blocks: Block[] = [];
     for (let i = 0; i < config.blocks; i++) {
       const n = `blocks.${i}`;
@@ -146,46 +141,41 @@ export const BERT4Rec: NeuralModelDefinition<BERT4RecConfig> = {
     }
     const head = linear("head.linear", D, D);
     const embInit = embeddingInit(config.embeddingInit);
-    const params: BERT4RecParams = {
+    return {
       token: add("token.weight", [V, D], embInit),
       position: add("position.weight", [config.maxLen + 1, D], embInit),
-      embLn: { ...layerNorm("embedding.layer_norm") },
-      head: { ...head },
+      embLn: layerNorm("embedding.layer_norm"),
+      blocks,
+      head,
       outBias: add("head.bias", [V], TRUNC),
     };
-    blocks.forEach((blk, i) => (params[`block${i}`] = flattenBlock(blk)));
-    return params;
   },
 
-  afterInit(store, params) {
+  afterInit(store, p) {
     // nn.Embedding(padding_idx=0) starts the padding row at zero.
-    const token = (params as BERT4RecParams).token;
+    const token = p.token;
     const data = store.read(token);
     data.fill(0, 0, token.shape[1]);
     store.write(token, data);
   },
 
-  encode(b: Builder, params, x: SequenceInputs, _ctx: ModelContext, config) {
-    const p = params as BERT4RecParams;
+  encode(b, p, x, _ctx, config) {
     const [B, L] = x.ids.shape;
-    const D = config.hidden;
     const emb = b.add(b.embedding(p.token, x.ids), b.embedding(p.position, x.positions)); // [B, L, D]
-    let h = b.dropout(b.layerNorm(emb, p.embLn.w, p.embLn.b, 1e-6), config.dropout); // [B, L, D]
+    let h = b.dropout(b.layerNorm(emb, p.embLn.weight, p.embLn.bias, 1e-6), config.dropout); // [B, L, D]
     const keyMask = b.reshape(b.scale(b.addScalar(x.mask, -1), 1e9), [B, 1, 1, L]); // [B, 1, 1, L]: −1e9 at padding keys
     const attnMask = b.add(b.constant(0, [B, 1, L, L]), keyMask); // [B, 1, L, L]
-    for (let i = 0; i < config.blocks; i++) {
-      const blk = unflattenBlock(p[`block${i}`]);
+    for (const blk of p.blocks) {
       const a = b.dropout(attention(b, blk, h, attnMask, config), config.dropout); // [B, L, D]
-      h = b.layerNorm(b.add(h, a), blk.ln1.w, blk.ln1.b, 1e-6); // [B, L, D]
-      const f = b.linear(b.gelu(b.linear(h, blk.ffn1.w, blk.ffn1.b)), blk.ffn2.w, blk.ffn2.b); // [B, L, D]
-      h = b.layerNorm(b.add(h, b.dropout(f, config.dropout)), blk.ln2.w, blk.ln2.b, 1e-6); // [B, L, D]
+      h = b.layerNorm(b.add(h, a), blk.ln1.weight, blk.ln1.bias, 1e-6); // [B, L, D]
+      const f = b.linear(b.gelu(b.linear(h, blk.ffn1.weight, blk.ffn1.bias)), blk.ffn2.weight, blk.ffn2.bias); // [B, L, D]
+      h = b.layerNorm(b.add(h, b.dropout(f, config.dropout)), blk.ln2.weight, blk.ln2.bias, 1e-6); // [B, L, D]
     }
     return h; // [B, L, D]
   },
 
-  scores(b, params, h, ctx) {
-    const p = params as BERT4RecParams;
-    const t = b.gelu(b.linear(h, p.head.w, p.head.b)); // [R, D]
+  scores(b, p, h, ctx) {
+    const t = b.gelu(b.linear(h, p.head.weight, p.head.bias)); // [R, D]
     return headScores(b, ctx, t, p.token, p.outBias); // [R, N+2]
   },
 };
@@ -195,29 +185,12 @@ function attention(b: Builder, blk: Block, x: Tensor, attnMask: Tensor, config: 
   const [B, L, D] = x.shape;
   const H = config.heads;
   const dh = D / H;
-  const heads = (l: Linear) => b.cont(b.permute(b.reshape(b.linear(x, l.w, l.b), [B, L, H, dh]), [0, 2, 1, 3])); // [B, H, L, dh]
+  const heads = (l: WeightBias) => b.cont(b.permute(b.reshape(b.linear(x, l.weight, l.bias), [B, L, H, dh]), [0, 2, 1, 3])); // [B, H, L, dh]
   const q = heads(blk.q);
   const k = heads(blk.k);
   const v = heads(blk.v);
   const probs = b.softmax(b.matmulNT(q, k), { scale: 1 / Math.sqrt(dh), mask: attnMask }); // [B, H, L, L]
   const ctx = b.matmul(b.dropout(probs, config.attnDropout), v); // [B, H, L, dh]
   const merged = b.reshape(b.cont(b.permute(ctx, [0, 2, 1, 3])), [B, L, D]); // [B, L, D]
-  return b.linear(merged, blk.o.w, blk.o.b); // [B, L, D]
-}
-
-const BLOCK_KEYS = ["q", "k", "v", "o", "ln1", "ffn1", "ffn2", "ln2"] as const;
-
-/** ModelParams holds Param records, so a block's linears are stored flat ("q.w", "q.b", ...). */
-function flattenBlock(blk: Block): Record<string, Param> {
-  const out: Record<string, Param> = {};
-  for (const k of BLOCK_KEYS) {
-    out[`${k}.w`] = blk[k].w;
-    out[`${k}.b`] = blk[k].b;
-  }
-  return out;
-}
-
-function unflattenBlock(flat: Record<string, Param>): Block {
-  const get = (k: (typeof BLOCK_KEYS)[number]): Linear => ({ w: flat[`${k}.w`], b: flat[`${k}.b`] });
-  return { q: get("q"), k: get("k"), v: get("v"), o: get("o"), ln1: get("ln1"), ffn1: get("ffn1"), ffn2: get("ffn2"), ln2: get("ln2") };
+  return b.linear(merged, blk.o.weight, blk.o.bias); // [B, L, D]
 }

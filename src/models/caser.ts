@@ -18,10 +18,10 @@
  * - Optimiser: the shared trainer's AdamW (decoupled decay 1e-6, no decay on biases) + global clip 5.0
  *   (LLaRA: Adam with coupled L2 1e-6 on everything, no clipping).
  */
-import type { Builder, Param, Tensor } from "../engine/index.ts";
+import type { Param, Tensor } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
 import { torchLinearInit } from "./gru4rec.ts";
-import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import type { BaseModelConfig, NeuralModelDefinition } from "./neural/contract.ts";
 import { headScores } from "./neural/head.ts";
 import { FIELD } from "./neural/config.ts";
 import { LLARA_TRAINER } from "./neural/presets.ts";
@@ -46,7 +46,7 @@ const DEFAULTS: CaserConfig = {
   seed: 0,
 };
 
-interface CaserParams extends ModelParams {
+export interface CaserParams {
   itemEmb: Param;
   horizontal: Param[];
   horizontalBias: Param[];
@@ -60,7 +60,7 @@ interface CaserParams extends ModelParams {
 const xavierNormal = (fanIn: number, fanOut: number) => ({ kind: "normal", std: Math.sqrt(2 / (fanIn + fanOut)) }) as const;
 const BIAS = { kind: "constant", value: 0.1 } as const;
 
-export const Caser: NeuralModelDefinition<CaserConfig> = {
+export const Caser: NeuralModelDefinition<CaserConfig, CaserParams> = {
   name: "caser",
   reference:
     "Caser (Tang & Wang, arXiv 1809.07426) as LLaRA's rec model (docs/model-recipes.md §6): horizontal h∈{2,3,4}×16 + vertical " +
@@ -93,11 +93,10 @@ export const Caser: NeuralModelDefinition<CaserConfig> = {
       verticalBias: store.add("vertical_cnn.bias", [1], { init: BIAS, decay: false }),
       outW: store.add("output.weight", [V, nFeatures], { init: torchLinearInit(nFeatures), decay: true }),
       outB: store.add("output.bias", [V], { init: torchLinearInit(nFeatures), decay: false }),
-    } satisfies CaserParams;
+    };
   },
 
-  encode(b: Builder, params, x: SequenceInputs, _ctx: ModelContext, config) {
-    const p = params as CaserParams;
+  encode(b, p, x, _ctx, config) {
     const [B, L] = x.ids.shape;
     const D = config.hidden;
     const e = b.mul(b.embedding(p.itemEmb, x.ids), b.reshape(x.mask, [B, L, 1])); // [B, L, D], padding rows 0
@@ -110,8 +109,7 @@ export const Caser: NeuralModelDefinition<CaserConfig> = {
     return b.dropout(b.concat([...pooled, vertical], 1), config.dropout); // [B, F·|heights| + D]
   },
 
-  scores(b, params, h, ctx) {
-    const p = params as CaserParams;
+  scores(b, p, h, ctx) {
     return headScores(b, ctx, h, p.outW, p.outB); // [R, N+1]
   },
 };

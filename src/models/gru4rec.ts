@@ -21,7 +21,7 @@
  */
 import type { Builder, Init, Param, ParamStore, Tensor } from "../engine/index.ts";
 import { ReclmError } from "../errors.ts";
-import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import type { BaseModelConfig, NeuralModelDefinition } from "./neural/contract.ts";
 import { headScores } from "./neural/head.ts";
 import { LLARA_TRAINER } from "./neural/presets.ts";
 
@@ -126,14 +126,14 @@ export function torchLinearInit(fanIn: number): Init {
   return { kind: "uniform", low: -a, high: a };
 }
 
-interface GRU4RecParams extends ModelParams {
+export interface GRU4RecParams {
   itemEmb: Param;
-  gru: Record<string, Param>;
+  gru: GruParams;
   outW: Param;
   outB: Param;
 }
 
-export const GRU4Rec: NeuralModelDefinition<GRU4RecConfig> = {
+export const GRU4Rec: NeuralModelDefinition<GRU4RecConfig, GRU4RecParams> = {
   name: "gru4rec",
   reference:
     "GRU4Rec (Hidasi et al., arXiv 1511.06939) as LLaRA's rec model (docs/model-recipes.md §5): emb N(0,0.01²) → GRU(D) → " +
@@ -158,17 +158,15 @@ export const GRU4Rec: NeuralModelDefinition<GRU4RecConfig> = {
     const g = declareGru(store, "gru", D, D, torchLinearInit(D), () => true);
     const outW = store.add("output.weight", [V, D], { init: torchLinearInit(D), decay: true });
     const outB = store.add("output.bias", [V], { init: torchLinearInit(D), decay: true });
-    return { itemEmb, gru: { ...g }, outW, outB } satisfies GRU4RecParams;
+    return { itemEmb, gru: g, outW, outB };
   },
 
-  encode(b, params, x: SequenceInputs, _ctx: ModelContext) {
-    const p = params as GRU4RecParams;
+  encode(b, p, x) {
     const e = b.embedding(p.itemEmb, x.ids); // [B, L, D]
-    return gru(b, p.gru as unknown as GruParams, e, x.mask).last; // [B, D]
+    return gru(b, p.gru, e, x.mask).last; // [B, D]
   },
 
-  scores(b, params, h, ctx) {
-    const p = params as GRU4RecParams;
+  scores(b, p, h, ctx) {
     return headScores(b, ctx, h, p.outW, p.outB); // [R, N+1]
   },
 };

@@ -39,11 +39,12 @@
  */
 import { ReclmError } from "../errors.ts";
 import type { Rng } from "../rng.ts";
-import type { Builder, Param, ParamStore, Tensor } from "../engine/index.ts";
-import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import type { Builder, Param, Tensor } from "../engine/index.ts";
+import type { BaseModelConfig, NeuralModelDefinition } from "./neural/contract.ts";
 import { headScores } from "./neural/head.ts";
 import { FIELD } from "./neural/config.ts";
 import { TRUNC } from "./neural/inits.ts";
+import { declareLayerNorm, declareLinear, type WeightBias } from "./neural/layers.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER, LRUREC_VALIDATION } from "./neural/presets.ts";
 
 export interface LRURecConfig extends BaseModelConfig {
@@ -91,34 +92,24 @@ export const LRUREC_PRESETS: Readonly<Record<string, Partial<LRURecConfig>>> = {
   embedded: EMBEDDED_PRESET,
 };
 
-interface LayerNormParams {
-  weight: Param;
-  bias: Param;
-}
-
 interface BlockParams {
   /** [3, S]: rows ν_log, θ_log, γ_log. */
   paramsLog: Param;
-  /** [C, D]: rows 0..S−1 = Re(W_in), S..2S−1 = Im(W_in). */
-  inW: Param;
-  /** [C]: [Re(b_in) | Im(b_in)]. */
-  inB: Param;
-  /** [D, C]: [Re(W_out) | −Im(W_out)]. */
-  outW: Param;
-  /** [D]: Re(b_out). */
-  outB: Param;
-  lruNorm: LayerNormParams;
-  w1: Param;
-  b1: Param;
-  w2: Param;
-  b2: Param;
-  ffnNorm: LayerNormParams;
+  /** weight [C, D]: rows 0..S−1 = Re(W_in), S..2S−1 = Im(W_in); bias [C]: [Re(b_in) | Im(b_in)]. */
+  inProj: WeightBias;
+  /** weight [D, C]: [Re(W_out) | −Im(W_out)]; bias [D]: Re(b_out). */
+  outProj: WeightBias;
+  lruNorm: WeightBias;
+  /** PFFN D → 4D → D. */
+  ffn1: WeightBias;
+  ffn2: WeightBias;
+  ffnNorm: WeightBias;
 }
 
-interface LRURecParams {
+export interface LRURecParams {
   /** [V, D], tied to the output. */
   itemEmb: Param;
-  embNorm: LayerNormParams;
+  embNorm: WeightBias;
   blocks: BlockParams[];
   /** [V]. */
   outBias: Param;
@@ -160,48 +151,79 @@ function checkConfig(config: LRURecConfig): void {
   }
 }
 
-function declareLayerNorm(store: ParamStore, name: string, d: number): LayerNormParams {
-  return {
-    weight: store.add(`${name}.weight`, [d], { init: { kind: "ones" }, decay: false }),
-    bias: store.add(`${name}.bias`, [d], { init: { kind: "zeros" }, decay: false }),
-  };
-}
+export const LRURec: NeuralModelDefinition<LRURecConfig, LRURecParams> = {
+  name: "lrurec",
+  reference:
+    "LRURec (Yue et al., WSDM'24, arXiv 2310.02367 §3) as in the authors' model/lru.py (LlamaRec = LRURec repo): " +
+    "emb+dropout+LN, pow2 left-pad, 2×[complex LRU with mask-aware log2(L) parallel scan + GELU PFFN], tied scores + bias. " +
+    "Deviations: tanh-approx GELU (|Δ| < 5e-4), λ^k computed in closed form, out_proj stored as [Re W | −Im W] without Im b.",
+  defaults: LRUREC_DEFAULTS,
+  presets: LRUREC_PRESETS,
+  fieldSchemas: { lruDropout: FIELD.probability, blocks: FIELD.positiveInt, rMin: FIELD.positive, rMax: FIELD.positive },
+  objective: () => ({ kind: "causal" }),
+  vocabSize: (nItems) => nItems + 1,
+  // The power-of-two padding happens inside `encode` with zero vectors after the embedding LayerNorm, as the authors
+  // do; the trainer's window is maxLen.
+  windowLength: (config) => config.maxLen,
 
-function declare(store: ParamStore, ctx: ModelContext, config: LRURecConfig): ModelParams {
-  checkConfig(config);
-  const D = config.hidden;
-  const S = 2 * D;
-  const V = ctx.nItems + 1;
-  const itemEmb = store.add("item_emb", [V, D], { init: TRUNC, decay: true });
-  const embNorm = declareLayerNorm(store, "emb_layer_norm", D);
-  const blocks: BlockParams[] = [];
-  for (let i = 0; i < config.blocks; i++) {
-    const pre = `block${i}`;
-    blocks.push({
-      // ring init in afterInit (it is not one of the store's init kinds)
-      paramsLog: store.add(`${pre}.lru.params_log`, [3, S], { init: { kind: "zeros" }, decay: true }),
-      inW: store.add(`${pre}.lru.in_proj.weight`, [2 * S, D], { init: TRUNC, decay: true }),
-      inB: store.add(`${pre}.lru.in_proj.bias`, [2 * S], { init: TRUNC, decay: false }),
-      outW: store.add(`${pre}.lru.out_proj.weight`, [D, 2 * S], { init: TRUNC, decay: true }),
-      outB: store.add(`${pre}.lru.out_proj.bias`, [D], { init: TRUNC, decay: false }),
-      lruNorm: declareLayerNorm(store, `${pre}.lru.layer_norm`, D),
-      w1: store.add(`${pre}.ffn.w1.weight`, [4 * D, D], { init: TRUNC, decay: true }),
-      b1: store.add(`${pre}.ffn.w1.bias`, [4 * D], { init: TRUNC, decay: false }),
-      w2: store.add(`${pre}.ffn.w2.weight`, [D, 4 * D], { init: TRUNC, decay: true }),
-      b2: store.add(`${pre}.ffn.w2.bias`, [D], { init: TRUNC, decay: false }),
-      ffnNorm: declareLayerNorm(store, `${pre}.ffn.layer_norm`, D),
-    });
-  }
-  const outBias = store.add("out_bias", [V], { init: TRUNC, decay: false });
-  const params: LRURecParams = { itemEmb, embNorm, blocks, outBias };
-  return params as unknown as ModelParams;
-}
+  declare(store, ctx, config) {
+    checkConfig(config);
+    const D = config.hidden;
+    const S = 2 * D;
+    const V = ctx.nItems + 1;
+    const itemEmb = store.add("item_emb", [V, D], { init: TRUNC, decay: true });
+    const embNorm = declareLayerNorm(store, "emb_layer_norm", D);
+    const blocks: BlockParams[] = [];
+    for (let i = 0; i < config.blocks; i++) {
+      const pre = `block${i}`;
+      blocks.push({
+        // ring init in afterInit (it is not one of the store's init kinds)
+        paramsLog: store.add(`${pre}.lru.params_log`, [3, S], { init: { kind: "zeros" }, decay: true }),
+        inProj: declareLinear(store, `${pre}.lru.in_proj`, 2 * S, D),
+        outProj: declareLinear(store, `${pre}.lru.out_proj`, D, 2 * S),
+        lruNorm: declareLayerNorm(store, `${pre}.lru.layer_norm`, D),
+        ffn1: declareLinear(store, `${pre}.ffn.w1`, 4 * D, D),
+        ffn2: declareLinear(store, `${pre}.ffn.w2`, D, 4 * D),
+        ffnNorm: declareLayerNorm(store, `${pre}.ffn.layer_norm`, D),
+      });
+    }
+    const outBias = store.add("out_bias", [V], { init: TRUNC, decay: false });
+    return { itemEmb, embNorm, blocks, outBias };
+  },
 
-/** The ring init of every block's params_log, drawn from the init stream after `store.initialize(rng)`. */
-function afterInit(store: ParamStore, raw: ModelParams, config: LRURecConfig, rng: Rng): void {
-  const p = raw as unknown as LRURecParams;
-  for (const block of p.blocks) store.write(block.paramsLog, ringInit(2 * config.hidden, config.rMin, config.rMax, rng));
-}
+  /** The ring init of every block's params_log, drawn from the init stream after `store.initialize(rng)`. */
+  afterInit(store, p, config, rng) {
+    for (const block of p.blocks) store.write(block.paramsLog, ringInit(2 * config.hidden, config.rMin, config.rMax, rng));
+  },
+
+  encode(b, p, x, _ctx, config) {
+    const [B, L] = x.ids.shape;
+    const D = config.hidden;
+    const S = 2 * D;
+    const Lp = nextPowerOfTwo(L);
+
+    let h = b.embedding(p.itemEmb, x.ids); // [B, L, D]
+    h = b.dropout(h, config.dropout); // [B, L, D]
+    h = b.layerNorm(h, p.embNorm.weight, p.embNorm.bias); // [B, L, D]
+    let mask = x.mask; // [B, L]
+    if (Lp > L) {
+      h = b.concat([b.constant(0, [B, Lp - L, D]), h], 1); // [B, Lp, D]
+      mask = b.concat([b.constant(0, [B, Lp - L]), mask], 1); // [B, Lp]
+    }
+
+    const consts = scanConstants(b, B, Lp, S);
+    for (const block of p.blocks) {
+      h = lruLayer(b, block, h, mask, consts, config); // [B, Lp, D]
+      h = positionwiseFeedForward(b, block, h, config); // [B, Lp, D]
+    }
+    return Lp > L ? b.slice(h, 1, Lp - L, L) : h; // [B, L, D]
+  },
+
+  /** Tied output: h [R, D] · Eᵀ + b → [R, V]. */
+  scores(b, p, h, ctx) {
+    return headScores(b, ctx, h, p.itemEmb, p.outBias); // [R, V]
+  },
+};
 
 /** Constants one encoder graph shares between its layers (built once per graph). */
 export interface ScanConstants {
@@ -209,30 +231,6 @@ export interface ScanConstants {
   ones: Tensor;
   /** [Lp/2, S]: row k−1 holds k (the exponent of λ^k). */
   exponents: Tensor;
-}
-
-function encode(b: Builder, raw: ModelParams, x: SequenceInputs, _ctx: ModelContext, config: LRURecConfig): Tensor {
-  const p = raw as unknown as LRURecParams;
-  const [B, L] = x.ids.shape;
-  const D = config.hidden;
-  const S = 2 * D;
-  const Lp = nextPowerOfTwo(L);
-
-  let h = b.embedding(p.itemEmb, x.ids); // [B, L, D]
-  h = b.dropout(h, config.dropout); // [B, L, D]
-  h = b.layerNorm(h, p.embNorm.weight, p.embNorm.bias); // [B, L, D]
-  let mask = x.mask; // [B, L]
-  if (Lp > L) {
-    h = b.concat([b.constant(0, [B, Lp - L, D]), h], 1); // [B, Lp, D]
-    mask = b.concat([b.constant(0, [B, Lp - L]), mask], 1); // [B, Lp]
-  }
-
-  const consts = scanConstants(b, B, Lp, S);
-  for (const block of p.blocks) {
-    h = lruLayer(b, block, h, mask, consts, config); // [B, Lp, D]
-    h = positionwiseFeedForward(b, block, h, config); // [B, Lp, D]
-  }
-  return Lp > L ? b.slice(h, 1, Lp - L, L) : h; // [B, L, D]
 }
 
 export function scanConstants(b: Builder, B: number, Lp: number, S: number): ScanConstants {
@@ -252,9 +250,9 @@ function lruLayer(b: Builder, p: BlockParams, x: Tensor, mask: Tensor, consts: S
   const theta = b.exp(b.slice(p.paramsLog, 0, 1, 1)); // [1, S]
   const gamma = b.exp(b.slice(p.paramsLog, 0, 2, 1)); // [1, S]
 
-  const u = b.mul(b.linear(x, p.inW, p.inB), b.concat([gamma, gamma], 1)); // [B, Lp, C]: γ ⊙ (W_in x + b_in)
+  const u = b.mul(b.linear(x, p.inProj.weight, p.inProj.bias), b.concat([gamma, gamma], 1)); // [B, Lp, C]: γ ⊙ (W_in x + b_in)
   const h = lruScan(b, u, mask, nu, theta, consts); // [B, Lp, C]
-  const y = b.linear(h, p.outW, p.outB); // [B, Lp, D]: Re(W_out h + b_out)
+  const y = b.linear(h, p.outProj.weight, p.outProj.bias); // [B, Lp, D]: Re(W_out h + b_out)
   return b.layerNorm(b.add(b.dropout(y, config.lruDropout), x), p.lruNorm.weight, p.lruNorm.bias); // [B, Lp, D]
 }
 
@@ -297,33 +295,7 @@ export function lruScan(b: Builder, u: Tensor, mask: Tensor, nu: Tensor, theta: 
 
 /** PFFN: LN(x + Dropout(W2 · Dropout(GELU(W1 x + b1)) + b2)). */
 function positionwiseFeedForward(b: Builder, p: BlockParams, x: Tensor, config: LRURecConfig): Tensor {
-  const inner = b.dropout(b.gelu(b.linear(x, p.w1, p.b1)), config.dropout); // [B, Lp, 4D]
-  const out = b.dropout(b.linear(inner, p.w2, p.b2), config.dropout); // [B, Lp, D]
+  const inner = b.dropout(b.gelu(b.linear(x, p.ffn1.weight, p.ffn1.bias)), config.dropout); // [B, Lp, 4D]
+  const out = b.dropout(b.linear(inner, p.ffn2.weight, p.ffn2.bias), config.dropout); // [B, Lp, D]
   return b.layerNorm(b.add(out, x), p.ffnNorm.weight, p.ffnNorm.bias); // [B, Lp, D]
 }
-
-/** Tied output: h [R, D] · Eᵀ + b → [R, V]. */
-function scores(b: Builder, raw: ModelParams, h: Tensor, ctx: ModelContext): Tensor {
-  const p = raw as unknown as LRURecParams;
-  return headScores(b, ctx, h, p.itemEmb, p.outBias); // [R, V]
-}
-
-export const LRURec: NeuralModelDefinition<LRURecConfig> = {
-  name: "lrurec",
-  reference:
-    "LRURec (Yue et al., WSDM'24, arXiv 2310.02367 §3) as in the authors' model/lru.py (LlamaRec = LRURec repo): " +
-    "emb+dropout+LN, pow2 left-pad, 2×[complex LRU with mask-aware log2(L) parallel scan + GELU PFFN], tied scores + bias. " +
-    "Deviations: tanh-approx GELU (|Δ| < 5e-4), λ^k computed in closed form, out_proj stored as [Re W | −Im W] without Im b.",
-  defaults: LRUREC_DEFAULTS,
-  presets: LRUREC_PRESETS,
-  fieldSchemas: { lruDropout: FIELD.probability, blocks: FIELD.positiveInt, rMin: FIELD.positive, rMax: FIELD.positive },
-  objective: () => ({ kind: "causal" }),
-  vocabSize: (nItems) => nItems + 1,
-  // The power-of-two padding happens inside `encode` with zero vectors after the embedding LayerNorm, as the authors
-  // do; the trainer's window is maxLen.
-  windowLength: (config) => config.maxLen,
-  declare,
-  afterInit,
-  encode,
-  scores: (b, p, h, ctx) => scores(b, p, h, ctx),
-};

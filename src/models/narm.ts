@@ -18,7 +18,7 @@
  */
 import type { Builder, Param, Tensor } from "../engine/index.ts";
 import { declareGru, gru, type GruParams } from "./gru4rec.ts";
-import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import type { BaseModelConfig, NeuralModelDefinition } from "./neural/contract.ts";
 import { headScores } from "./neural/head.ts";
 import { FIELD } from "./neural/config.ts";
 import { TRUNC } from "./neural/inits.ts";
@@ -46,9 +46,9 @@ const DEFAULTS: NARMConfig = {
   seed: 0,
 };
 
-interface NARMParams extends ModelParams {
+export interface NARMParams {
   itemEmb: Param;
-  gru: Record<string, Param>;
+  gru: GruParams;
   aGlobal: Param;
   aLocal: Param;
   vVector: Param;
@@ -57,7 +57,7 @@ interface NARMParams extends ModelParams {
 
 const ML_100K: Partial<NARMConfig> = { maxLen: 200, dropout: 0.2, attnDropout: 0.2, batchSize: 128, evalBatchSize: 16, patience: 20 };
 
-export const NARM: NeuralModelDefinition<NARMConfig> = {
+export const NARM: NeuralModelDefinition<NARMConfig, NARMParams> = {
   name: "narm",
   reference:
     "NARM (Li et al., arXiv 1711.04725) as in the LlamaRec authors' XAttack code (docs/model-recipes.md §4): GRU(2D) global + " +
@@ -89,19 +89,18 @@ export const NARM: NeuralModelDefinition<NARMConfig> = {
     const add = (name: string, shape: number[]) => store.add(name, shape, { init: TRUNC, decay: decayOf(name) });
     return {
       itemEmb: add("token.weight", [ctx.nItems + 1, D]),
-      gru: { ...declareGru(store, "gru", D, H, TRUNC, decayOf) },
+      gru: declareGru(store, "gru", D, H, TRUNC, decayOf),
       aGlobal: add("a_global.weight", [H, H]),
       aLocal: add("a_local.weight", [H, H]),
       vVector: add("v_vector.weight", [1, H]),
       bVector: add("b_vetor.weight", [2 * H, D]),
-    } satisfies NARMParams;
+    };
   },
 
-  encode(b: Builder, params, x: SequenceInputs, _ctx: ModelContext, config) {
-    const p = params as NARMParams;
+  encode(b, p, x, _ctx, config) {
     const [B, L] = x.ids.shape;
     const e = b.dropout(b.embedding(p.itemEmb, x.ids), config.dropout); // [B, L, D]
-    const { last: cGlobal, states } = gru(b, p.gru as unknown as GruParams, e, x.mask, { states: true }); // [B, 2D], [B, L, 2D]
+    const { last: cGlobal, states } = gru(b, p.gru, e, x.mask, { states: true }); // [B, 2D], [B, L, 2D]
     const H = cGlobal.shape[1];
     const q2 = b.linear(states!, p.aLocal); // [B, L, 2D]
     const q1 = b.reshape(b.linear(cGlobal, p.aGlobal), [B, 1, H]); // [B, 1, 2D]
@@ -113,8 +112,7 @@ export const NARM: NeuralModelDefinition<NARMConfig> = {
     return b.dropout(b.concat([cGlobal, cLocal], 1), config.attnDropout); // [B, 4D]
   },
 
-  scores(b, params, h, ctx) {
-    const p = params as NARMParams;
+  scores(b, p, h, ctx) {
     const itemProj = b.linear(p.itemEmb, p.bVector); // [N+1, 4D]
     return headScores(b, ctx, h, itemProj); // [R, N+1]
   },

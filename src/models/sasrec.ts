@@ -16,11 +16,13 @@
  *   gradient from padding inputs. Those inputs only reach the single loss row that predicts seq[0] (their keys are
  *   masked for every real query), and row 0 is trained through the tied output column 0 in both.
  */
-import type { ParamStore, Builder, Param, Tensor } from "../engine/index.ts";
-import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, SequenceInputs } from "./neural/contract.ts";
+import type { Param, Tensor } from "../engine/index.ts";
+import { ReclmError } from "../errors.ts";
+import type { BaseModelConfig, NeuralModelDefinition } from "./neural/contract.ts";
 import { headScores } from "./neural/head.ts";
 import { FIELD } from "./neural/config.ts";
-import { EMBEDDING_INITS, embeddingInit, TRUNC, type EmbeddingInit } from "./neural/inits.ts";
+import { EMBEDDING_INITS, embeddingInit, type EmbeddingInit } from "./neural/inits.ts";
+import { declareLayerNorm, declareLinear, type WeightBias } from "./neural/layers.ts";
 import { EMBEDDED_PRESET, LLAMAREC_TRAINER, LRUREC_VALIDATION } from "./neural/presets.ts";
 
 export interface SASRecConfig extends BaseModelConfig {
@@ -67,119 +69,27 @@ const PRESETS: Record<string, Partial<SASRecConfig>> = {
   embedded: { ...EMBEDDED_PRESET, embeddingInit: "truncated-normal" },
 };
 
-interface SASRecBlock extends Record<string, Param> {
-  ln1_w: Param;
-  ln1_b: Param;
-  wq: Param;
-  bq: Param;
-  wk: Param;
-  bk: Param;
-  wv: Param;
-  bv: Param;
-  ln2_w: Param;
-  ln2_b: Param;
-  ffn1_w: Param;
-  ffn1_bias: Param;
-  ffn2_w: Param;
-  ffn2_bias: Param;
-  ln3_w: Param;
-  ln3_b: Param;
+interface SASRecBlock {
+  /** LayerNorm of the queries' input (keys and values read the un-normalised x). */
+  ln1: WeightBias;
+  q: WeightBias;
+  k: WeightBias;
+  v: WeightBias;
+  /** After attention + residual. */
+  ln2: WeightBias;
+  ffn1: WeightBias;
+  ffn2: WeightBias;
+  /** After the FFN + residual. */
+  ln3: WeightBias;
 }
 
-interface SASRecParams extends ModelParams {
+export interface SASRecParams {
   itemEmb: Param;
   posEmb: Param;
-  blocks: SASRecBlock[] & Param[];
+  blocks: SASRecBlock[];
 }
 
-function declare(store: ParamStore, ctx: ModelContext, c: SASRecConfig): SASRecParams {
-  const D = c.hidden;
-  if (D % c.heads !== 0) throw new Error(`hidden ${D} must be divisible by heads ${c.heads}`);
-  // PyTorch nn.Embedding default init N(0, 1); row 0 zero (padding_idx). XAttack's truncated-normal loop skips them.
-  const embInit = embeddingInit(c.embeddingInit);
-  const itemEmb = store.add("item_emb", [ctx.nItems + 1, D], { init: embInit });
-  const posEmb = store.add("pos_emb", [c.maxLen + 1, D], { init: embInit });
-  const blocks: SASRecBlock[] = [];
-  for (let i = 0; i < c.blocks; i++) {
-    const p = (n: string) => `block${i}.${n}`;
-    const ln = (n: string, one: boolean) => store.add(p(n), [D], { init: { kind: one ? "ones" : "zeros" }, decay: false });
-    const w = (n: string, out: number, inp: number) => store.add(p(n), [out, inp], { init: TRUNC, decay: true });
-    const bias = (n: string, out: number) => store.add(p(n), [out], { init: TRUNC, decay: false });
-    blocks.push({
-      ln1_w: ln("layer_norm1.weight", true),
-      ln1_b: ln("layer_norm1.bias", false),
-      wq: w("attn.q.weight", D, D),
-      bq: bias("attn.q.bias", D),
-      wk: w("attn.k.weight", D, D),
-      bk: bias("attn.k.bias", D),
-      wv: w("attn.v.weight", D, D),
-      bv: bias("attn.v.bias", D),
-      ln2_w: ln("layer_norm2.weight", true),
-      ln2_b: ln("layer_norm2.bias", false),
-      ffn1_w: w("ffn.w1.weight", 4 * D, D),
-      ffn1_bias: bias("ffn.w1.bias", 4 * D),
-      ffn2_w: w("ffn.w2.weight", D, 4 * D),
-      ffn2_bias: bias("ffn.w2.bias", D),
-      ln3_w: ln("layer_norm3.weight", true),
-      ln3_b: ln("layer_norm3.bias", false),
-    });
-  }
-  return { itemEmb, posEmb, blocks: blocks as SASRecBlock[] & Param[] };
-}
-
-/** Row 0 of the item table starts at zero (padding_idx); the store's init drew it from N(0,1), so zero it once. */
-function zeroPaddingRow(store: ParamStore, itemEmb: Param): void {
-  const data = store.read(itemEmb);
-  data.fill(0, 0, itemEmb.shape[1]);
-  store.write(itemEmb, data);
-}
-
-function encode(b: Builder, p: ModelParams, x: SequenceInputs, ctx: ModelContext, c: SASRecConfig): Tensor {
-  const P = p as SASRecParams;
-  const [B, L] = x.ids.shape;
-  const D = c.hidden;
-  const H = c.heads;
-  const dk = D / H;
-  // Embedding: Dropout(E[x] + P[pos]), no sqrt(d) scaling, no LN.
-  let h = b.dropout(b.add(b.embedding(P.itemEmb, x.ids), b.embedding(P.posEmb, x.positions)), c.dropout); // [B, L, D]
-  // masked_fill(-1e9) for causal + key padding, as keep·s + (keep-1)·1e9 with keep = [key j <= query i and real]:
-  // the value is exactly -1e9 where masked AND the gradient there is exactly 0, as masked_fill's is. (A plain additive
-  // mask would leak a gradient through fully masked padding rows, whose softmax is uniform, not ~0.)
-  const tril = b.constant(causalOnes(L), [1, 1, L, L]); // [1, 1, L, L]
-  const keys = b.reshape(x.mask, [B, 1, 1, L]); // [B, 1, 1, L]
-  const keep = b.mul(b.mul(b.constant(1, [B, 1, L, L]), keys), tril); // [B, 1, L, L] (broadcast is one-way)
-  const fill = b.scale(b.addScalar(keep, -1), 1e9); // [B, 1, L, L]: 0 or -1e9
-  const heads = (t: Tensor) => b.permute(b.reshape(t, [B, L, H, dk]), [0, 2, 1, 3]); // [B, H, L, dk]
-  for (const blk of P.blocks as SASRecBlock[]) {
-    const q = b.layerNorm(h, blk.ln1_w, blk.ln1_b, c.layerNormEps); // [B, L, D]
-    const Q = heads(b.linear(q, blk.wq, blk.bq)); // [B, H, L, dk]
-    const K = heads(b.linear(h, blk.wk, blk.bk)); // [B, H, L, dk]
-    const V = heads(b.linear(h, blk.wv, blk.bv)); // [B, H, L, dk]
-    // softmax(keep·s·scale + fill) in one native op: masked entries are still exactly -1e9 (0·scale - 1e9) with zero
-    // gradient (the product with keep), and neither the scaled nor the masked [B, H, L, L] copy is materialised.
-    const probs = b.dropout(b.softmax(b.mul(b.matmulNT(Q, K), keep), { scale: 1 / Math.sqrt(dk), mask: fill }), c.attnDropout); // [B, H, L, L]
-    const ctxv = b.matmul(probs, V); // [B, H, L, dk]
-    const attn = b.reshape(b.cont(b.permute(ctxv, [0, 2, 1, 3])), [B, L, D]); // [B, L, D], no output projection
-    h = b.layerNorm(b.add(attn, q), blk.ln2_w, blk.ln2_b, c.layerNormEps); // [B, L, D]
-    const f1 = b.dropout(b.relu(b.linear(h, blk.ffn1_w, blk.ffn1_bias)), c.dropout); // [B, L, 4D]
-    const f2 = b.dropout(b.linear(f1, blk.ffn2_w, blk.ffn2_bias), c.dropout); // [B, L, D]
-    h = b.layerNorm(b.add(f2, h), blk.ln3_w, blk.ln3_b, c.layerNormEps); // [B, L, D]
-  }
-  void ctx;
-  return h; // [B, L, D]
-}
-
-function scores(b: Builder, p: ModelParams, h: Tensor, ctx: ModelContext): Tensor {
-  return headScores(b, ctx, h, (p as SASRecParams).itemEmb); // [R, N+1], tied, no bias
-}
-
-function causalOnes(L: number): Float32Array {
-  const m = new Float32Array(L * L);
-  for (let i = 0; i < L; i++) for (let j = 0; j <= i; j++) m[i * L + j] = 1;
-  return m;
-}
-
-export const SASRec: NeuralModelDefinition<SASRecConfig> = {
+export const SASRec: NeuralModelDefinition<SASRecConfig, SASRecParams> = {
   name: "sasrec",
   reference:
     "SASRec (Kang & McAuley 2018, arXiv:1808.09781) per docs/model-recipes.md §2 (LlamaRec/LRURec authors' XAttack code), full-softmax CE; deviations: standard LN, padding-row gradient",
@@ -195,8 +105,79 @@ export const SASRec: NeuralModelDefinition<SASRecConfig> = {
   objective: () => ({ kind: "causal" }),
   vocabSize: (nItems) => nItems + 1,
   windowLength: (c) => c.maxLen,
-  declare,
-  afterInit: (store, p) => zeroPaddingRow(store, (p as SASRecParams).itemEmb),
-  encode,
-  scores: (b, p, h, ctx) => scores(b, p, h, ctx),
+
+  declare(store, ctx, c) {
+    const D = c.hidden;
+    if (D % c.heads !== 0) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `sasrec: hidden ${D} must be divisible by heads ${c.heads}`, { field: "heads" });
+    // PyTorch nn.Embedding default init N(0, 1); row 0 zero (padding_idx). XAttack's truncated-normal loop skips them.
+    const embInit = embeddingInit(c.embeddingInit);
+    const itemEmb = store.add("item_emb", [ctx.nItems + 1, D], { init: embInit });
+    const posEmb = store.add("pos_emb", [c.maxLen + 1, D], { init: embInit });
+    const blocks: SASRecBlock[] = [];
+    for (let i = 0; i < c.blocks; i++) {
+      const ln = (n: string) => declareLayerNorm(store, `block${i}.${n}`, D);
+      const linear = (n: string, out: number, inp: number) => declareLinear(store, `block${i}.${n}`, out, inp);
+      blocks.push({
+        ln1: ln("layer_norm1"),
+        q: linear("attn.q", D, D),
+        k: linear("attn.k", D, D),
+        v: linear("attn.v", D, D),
+        ln2: ln("layer_norm2"),
+        ffn1: linear("ffn.w1", 4 * D, D),
+        ffn2: linear("ffn.w2", D, 4 * D),
+        ln3: ln("layer_norm3"),
+      });
+    }
+    return { itemEmb, posEmb, blocks };
+  },
+
+  /** Row 0 of the item table starts at zero (padding_idx); the store's init drew it from N(0,1), so zero it once. */
+  afterInit(store, p) {
+    const data = store.read(p.itemEmb);
+    data.fill(0, 0, p.itemEmb.shape[1]);
+    store.write(p.itemEmb, data);
+  },
+
+  encode(b, p, x, _ctx, c) {
+    const [B, L] = x.ids.shape;
+    const D = c.hidden;
+    const H = c.heads;
+    const dk = D / H;
+    // Embedding: Dropout(E[x] + P[pos]), no sqrt(d) scaling, no LN.
+    let h = b.dropout(b.add(b.embedding(p.itemEmb, x.ids), b.embedding(p.posEmb, x.positions)), c.dropout); // [B, L, D]
+    // masked_fill(-1e9) for causal + key padding, as keep·s + (keep-1)·1e9 with keep = [key j <= query i and real]:
+    // the value is exactly -1e9 where masked AND the gradient there is exactly 0, as masked_fill's is. (A plain additive
+    // mask would leak a gradient through fully masked padding rows, whose softmax is uniform, not ~0.)
+    const tril = b.constant(causalOnes(L), [1, 1, L, L]); // [1, 1, L, L]
+    const keys = b.reshape(x.mask, [B, 1, 1, L]); // [B, 1, 1, L]
+    const keep = b.mul(b.mul(b.constant(1, [B, 1, L, L]), keys), tril); // [B, 1, L, L] (broadcast is one-way)
+    const fill = b.scale(b.addScalar(keep, -1), 1e9); // [B, 1, L, L]: 0 or -1e9
+    const heads = (t: Tensor) => b.permute(b.reshape(t, [B, L, H, dk]), [0, 2, 1, 3]); // [B, H, L, dk]
+    for (const blk of p.blocks) {
+      const q = b.layerNorm(h, blk.ln1.weight, blk.ln1.bias, c.layerNormEps); // [B, L, D]
+      const Q = heads(b.linear(q, blk.q.weight, blk.q.bias)); // [B, H, L, dk]
+      const K = heads(b.linear(h, blk.k.weight, blk.k.bias)); // [B, H, L, dk]
+      const V = heads(b.linear(h, blk.v.weight, blk.v.bias)); // [B, H, L, dk]
+      // softmax(keep·s·scale + fill) in one native op: masked entries are still exactly -1e9 (0·scale - 1e9) with zero
+      // gradient (the product with keep), and neither the scaled nor the masked [B, H, L, L] copy is materialised.
+      const probs = b.dropout(b.softmax(b.mul(b.matmulNT(Q, K), keep), { scale: 1 / Math.sqrt(dk), mask: fill }), c.attnDropout); // [B, H, L, L]
+      const ctxv = b.matmul(probs, V); // [B, H, L, dk]
+      const attn = b.reshape(b.cont(b.permute(ctxv, [0, 2, 1, 3])), [B, L, D]); // [B, L, D], no output projection
+      h = b.layerNorm(b.add(attn, q), blk.ln2.weight, blk.ln2.bias, c.layerNormEps); // [B, L, D]
+      const f1 = b.dropout(b.relu(b.linear(h, blk.ffn1.weight, blk.ffn1.bias)), c.dropout); // [B, L, 4D]
+      const f2 = b.dropout(b.linear(f1, blk.ffn2.weight, blk.ffn2.bias), c.dropout); // [B, L, D]
+      h = b.layerNorm(b.add(f2, h), blk.ln3.weight, blk.ln3.bias, c.layerNormEps); // [B, L, D]
+    }
+    return h; // [B, L, D]
+  },
+
+  scores(b, p, h, ctx) {
+    return headScores(b, ctx, h, p.itemEmb); // [R, N+1], tied, no bias
+  },
 };
+
+function causalOnes(L: number): Float32Array {
+  const m = new Float32Array(L * L);
+  for (let i = 0; i < L; i++) for (let j = 0; j <= i; j++) m[i * L + j] = 1;
+  return m;
+}

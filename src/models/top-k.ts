@@ -8,6 +8,7 @@ import { ReclmError } from "../errors.ts";
 import { topK } from "../eval/full-ranking.ts";
 
 export class TopKRecommender implements Recommender {
+  private freed = false;
   readonly name: string;
 
   constructor(readonly model: SequentialRecommender) {
@@ -33,7 +34,18 @@ export class TopKRecommender implements Recommender {
     return Array.from(items, (item, j) => ({ item, score: scores[j] })).filter((r) => Number.isFinite(r.score));
   }
 
+  /** True once `dispose()` was called. */
+  get disposed(): boolean {
+    return this.freed;
+  }
+
   async dispose(): Promise<void> {
+    this.freed = true;
     await this.model.dispose?.();
+  }
+
+  /** Lets `await using` dispose it at the end of a scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
   }
 }

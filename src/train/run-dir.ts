@@ -12,21 +12,6 @@ import { trainingCurvesSpec, type CurvePoint } from "../plots/training-curves.ts
 
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
 
-/** How a training run uses its run dir, the same for every trainer. */
-export interface RunDirOptions {
-  outDir: string;
-  /** Fields over the trainer's recipe (checked by it; unknown or ill-typed ones are refused). */
-  config?: Record<string, unknown>;
-  /** Where `config` came from, for error messages ("--set", "my.json"). */
-  configSource?: string;
-  /** Continue from the run dir's checkpoint. */
-  resume?: boolean;
-  /** Start over in a run dir that holds a run (its run files are deleted). */
-  overwrite?: boolean;
-  /** Stop after this many optimizer steps in total. */
-  maxSteps?: number;
-  threads?: number;
-}
 /** Training curves (loss, validation metrics, best step), rewritten after every validation of a run with a dir. */
 export const TRAINING_SVG = "training.svg";
 const BEST_FILE = /^best-step\d+\.safetensors$/;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fillDropoutMask } from "../../src/engine/graph.ts";
+import { fillDropoutMask } from "../../src/engine/dropout-mask.ts";
 import { Rng } from "../../src/rng.ts";
 
 describe("fillDropoutMask", () => {

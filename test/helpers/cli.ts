@@ -5,7 +5,10 @@ import { join, resolve } from "node:path";
 import { afterAll } from "vitest";
 import { PACKAGE_ROOT } from "../../src/paths.ts";
 
-const BIN = resolve(PACKAGE_ROOT, "bin/reclm.js");
+// The CLI from its sources (tsx), so a test sees the code as it is now without a build; the built binary is what
+// test/package.test.ts runs from the packed tarball.
+const MAIN = resolve(PACKAGE_ROOT, "src/cli/main.ts");
+const TSX = import.meta.resolve("tsx");
 
 export interface CliResult {
   code: number;
@@ -14,7 +17,7 @@ export interface CliResult {
 }
 
 /**
- * A scratch directory (removed after the file's tests) and a function that runs the real `reclm` binary in it,
+ * A scratch directory (removed after the file's tests) and a function that runs the `reclm` CLI in it,
  * with its own dataset cache, no debug stacks, and `extraEnv` (e.g. RECLM_THREADS=1 for training tests).
  */
 export function spawnedCli(prefix: string, extraEnv: Record<string, string> = {}): { tmp: string; reclm: (...args: string[]) => Promise<CliResult> } {
@@ -24,7 +27,7 @@ export function spawnedCli(prefix: string, extraEnv: Record<string, string> = {}
     new Promise((done) => {
       execFile(
         process.execPath,
-        [BIN, ...args],
+        ["--import", TSX, MAIN, ...args],
         { cwd: tmp, env: { ...process.env, RECLM_CACHE: join(tmp, "cache"), RECLM_DEBUG: "", ...extraEnv } },
         (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );

@@ -140,6 +140,10 @@ describe("a run dir's index", () => {
       await ann.dispose?.();
       await exact.dispose?.();
     }
+    // Disposing the index's recommender frees the model it wraps.
+    expect((ann as AnnRecommender).disposed).toBe(true);
+    expect((ann as AnnRecommender).model.disposed).toBe(true);
+    await expect(ann.topK!([historyFor(ds, 3, "test")], 10, [new Int32Array(0)])).rejects.toMatchObject({ code: "RECLM_ERR_DISPOSED" });
   });
 
   it("is refused once the model it indexed changed, and rebuilt by buildRunIndex", async () => {

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { loadDataset } from "../../src/data/index.ts";
 import { ReclmError } from "../../src/errors.ts";
 import { fullRanking } from "../../src/eval/full-ranking.ts";
-import { createBaseline } from "../../src/models/baselines.ts";
+import { createBaseline } from "../../src/models/registry.ts";
 import { CoocRecommender, transitionCounts } from "../../src/models/cooc.ts";
 import { PopRecommender, itemCounts } from "../../src/models/pop.ts";
 import { tinyDataset } from "../eval/fixtures.ts";

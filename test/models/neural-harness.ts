@@ -5,7 +5,7 @@
  */
 import { expect } from "vitest";
 import { AdamW, compile, type Builder, type Engine, type Graph, ParamStore, type Tensor } from "../../src/engine/index.ts";
-import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition } from "../../src/models/neural/contract.ts";
+import type { BaseModelConfig, ModelContext, NeuralModelDefinition } from "../../src/models/neural/contract.ts";
 import { Rng } from "../../src/rng.ts";
 import type { SequenceDataset } from "../../src/contracts.ts";
 import type { Objective } from "../../src/models/neural/contract.ts";
@@ -52,16 +52,16 @@ export function lastBatch(ds: SequenceDataset, B: number, L: number, rng: Rng): 
   return { ...leftPad(hist, L), targets };
 }
 
-export interface ModelUnderTest<C extends BaseModelConfig> {
-  def: NeuralModelDefinition<C>;
+export interface ModelUnderTest<C extends BaseModelConfig, P = unknown> {
+  def: NeuralModelDefinition<C, P>;
   config: C;
   nItems: number;
   store: ParamStore;
-  params: ModelParams;
+  params: P;
   ctx: ModelContext;
 }
 
-export function instantiate<C extends BaseModelConfig>(engine: Engine, def: NeuralModelDefinition<C>, config: C, nItems: number): ModelUnderTest<C> {
+export function instantiate<C extends BaseModelConfig, P>(engine: Engine, def: NeuralModelDefinition<C, P>, config: C, nItems: number): ModelUnderTest<C, P> {
   const store = new ParamStore(engine);
   const ctx: ModelContext = { nItems, windowLen: def.windowLength(config) };
   const params = def.declare(store, ctx, config);

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadDataset } from "../../src/data/index.ts";
-import { createBaseline } from "../../src/models/baselines.ts";
+import { createBaseline } from "../../src/models/registry.ts";
 import { buildApp } from "../../src/serve/app.ts";
 import { LIMITS } from "../../src/serve/schemas.ts";
 import type { SequenceDataset } from "../../src/contracts.ts";

@@ -1,7 +1,7 @@
 /** The short form of the service fuzz (bench/serve-fuzz.ts runs the long one): malformed requests on every route. */
 import { describe, expect, it } from "vitest";
 import { loadDataset } from "../../src/data/index.ts";
-import { createBaseline } from "../../src/models/baselines.ts";
+import { createBaseline } from "../../src/models/registry.ts";
 import { buildApp } from "../../src/serve/app.ts";
 import { fuzzApp } from "./fuzz-requests.ts";
 

@@ -2,7 +2,7 @@ import Table from "cli-table3";
 import { Command } from "commander";
 import { datasetStats, listDatasets } from "../../data/index.ts";
 import { cacheDir } from "../../paths.ts";
-import { datasetNameOrDefault, loadWithProgress, withDataFileOptions, type DataFileOptions } from "../common.ts";
+import { datasetNameOrDefault, loadWithProgress, withDataFileOptions, withDatasetOptions, type DataFileOptions } from "../common.ts";
 import { createProgressReporter } from "../progress.ts";
 
 export function dataCommand(): Command {
@@ -49,10 +49,8 @@ export function dataCommand(): Command {
       }
     });
 
-  withDataFileOptions(data.command("prepare"))
+  withDatasetOptions(data.command("prepare"))
     .description("build a dataset under a protocol and cache it (later loads read the cache)")
-    .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
-    .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
     .option("--refresh", "rebuild even when a cached copy exists")
     .action(async (opts: { dataset: string; protocol?: string; refresh?: boolean } & DataFileOptions) => {
       const started = Date.now();

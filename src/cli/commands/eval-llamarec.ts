@@ -12,7 +12,7 @@ import { evaluateLlamaRec, type RankerSpec } from "../../methods/llamarec/evalua
 import { checkRunDataset, rankerSpecsOf } from "../../methods/llamarec/run.ts";
 import { sha256File } from "../../io.ts";
 import { commandLine } from "../common.ts";
-import { writeFileAtomic } from "../io.ts";
+import { writeFileAtomic } from "../../io.ts";
 import { createProgressReporter } from "../progress.ts";
 
 export interface EvalLlamaRecFlags {

@@ -4,8 +4,8 @@ import { evalLlamaRec, type EvalLlamaRecFlags } from "./eval-llamarec.ts";
 import { fullRanking, DEFAULT_KS } from "../../eval/full-ranking.ts";
 import { metricsMeanOfBatchMeans } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
-import { commandLine, loadWithProgress, parseKs, parsePositiveInt, parseSplit, withDataFileOptions, maskWindowJson, maskWindowText, withMaskWindowOption, type DataFileOptions } from "../common.ts";
-import { writeFileAtomic } from "../io.ts";
+import { commandLine, loadWithProgress, parseKs, parsePositiveInt, parseSplit, withDatasetOptions, maskWindowJson, maskWindowText, withMaskWindowOption, type DataFileOptions } from "../common.ts";
+import { writeFileAtomic } from "../../io.ts";
 import { knownModelNames, resolveModel } from "../../models/resolve.ts";
 import { createProgressReporter } from "../progress.ts";
 import type { EvalSplit } from "../../contracts.ts";
@@ -26,9 +26,8 @@ interface EvalOptions extends DataFileOptions, Omit<EvalLlamaRecFlags, "split" |
 }
 
 export function evalCommand(): Command {
-  return withMaskWindowOption(withDataFileOptions(new Command("eval")))
+  return withMaskWindowOption(withDatasetOptions(new Command("eval")))
     .description("full-ranking evaluation (history masked) of a model: Recall/NDCG/MRR @k")
-    .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
     .option("-m, --model <spec>", `model: ${knownModelNames().join(" | ")}`)
     .addOption(new Option("--method <name>", "an LLM method instead of one model: llamarec (subset + overall, with --ranker or --llm)").choices(["llamarec"]))
     .option("--ranker <run dir>", "llamarec: a fine-tuned ranker (`reclm finetune llamarec --out <dir>`); its zero-shot base LLM is evaluated too")
@@ -39,7 +38,6 @@ export function evalCommand(): Command {
     .option("--threads <n>", "CPU threads", parsePositiveInt("--threads"))
     .option("--parallel <n>", "llamarec: prompts llama.cpp evaluates side by side", parsePositiveInt("--parallel"))
     .addOption(new Option("--prompt <layout>", "llamarec with --llm: alpaca (the paper's prompt) or chat (the model's chat template)").choices(["alpaca", "chat"]))
-    .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
     .option("--split <split>", "val or test", parseSplit, "test")
     .option("--ks <list>", "cut-offs, comma-separated", parseKs, [...DEFAULT_KS])
     .option("--batch-size <n>", "histories per scoring call", parsePositiveInt("--batch-size"), 64)

@@ -7,7 +7,7 @@ import { llamaCppTokenizer } from "../../llm/prompt.ts";
 import { loadLlamaCppModel } from "../../llm/runtime.ts";
 import { exportLlamaRecExamples, type ExportFormat } from "../../methods/llamarec/export.ts";
 import { writeFileAtomic } from "../../io.ts";
-import { loadWithProgress, parseNonNegativeInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
+import { loadWithProgress, parseNonNegativeInt, withDatasetOptions, type DataFileOptions } from "../common.ts";
 import { createProgressReporter } from "../progress.ts";
 
 interface ExportFlags extends DataFileOptions {
@@ -24,10 +24,8 @@ interface ExportFlags extends DataFileOptions {
 export function exportCommand(): Command {
   const cmd = new Command("export").description("export a method's training data for other trainers");
   cmd.addCommand(
-    withDataFileOptions(new Command("llamarec"))
+    withDatasetOptions(new Command("llamarec"))
       .description("LlamaRec's fine-tuning examples as JSONL: TRL (prompt-completion) or axolotl (input_output segments); --chat for chat-template rows")
-      .requiredOption("-d, --dataset <name>", "dataset name")
-      .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
       .addOption(new Option("--format <name>", "trl or axolotl").choices(["trl", "axolotl"]).makeOptionMandatory())
       .option("--chat", "conversational rows ({messages: [...]}) for an instruct model's chat template")
       .option("--llm <gguf>", "cut titles to 32 tokens of this model's tokenizer (the paper's llm_max_title_len); the EOS text too")

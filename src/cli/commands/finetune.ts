@@ -10,15 +10,14 @@ import { ownLmState } from "../../llm/own-lm/cache.ts";
 import { pretrainLmInChild } from "../../llm/own-lm/pretrain-job.ts";
 import type { LmSize } from "../../llm/own-lm/pretrain.ts";
 import { finetuneLlamaRecInChild } from "../../methods/llamarec/finetune-job.ts";
-import { checkResumeFlags, configOverrides, dataFileOptions, defaultRunDir, loadWithProgress, withDataFileOptions, withRunDirFlags, type DataFileOptions, type RunDirFlags } from "../common.ts";
-import { createProgressReporter, withProgress } from "../progress.ts";
+import { checkRunFlags, configFromFlags, dataFileOptions, loadWithProgress, runJobInput, runStamp, withDatasetOptions, withRunOptions, type ConfigFlags, type DataFileOptions, type RunFlags } from "../common.ts";
+import { createProgressReporter } from "../progress.ts";
 
-interface FinetuneOptions extends DataFileOptions, RunDirFlags {
-  dataset: string;
-  protocol?: string;
+interface FinetuneOptions extends RunFlags, ConfigFlags {
   retriever: string;
   llm?: string;
   lmSize?: LmSize;
+  out?: string;
   prompt: "alpaca" | "chat";
 }
 
@@ -32,50 +31,55 @@ export async function llmOrOwnLm(opts: { llm?: string; lmSize?: LmSize; protocol
     return state.file;
   }
   process.stdout.write(`no --llm: pretraining reclm's own ${size} LM for ${ds.name} first (cached in ${state.dir})\n`);
-  const rep = await withProgress((onProgress) =>
-    pretrainLmInChild({ dataset: opts.dataset, protocol: opts.protocol, dataFiles: dataFileOptions(opts), size, outDir: state.dir, resume: state.kind === "partial", threads: opts.threads }, { onProgress }),
-  );
-  process.stdout.write(`pretrained: held-out perplexity ${rep.heldOutPerplexity.toFixed(2)}, ${rep.parameters} parameters\n`);
-  return rep.model.file;
+  const progress = createProgressReporter();
+  try {
+    const rep = await pretrainLmInChild(
+      { dataset: opts.dataset, protocol: opts.protocol, dataFiles: dataFileOptions(opts), size, outDir: state.dir, resume: state.kind === "partial", threads: opts.threads },
+      { onProgress: progress.onProgress },
+    );
+    process.stdout.write(`pretrained: held-out perplexity ${rep.heldOutPerplexity.toFixed(2)}, ${rep.parameters} parameters\n`);
+    return rep.model.file;
+  } finally {
+    progress.stop();
+  }
 }
 
 export function finetuneCommand(): Command {
   const cmd = new Command("finetune").description("fine-tune an LLM method (LlamaRec's ranker) on a dataset");
   cmd.addCommand(
-    withRunDirFlags(withDataFileOptions(new Command("llamarec")), "run dir (config.json, adapter.gguf, checkpoints, report); default runs/llamarec-<dataset>-<time>")
+    withRunOptions(withDatasetOptions(new Command("llamarec")), {
+      config: "JSON object of fine-tuning fields over the recipe",
+      set: "one fine-tuning field (repeatable), e.g. --set maxExamples=4000 --set lr=3e-4",
+      seed: "random seed (negatives, LoRA init, example order)",
+    })
       .description("LlamaRec's ranker: LoRA on the answer letter over prompts of 20 candidates, validated on the retriever's top-20")
-      .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
       .requiredOption("--retriever <run dir>", "the trained retriever (`reclm train --model lrurec ... --out <dir>`) whose top-20 the ranker re-orders")
-      .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
       .option("--llm <gguf>", "base LLM (any llama/qwen2 GGUF); default: reclm's own LM for the dataset, pretrained first if needed")
       .addOption(new Option("--lm-size <size>", "size of reclm's own LM when --llm is not given (default tiny on embedded, small otherwise)").choices(["tiny", "small"]))
+      .option("-o, --out <dir>", "run dir (config.json, adapter.gguf, checkpoints, report); default runs/llamarec-<dataset>-<time>")
       .addOption(new Option("--prompt <layout>", "alpaca: the paper's prompt; chat: the same instruction in the model's own chat template (instruct models)").choices(["alpaca", "chat"]).default("alpaca"))
       .action(async (opts: FinetuneOptions) => {
-        checkResumeFlags(opts);
+        checkRunFlags(opts);
         const ds = await loadWithProgress(opts.dataset, opts, createProgressReporter());
         const llm = await llmOrOwnLm(opts, ds);
-        const { config, source } = configOverrides(opts);
-        const outDir = resolve(opts.out ?? defaultRunDir(`llamarec-${opts.dataset}`));
-        const rep = await withProgress((onProgress) =>
-          finetuneLlamaRecInChild(
+        const { config, source } = configFromFlags(opts);
+        const outDir = resolve(opts.out ?? `runs/llamarec-${opts.dataset}-${runStamp()}`);
+        const progress = createProgressReporter();
+        let rep;
+        try {
+          rep = await finetuneLlamaRecInChild(
             {
-              dataset: opts.dataset,
-              protocol: opts.protocol,
-              dataFiles: dataFileOptions(opts),
+              ...runJobInput(opts, outDir, source),
+              config: opts.resume && Object.keys(config).length === 0 ? undefined : config,
               retriever: opts.retriever,
               llm,
-              outDir,
-              config: opts.resume && Object.keys(config).length === 0 ? undefined : config,
-              configSource: source,
-              resume: opts.resume,
-              overwrite: opts.force,
-              maxSteps: opts.maxSteps,
-              threads: opts.threads,
               layout: opts.prompt,
             },
-            { onProgress },
-          ),
-        );
+            { onProgress: progress.onProgress },
+          );
+        } finally {
+          progress.stop();
+        }
         process.stdout.write(
           `LlamaRec ranker on ${ds.name}: ${rep.examples.used} of ${rep.examples.total} examples, ${rep.steps} steps, stopped by ${rep.stoppedBy}, ` +
             `${rep.seconds.toFixed(0)} s (${rep.inputTokensPerSecond.toFixed(0)} tokens/s)\n`,

@@ -12,8 +12,8 @@ import { NextTokenScorer } from "../../llm/scorer.ts";
 import { resolve } from "node:path";
 import { pretrainLmInChild } from "../../llm/own-lm/pretrain-job.ts";
 import type { LmSize } from "../../llm/own-lm/pretrain.ts";
-import { checkResumeFlags, configOverrides, dataFileOptions, parsePositiveInt, withDataFileOptions, withRunDirFlags, type DataFileOptions, type RunDirFlags } from "../common.ts";
-import { createProgressReporter, withProgress } from "../progress.ts";
+import { checkRunFlags, configFromFlags, parsePositiveInt, runJobInput, withDatasetOptions, withRunOptions, type ConfigFlags, type RunFlags } from "../common.ts";
+import { createProgressReporter } from "../progress.ts";
 
 interface RuntimeFlags {
   model: string;
@@ -70,40 +70,34 @@ function loraOption(o: RuntimeFlags): { lora?: { file: string; scale?: number } 
   return { lora: { file: o.lora, scale: o.loraScale } };
 }
 
-interface PretrainFlags extends DataFileOptions, RunDirFlags {
-  dataset: string;
-  protocol?: string;
+interface PretrainFlags extends RunFlags, ConfigFlags {
   size: LmSize;
+  out?: string;
 }
 
 function pretrainCommand(): Command {
-  return withRunDirFlags(withDataFileOptions(new Command("pretrain")), "run dir (model.gguf, tokenizer.json, checkpoints, report); default runs/lm-<dataset>-<size>")
+  return withRunOptions(withDatasetOptions(new Command("pretrain")), {
+    config: "JSON object of pretraining fields (shape, lr, epochs, ...)",
+    set: "one pretraining field (repeatable), e.g. --set epochs=2",
+    seed: "random seed",
+  })
     .description("train reclm's own LM for a dataset: a BPE vocabulary and a llama decoder learned from the training split's text, written as a GGUF")
-    .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
-    .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
     .addOption(new Option("--size <size>", "tiny (~1M parameters, minutes) or small (~10M, an hour or more on 2 cores)").choices(["tiny", "small"]).default("tiny"))
+    .option("-o, --out <dir>", "run dir (model.gguf, tokenizer.json, checkpoints, report); default runs/lm-<dataset>-<size>")
     .action(async (o: PretrainFlags) => {
-      checkResumeFlags(o);
-      const { config, source } = configOverrides(o);
+      checkRunFlags(o, false);
+      const { config, source } = configFromFlags(o);
       const outDir = resolve(o.out ?? `runs/lm-${o.dataset}-${o.size}`);
-      const rep = await withProgress((onProgress) =>
-        pretrainLmInChild(
-          {
-            dataset: o.dataset,
-            protocol: o.protocol,
-            dataFiles: dataFileOptions(o),
-            size: o.size,
-            outDir,
-            config: o.resume ? undefined : config,
-            configSource: source,
-            resume: o.resume,
-            overwrite: o.force,
-            maxSteps: o.maxSteps,
-            threads: o.threads,
-          },
-          { onProgress },
-        ),
-      );
+      const progress = createProgressReporter();
+      let rep;
+      try {
+        rep = await pretrainLmInChild(
+          { ...runJobInput(o, outDir, source), config: o.resume ? undefined : config, size: o.size },
+          { onProgress: progress.onProgress },
+        );
+      } finally {
+        progress.stop();
+      }
       process.stdout.write(
         `reclm-lm-${rep.config.size} on ${rep.dataset}: ${rep.parameters.toLocaleString("en-US")} parameters, ${rep.corpus.trainTokens.toLocaleString("en-US")} training tokens, ` +
           `${rep.steps} steps (stopped by ${rep.stoppedBy}), ${rep.seconds.toFixed(0)} s at ${rep.tokensPerSecond.toFixed(0)} tokens/s\n` +

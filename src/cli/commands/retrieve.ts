@@ -1,9 +1,9 @@
 import { Command } from "commander";
-import { retrieveTopK } from "../../eval/full-ranking.ts";
+import { retrievalRecords, retrieveTopK } from "../../eval/full-ranking.ts";
 import type { EvalSplit } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
-import { loadWithProgress, parsePositiveInt, parseSplit, withDataFileOptions, maskWindowText, withMaskWindowOption, type DataFileOptions } from "../common.ts";
-import { writeFileAtomic } from "../io.ts";
+import { loadWithProgress, parsePositiveInt, parseSplit, withDatasetOptions, maskWindowText, withMaskWindowOption, type DataFileOptions } from "../common.ts";
+import { writeFileAtomic } from "../../io.ts";
 import { knownModelNames, resolveModel } from "../../models/resolve.ts";
 import { createProgressReporter } from "../progress.ts";
 
@@ -19,11 +19,9 @@ interface RetrieveOptions extends DataFileOptions {
 }
 
 export function retrieveCommand(): Command {
-  return withMaskWindowOption(withDataFileOptions(new Command("retrieve")))
+  return withMaskWindowOption(withDatasetOptions(new Command("retrieve")))
     .description("per-user top-k candidate lists of a retriever (history masked), as JSON Lines")
-    .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
     .requiredOption("-m, --model <spec>", `retriever: ${knownModelNames().join(" | ")}`)
-    .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
     .option("--top <k>", "candidates per user", parsePositiveInt("--top"), 20)
     .option("--split <split>", "val or test", parseSplit, "test")
     .option("--batch-size <n>", "histories per scoring call", parsePositiveInt("--batch-size"), 64)
@@ -51,20 +49,7 @@ export function retrieveCommand(): Command {
         progress.stop();
         await model.dispose?.();
       }
-      // `candidates` and `positive` are reclm's dense ids for this dataset + protocol (1..N), what rankers read back;
-      // `user` and `candidateIds` are the dataset's own ids.
-      const lines = Array.from(r.users, (u, i) =>
-        JSON.stringify({
-          user: ds.users[u],
-          historyLength: r.historyLengths[i],
-          candidates: Array.from(r.candidates[i]),
-          // The same candidates as the dataset's own item ids (the user's ids, for custom data).
-          candidateIds: Array.from(r.candidates[i], (id) => ds.catalog.items[id].rawId),
-          scores: Array.from(r.scores[i]),
-          positive: r.positives[i],
-          hit: r.hits[i] === 1,
-        }),
-      );
+      const lines = retrievalRecords(ds, r).map((record) => JSON.stringify(record));
       const path = writeFileAtomic(opts.out, lines.length ? `${lines.join("\n")}\n` : "");
       const hits = r.hits.reduce((a, h) => a + h, 0);
       process.stdout.write(

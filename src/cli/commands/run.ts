@@ -11,15 +11,15 @@ import { evaluateLlamaRec, type RankerSpec } from "../../methods/llamarec/evalua
 import { checkRunDataset, rankerSpecsOf } from "../../methods/llamarec/run.ts";
 import { Command } from "commander";
 import { datasetStats } from "../../data/index.ts";
-import { runInChild } from "../../engine/index.ts";
 import { fullRanking, DEFAULT_KS } from "../../eval/full-ranking.ts";
 import type { Metrics } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
-import { BASELINE_NAMES, createBaseline } from "../../models/baselines.ts";
-import { TRAIN_JOB_MODULE, type TrainJobInput, type TrainJobOutput } from "../../models/neural/train-job.ts";
+import { BASELINE_NAMES, createBaseline } from "../../models/registry.ts";
+import { trainInChild, type TrainJobInput } from "../../models/neural/train-job.ts";
+import type { TrainReport } from "../../models/neural/report.ts";
 import { canonicalModelName, getNeuralModel, NEURAL_MODEL_NAMES } from "../../models/registry.ts";
-import { commandLine, dataFileOptions, datasetNameOrDefault, loadWithProgress, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
-import { writeFileAtomic } from "../io.ts";
+import { commandLine, dataFileOptions, datasetNameOrDefault, loadWithProgress, parsePositiveInt, runStamp, withDataFileOptions, type DataFileOptions } from "../common.ts";
+import { writeFileAtomic } from "../../io.ts";
 import { createProgressReporter } from "../progress.ts";
 import { ReclmError } from "../../errors.ts";
 
@@ -119,9 +119,8 @@ export function runCommand(): Command {
     .option("--no-llamarec", "skip the LlamaRec stage")
     .option("--parallel <n>", "LlamaRec stage: prompts llama.cpp evaluates side by side", parsePositiveInt("--parallel"))
     .action(async (opts: RunOptions) => {
-      const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
       const dataset = datasetNameOrDefault(opts);
-      const outDir = resolve(opts.out ?? join("runs", `run-${dataset}-${stamp}`));
+      const outDir = resolve(opts.out ?? join("runs", `run-${dataset}-${runStamp()}`));
       const ds = await loadWithProgress(dataset, opts, createProgressReporter());
       const stats = datasetStats(ds);
       process.stdout.write(
@@ -154,13 +153,13 @@ export function runCommand(): Command {
         };
         const progress = createProgressReporter();
         const t0 = performance.now();
-        let report: TrainJobOutput;
+        let report: TrainReport;
         try {
-          report = await runInChild<TrainJobInput, TrainJobOutput>(TRAIN_JOB_MODULE, input, { onProgress: progress.onProgress });
+          report = await trainInChild(input, { onProgress: progress.onProgress });
         } finally {
           progress.stop();
         }
-        const test = report.test as { metrics: Metrics } | null;
+        const test = report.test;
         if (!test) throw new ReclmError("RECLM_ERR_INTERNAL", `${name}: the training run reported no test metrics`);
         rows.push({
           method: name,

@@ -6,10 +6,13 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ReclmError } from "../../errors.ts";
 import type { Duck } from "../duck/connection.ts";
 
-export const SQL_DIR = join(import.meta.dirname, "sql");
+// Beside this module in src/ and in dist/ alike (the build copies the .sql files: scripts/copy-assets.mjs);
+// import.meta.url rather than import.meta.dirname, which Node 20 has only from 20.11.
+export const SQL_DIR = fileURLToPath(new URL("./sql", import.meta.url));
 
 /** The protocols that have a SQL file, and the split that follows them. */
 export type SqlProtocol = "lrurec" | "llamarec" | "none";

@@ -2,7 +2,7 @@
  * koffi bindings to ggml (libggml-base + the best libggml-cpu-<arch> variant) shipped by node-llama-cpp 3.21.1.
  * Prototypes are copied from the matching headers (/tmp/llama.cpp/ggml/include: ggml.h, ggml-alloc.h,
  * ggml-backend.h, ggml-cpu.h). Struct layouts MUST track those headers exactly, hence the pinned version.
- * This file and library.ts are the only importers of koffi.
+ * This file and libc.ts (prctl, for the training child) are the only importers of koffi; library.ts finds the files.
  */
 import koffi, { type LibraryHandle } from "koffi";
 import { ReclmError } from "../../errors.ts";

@@ -3,8 +3,8 @@
  * so a CUDA/Vulkan backend (sibling @node-llama-cpp packages ship the same libs) can be chosen here later.
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { PACKAGE_ROOT } from "../../paths.ts";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
 import { ReclmError } from "../../errors.ts";
 
 export interface GgmlLibraryFiles {
@@ -17,13 +17,25 @@ export interface GgmlLibraryFiles {
   origin?: string;
 }
 
-const BUNDLED_DIR = resolve(PACKAGE_ROOT, "node_modules/@node-llama-cpp/linux-x64/bins/linux-x64");
+/**
+ * node-llama-cpp's prebuilt linux-x64 package as Node resolves it from node-llama-cpp itself: in a checkout it sits in
+ * reclm's node_modules, installed as a dependency it is hoisted into the consumer's (or nested under node-llama-cpp).
+ */
+function bundledGgmlDir(): string {
+  const fromReclm = createRequire(import.meta.url);
+  try {
+    const fromLlama = createRequire(fromReclm.resolve("node-llama-cpp"));
+    return resolve(dirname(fromLlama.resolve("@node-llama-cpp/linux-x64")), "../bins/linux-x64");
+  } catch (e) {
+    return `@node-llama-cpp/linux-x64 (not resolvable: ${(e as Error).message.split("\n")[0]})`;
+  }
+}
 
 /**
  * $RECLM_GGML_DIR, else node-llama-cpp's prebuilt linux-x64 CPU binaries. Arguments default to the environment and
  * the bundled location; tests pass them, since the libraries themselves load once per process.
  */
-export function locateGgml(envDir: string | undefined = process.env.RECLM_GGML_DIR, bundledDir: string = BUNDLED_DIR): GgmlLibraryFiles {
+export function locateGgml(envDir: string | undefined = process.env.RECLM_GGML_DIR, bundledDir: string = bundledGgmlDir()): GgmlLibraryFiles {
   // A set but unusable override is an error, not a fallback: silently running the bundled build would hide that the
   // libraries asked for (a CUDA build, a patched ggml) are not the ones running.
   if (envDir) {

@@ -3,19 +3,15 @@
  * a ggml abort becomes a clear error instead of a dead CLI. Input and output cross IPC as plain data.
  */
 import { fileURLToPath } from "node:url";
-import { runInChild, type ChildJob, type RunInChildOptions } from "../../engine/index.ts";
-import type { LongWorkOptions } from "../../contracts.ts";
-import { loadDatasetRef, type DatasetRef } from "../../data/index.ts";
-import { pretrainLm, type PretrainOptions, type PretrainReport } from "./pretrain.ts";
+import { runInChild, type RunInChildOptions } from "../../engine/index.ts";
+import { datasetJob, type DatasetRef, type RunDirOptions } from "../../train/child-job.ts";
+import { pretrainLm, type LmSize, type PretrainReport } from "./pretrain.ts";
 
-export type PretrainJobInput = DatasetRef & Omit<PretrainOptions, "ds" | keyof LongWorkOptions>;
+export interface PretrainJobInput extends DatasetRef, RunDirOptions {
+  size?: LmSize;
+}
 
-const job: ChildJob<PretrainJobInput, PretrainReport> = async (input, ctx) => {
-  const { dataset: _d, protocol: _p, dataFiles: _f, ...rest } = input;
-  return pretrainLm({ ...rest, ds: await loadDatasetRef(input, { onProgress: (p) => ctx.progress(p) }), onProgress: (p) => ctx.progress(p) });
-};
-
-export default job;
+export default datasetJob<PretrainJobInput, PretrainReport>((ds, rest, onProgress) => pretrainLm({ ...rest, ds, onProgress }));
 
 /** Pretrains reclm's own LM in a child process. */
 export function pretrainLmInChild(input: PretrainJobInput, options: RunInChildOptions = {}): Promise<PretrainReport> {

@@ -7,22 +7,26 @@
  * pieces) spells a movie title letter by letter (1,111 tokens for one 20-candidate ranking prompt). A vocabulary learned from the
  * catalog's titles writes most titles in a few tokens, so a 20-title history and 20 candidates fit in a few hundred.
  *
- * Shapes (LM_SIZES): "tiny" (~1M parameters: CI and the embedded dataset, trained in about a minute on 2 cores) and
- * "small" (~10M: real datasets, an hour or so). Both use head size 32/64 and a SwiGLU width of ~8/3·dim rounded to 32
- * (the llama recipe); full multi-head attention (no GQA: at these sizes the KV cache is not the constraint).
+ * Shapes (LM_SIZES): "tiny" (~1M parameters: CI and the embedded dataset) and "small" (~10M: real datasets). Both
+ * use head size 32/64 and a SwiGLU width of ~8/3·dim rounded to 32 (the llama recipe); full multi-head attention (no
+ * GQA: at these sizes the KV cache is not the constraint). Both learn on blocks of 512 tokens, and the GGUF says so
+ * (context_length = the block): rotary positions the model never saw are not positions it can use, so a prompt longer
+ * than that is cut on the left to it (a 20-title history and 20 candidates take ~350-500 tokens with these
+ * vocabularies). A first tiny model trained on 256-token blocks could not learn to answer after the ~350th token.
  *
  * Run dir: tokenizer.json (the vocabulary), config.json, checkpoint.safetensors / best-step*.safetensors /
  * training.svg (the loop's), model.gguf (the best parameters), report.json, report.md.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { RunDirOptions } from "../../train/child-job.ts";
 import type { LongWorkOptions, SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import { sha256File, writeFileAtomic, writeJsonAtomic } from "../../io.ts";
 import { Rng } from "../../rng.ts";
 import { splitFingerprint } from "../../data/stats.ts";
 import { Engine, ParamStore } from "../../engine/index.ts";
-import { clearRunDir, type RunDirOptions } from "../../train/run-dir.ts";
+import { clearRunDir } from "../../train/run-dir.ts";
 import type { ValidationRecord } from "../../train/loop.ts";
 import { writeLlamaFamilyGguf } from "../gguf-model.ts";
 import { declareLlama, type LlamaConfig } from "../llama.ts";
@@ -44,7 +48,7 @@ export interface LmShape {
 }
 
 export const LM_SIZES: Readonly<Record<LmSize, LmShape>> = Object.freeze({
-  tiny: { vocabSize: 2048, dim: 128, layers: 4, heads: 4, ffnDim: 352, blockSize: 256 },
+  tiny: { vocabSize: 2048, dim: 128, layers: 4, heads: 4, ffnDim: 352, blockSize: 512 },
   small: { vocabSize: 8192, dim: 320, layers: 6, heads: 5, ffnDim: 864, blockSize: 512 },
 });
 
@@ -88,7 +92,6 @@ export const LM_CONFIG = "config.json";
 export const LM_REPORT_JSON = "report.json";
 export const LM_REPORT_MD = "report.md";
 const FORMAT = "reclm-lm@1";
-const CONTEXT_LENGTH = 2048;
 
 export interface LmRunConfig {
   format: typeof FORMAT;
@@ -262,7 +265,7 @@ export async function pretrainLm(o: PretrainOptions): Promise<PretrainReport> {
     });
     const tensors = new Map(store.list().map((p) => [p.name, store.read(p)]));
     const file = join(outDir, LM_FILE);
-    writeLlamaFamilyGguf(file, lmConfig, tensors, bpeGgufMetadata(vocab), "f32", { name: `reclm-lm-${config.size} (${o.ds.name})`, contextLength: CONTEXT_LENGTH });
+    writeLlamaFamilyGguf(file, lmConfig, tensors, bpeGgufMetadata(vocab), "f32", { name: `reclm-lm-${config.size} (${o.ds.name})`, contextLength: config.blockSize });
     const report: PretrainReport = {
       runDir: outDir,
       model: { file, sha256: sha256File(file) },

@@ -13,6 +13,7 @@ import type { Rng } from "../../rng.ts";
 import { compile, ComputeAllocator, type AdamW, type Engine, type GradAccumulator, type Graph, type GraphMode, type ParamStore } from "../../engine/index.ts";
 import { llamaAttentionBlocks, llamaHidden, type LlamaModel } from "../llama.ts";
 import type { MicroBatch } from "./batches.ts";
+import { NativeResource } from "../../engine/index.ts";
 
 /** Graphs kept compiled at once (each holds a ggml context; the compute buffer is shared). */
 const MAX_CACHED_GRAPHS = 8;
@@ -26,12 +27,12 @@ export interface DecoderGraphsOptions {
   accumulator?: GradAccumulator;
 }
 
-export class DecoderGraphs {
+export class DecoderGraphs extends NativeResource {
   private readonly cache = new Map<string, Graph>();
   private readonly allocator: ComputeAllocator;
-  private disposed = false;
 
   constructor(private readonly o: DecoderGraphsOptions) {
+    super();
     this.allocator = new ComputeAllocator(o.engine);
   }
 
@@ -179,13 +180,7 @@ export class DecoderGraphs {
     return this.allocator.bytes;
   }
 
-  get isDisposed(): boolean {
-    return this.disposed;
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected free(): void {
     for (const g of this.cache.values()) g.dispose();
     this.cache.clear();
     this.allocator.dispose();

@@ -25,6 +25,7 @@ export interface OpenDecoder extends TrainableDecoder {
   file: string;
   architecture: string;
   dispose(): void;
+  [Symbol.dispose](): void;
 }
 
 export async function openDecoder(file: string, options: OpenDecoderOptions = {}): Promise<OpenDecoder> {
@@ -40,6 +41,12 @@ export async function openDecoder(file: string, options: OpenDecoderOptions = {}
       throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `GGUF metadata lacks a usable "${header.architecture}.context_length"`, { file, field: `${header.architecture}.context_length` });
     }
     let disposed = false;
+    const dispose = (): void => {
+      if (disposed) return;
+      disposed = true;
+      store.dispose();
+      engine.dispose();
+    };
     return {
       engine,
       store,
@@ -47,12 +54,8 @@ export async function openDecoder(file: string, options: OpenDecoderOptions = {}
       maxLength: ctx,
       file,
       architecture: header.architecture,
-      dispose() {
-        if (disposed) return;
-        disposed = true;
-        store.dispose();
-        engine.dispose();
-      },
+      dispose,
+      [Symbol.dispose]: dispose,
     };
   } catch (e) {
     store.dispose();

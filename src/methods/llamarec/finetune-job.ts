@@ -2,19 +2,13 @@
  * `reclm finetune llamarec` runs in a child process (a ggml abort becomes a clear error, not a dead CLI).
  */
 import { fileURLToPath } from "node:url";
-import { runInChild, type ChildJob, type RunInChildOptions } from "../../engine/index.ts";
-import type { LongWorkOptions } from "../../contracts.ts";
-import { loadDatasetRef, type DatasetRef } from "../../data/index.ts";
+import { runInChild, type RunInChildOptions } from "../../engine/index.ts";
+import { datasetJob, type DatasetRef } from "../../train/child-job.ts";
 import { finetuneLlamaRec, type FinetuneLlamaRecOptions, type LlamaRecFinetuneReport } from "./run.ts";
 
-export type FinetuneJobInput = DatasetRef & Omit<FinetuneLlamaRecOptions, "ds" | keyof LongWorkOptions>;
+export interface FinetuneJobInput extends DatasetRef, Omit<FinetuneLlamaRecOptions, "ds" | "onProgress" | "signal"> {}
 
-const job: ChildJob<FinetuneJobInput, LlamaRecFinetuneReport> = async (input, ctx) => {
-  const { dataset: _d, protocol: _p, dataFiles: _f, ...rest } = input;
-  return finetuneLlamaRec({ ...rest, ds: await loadDatasetRef(input, { onProgress: (p) => ctx.progress(p) }), onProgress: (p) => ctx.progress(p) });
-};
-
-export default job;
+export default datasetJob<FinetuneJobInput, LlamaRecFinetuneReport>((ds, rest, onProgress) => finetuneLlamaRec({ ...rest, ds, onProgress }));
 
 /** Fine-tunes LlamaRec's ranker in a child process. */
 export function finetuneLlamaRecInChild(input: FinetuneJobInput, options: RunInChildOptions = {}): Promise<LlamaRecFinetuneReport> {

@@ -22,6 +22,7 @@ export interface StageTimings {
 }
 
 export class RetrieveThenRank implements Recommender {
+  private freed = false;
   readonly name: string;
   readonly candidates: number;
   /** Timings of the most recent `recommend`. */
@@ -57,8 +58,19 @@ export class RetrieveThenRank implements Recommender {
     return out.slice(0, k);
   }
 
+  /** True once `dispose()` was called. */
+  get disposed(): boolean {
+    return this.freed;
+  }
+
   async dispose(): Promise<void> {
+    this.freed = true;
     await this.ranker.dispose?.();
     await this.retriever.dispose?.();
+  }
+
+  /** Lets `await using` dispose it at the end of a scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
   }
 }

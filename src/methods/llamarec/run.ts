@@ -10,6 +10,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
+import type { RunDirOptions } from "../../train/child-job.ts";
 import type { LongWorkOptions, SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import { sha256File, writeFileAtomic, writeJsonAtomic } from "../../io.ts";
@@ -21,7 +22,7 @@ import { writeLoraGguf } from "../../llm/lora-gguf.ts";
 import { openDecoder } from "../../llm/train/decoder.ts";
 import { checkLlmTrainConfig, trainLlm } from "../../llm/train/trainer.ts";
 import type { ValidationRecord } from "../../train/loop.ts";
-import { clearRunDir, type RunDirOptions } from "../../train/run-dir.ts";
+import { clearRunDir } from "../../train/run-dir.ts";
 import { resolveModel } from "../../models/resolve.ts";
 import { llamarecRecipeFor, llamarecTrainingSet, rankingSubset, scoreSubsetOnDecoder, type LlamaRecFinetuneConfig } from "./finetune.ts";
 import { LlamaRecPrompter } from "./prompter.ts";
@@ -54,6 +55,7 @@ export interface LlamaRecRunConfig {
   examples: { used: number; total: number };
 }
 
+/** `config`: fields over the recipe (llamarecRecipeFor(dataset)). */
 export interface FinetuneLlamaRecOptions extends LongWorkOptions, RunDirOptions {
   ds: SequenceDataset;
   /** The retriever's run dir (or a baseline's name): its top-20 are the validation candidates. */
@@ -163,10 +165,11 @@ export async function finetuneLlamaRec(o: FinetuneLlamaRecOptions): Promise<Llam
   const vocab = await loadLlamaCppModel(llm, { vocabOnly: true });
   const retriever = await resolveModel(o.retriever, o.ds, { split: "val" });
   try {
-    // A prompt longer than the model's context could not be scored: the budget is the smaller of the two.
+    // A prompt longer than the model's context could not be scored: the budget is the smaller of the two, less one
+    // for the EOS a training example carries after its budgeted prompt and letter.
     const layout = o.resume ? (readLlamaRecRun(outDir).layout ?? "alpaca") : (o.layout ?? "alpaca");
     const prompter = new LlamaRecPrompter(o.ds.catalog, llamaCppTokenizer(vocab), {
-      prompt: { ...LLAMAREC_PROMPT, maxPromptTokens: Math.min(LLAMAREC_PROMPT.maxPromptTokens, decoder.maxLength) },
+      prompt: { ...LLAMAREC_PROMPT, maxPromptTokens: Math.min(LLAMAREC_PROMPT.maxPromptTokens, decoder.maxLength - 1) },
       chat: layout === "chat" ? chatRenderer(vocab) : undefined,
     });
     const train = llamarecTrainingSet(o.ds, prompter, config);

@@ -56,7 +56,17 @@ export class VerbalizerRanker implements Ranker {
     return all.map((s, i) => Float32Array.from(s.subarray(0, requests[i].candidates.length)));
   }
 
+  /** True once `dispose()` freed the scorer's context. */
+  get disposed(): boolean {
+    return this.scorer.disposed;
+  }
+
   async dispose(): Promise<void> {
     await this.scorer.dispose();
+  }
+
+  /** Lets `await using` dispose it at the end of a scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
   }
 }

@@ -6,7 +6,7 @@
  *
  * Shapes are PyTorch order (src/engine/README.md). B = batch, L = sequence window, D = hidden, V = output columns.
  */
-import type { Builder, Param, ParamStore, Tensor } from "../../engine/index.ts";
+import type { Builder, ParamStore, Tensor } from "../../engine/index.ts";
 import type { Rng } from "../../rng.ts";
 import type { z } from "zod";
 
@@ -65,9 +65,6 @@ export type Objective =
   | { kind: "cloze"; maskProb: number; maxPredictions: number }
   | { kind: "last" };
 
-/** Parameters a model created in `declare`, passed back to `encode`/`scores`. Opaque to the trainer. */
-export type ModelParams = Record<string, Param | Param[] | Record<string, Param>>;
-
 export interface ModelContext {
   /** Catalog size N (item ids 1..N, 0 = padding). */
   nItems: number;
@@ -102,7 +99,13 @@ export interface SequenceInputs {
   positions: Tensor;
 }
 
-export interface NeuralModelDefinition<C extends BaseModelConfig = BaseModelConfig> {
+/**
+ * One engine-trained model: `C` its hyper-parameters, `P` the parameters it declares (its own typed record of
+ * `Param`s, opaque to the trainer, which only hands what `declare` returned back to `afterInit`, `encode` and
+ * `scores`). The registry keeps every model as `NeuralModelDefinition` (both erased): a model is always called with
+ * the parameters its own `declare` made, which `NeuralRecommender` guarantees by holding the two together.
+ */
+export interface NeuralModelDefinition<C extends BaseModelConfig = BaseModelConfig, P = unknown> {
   /** Registry key: "lrurec", "sasrec", "bert4rec", "gru4rec", "narm", "caser". */
   readonly name: string;
   /** Paper + sections implemented + deviations, shown in reports. */
@@ -121,17 +124,17 @@ export interface NeuralModelDefinition<C extends BaseModelConfig = BaseModelConf
   /** The window length the encoder is built for, from maxLen (identity unless the model pads, e.g. to 2^k). */
   windowLength(config: C): number;
   /** Declares every parameter (names are stable: checkpoints use them). */
-  declare(store: ParamStore, ctx: ModelContext, config: C): ModelParams;
+  declare(store: ParamStore, ctx: ModelContext, config: C): P;
   /**
    * Optional: adjusts parameters after `store.initialize(rng)` filled them from their declared inits (e.g. zero a
    * padding row, LRURec's ring init of params_log). `rng` continues the init stream, so a seed still reproduces it.
    */
-  afterInit?(store: ParamStore, p: ModelParams, config: C, rng: Rng): void;
+  afterInit?(store: ParamStore, params: P, config: C, rng: Rng): void;
   /**
    * The encoder over LEFT-padded windows (the last position is the most recent item).
    * Returns [B, L, D] hidden states for "causal"/"cloze", [B, D] for "last". Dropout only when `b.training`.
    */
-  encode(b: Builder, p: ModelParams, x: SequenceInputs, ctx: ModelContext, config: C): Tensor;
+  encode(b: Builder, params: P, x: SequenceInputs, ctx: ModelContext, config: C): Tensor;
   /** Scores of hidden rows h [R, D] (or [R, Dh]) over the V output columns: [R, V] (through ./head.ts `headScores`). */
-  scores(b: Builder, p: ModelParams, h: Tensor, ctx: ModelContext, config: C): Tensor;
+  scores(b: Builder, params: P, h: Tensor, ctx: ModelContext, config: C): Tensor;
 }

@@ -13,9 +13,10 @@ import { ReclmError } from "../../errors.ts";
 import { writeJsonAtomic } from "../../io.ts";
 import { Rng } from "../../rng.ts";
 import { compile, Engine, loadCheckpoint, saveCheckpoint, type Builder, type Graph, ParamStore, type Tensor } from "../../engine/index.ts";
-import type { BaseModelConfig, ModelContext, ModelParams, NeuralModelDefinition, Objective } from "./contract.ts";
+import type { BaseModelConfig, ModelContext, NeuralModelDefinition, Objective } from "./contract.ts";
 import { resolveConfig, savedConfig } from "./config.ts";
 import { allocBatch, fillEvalBatch, type BatchArrays } from "./examples.ts";
+import { NativeResource } from "../../engine/index.ts";
 
 export const MODEL_FILE = "model.safetensors";
 export const CONFIG_FILE = "config.json";
@@ -49,14 +50,14 @@ export function maskWindowOf(config: BaseModelConfig, objective: Objective): num
   return objective.kind === "cloze" ? Math.max(1, config.maxLen - 1) : config.maxLen;
 }
 
-export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> implements SequentialRecommender {
+export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = unknown> extends NativeResource implements SequentialRecommender {
   readonly name: string;
   readonly nItems: number;
-  readonly def: NeuralModelDefinition<C>;
+  readonly def: NeuralModelDefinition<C, P>;
   readonly config: C;
   readonly engine: Engine;
   readonly store: ParamStore;
-  readonly params: ModelParams;
+  readonly params: P;
   readonly ctx: ModelContext;
   readonly objective: Objective;
   readonly vocab: number;
@@ -70,10 +71,10 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
   /** Graphs returning query vectors (itemVectors / queryVectors), by batch rows. */
   private readonly queryGraphs = new Map<number, { graph: Graph; batch: BatchArrays; withBias: boolean }>();
   private outLen = -1;
-  private disposed = false;
 
   /** Declares the parameters and initialises them from `config.seed` (the trainer's first draw). */
-  constructor(def: NeuralModelDefinition<C>, config: C, nItems: number, options: NeuralRecommenderOptions & { initRng?: Rng } = {}) {
+  constructor(def: NeuralModelDefinition<C, P>, config: C, nItems: number, options: NeuralRecommenderOptions & { initRng?: Rng } = {}) {
+    super();
     this.def = def;
     this.name = def.name;
     this.config = config;
@@ -105,7 +106,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
   }
 
   /** Rebuilds a model saved with `save(dir)` (or written by the trainer into its run dir). */
-  static load<C extends BaseModelConfig>(dir: string, def: NeuralModelDefinition<C>, options: NeuralRecommenderOptions = {}): NeuralRecommender<C> {
+  static load<C extends BaseModelConfig, P>(dir: string, def: NeuralModelDefinition<C, P>, options: NeuralRecommenderOptions = {}): NeuralRecommender<C, P> {
     const saved = readSavedConfig(dir);
     if (saved.model !== def.name) {
       throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `run dir holds model "${saved.model}", not "${def.name}"`, { file: join(dir, CONFIG_FILE), field: "model" });
@@ -324,9 +325,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig> impl
     if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", `${this.name} recommender was disposed`);
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected free(): void {
     for (const { graph } of this.evalGraphs.values()) graph.dispose();
     for (const { graph } of this.queryGraphs.values()) graph.dispose();
     this.store.dispose();

@@ -23,7 +23,7 @@ import { DEFAULT_NEGATIVES, fillCorrection, type NegativeSampler, type SampledSo
 /** Default number of row-count buckets: at most this many train graphs per model (one shared compute buffer). */
 export const ROW_BUCKETS = 16;
 
-export class TrainStep<C extends BaseModelConfig> {
+export class TrainStep<C extends BaseModelConfig = BaseModelConfig, P = unknown> {
   /** Positions the encoder returns (L' <= windowLen), 0 for a [B, D] encoder. */
   readonly outLen: number;
   /** Gathered rows of the most recent step (after rounding up). */
@@ -40,8 +40,8 @@ export class TrainStep<C extends BaseModelConfig> {
   private readonly sampled?: { sampler: NegativeSampler; negatives: Int32Array; correction: Float32Array; targets: Int32Array };
 
   constructor(
-    private readonly def: NeuralModelDefinition<C>,
-    private readonly model: NeuralRecommender<C>,
+    private readonly def: NeuralModelDefinition<C, P>,
+    private readonly model: NeuralRecommender<C, P>,
     private readonly optimizer: AdamW,
     private readonly dropoutRng: Rng,
     rowBuckets = ROW_BUCKETS,
@@ -192,6 +192,16 @@ export class TrainStep<C extends BaseModelConfig> {
     });
     this.graphs.set(M, g);
     return g;
+  }
+
+  /** True once `dispose()` freed its graphs and compute buffer. */
+  get disposed(): boolean {
+    return this.allocator.disposed;
+  }
+
+  /** Lets `using` free it at the end of a scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   dispose(): void {

@@ -8,38 +8,37 @@
  * Batches: ONE train graph shape [batchSize, windowLen]. The final partial batch of an epoch is PADDED with all-padding
  * rows whose labels are ignored (LlamaRec's DataLoader does not drop it). The loss gathers the rows with a real label
  * first (label 0 ignored, input 0 not), so padding positions are never projected onto all items; the number of gathered
- * rows varies per batch, so it is rounded up to a quarter of B·L and one graph is compiled per quarter actually met
- * (at most four, all sharing the AdamW state).
+ * rows varies per batch, so it is rounded up to a bucket and one graph is compiled per bucket met (train-step.ts).
+ *
+ * The loop itself (epochs, validation, early stopping, checkpoints) is src/train/loop.ts, shared with the LLM trainer;
+ * the run dir's report is report.ts, the checks before a resume resume.ts.
  *
  * Checkpoints (when `outDir` is set): after every validation, atomically, params + AdamW moments + dropout-Rng state +
  * counters + best params/metric + resolved config + dataset name/protocol. `resume: true` continues from it and gives
  * results identical to an uninterrupted run (the epoch order and cloze masks are derived from (seed, epoch/step), the
  * dropout stream is restored).
  */
-import { existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync } from "node:fs";
 import type { LongWorkOptions, SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import { splitFingerprint } from "../../data/stats.ts";
 import { Rng } from "../../rng.ts";
 import { AdamW, Engine, type LrSchedule } from "../../engine/index.ts";
-import { derivedRng, runTrainLoop } from "../../train/loop.ts";
-import { CHECKPOINT_FILE, clearRunDir } from "../../train/run-dir.ts";
+import { derivedRng, runTrainLoop, type ValidationResult } from "../../train/loop.ts";
+import { clearRunDir } from "../../train/run-dir.ts";
 import { NegativeSampler, type SampledSoftmaxConfig } from "./sampled-softmax.ts";
 import { ANN_MIN_ITEMS, buildRunIndex } from "../ann.ts";
 import { ROW_BUCKETS, TrainStep } from "./train-step.ts";
 import { fullRanking, type RankingReport } from "../../eval/full-ranking.ts";
 import { metricsMeanOfBatchMeans, type Metrics } from "../../eval/metrics.ts";
-import { formatMetricsTable } from "../../eval/report.ts";
-import { parseSelectMetric, resolveConfig, savedConfig, type ScheduleConfig } from "./config.ts";
+import { parseSelectMetric, resolveConfig, type ScheduleConfig } from "./config.ts";
 import type { BaseModelConfig, NeuralModelDefinition } from "./contract.ts";
 import { allocBatch, buildExamples, fillTrainBatch, type ExampleSet } from "./examples.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../../io.ts";
-import { checkFingerprint, CONFIG_FILE, MODEL_FILE, NeuralRecommender, readSavedConfig, type SavedModelConfig } from "./recommender.ts";
+import { CONFIG_FILE, MODEL_FILE, NeuralRecommender } from "./recommender.ts";
+import { REPORT_JSON, REPORT_MD, writeRunFiles, type FinishedRun, type TrainReport } from "./report.ts";
+import { resumedRun } from "./resume.ts";
 
 export { CHECKPOINT_FILE, TRAINING_SVG } from "../../train/run-dir.ts";
-export const REPORT_JSON = "report.json";
-export const REPORT_MD = "report.md";
 
 export interface TrainOptions<C extends BaseModelConfig> extends LongWorkOptions {
   /** User overrides on top of defaults and preset (validated: unknown or ill-typed fields throw naming the field). */
@@ -48,9 +47,12 @@ export interface TrainOptions<C extends BaseModelConfig> extends LongWorkOptions
   configSource?: string;
   /** Preset name; default: the preset named after the dataset, if the model has one; "none" = defaults only. */
   preset?: string;
-  /** Run dir: checkpoint.bin after each validation; model.bin, config.json, report.json, report.md at the end. */
+  /**
+   * Run dir: config.json at the start; checkpoint.safetensors and training.svg after each validation;
+   * model.safetensors, report.json and report.md at the end.
+   */
   outDir?: string;
-  /** Continue from outDir/checkpoint.bin (must exist). */
+  /** Continue from outDir/checkpoint.safetensors (must exist). */
   resume?: boolean;
   /**
    * Start over in an outDir that already holds a run, deleting that run's files first. Without it such a dir is
@@ -69,56 +71,39 @@ export interface TrainOptions<C extends BaseModelConfig> extends LongWorkOptions
   annMinItems?: number;
 }
 
-import type { StopReason, ValidationRecord } from "../../train/loop.ts";
-export type { StopReason, ValidationRecord };
-
-export interface TrainResult<C extends BaseModelConfig = BaseModelConfig> {
-  model: string;
-  dataset: string;
-  datasetProtocol: string;
-  preset: string | undefined;
-  config: C;
+export interface TrainResult<C extends BaseModelConfig = BaseModelConfig, P = unknown> extends FinishedRun<C> {
   /** The best validation (by selectMetric). */
   best: { step: number; value: number; metrics: Metrics };
-  validations: ValidationRecord[];
   /** Test split, history masked, with the best parameters (undefined when evalTest is false). */
   test: RankingReport | undefined;
-  steps: number;
   /** Epochs started (the current one included). */
   epochs: number;
-  stoppedBy: StopReason;
   /** Training wall time in seconds, summed over resumes (validation included, test excluded). */
   seconds: number;
   /** Sequences (examples) per second over the optimizer steps of this invocation. */
   examplesPerSecond: number;
   runDir: string | undefined;
-  resumedFromStep: number | undefined;
   /** The trained model holding the BEST parameters; the caller disposes it. */
-  recommender: NeuralRecommender<C>;
+  recommender: NeuralRecommender<C, P>;
+  /** What the run dir's report.json holds (undefined without an outDir). */
+  report: TrainReport | undefined;
 }
 
-export async function trainModel<C extends BaseModelConfig>(
-  def: NeuralModelDefinition<C>,
+export async function trainModel<C extends BaseModelConfig, P>(
+  def: NeuralModelDefinition<C, P>,
   ds: SequenceDataset,
   options: TrainOptions<C> = {},
-): Promise<TrainResult<C>> {
-  const ckptPath = options.outDir ? join(options.outDir, CHECKPOINT_FILE) : undefined;
-  let saved: SavedModelConfig | undefined;
-  if (options.resume) {
-    if (!ckptPath || !options.outDir) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "resume needs an outDir (the run dir to continue)", { field: "resume" });
-    if (!existsSync(ckptPath)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", "nothing to resume: no checkpoint in the run dir", { file: ckptPath });
-    saved = checkSaved(readSavedConfig(options.outDir), join(options.outDir, CONFIG_FILE), def, ds);
-  }
-  const { config, preset } = saved
-    ? resumedConfig(def, saved, options, join(options.outDir!, CONFIG_FILE))
-    : resolveConfig(def, { preset: options.preset, datasetName: ds.name, config: options.config, source: options.configSource });
+): Promise<TrainResult<C, P>> {
+  const resumed = options.resume ? resumedRun(def, ds, options) : undefined;
+  const { config, preset } =
+    resumed ?? resolveConfig(def, { preset: options.preset, datasetName: ds.name, config: options.config, source: options.configSource });
   const select = parseSelectMetric(config.selectMetric);
   const ks = [...new Set([...(options.ks ?? [5, 10, 20]), select.k])].sort((a, b) => a - b);
   if (options.maxSteps !== undefined && !(Number.isInteger(options.maxSteps) && options.maxSteps >= 0)) {
     throw new ReclmError("RECLM_ERR_BAD_CONFIG", `maxSteps must be a non-negative integer, got ${options.maxSteps}`, { field: "maxSteps" });
   }
 
-  if (!saved && options.outDir) clearRunDir(options.outDir, options.overwrite ?? false, [CONFIG_FILE, MODEL_FILE, REPORT_JSON, REPORT_MD]);
+  if (!resumed && options.outDir) clearRunDir(options.outDir, options.overwrite ?? false, [CONFIG_FILE, MODEL_FILE, REPORT_JSON, REPORT_MD]);
 
   const root = new Rng(config.seed);
   const initRng = root.fork();
@@ -128,8 +113,8 @@ export async function trainModel<C extends BaseModelConfig>(
   const negativeSeed = root.nextU32();
 
   const engine = Engine.create({ threads: options.threads });
-  let rec: NeuralRecommender<C> | undefined;
-  const steppers: TrainStep<C>[] = [];
+  let rec: NeuralRecommender<C, P> | undefined;
+  const steppers: TrainStep<C, P>[] = [];
   let opt: AdamW | undefined;
   try {
     rec = new NeuralRecommender(def, config, ds.catalog.size, { engine, initRng });
@@ -150,7 +135,7 @@ export async function trainModel<C extends BaseModelConfig>(
     // The schedule's length is part of the config, not of --max-steps: a run stopped and resumed with a larger cap
     // must follow the same learning-rate curve as one run straight through.
     const schedule = lrSchedule(config as C & ScheduleConfig, (config as C & ScheduleConfig).scheduleSteps ?? config.epochs * stepsPerEpoch);
-    if (!saved && options.outDir) {
+    if (!resumed && options.outDir) {
       mkdirSync(options.outDir, { recursive: true });
       model.saveConfig(options.outDir);
     }
@@ -171,7 +156,7 @@ export async function trainModel<C extends BaseModelConfig>(
       store: model.store,
       rngs: { dropout: dropoutRng },
       runDir: options.outDir,
-      resume: !!saved,
+      resume: !!resumed,
       curvesTitle: `${def.name} on ${ds.name}`,
       onProgress: options.onProgress,
       signal: options.signal,
@@ -179,18 +164,7 @@ export async function trainModel<C extends BaseModelConfig>(
         fillTrainBatch(batch, ds, examples, idx, objective, config.maxLen, L, derivedRng(maskSeed, step));
         return { loss: stepper.run(batch, sampler ? derivedRng(negativeSeed, step) : undefined) };
       },
-      validate: async () => {
-        const rep = await fullRanking(model, ds, {
-          split: "val",
-          ks,
-          batchSize: config.evalBatchSize,
-          maskHistory: config.maskHistoryInValidation,
-          signal: options.signal,
-        });
-        if (config.selectAverage !== "batches") return { metrics: rep.metrics, value: rep.metrics[config.selectMetric] };
-        const value = metricsMeanOfBatchMeans(rep.ranks, ks, config.evalBatchSize)[config.selectMetric];
-        return { metrics: rep.metrics, value, selectValue: value };
-      },
+      validate: () => validation(model, ds, config, ks, options.signal),
     });
 
     let test: RankingReport | undefined;
@@ -204,7 +178,7 @@ export async function trainModel<C extends BaseModelConfig>(
         onProgress: options.onProgress,
       });
     }
-    const result: TrainResult<C> = {
+    const result: TrainResult<C, P> = {
       model: def.name,
       dataset: ds.name,
       datasetProtocol: ds.protocol,
@@ -221,9 +195,10 @@ export async function trainModel<C extends BaseModelConfig>(
       runDir: options.outDir,
       resumedFromStep: loop.resumedFromStep,
       recommender: model,
+      report: undefined,
     };
     if (options.outDir) {
-      writeRunDir(options.outDir, result, def.reference, model.store.size, engine.threads);
+      result.report = writeRunFiles(options.outDir, result);
       // Catalogs big enough to retrieve through an approximate index get theirs now, next to the model it indexes.
       if (model.nItems >= (options.annMinItems ?? ANN_MIN_ITEMS)) buildRunIndex(model, options.outDir, {}, engine.threads);
     }
@@ -239,105 +214,18 @@ export async function trainModel<C extends BaseModelConfig>(
   }
 }
 
+/** Full ranking on the validation split, and the value model selection compares (a per-user or a batch mean). */
+async function validation<C extends BaseModelConfig, P>(model: NeuralRecommender<C, P>, ds: SequenceDataset, config: C, ks: number[], signal?: AbortSignal): Promise<ValidationResult> {
+  const rep = await fullRanking(model, ds, { split: "val", ks, batchSize: config.evalBatchSize, maskHistory: config.maskHistoryInValidation, signal });
+  if (config.selectAverage !== "batches") return { metrics: rep.metrics, value: rep.metrics[config.selectMetric] };
+  const value = metricsMeanOfBatchMeans(rep.ranks, ks, config.evalBatchSize)[config.selectMetric];
+  return { metrics: rep.metrics, value, selectValue: value };
+}
+
 function lrSchedule(config: BaseModelConfig & ScheduleConfig, totalSteps: number): LrSchedule {
   if (config.lrSchedule === "cosine") {
     if (!Number.isFinite(totalSteps)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "a cosine schedule needs a finite number of steps", { field: "lrSchedule" });
     return { kind: "cosine", lr: config.lr, warmup: config.warmupSteps ?? 0, totalSteps };
   }
   return { kind: "constant", lr: config.lr };
-}
-
-function checkSaved<C extends BaseModelConfig>(saved: SavedModelConfig, file: string, def: NeuralModelDefinition<C>, ds: SequenceDataset): SavedModelConfig {
-  const bad = (field: string, msg: string) => new ReclmError("RECLM_ERR_BAD_CHECKPOINT", msg, { file, field });
-  if (saved.model !== def.name) throw bad("model", `run dir is for model "${saved.model}", not "${def.name}"`);
-  if (saved.dataset !== ds.name || saved.datasetProtocol !== ds.protocol) {
-    throw bad("dataset", `run dir was trained on ${saved.dataset} (protocol ${saved.datasetProtocol}), not ${ds.name} (protocol ${ds.protocol})`);
-  }
-  if (saved.nItems !== ds.catalog.size) throw bad("nItems", `run dir has ${saved.nItems} items, dataset has ${ds.catalog.size}`);
-  checkFingerprint(saved, ds, file, "resume on");
-  return saved;
-}
-
-/** On resume the run dir's config rules; user overrides may only repeat it. */
-function resumedConfig<C extends BaseModelConfig>(def: NeuralModelDefinition<C>, saved: SavedModelConfig, options: TrainOptions<C>, file: string): { config: C; preset: string | undefined } {
-  const { config } = resolveConfig(def, { preset: "none", config: savedConfig<C>(saved.config as unknown as Record<string, unknown>), source: file });
-  if (options.preset !== undefined && options.preset !== (saved.preset ?? "none")) {
-    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `cannot change the preset on resume (run dir has ${saved.preset ?? "none"}, asked ${options.preset})`, { file, field: "preset" });
-  }
-  for (const [k, v] of Object.entries(options.config ?? {})) {
-    if (JSON.stringify((config as Record<string, unknown>)[k]) !== JSON.stringify(v)) {
-      throw new ReclmError(
-        "RECLM_ERR_BAD_CONFIG",
-        `cannot change "${k}" on resume (run dir has ${JSON.stringify((config as Record<string, unknown>)[k])}, asked ${JSON.stringify(v)})`,
-        { file, field: k },
-      );
-    }
-  }
-  return { config, preset: saved.preset };
-}
-
-/** JSON-able summary of a run (report.json). */
-export function runReport<C extends BaseModelConfig>(r: TrainResult<C>, reference: string, paramCount: number, threads: number): Record<string, unknown> {
-  return {
-    model: r.model,
-    reference,
-    dataset: r.dataset,
-    datasetProtocol: r.datasetProtocol,
-    preset: r.preset ?? null,
-    config: r.config,
-    parameters: paramCount,
-    threads,
-    steps: r.steps,
-    epochs: r.epochs,
-    stoppedBy: r.stoppedBy,
-    seconds: r.seconds,
-    examplesPerSecond: r.examplesPerSecond,
-    resumedFromStep: r.resumedFromStep ?? null,
-    best: r.best,
-    validations: r.validations,
-    test: r.test
-      ? {
-          protocol: r.test.protocol,
-          split: r.test.split,
-          maskHistory: true,
-          maskScope: r.config.maskScope,
-          // the history items the test masked (JSON has no Infinity: "all" for the whole history)
-          maskWindow: r.recommender.maskWindow ?? "all",
-          nUsers: r.test.nUsers,
-          metrics: r.test.metrics,
-        }
-      : null,
-  };
-}
-
-function writeRunDir<C extends BaseModelConfig>(dir: string, r: TrainResult<C>, reference: string, paramCount: number, threads: number): void {
-  r.recommender.save(dir);
-  writeJsonAtomic(join(dir, REPORT_JSON), runReport(r, reference, paramCount, threads));
-  const rows = [{ method: `${r.model} (val, best @ step ${r.best.step})`, metrics: r.best.metrics }];
-  if (r.test) rows.push({ method: `${r.model} (test)`, metrics: r.test.metrics });
-  const md = [
-    `# ${r.model} on ${r.dataset} (protocol ${r.datasetProtocol})`,
-    "",
-    reference,
-    "",
-    `preset: ${r.preset ?? "none"}; ${r.steps} steps, ${r.epochs} epochs, stopped by ${r.stoppedBy}; ${r.seconds.toFixed(1)} s; ${paramCount} parameters; ${threads} threads`,
-    "",
-    "Full ranking; validation history " +
-      (r.config.maskHistoryInValidation ? "masked" : "not masked") +
-      ", test history masked" +
-      (r.recommender.maskWindow !== undefined ? ` in the model's window (its last ${r.recommender.maskWindow} items, as the papers' code)` : " (all of it)") +
-      ".",
-    "",
-    "```",
-    formatMetricsTable(rows),
-    "```",
-    "",
-    "Config:",
-    "",
-    "```json",
-    JSON.stringify(r.config, null, 2),
-    "```",
-    "",
-  ].join("\n");
-  writeFileAtomic(join(dir, REPORT_MD), md);
 }

@@ -8,7 +8,7 @@ import type { SequenceDataset } from "../../../src/contracts.ts";
 import { ReclmError } from "../../../src/errors.ts";
 import type { RawData } from "../../../src/data/raw.ts";
 import { kcoreIterative, kcoreSinglePass, keepAll, keepTitledItems, removeImmediateRepeats, type KeepMask } from "./filters.ts";
-import { leaveOneOut } from "./leaveOneOut.ts";
+import { leaveOneOut } from "./leave-one-out.ts";
 import { pythonIntSetOrder } from "../../../src/data/protocols/python-set-order.ts";
 
 export const RAW_PROTOCOLS = ["llamarec", "lrurec", "none"] as const;

@@ -94,6 +94,13 @@ describe("LlamaRec fine-tuning (tiny model, embedded data, pop as the retriever)
     }
   });
 
+  it("fits every training example, EOS included, into a model whose context is shorter than the prompts", async () => {
+    const short = join(dir, "short.gguf");
+    writeTinyLlamaGguf(short, { words: ["###", "Instruction", "Input", "Response", ...Array.from({ length: 20 }, (_, i) => indexLetter(i))], dim: 32, layers: 2, seed: 12, contextLength: 96 });
+    const report = await finetuneLlamaRec({ ds, retriever: "pop", llm: short, outDir: join(dir, "short-run"), config: { ...config, maxValUsers: 4 }, maxSteps: 1, threads: 1 });
+    expect(report.steps).toBe(1);
+  });
+
   it("refuses unknown or ill-typed fields, naming them", () => {
     expect(() => resolveFinetuneConfig("embedded", { lorarank: 4 }, "--set")).toThrow(/unknown LlamaRec fine-tuning field "lorarank"/);
     expect(() => resolveFinetuneConfig("embedded", { loraRank: "8" }, "--set")).toThrow(/"loraRank" must be a number/);
