@@ -43,7 +43,7 @@ interface RunReport {
   epochs: number;
   stoppedBy: string;
   seconds: number;
-  examplesPerSecond: number;
+  examplesPerSecond?: number;
   best: { step: number; value: number };
   test: { metrics: Record<string, number>; nUsers: number } | null;
   maxSteps?: number;
@@ -114,7 +114,7 @@ function collect(): void {
         dataset,
         protocol: "full-ranking",
         // An evaluation-only resume trains no step, so it has no throughput to report.
-        metrics: { ...r.test!.metrics, ...(r.examplesPerSecond > 0 ? { seq_per_s: r.examplesPerSecond } : {}) },
+        metrics: { ...r.test!.metrics, ...(r.examplesPerSecond ? { seq_per_s: r.examplesPerSecond } : {}) },
         seeds: 1,
         ...(paper ? { paper } : {}),
         notes:
@@ -125,7 +125,7 @@ function collect(): void {
           `${r.steps} steps / ${r.epochs} epochs, stopped by ${r.stoppedBy}` +
           (r.stoppedBy === "maxSteps" ? ` (step cap ${r.maxSteps} for the 2-core time budget: NOT converged)` : "") +
           `; ${(r.seconds / 60).toFixed(1)} min on ${r.threads} thread(s) (machine shared with other jobs), ` +
-          (r.examplesPerSecond > 0 ? "seq_per_s = training examples/s of the last invocation" : "throughput not recorded (finished by an evaluation-only resume)") +
+          (r.examplesPerSecond ? "seq_per_s = training examples/s over the run's optimizer steps" : "throughput not recorded (a run checkpointed before reclm kept it over resumes)") +
           (paper ? `; paper (LlamaRec Table 1) N@10 ${paper["NDCG@10"]} R@10 ${paper["Recall@10"]}` : ""),
       };
     });

@@ -74,7 +74,7 @@ const common =
   `best validation (unmasked=${!cfg.maskHistoryInValidation}) ${cfg.selectMetric} ${result.best.value.toFixed(4)} at step ${result.best.step}; ` +
   `${result.steps} steps, ${result.epochs} epochs, stopped by ${result.stoppedBy}${capped ? ` (CAPPED at --max-steps ${maxSteps}: patience ${cfg.patience} not exhausted)` : ""}; ` +
   (result.resumedFromStep !== undefined ? `resumed from the step-${result.resumedFromStep} checkpoint; ` : "") +
-  `${result.seconds.toFixed(0)} s training+validation (${result.examplesPerSecond.toFixed(1)} seq/s in the last invocation, ${result.recommender.engine.threads} threads); batch ${cfg.batchSize}, maxLen ${cfg.maxLen}, dropout ${cfg.dropout}/${cfg.lruDropout}, lr ${cfg.lr}, wd ${cfg.weightDecay}, seed ${cfg.seed}` +
+  `${result.seconds.toFixed(0)} s training+validation (${result.examplesPerSecond?.toFixed(1) ?? "?"} seq/s over the run's steps, ${result.recommender.engine.threads} threads); batch ${cfg.batchSize}, maxLen ${cfg.maxLen}, dropout ${cfg.dropout}/${cfg.lruDropout}, lr ${cfg.lr}, wd ${cfg.weightDecay}, seed ${cfg.seed}` +
   (target ? `; target ${target.source}: N@10 ${target.metrics["NDCG@10"]}, R@10 ${target.metrics["Recall@10"]}` : "");
 const rows: BenchRow[] = [{ method: "lrurec", dataset: ds.name, protocol: "full-ranking", metrics: test.metrics, seeds: 1, notes: common }];
 if (name === "ml-latest-small") {

@@ -41,7 +41,7 @@ for (const spec of a.run) {
     method: `reclm-lm-${size}`,
     dataset: ds.name,
     protocol: "lm-pretrain",
-    metrics: { perplexity: rep.heldOutPerplexity, tokens_per_s: rep.tokensPerSecond, parameters: rep.parameters, seconds: rep.seconds, train_tokens: rep.corpus.trainTokens },
+    metrics: { perplexity: rep.heldOutPerplexity, ...(rep.tokensPerSecond ? { tokens_per_s: rep.tokensPerSecond } : {}), parameters: rep.parameters, seconds: rep.seconds, train_tokens: rep.corpus.trainTokens },
     headline: true,
     model: rep.model,
     notes:

@@ -65,6 +65,19 @@ export interface LoopState {
   seconds: number;
   lossSum: number;
   lossCount: number;
+  /**
+   * Optimizer steps up to `step` and the time, examples and counts they took, summed over resumes (rates of a resumed
+   * or finished run are its own, not its last invocation's). Absent in checkpoints written before it existed.
+   */
+  throughput?: Throughput;
+}
+
+/** What the optimizer steps took (validation excluded), for rates. */
+export interface Throughput {
+  steps: number;
+  seconds: number;
+  examples: number;
+  counts: Record<string, number>;
 }
 
 export interface TrainLoopOptions extends LongWorkOptions {
@@ -115,9 +128,9 @@ export interface LoopResult {
   stoppedBy: StopReason;
   /** Training wall time in seconds, summed over resumes (validation included). */
   seconds: number;
-  /** Examples per second over the optimizer steps of this invocation. */
-  examplesPerSecond: number;
-  /** The counts of StepResult per second over this invocation's steps (e.g. tokens/s). */
+  /** Examples per second over the optimizer steps of the whole run (resumes included); undefined before any step. */
+  examplesPerSecond: number | undefined;
+  /** The counts of StepResult per second over the whole run's steps (e.g. tokens/s); empty before any step. */
   ratesPerSecond: Record<string, number>;
   resumedFromStep: number | undefined;
 }
@@ -191,9 +204,9 @@ export async function runTrainLoop(o: TrainLoopOptions): Promise<LoopResult> {
   let started = performance.now();
   let secondsBefore = state.seconds;
   const elapsed = () => secondsBefore + (performance.now() - started) / 1000;
-  let trainSeconds = 0;
-  let trainedExamples = 0;
-  const counts: Record<string, number> = {};
+  const tp: Throughput = state.throughput ? { ...state.throughput, counts: { ...state.throughput.counts } } : { steps: 0, seconds: 0, examples: 0, counts: {} };
+  state.throughput = tp;
+  const perSecond = (v: number) => v / Math.max(1e-9, tp.seconds);
 
   const validate = async () => {
     const res = await o.validate();
@@ -245,7 +258,6 @@ export async function runTrainLoop(o: TrainLoopOptions): Promise<LoopResult> {
   let lastReport = performance.now();
   let windowLoss = 0;
   let windowSteps = 0;
-  const stepsAtStart = state.step;
   const totalSteps = Math.min(maxSteps, o.epochs * stepsPerEpoch);
   let lastVal = state.validations[state.validations.length - 1];
   const selectLabel = o.selectLabel ?? `val ${o.selectMetric}`;
@@ -282,9 +294,10 @@ export async function runTrainLoop(o: TrainLoopOptions): Promise<LoopResult> {
     state.optStep = optimizer.step;
     state.lossSum += res.loss;
     state.lossCount++;
-    trainSeconds += (performance.now() - t0) / 1000;
-    trainedExamples += res.examples ?? idx.length;
-    for (const [k, v] of Object.entries(res.counts ?? {})) counts[k] = (counts[k] ?? 0) + v;
+    tp.seconds += (performance.now() - t0) / 1000;
+    tp.steps++;
+    tp.examples += res.examples ?? idx.length;
+    for (const [k, v] of Object.entries(res.counts ?? {})) tp.counts[k] = (tp.counts[k] ?? 0) + v;
     windowLoss += res.loss;
     windowSteps++;
 
@@ -297,7 +310,7 @@ export async function runTrainLoop(o: TrainLoopOptions): Promise<LoopResult> {
     }
     const now = performance.now();
     if (o.onProgress && (due || now - lastReport > 200)) {
-      const rates = Object.fromEntries(Object.entries(counts).map(([k, v]) => [`${k}/s`, v / Math.max(1e-9, trainSeconds)]));
+      const rates = Object.fromEntries(Object.entries(tp.counts).map(([k, v]) => [`${k}/s`, perSecond(v)]));
       o.onProgress({
         stage: `train ${o.name}`,
         done: state.step,
@@ -306,7 +319,7 @@ export async function runTrainLoop(o: TrainLoopOptions): Promise<LoopResult> {
         info: {
           epoch: state.epoch + 1,
           loss: windowLoss / Math.max(1, windowSteps),
-          "steps/s": (state.step - stepsAtStart) / Math.max(1e-9, trainSeconds),
+          "steps/s": perSecond(tp.steps),
           ...rates,
           [selectLabel]: lastVal.selectValue ?? lastVal.metrics[o.selectMetric],
           best: state.best!.value,
@@ -325,8 +338,8 @@ export async function runTrainLoop(o: TrainLoopOptions): Promise<LoopResult> {
     best: state.best!,
     stoppedBy: stoppedBy!,
     seconds: elapsed(),
-    examplesPerSecond: trainedExamples / Math.max(1e-9, trainSeconds),
-    ratesPerSecond: Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v / Math.max(1e-9, trainSeconds)])),
+    examplesPerSecond: tp.steps > 0 ? perSecond(tp.examples) : undefined,
+    ratesPerSecond: tp.steps > 0 ? Object.fromEntries(Object.entries(tp.counts).map(([k, v]) => [k, perSecond(v)])) : {},
     resumedFromStep,
   };
 }

@@ -82,7 +82,7 @@ export function finetuneCommand(): Command {
         }
         process.stdout.write(
           `LlamaRec ranker on ${ds.name}: ${rep.examples.used} of ${rep.examples.total} examples, ${rep.steps} steps, stopped by ${rep.stoppedBy}, ` +
-            `${rep.seconds.toFixed(0)} s (${rep.inputTokensPerSecond.toFixed(0)} tokens/s)\n`,
+            `${rep.seconds.toFixed(0)} s (${rep.inputTokensPerSecond?.toFixed(0) ?? "?"} tokens/s)\n`,
         );
         process.stdout.write(`validation subset (${rep.valUsers} users; the retriever's top-20 re-ordered on reclm's decoder)\n`);
         process.stdout.write(

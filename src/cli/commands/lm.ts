@@ -100,7 +100,7 @@ function pretrainCommand(): Command {
       }
       process.stdout.write(
         `reclm-lm-${rep.config.size} on ${rep.dataset}: ${rep.parameters.toLocaleString("en-US")} parameters, ${rep.corpus.trainTokens.toLocaleString("en-US")} training tokens, ` +
-          `${rep.steps} steps (stopped by ${rep.stoppedBy}), ${rep.seconds.toFixed(0)} s at ${rep.tokensPerSecond.toFixed(0)} tokens/s\n` +
+          `${rep.steps} steps (stopped by ${rep.stoppedBy}), ${rep.seconds.toFixed(0)} s at ${rep.tokensPerSecond?.toFixed(0) ?? "?"} tokens/s\n` +
           `held-out perplexity ${rep.heldOutPerplexity.toFixed(3)} (step 0: ${rep.validations[0].metrics.perplexity.toFixed(1)})\n` +
           `model: ${rep.model.file}\n`,
       );

@@ -121,7 +121,8 @@ export interface PretrainReport {
   heldOutPerplexity: number;
   validations: ValidationRecord[];
   seconds: number;
-  tokensPerSecond: number;
+  /** Over the run's optimizer steps, resumes included; absent when none was timed. */
+  tokensPerSecond?: number;
   threads: number;
 }
 
@@ -308,7 +309,7 @@ function lmReportMarkdown(r: PretrainReport): string {
     "",
     `Corpus: ${r.corpus.items} item documents + ${r.corpus.histories} history windows (training split only); ${r.corpus.trainTokens.toLocaleString("en-US")} training tokens, ${r.corpus.heldOutTokens.toLocaleString("en-US")} held-out tokens (${r.corpus.heldOutDocuments} documents).`,
     "",
-    `${r.steps} steps of ${c.batchSize} blocks of ${c.blockSize} tokens, stopped by ${r.stoppedBy}; ${r.seconds.toFixed(0)} s on ${r.threads} threads (${r.tokensPerSecond.toFixed(0)} tokens/s).`,
+    `${r.steps} steps of ${c.batchSize} blocks of ${c.blockSize} tokens, stopped by ${r.stoppedBy}; ${r.seconds.toFixed(0)} s on ${r.threads} threads (${r.tokensPerSecond?.toFixed(0) ?? "throughput not timed"} tokens/s).`,
     "",
     `Held-out perplexity (best, step ${r.best.step}): **${r.heldOutPerplexity.toFixed(2)}** (step 0: ${r.validations[0].metrics.perplexity.toFixed(1)}).`,
     "",

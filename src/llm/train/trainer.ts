@@ -94,10 +94,10 @@ export interface LlmTrainOptions extends LongWorkOptions {
 }
 
 export interface LlmTrainResult extends LoopResult {
-  /** Labelled tokens per second over this invocation's steps. */
-  tokensPerSecond: number;
-  /** All tokens (prompt included) per second over this invocation's steps. */
-  inputTokensPerSecond: number;
+  /** Labelled tokens per second over the run's optimizer steps (resumes included); undefined when none was timed. */
+  tokensPerSecond: number | undefined;
+  /** All tokens (prompt included) per second over the run's optimizer steps; undefined when none was timed. */
+  inputTokensPerSecond: number | undefined;
   computeBytes: number;
 }
 
@@ -168,8 +168,8 @@ export async function trainLlm(o: LlmTrainOptions): Promise<LlmTrainResult> {
     });
     return {
       ...loop,
-      tokensPerSecond: loop.ratesPerSecond["labelled tokens"] ?? 0,
-      inputTokensPerSecond: loop.ratesPerSecond.tokens ?? 0,
+      tokensPerSecond: loop.ratesPerSecond["labelled tokens"],
+      inputTokensPerSecond: loop.ratesPerSecond.tokens,
       computeBytes: graphs.computeBytes,
     };
   } finally {

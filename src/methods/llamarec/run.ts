@@ -77,8 +77,9 @@ export interface LlamaRecFinetuneReport {
   best: { step: number; value: number; metrics: Record<string, number> };
   validations: ValidationRecord[];
   seconds: number;
-  tokensPerSecond: number;
-  inputTokensPerSecond: number;
+  /** Over the run's optimizer steps, resumes included; absent when none was timed. */
+  tokensPerSecond?: number;
+  inputTokensPerSecond?: number;
   threads: number;
 }
 
@@ -248,7 +249,7 @@ function reportMarkdown(r: LlamaRecFinetuneReport, ds: SequenceDataset): string 
     `Base LLM: \`${r.llm.file}\` (sha256 ${r.llm.sha256}); LoRA r ${r.config.loraRank}, alpha ${r.config.loraAlpha}, dropout ${r.config.loraDropout} on ${r.config.loraTargets.join(", ")}.`,
     "",
     `${r.examples.used} of ${r.examples.total} training examples; ${r.steps} steps of ${r.config.batchSize} (micro-batch ${r.config.microBatch}); stopped by ${r.stoppedBy}; ` +
-      `${r.seconds.toFixed(0)} s on ${r.threads} threads; ${r.inputTokensPerSecond.toFixed(0)} prompt tokens/s.`,
+      `${r.seconds.toFixed(0)} s on ${r.threads} threads; ${r.inputTokensPerSecond?.toFixed(0) ?? "(not timed)"} prompt tokens/s.`,
     "",
     "Validation subset (the retriever's top-20 re-ordered by the verbalizer on reclm's decoder):",
     "",

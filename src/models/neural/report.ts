@@ -34,7 +34,8 @@ export interface TrainReport {
   stoppedBy: StopReason;
   /** Training wall time, summed over resumes (validation included, test excluded). */
   seconds: number;
-  examplesPerSecond: number;
+  /** Over the optimizer steps of the whole run, resumes included; absent when none was timed. */
+  examplesPerSecond?: number;
   resumedFromStep: number | null;
   /** The best validation by `config.selectMetric`. */
   best: { step: number; value: number; metrics: Metrics };
@@ -66,7 +67,7 @@ export interface FinishedRun<C extends BaseModelConfig = BaseModelConfig> {
   epochs: number;
   stoppedBy: StopReason;
   seconds: number;
-  examplesPerSecond: number;
+  examplesPerSecond: number | undefined;
   resumedFromStep: number | undefined;
   recommender: NeuralRecommender<C, unknown>;
 }

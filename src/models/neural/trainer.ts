@@ -80,8 +80,8 @@ export interface TrainResult<C extends BaseModelConfig = BaseModelConfig, P = un
   epochs: number;
   /** Training wall time in seconds, summed over resumes (validation included, test excluded). */
   seconds: number;
-  /** Sequences (examples) per second over the optimizer steps of this invocation. */
-  examplesPerSecond: number;
+  /** Sequences (examples) per second over the optimizer steps of the whole run (resumes included); undefined when none was timed. */
+  examplesPerSecond: number | undefined;
   runDir: string | undefined;
   /** The trained model holding the BEST parameters; the caller disposes it. */
   recommender: NeuralRecommender<C, P>;

@@ -143,7 +143,7 @@ describe("trainLlm", () => {
       });
       const out = d.store.list().filter((p) => p.trainable).map((p) => d.store.read(p));
       d.store.dispose();
-      return { out, steps: res.state.step };
+      return { out, steps: res.state.step, throughput: res.state.throughput, tokensPerSecond: res.tokensPerSecond };
     };
     for (const trainBase of [false, true]) {
       const straight = await run(join(dir, `straight-${trainBase}`), undefined, false, trainBase);
@@ -154,6 +154,15 @@ describe("trainLlm", () => {
       const resumed = await run(cut, undefined, true, trainBase);
       expect(resumed.steps).toBe(straight.steps);
       straight.out.forEach((w, i) => expect(resumed.out[i]).toEqual(w));
+      // rates are the whole run's: the resumed invocation's steps plus the ones before the cut
+      expect(resumed.throughput?.steps).toBe(straight.steps);
+      expect(resumed.throughput?.counts.tokens).toBe(straight.throughput?.counts.tokens);
+      expect(resumed.throughput!.seconds).toBeGreaterThan(0);
+      expect(resumed.tokensPerSecond).toBeGreaterThan(0);
+      // a finished run resumed again trains nothing and still reports them
+      const again = await run(cut, undefined, true, trainBase);
+      expect(again.throughput?.steps).toBe(straight.steps);
+      expect(again.tokensPerSecond).toBeCloseTo(resumed.tokensPerSecond!, 6);
     }
     expect(existsSync(join(dir, "cut-false", "training.svg"))).toBe(true);
   });
