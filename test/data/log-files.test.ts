@@ -202,6 +202,11 @@ describe("inputs and limits", () => {
     expect(e.message).toMatch(/holds about \d+ rows .*needs about [\d.]+ GiB, more than the memory limit of 1\.0 GiB/);
   });
 
+  it("a small log loads under a small memory limit (the CSV reader's buffer is not the whole limit)", async () => {
+    const ds = await loadDataset("custom", { interactions: log, cacheDir: join(dir, "cache"), refresh: true, memoryLimit: 128 * 2 ** 20 });
+    expect(ds.catalog.size).toBeGreaterThan(1);
+  });
+
   it("DuckDB running out of memory is a ReclmError naming the file and the limit", async () => {
     const e = await errorOf(loadDataset("custom", { interactions: log, cacheDir: join(dir, "cache"), refresh: true, memoryLimit: 2 ** 20 }));
     expect(e).toMatchObject({ code: "RECLM_ERR_OUT_OF_MEMORY", location: { file: log } });
