@@ -4,7 +4,7 @@ import type { ChildJob, ChildMessage } from "./child.ts";
 import { dieWithParent } from "./ffi/libc.ts";
 
 // A training child must not outlive the CLI that started it (killed, Ctrl-C, crashed): the kernel's parent-death
-// signal covers a child busy in ggml; the IPC disconnect covers the rest. Exit now if the parent is already gone.
+// SIGKILL covers a child busy in ggml or in a loop of steps; the IPC disconnect covers the rest. Exit now if the parent is already gone.
 const parentAtStart = process.ppid;
 dieWithParent();
 if (process.ppid !== parentAtStart) process.exit(1);

@@ -36,9 +36,14 @@ describe("runInChild", () => {
 
   // The child runs a blocked event loop, as when it is inside a ggml graph: only the kernel's parent-death signal or
   // the parent's own cleanup can stop it.
-  for (const signal of ["SIGKILL", "SIGTERM", "SIGINT"] as const) {
-    it(`a training child does not outlive its parent (${signal} to the parent)`, async () => {
-      const parent = spawn(process.execPath, ["--import", "tsx", join(fixtures, "parent.ts")], { stdio: ["ignore", "pipe", "inherit"] });
+  // Or it runs steps and yields between them, while listeners of its libraries hold SIGTERM/SIGINT without exiting.
+  const cases = [
+    ...(["SIGKILL", "SIGTERM", "SIGINT"] as const).map((signal) => ({ signal, steps: false })),
+    ...(["SIGKILL", "SIGTERM"] as const).map((signal) => ({ signal, steps: true })),
+  ];
+  for (const { signal, steps } of cases) {
+    it(`a training child does not outlive its parent (${signal} to the parent; child ${steps ? "in steps, signals held by its libraries" : "blocked"})`, async () => {
+      const parent = spawn(process.execPath, ["--import", "tsx", join(fixtures, "parent.ts"), ...(steps ? ["--steps"] : [])], { stdio: ["ignore", "pipe", "inherit"] });
       const pid = await new Promise<number>((resolve, reject) => {
         let out = "";
         parent.stdout!.on("data", (c: Buffer) => {
