@@ -7,10 +7,11 @@
  * processes hits both alike) and start each side on a fresh context, so no prompt is ever found in a KV cache.
  *
  * The model has the exact shape of a real small LM with random weights, written by reclm (under .cache, not
- * committed): SmolLM2-135M (llama: vocab 49,152, d 576, 30 layers, 9 heads, 3 KV heads, FFN 1,536, tied embeddings);
- * a Qwen2.5-0.5B shape (qwen2) is in the table for when reclm's GGUF writer writes qwen2.
+ * committed): SmolLM2-135M (llama: vocab 49,152, d 576, 30 layers, 9 heads, 3 KV heads, FFN 1,536, tied embeddings)
+ * and Qwen2.5-0.5B (qwen2: vocab 151,936, d 896, 24 layers, 14 heads, 2 KV heads, FFN 4,864, tied). `--shape` takes
+ * a comma-separated list: every shape is measured in the same run and lands in the same file.
  *
- *   npx tsx bench/llm-inference.ts [--shape smollm2-135m-shape|qwen2.5-0.5b-shape] [--weight-type q8_0|f16]
+ *   npx tsx bench/llm-inference.ts [--shape smollm2-135m-shape,qwen2.5-0.5b-shape] [--weight-type q8_0|f16]
  *     [--prompts 8] [--min-tokens 300] [--max-tokens 1500] [--repeats 3] [--direct-threads 1,2]
  * Writes bench/results/llm-inference.json.
  */
@@ -35,8 +36,7 @@ const { values: args } = parseArgs({
     "direct-threads": { type: "string", default: "1,2" },
   },
 });
-const shapeName = args.shape!;
-const shape = llmShape(shapeName);
+const shapeNames = args.shape!.split(",");
 const weightType = args["weight-type"] as GgufTensorType;
 if (weightType !== "q8_0" && weightType !== "f16") throw new Error(`--weight-type must be q8_0 or f16, got ${weightType}`);
 const nPrompts = Number(args.prompts);
@@ -47,7 +47,9 @@ const directThreads = args["direct-threads"]!.split(",").map(Number);
 const CONTEXT = 2048;
 if (maxTokens > CONTEXT) throw new Error(`--max-tokens must be at most the context of ${CONTEXT}`);
 
+async function measure(shapeName: string): Promise<{ file: string; rows: BenchRow[] }> {
 // The model: written once (same seed, same bytes), kept under .cache.
+const shape = llmShape(shapeName);
 const file = await cachedShapeGguf(shapeName, weightType);
 
 // Prompts of realistic length (a LlamaRec prompt is ~300-1,500 tokens), BOS first, evenly spread lengths.
@@ -63,7 +65,7 @@ const candidates = Array.from({ length: 20 }, (_, i) => 100 + i); // the verbali
 /**
  * reclm: the scorer with its defaults (threads unless given, parallel sequences, KV cache), one call over all prompts.
  */
-async function runReclm(model: LlamaModel, threads?: number): Promise<{ seconds: number; threads: number; parallel: number }> {
+const runReclm = async (model: LlamaModel, threads?: number): Promise<{ seconds: number; threads: number; parallel: number }> => {
   const scorer = await NextTokenScorer.create(model, { contextSize: CONTEXT, threads });
   try {
     const t0 = performance.now();
@@ -74,10 +76,10 @@ async function runReclm(model: LlamaModel, threads?: number): Promise<{ seconds:
   } finally {
     await scorer.dispose();
   }
-}
+};
 
 /** node-llama-cpp by hand: one context with `threads`, each prompt evaluated with the distribution at its end. */
-async function runDirect(model: LlamaModel, threads: number): Promise<number> {
+const runDirect = async (model: LlamaModel, threads: number): Promise<number> => {
   const context = await model.createContext({ contextSize: CONTEXT, sequences: 1, threads, flashAttention: false });
   try {
     const seq = context.getSequence();
@@ -91,7 +93,7 @@ async function runDirect(model: LlamaModel, threads: number): Promise<number> {
   } finally {
     await context.dispose();
   }
-}
+};
 
 const loadBefore = loadavg()[0];
 const reclmModel = await loadLlamaCppModel(file);
@@ -163,9 +165,19 @@ const rows: BenchRow[] = [
     notes: `node-llama-cpp 3.21.1 by hand: one context (1 sequence, ${d.threads} thread${d.threads > 1 ? "s" : ""}), controlledEvaluate with the distribution at the last token, clearHistory between prompts; ${common}`,
   })),
 ];
+return { file, rows };
+}
+
+const files: string[] = [];
+const rows: BenchRow[] = [];
+for (const name of shapeNames) {
+  const m = await measure(name);
+  files.push(m.file);
+  rows.push(...m.rows);
+}
 writeBenchResult({
   benchmark: "llm-inference",
-  command: `npx tsx bench/llm-inference.ts --shape ${shapeName} --weight-type ${weightType} --prompts ${nPrompts} --min-tokens ${minTokens} --max-tokens ${maxTokens} --repeats ${repeats} --direct-threads ${directThreads.join(",")}`,
-  inputs: [file],
+  command: `npx tsx bench/llm-inference.ts --shape ${shapeNames.join(",")} --weight-type ${weightType} --prompts ${nPrompts} --min-tokens ${minTokens} --max-tokens ${maxTokens} --repeats ${repeats} --direct-threads ${directThreads.join(",")}`,
+  inputs: files,
   rows,
 });

@@ -107,10 +107,12 @@ async function llamarecStage(ds: SequenceDataset, opts: RunOptions, outDir: stri
 
 export function runCommand(): Command {
   return withDataFileOptions(new Command("run"))
-    .description("the main job: dataset -> baselines + trained retrievers -> one full-ranking table and a report")
+    .description("the main job: dataset -> baselines + trained retrievers (LRURec by default) -> LlamaRec stage -> one table and a report")
     .option("-d, --dataset <name>", "dataset name (see `reclm data list`); default: \"custom\" with --interactions, else \"embedded\"")
     .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
-    .option("--models <list>", `neural retrievers to train, comma-separated (${NEURAL_MODEL_NAMES.join(", ")})`, parseModelList, ["lrurec", "sasrec"])
+    // LRURec alone by default: it is LlamaRec's retriever, and the whole job (baselines, LRURec, LlamaRec stage) must
+    // stay within a few minutes on two cores; SASRec and the others are one --models away.
+    .option("--models <list>", `neural retrievers to train, comma-separated (${NEURAL_MODEL_NAMES.join(", ")})`, parseModelList, ["lrurec"])
     .option("-o, --out <dir>", "run dir (default runs/run-<dataset>-<time>)")
     .option("--force", "start over in an --out that already holds runs (deletes their checkpoints, models and reports)")
     .option("--threads <n>", "ggml CPU threads", parsePositiveInt("--threads"))
