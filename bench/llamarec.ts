@@ -8,12 +8,13 @@
  * Writes bench/results/llamarec-<dataset>.json. The paper's lift (LlamaRec over its own LRURec, overall NDCG@10):
  * +7.7% on ML-100k (.0705 -> .0759), +3.9% on Beauty (.0533 -> .0554); each fine-tuned row carries its own lift.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { loadDataset } from "../src/data/index.ts";
 import { findDataset } from "../src/data/registry.ts";
 import { evaluateLlamaRec } from "../src/methods/llamarec/evaluate.ts";
-import { checkRunDataset, rankerSpecsOf } from "../src/methods/llamarec/run.ts";
+import { checkRunDataset, RANKER_REPORT_JSON, rankerSpecsOf } from "../src/methods/llamarec/run.ts";
 import { sha256File } from "../src/io.ts";
 import { sharedDir } from "../src/paths.ts";
 import { writeBenchResult, type BenchRow } from "./lib/results.ts";
@@ -31,6 +32,10 @@ const rows: BenchRow[] = [];
 const ks = ["Recall", "NDCG", "MRR"].flatMap((m) => [1, 5, 10].map((k) => `${m}@${k}`));
 const pick = (m: Record<string, number>) => Object.fromEntries(ks.map((k) => [k, m[k]]));
 const r0 = ev.results[0];
+// What the fine-tuning saw: its steps x batch of the (sampled) example set, and the step validation selected.
+const report = JSON.parse(readFileSync(join(a.ranker, RANKER_REPORT_JSON), "utf8")) as { steps: number; stoppedBy: string; best: { step: number }; examples: { used: number; total: number } };
+const seen = Math.min(report.steps * run.config.batchSize, report.examples.used);
+const trained = `${report.steps} steps of ${run.config.batchSize} (${seen} of ${report.examples.total} examples seen, stopped by ${report.stoppedBy}), adapter of step ${report.best.step} (best validation NDCG@10)`;
 const lrurecName = "lrurec";
 for (const [protocol, metrics, users] of [["llamarec-subset", r0.subset.retriever, r0.nSubset], ["llamarec-overall", r0.overall.retriever, r0.nTotal]] as const) {
   rows.push({ method: lrurecName, dataset: ds.name, protocol, metrics: pick(metrics), headline: true, notes: `the retriever alone (${run.retriever}), ${users} users, test split` });
@@ -46,7 +51,7 @@ ev.results.forEach((r, i) => {
       metrics: { ...pick(metrics), ndcg10_lift_over_lrurec: lift },
       headline: true,
       ...base,
-      notes: `${users} users; the retriever's top-20 re-ordered by the verbalizer on llama.cpp; fine-tuning: ${run.examples.used} of ${run.examples.total} examples, config in the run dir's config.json`,
+      notes: `${users} users; the retriever's top-20 re-ordered by the verbalizer on llama.cpp; fine-tuning: ${trained}, config in the run dir's config.json`,
     });
   }
 });

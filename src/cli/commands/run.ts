@@ -28,6 +28,7 @@ interface RunOptions extends DataFileOptions {
   protocol?: string;
   models: string[];
   llamarec: boolean;
+  zeroShot?: boolean;
   ranker?: string;
   parallel?: number;
   out?: string;
@@ -72,6 +73,8 @@ async function llamarecStage(ds: SequenceDataset, opts: RunOptions, outDir: stri
     process.stdout.write(`LlamaRec stage skipped: no ranker for ${ds.name} (fine-tune one with \`reclm finetune llamarec\`, then pass --ranker <run dir>)\n`);
     return undefined;
   }
+  // The zero-shot base model is a second pass over every prompt: on request only, so the job stays within minutes.
+  if (!opts.zeroShot) rankers = rankers.filter((r) => r.adapter !== undefined);
   const progress = createProgressReporter();
   let ev;
   const t0 = performance.now();
@@ -119,6 +122,7 @@ export function runCommand(): Command {
     .option("--max-steps <n>", "cap each model's optimizer steps (a quick look; early stopping otherwise)", parsePositiveInt("--max-steps"))
     .option("--ranker <run dir>", "LlamaRec stage: a fine-tuned ranker (`reclm finetune llamarec`) to re-order LRURec's top-20 (default on the embedded dataset: the tiny LM and adapter that ship with reclm)")
     .option("--no-llamarec", "skip the LlamaRec stage")
+    .option("--zero-shot", "LlamaRec stage: also rank with the base LLM without its adapter (a second pass)")
     .option("--parallel <n>", "LlamaRec stage: prompts llama.cpp evaluates side by side", parsePositiveInt("--parallel"))
     .action(async (opts: RunOptions) => {
       const dataset = datasetNameOrDefault(opts);
