@@ -11,18 +11,9 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { ReclmError } from "../../src/errors.ts";
 import { writeJsonAtomic } from "../../src/io.ts";
+import type { BenchRow } from "../lib/results.ts";
 
-interface Row {
-  method: string;
-  dataset: string;
-  protocol: string;
-  metrics: Record<string, number>;
-  seeds?: number;
-  notes?: string;
-  variant?: Record<string, unknown>;
-  headline?: boolean;
-  [k: string]: unknown;
-}
+type Row = BenchRow & { variant?: Record<string, unknown>; headline?: boolean };
 
 /** Methods in the order they are tried (longest first): a name's first matching prefix is its method. */
 const METHODS = ["lrurec-pytorch", "sasrec-pytorch", "lrurec", "sasrec", "bert4rec", "narm", "gru4rec", "caser", "pop", "cooc"];

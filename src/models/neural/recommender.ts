@@ -180,25 +180,13 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
    */
   itemVectors(): { vectors: Float32Array; dim: number } {
     this.assertAlive();
-    const L = this.ctx.windowLen;
-    const capture: NonNullable<ModelContext["headCapture"]> = {};
-    const graph = compile(this.engine, {
-      mode: "eval",
-      params: this.store,
-      build: (b) => {
-        const x = { ids: b.input("ids", [1, L], "i32"), mask: b.input("mask", [1, L]), positions: b.input("positions", [1, L], "i32") };
-        const query = this.def.scores(b, this.params, lastHidden(b, this.def.encode(b, this.params, x, this.ctx, this.config), 1), { ...this.ctx, headCapture: capture }, this.config);
-        if (!capture.W) throw new ReclmError("RECLM_ERR_INTERNAL", `${this.name}: scores() did not go through headScores`);
-        // The query output keeps the graph's inputs in use (ggml allocates only what an output needs).
-        return { outputs: { query, W: b.scale(capture.W, 1), ...(capture.bias ? { bias: b.scale(capture.bias, 1) } : {}) } };
-      },
-    });
+    const { graph, withBias } = this.compileQueryGraph(1, true);
     try {
-      const batch = allocBatch(1, L, this.objective);
+      const batch = allocBatch(1, this.ctx.windowLen, this.objective);
       graph.run({ ids: batch.ids, mask: batch.mask, positions: batch.positions });
       const W = graph.read("W");
       const K = W.length / this.vocab;
-      const bias = capture.bias ? graph.read("bias") : undefined;
+      const bias = withBias ? graph.read("bias") : undefined;
       const dim = bias ? K + 1 : K;
       const N = this.nItems;
       const vectors = new Float32Array(N * dim);
@@ -239,6 +227,16 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
   private ensureQueryGraph(rows: number): { graph: Graph; batch: BatchArrays; withBias: boolean } {
     const have = this.queryGraphs.get(rows);
     if (have) return have;
+    const entry = { ...this.compileQueryGraph(rows), batch: allocBatch(rows, this.ctx.windowLen, this.objective) };
+    this.queryGraphs.set(rows, entry);
+    return entry;
+  }
+
+  /**
+   * The query half of the scores over `rows` histories: the head's input, as scores() hands it to headScores (which
+   * captures the head's W and bias); `withHead` also outputs those (itemVectors), copied so ggml allocates them.
+   */
+  private compileQueryGraph(rows: number, withHead = false): { graph: Graph; withBias: boolean } {
     const L = this.ctx.windowLen;
     const capture: NonNullable<ModelContext["headCapture"]> = {};
     const graph = compile(this.engine, {
@@ -247,12 +245,14 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
       build: (b) => {
         const x = { ids: b.input("ids", [rows, L], "i32"), mask: b.input("mask", [rows, L]), positions: b.input("positions", [rows, L], "i32") };
         const h = lastHidden(b, this.def.encode(b, this.params, x, this.ctx, this.config), rows);
-        return { outputs: { query: this.def.scores(b, this.params, h, { ...this.ctx, headCapture: capture }, this.config) } };
+        const query = this.def.scores(b, this.params, h, { ...this.ctx, headCapture: capture }, this.config);
+        if (!capture.W) throw new ReclmError("RECLM_ERR_INTERNAL", `${this.name}: scores() did not go through headScores`);
+        // The query output keeps the graph's inputs in use (ggml allocates only what an output needs).
+        const head = withHead ? { W: b.scale(capture.W, 1), ...(capture.bias ? { bias: b.scale(capture.bias, 1) } : {}) } : {};
+        return { outputs: { query, ...head } };
       },
     });
-    const entry = { graph, batch: allocBatch(rows, L, this.objective), withBias: capture.bias !== undefined };
-    this.queryGraphs.set(rows, entry);
-    return entry;
+    return { graph, withBias: capture.bias !== undefined };
   }
 
   /**
