@@ -1,7 +1,6 @@
 import { ReclmError } from "../errors.ts";
 import type { Engine } from "./engine.ts";
 import type { Ptr } from "./ffi/ggml.ts";
-import type { Graph } from "./graph.ts";
 import { NativeResource } from "./native-resource.ts";
 
 /**
@@ -13,8 +12,8 @@ import { NativeResource } from "./native-resource.ts";
 export class ComputeAllocator extends NativeResource {
   /** @internal */
   readonly gallocr: Ptr;
-  /** @internal the graph whose values are in the buffer now */
-  current: Graph | null = null;
+  /** @internal the graph whose values are in the buffer now (an identity only: graph.ts imports this file) */
+  current: object | null = null;
   /** @internal bumped whenever the buffer moves (grows) */
   generation = 0;
   private placed = 0;
@@ -47,7 +46,7 @@ export class ComputeAllocator extends NativeResource {
   }
 
   /** @internal plans `gf` on its own and places it; returns the generation the placement belongs to. */
-  place(graph: Graph, gf: Ptr): number {
+  place(graph: object, gf: Ptr): number {
     if (this.disposed) throw new ReclmError("RECLM_ERR_DISPOSED", "compute allocator was disposed");
     const B = this.engine.ggml.base;
     const before = this.bytes;
