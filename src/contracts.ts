@@ -100,6 +100,11 @@ export interface SequentialRecommender {
    * Retrieval and the service use it when present; evaluation always ranks with scoreAll.
    */
   topK?(histories: readonly Int32Array[], k: number, exclude: readonly Int32Array[]): Promise<{ items: Int32Array; scores: Float32Array }[]>;
+  /**
+   * Optional: prepares everything a call over up to `maxBatch` histories needs (a trained model compiles a graph per
+   * batch shape), so the first request after a server says it is ready does not pay for it.
+   */
+  warmUp?(maxBatch: number): Promise<void>;
   dispose?(): void | Promise<void>;
 }
 

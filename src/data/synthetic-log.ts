@@ -14,9 +14,9 @@
  * Item ids are integers (`itemIdStyle: "int"`, spread out and not in popularity order) or strings ("sku-<base36>").
  * The file is streamed out, so a 50M-row log needs a few MB of memory to write.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { ReclmError } from "../errors.ts";
+import { writeFileAtomicWith } from "../io.ts";
 import { Rng } from "../rng.ts";
 
 export interface SyntheticLogOptions {
@@ -86,7 +86,10 @@ function drawRank(cdf: Float64Array, u: number): number {
   return lo;
 }
 
-/** Writes the log to `path`; returns how many rows it wrote. */
+/**
+ * Writes the log to `path`, atomically (a temp file renamed when complete: a generation killed half-way must not leave
+ * a short log that a later run takes for the whole one); returns how many rows it wrote.
+ */
 export function writeSyntheticLog(path: string, options: SyntheticLogOptions): SyntheticLogInfo {
   const o = {
     seed: 1,
@@ -119,35 +122,36 @@ export function writeSyntheticLog(path: string, options: SyntheticLogOptions): S
       ? (u: number, item: string, t: number) => `${u},${item},${time(t)}\n`
       : (u: number, item: string, t: number) => `${JSON.stringify({ user: String(u), item, timestamp: o.timeStyle === "iso" ? time(t) : t })}\n`;
 
-  mkdirSync(dirname(path), { recursive: true });
-  const fd = openSync(path, "w");
   let rows = 0;
   let bytes = 0;
-  const write = (s: string) => {
-    const buf = Buffer.from(s, "utf8");
-    writeSync(fd, buf);
-    bytes += buf.length;
-  };
-  try {
-    if (o.format === "csv") write("user,item,timestamp\n");
-    for (let first = 1; first <= o.users; first += o.blockUsers) {
-      const block: string[] = [];
-      for (let u = first; u < Math.min(o.users + 1, first + o.blockUsers); u++) {
-        const n = rng.int(o.minPerUser, o.maxPerUser + 1);
-        let t = 946_684_800 + rng.int(0, 20 * 365) * 86_400;
-        for (let k = 0; k < n; k++) {
-          if (k > 0 && rng.next() >= o.tieProb) t += rng.int(1, 7 * 86_400);
-          const row = line(u, idOf(drawRank(cdf, rng.next())), t);
-          const twice = rng.next() < o.repeatProb;
-          block.push(twice ? row + row : row);
-          rows += twice ? 2 : 1;
+  writeFileAtomicWith(path, (tmp) => {
+    const fd = openSync(tmp, "w");
+    const write = (s: string) => {
+      const buf = Buffer.from(s, "utf8");
+      writeSync(fd, buf);
+      bytes += buf.length;
+    };
+    try {
+      if (o.format === "csv") write("user,item,timestamp\n");
+      for (let first = 1; first <= o.users; first += o.blockUsers) {
+        const block: string[] = [];
+        for (let u = first; u < Math.min(o.users + 1, first + o.blockUsers); u++) {
+          const n = rng.int(o.minPerUser, o.maxPerUser + 1);
+          let t = 946_684_800 + rng.int(0, 20 * 365) * 86_400;
+          for (let k = 0; k < n; k++) {
+            if (k > 0 && rng.next() >= o.tieProb) t += rng.int(1, 7 * 86_400);
+            const row = line(u, idOf(drawRank(cdf, rng.next())), t);
+            const twice = rng.next() < o.repeatProb;
+            block.push(twice ? row + row : row);
+            rows += twice ? 2 : 1;
+          }
         }
+        rng.shuffle(block);
+        write(block.join(""));
       }
-      rng.shuffle(block);
-      write(block.join(""));
+    } finally {
+      closeSync(fd);
     }
-  } finally {
-    closeSync(fd);
-  }
+  });
   return { rows, users: o.users, bytes };
 }

@@ -1,9 +1,13 @@
 /**
  * One llama.cpp context with several sequences, shared by the requests of a scorer or generator through a bounded
  * queue (request-queue.ts). Sequences keep their KV cache between requests: a request re-uses the longest prefix its
- * sequence already holds (a prompt's shared instruction, a beam's parent) and evaluates only the rest. Requests that
- * run at once on different sequences are decoded together: node-llama-cpp batches the tokens that all sequences of a
- * context queue in one event-loop cycle into one llama_decode.
+ * sequence already holds (a prompt's shared instruction, a beam's parent) and evaluates only the rest.
+ *
+ * One sequence decodes at a time. node-llama-cpp (3.21.1) batches what several sequences of a context queue in one
+ * event-loop cycle into one llama_decode, and then now and then hands a sequence another one's next-token outputs
+ * (measured: 5 of 600 prompts at 4 parallel sequences on an idle machine, more under load; the beam-search and
+ * adapter-parity tests failed on it now and then). Requests still hold their own sequences and KV caches, and run
+ * their JavaScript side by side; only their decodes take turns (test/llm/scorer.test.ts "parallel sequences").
  */
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { existsSync } from "node:fs";
@@ -65,6 +69,8 @@ export interface PoolStats {
 
 export class SequencePool {
   private evaluated = 0;
+  /** The decode in flight (settled or not): the next one starts after it. */
+  private decoding: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly context: LlamaContext,
@@ -119,6 +125,12 @@ export class SequencePool {
    * `want`, whose next-token outputs are returned in the order of `want`). Positions are 0-based indices into `tokens`.
    */
   async feed(seq: LlamaContextSequence, tokens: readonly number[], want: readonly number[], request: NextTokenRequest): Promise<NextTokenOutput[]> {
+    const turn = this.decoding.then(() => this.decode(seq, tokens, want, request));
+    this.decoding = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async decode(seq: LlamaContextSequence, tokens: readonly number[], want: readonly number[], request: NextTokenRequest): Promise<NextTokenOutput[]> {
     const first = want.length > 0 ? Math.min(...want) : tokens.length;
     const common = seq.compareContextTokens(tokens as Token[]).firstDifferentIndex;
     const keep = Math.min(common, first, tokens.length);

@@ -202,6 +202,11 @@ export class AnnRecommender extends NativeResource implements SequentialRecommen
     return this.model.scoreAll(histories);
   }
 
+  /** Top-k goes through the query graphs; scoreAll's are compiled on first use (evaluation, not serving). */
+  warmUp(maxRows: number): Promise<void> {
+    return this.model.warmUp(maxRows, { graphs: "query" });
+  }
+
   async topK(histories: readonly Int32Array[], k: number, exclude: readonly Int32Array[]): Promise<{ items: Int32Array; scores: Float32Array }[]> {
     const { vectors } = this.model.queryVectors(histories);
     return this.index.search(vectors, k, exclude);

@@ -115,6 +115,7 @@ export const BERT4Rec: NeuralModelDefinition<BERT4RecConfig, BERT4RecParams> = {
   objective: (c) => ({ kind: "cloze", maskProb: c.maskProb, maxPredictions: c.maxPredictions }),
   vocabSize: (nItems) => nItems + 2,
   windowLength: (config) => config.maxLen,
+  windowInvariant: true,
 
   declare(store, ctx, config) {
     const D = config.hidden;

@@ -147,6 +147,7 @@ export const GRU4Rec: NeuralModelDefinition<GRU4RecConfig, GRU4RecParams> = {
   objective: () => ({ kind: "last" }),
   vocabSize: (nItems) => nItems + 1,
   windowLength: (config) => config.maxLen,
+  windowInvariant: true,
 
   declare(store, ctx, config) {
     if (config.dropout !== 0) {

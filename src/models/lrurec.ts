@@ -165,6 +165,7 @@ export const LRURec: NeuralModelDefinition<LRURecConfig, LRURecParams> = {
   // The power-of-two padding happens inside `encode` with zero vectors after the embedding LayerNorm, as the authors
   // do; the trainer's window is maxLen.
   windowLength: (config) => config.maxLen,
+  windowInvariant: true,
 
   declare(store, ctx, config) {
     checkConfig(config);

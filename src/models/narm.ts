@@ -82,6 +82,7 @@ export const NARM: NeuralModelDefinition<NARMConfig, NARMParams> = {
   objective: () => ({ kind: "last" }),
   vocabSize: (nItems) => nItems + 1,
   windowLength: (config) => config.maxLen,
+  windowInvariant: true,
 
   declare(store, ctx, config) {
     const D = config.hidden;

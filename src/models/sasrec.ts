@@ -105,6 +105,7 @@ export const SASRec: NeuralModelDefinition<SASRecConfig, SASRecParams> = {
   objective: () => ({ kind: "causal" }),
   vocabSize: (nItems) => nItems + 1,
   windowLength: (c) => c.maxLen,
+  windowInvariant: true,
 
   declare(store, ctx, c) {
     const D = c.hidden;

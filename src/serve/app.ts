@@ -88,11 +88,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       metrics.stage.observe({ stage: "retrieve" }, b.forwardMs / 1000);
     });
     // Every batch shape a forward may take, once, before /health says ok: a trained model compiles a graph per
-    // shape (powers of two: a batch of 3 runs the graph of 4), and the first request should not pay for it.
-    const sample = m.dataset.train.find((h) => h.length > 0) ?? Int32Array.of(1);
-    for (let b = 1; ; b *= 2) {
-      await m.retriever.scoreAll(new Array<Int32Array>(b).fill(sample));
-      if (b >= batcher.maxBatch) break;
+    // shape (rows a power of two, and the window for a model that runs short histories through a short one), and the
+    // first request should not pay for it.
+    if (m.retriever.warmUp) await m.retriever.warmUp(batcher.maxBatch);
+    else {
+      const sample = m.dataset.train.find((h) => h.length > 0) ?? Int32Array.of(1);
+      for (let b = 1; ; b *= 2) {
+        await m.retriever.scoreAll(new Array<Int32Array>(b).fill(sample));
+        if (b >= batcher.maxBatch) break;
+      }
     }
     loaded = { ...m, ranker: m.ranker && serialRanker(m.ranker, options.maxRankWaiting ?? 16), index: new CatalogIndex(m.dataset), batcher };
   })();

@@ -15,9 +15,10 @@ import { ReclmError } from "../errors.ts";
 
 /**
  * A CPU forward of a trained retriever costs nearly as much per history in a batch as alone (LRURec on
- * ml-latest-small, 1 thread, quiet machine: 4.4 ms for 1, 7.3 ms for 2, 15 ms for 4, 33 ms for 8, 69 ms for 16; a
- * batch of 3 runs the graph of 4), so batches beyond a few buy little throughput and cost every request in them
- * latency: 4 keeps a full batch under the 20 ms target.
+ * ml-latest-small, 1 thread, quiet machine, whole 200-item histories: 4.5 ms for 1, 8 ms for 2, 16 ms for 4, 35 ms
+ * for 8; a batch of 3 runs the graph of 4; 30-item histories run a 32-position window: 1.8 ms for 4, 3.3 ms for 8,
+ * bench/engine/query-profile.ts), so batches beyond a few buy little throughput and cost every request in them
+ * latency: 4 keeps a full batch of whole histories under the 20 ms target.
  */
 export const DEFAULT_MAX_BATCH = 4;
 

@@ -30,7 +30,7 @@ export function serveCommand(): Command {
     .option("--ranker <run dir>", "an LLM ranker's run dir: POST /v1/recommend with rank: true re-orders the retriever's top 20")
     .option("--host <address>", "address to listen on (0.0.0.0 for every interface)", "127.0.0.1")
     .option("--port <n>", "port (0: any free port)", parseNonNegativeInt("--port"), 8080)
-    .option("--threads <n>", "ggml CPU threads of a trained model (1 is fastest on a busy machine)", parsePositiveInt("--threads"))
+    .option("--threads <n>", "ggml CPU threads of the models (retriever default: 1, or $RECLM_THREADS; see the README's serving section)", parsePositiveInt("--threads"))
     .option("--max-batch <n>", "histories per retriever forward", parsePositiveInt("--max-batch"), DEFAULT_MAX_BATCH)
     .option("--max-queue <n>", "histories waiting before requests get 503 + Retry-After", parsePositiveInt("--max-queue"), 256)
     .option("--batch-window-ms <n>", "how long a request at an idle model waits for others to batch with (0: those read in the same event-loop turn)", parseNonNegativeInt("--batch-window-ms"), 0)
@@ -41,7 +41,11 @@ export function serveCommand(): Command {
       // or an orchestrator can tell a starting replica from a dead one.
       const models = (async (): Promise<ServeModels> => {
         const dataset = await loadWithProgress(opts.dataset, opts, createProgressReporter());
-        const retriever = await resolveModel(opts.model, dataset, { split: "test", threads: opts.threads });
+        // A served retriever runs small forwards with idle gaps between them: ggml starts its worker threads for each
+        // forward, and waking one on an idle core cost ~15 ms per forward on a 2-core VM (a 0.5 ms forward on one
+        // thread; bench/engine/query-profile.ts --gap-ms 20). One thread, the caller's, is the default.
+        const threads = opts.threads ?? (process.env.RECLM_THREADS ? undefined : 1);
+        const retriever = await resolveModel(opts.model, dataset, { split: "test", threads });
         let ranker: Ranker | undefined;
         try {
           if (opts.ranker !== undefined) ranker = await loadRanker(opts.ranker, dataset, { threads: opts.threads });

@@ -22,7 +22,8 @@ export const FIELD = {
 
 /** Constraints on the fields every neural model shares. */
 const BASE_SCHEMA = {
-  maxLen: posInt,
+  // A one-position window is no sequence, and several encoders' graphs (a scan, attention) degenerate on it.
+  maxLen: z.number().int().min(2, "must be an integer >= 2"),
   hidden: posInt,
   dropout: z.number().min(0).lt(1),
   batchSize: posInt,

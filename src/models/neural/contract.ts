@@ -123,6 +123,13 @@ export interface NeuralModelDefinition<C extends BaseModelConfig = BaseModelConf
   vocabSize(nItems: number, config: C): number;
   /** The window length the encoder is built for, from maxLen (identity unless the model pads, e.g. to 2^k). */
   windowLength(config: C): number;
+  /**
+   * Optional: true when a history's scores do not depend on how much left padding its window holds (padding masked
+   * out of every recurrence, scan and attention; positions counted from the first real item). Evaluation and serving
+   * then run each batch through the shortest power-of-two window that holds its longest history instead of the whole
+   * windowLen. test/models/neural/window-invariance.test.ts checks the declaration of every registered model.
+   */
+  readonly windowInvariant?: boolean;
   /** Declares every parameter (names are stable: checkpoints use them). */
   declare(store: ParamStore, ctx: ModelContext, config: C): P;
   /**

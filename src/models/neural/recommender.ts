@@ -1,6 +1,9 @@
 /**
  * An engine model (definition + config + parameters) as a `SequentialRecommender`: scores every item from the last
- * position of the left-padded window, through ONE eval graph compiled for [evalBatchSize, windowLen].
+ * position of the left-padded window, through an eval graph compiled per batch shape [rows, window]: rows a power of
+ * two up to evalBatchSize, window the model's whole windowLen, or, for a model that declares `windowInvariant`, the
+ * shortest power of two that holds the batch's longest history (a request with 30 items runs a 32-position graph,
+ * not a 200-position one: same scores, a fraction of the work).
  * The trainer validates through the same object (it shares the trainer's ParamStore), so what is validated is
  * exactly what `reclm eval` later scores. Saved as a run dir: model.safetensors (engine checkpoint, parameters only) +
  * config.json.
@@ -66,10 +69,10 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
   /** Dataset metadata carried into config.json on save. */
   meta: { preset?: string; dataset?: string; datasetProtocol?: string; datasetFingerprint?: string } = {};
   private readonly ownsEngine: boolean;
-  /** Eval graphs by batch rows: evalBatchSize, and smaller powers of two for callers that score fewer at a time. */
-  private readonly evalGraphs = new Map<number, { graph: Graph; batch: BatchArrays }>();
-  /** Graphs returning query vectors (itemVectors / queryVectors), by batch rows. */
-  private readonly queryGraphs = new Map<number, { graph: Graph; batch: BatchArrays; withBias: boolean }>();
+  /** Eval graphs by shape "rows x window" (see windowFor). */
+  private readonly evalGraphs = new Map<string, { graph: Graph; batch: BatchArrays }>();
+  /** Graphs returning query vectors (itemVectors / queryVectors), by the same shapes. */
+  private readonly queryGraphs = new Map<string, { graph: Graph; batch: BatchArrays; withBias: boolean }>();
   private outLen = -1;
 
   /** Declares the parameters and initialises them from `config.seed` (the trainer's first draw). */
@@ -152,8 +155,12 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
     return this.scoreAllSync(histories);
   }
 
-  /** [B x (N+1)] scores (column 0 included; a mask-token column of cloze models is dropped). Fresh array per call. */
-  scoreAllSync(histories: readonly Int32Array[]): Float32Array {
+  /**
+   * [B x (N+1)] scores (column 0 included; a mask-token column of cloze models is dropped). Fresh array per call.
+   * `options.window` forces the input window (the model's whole windowLen by default, or the shortest that holds each
+   * chunk for a window-invariant model); it exists so tests can compare the two.
+   */
+  scoreAllSync(histories: readonly Int32Array[], options: { window?: number } = {}): Float32Array {
     this.assertAlive();
     this.checkIds(histories);
     const width = this.nItems + 1;
@@ -161,8 +168,9 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
     const E = this.config.evalBatchSize;
     for (let start = 0; start < histories.length; start += E) {
       const chunk = histories.slice(start, start + E);
-      const { graph, batch } = this.ensureEvalGraph(Math.min(E, 2 ** Math.ceil(Math.log2(chunk.length))));
-      fillEvalBatch(batch, chunk, this.objective, this.ctx.windowLen, this.config.maxLen, this.nItems);
+      const window = this.checkWindow(options.window) ?? this.windowFor(chunk);
+      const { graph, batch } = this.ensureEvalGraph(rowsFor(chunk.length, E), window);
+      fillEvalBatch(batch, chunk, this.objective, window, this.config.maxLen, this.nItems);
       graph.run({ ids: batch.ids, mask: batch.mask, positions: batch.positions });
       const scores = graph.read("scores");
       const V = this.vocab;
@@ -209,11 +217,12 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
     let dim = 0;
     for (let start = 0; start < histories.length; start += E) {
       const chunk = histories.slice(start, start + E);
-      const { graph, batch, withBias } = this.ensureQueryGraph(Math.min(E, 2 ** Math.ceil(Math.log2(chunk.length))));
-      fillEvalBatch(batch, chunk, this.objective, this.ctx.windowLen, this.config.maxLen, this.nItems);
+      const window = this.windowFor(chunk);
+      const { graph, batch, withBias } = this.ensureQueryGraph(rowsFor(chunk.length, E), window);
+      fillEvalBatch(batch, chunk, this.objective, window, this.config.maxLen, this.nItems);
       graph.run({ ids: batch.ids, mask: batch.mask, positions: batch.positions });
       const q = graph.read("query");
-      const K = q.length / (batch.ids.length / this.ctx.windowLen);
+      const K = q.length / (batch.ids.length / window);
       dim = withBias ? K + 1 : K;
       out ??= new Float32Array(histories.length * dim);
       for (let b = 0; b < chunk.length; b++) {
@@ -224,20 +233,68 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
     return { vectors: out ?? new Float32Array(0), dim };
   }
 
-  private ensureQueryGraph(rows: number): { graph: Graph; batch: BatchArrays; withBias: boolean } {
-    const have = this.queryGraphs.get(rows);
+  private ensureQueryGraph(rows: number, window: number): { graph: Graph; batch: BatchArrays; withBias: boolean } {
+    const key = `${rows}x${window}`;
+    const have = this.queryGraphs.get(key);
     if (have) return have;
-    const entry = { ...this.compileQueryGraph(rows), batch: allocBatch(rows, this.ctx.windowLen, this.objective) };
-    this.queryGraphs.set(rows, entry);
+    const entry = { ...this.compileQueryGraph(rows, false, window), batch: allocBatch(rows, window, this.objective) };
+    this.queryGraphs.set(key, entry);
     return entry;
+  }
+
+  /**
+   * The input window a chunk of histories runs through: windowLen, or for a `windowInvariant` model the shortest power
+   * of two (at least MIN_WINDOW) that holds the longest history's tokens (its last maxLen items, plus the mask token
+   * of a cloze model), capped at windowLen.
+   */
+  private windowFor(histories: readonly Int32Array[]): number {
+    const L = this.ctx.windowLen;
+    if (!this.def.windowInvariant) return L;
+    const extra = this.objective.kind === "cloze" ? 1 : 0;
+    let tokens = 1;
+    for (const h of histories) tokens = Math.max(tokens, Math.min(h.length + extra, this.config.maxLen));
+    return Math.min(L, Math.max(MIN_WINDOW, 2 ** Math.ceil(Math.log2(tokens))));
+  }
+
+  private checkWindow(window: number | undefined): number | undefined {
+    if (window === undefined) return undefined;
+    if (!Number.isInteger(window) || window < 2 || window > this.ctx.windowLen) {
+      throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${this.name}: window must be an integer in 2..${this.ctx.windowLen}, got ${window}`, { field: "window" });
+    }
+    return window;
+  }
+
+  /**
+   * Compiles and runs once the graph of every shape a forward of up to `maxRows` histories can take (rows, and for a
+   * window-invariant model every window), so that no request pays for it: a graph's first run also allocates its
+   * compute buffer (measured at up to a second on a 2-core machine). A server calls it before it says it is ready.
+   * `graphs: "query"` warms queryVectors' graphs instead of scoreAll's (a model served through its item index).
+   */
+  async warmUp(maxRows: number, options: { graphs?: "scores" | "query" } = {}): Promise<void> {
+    this.assertAlive();
+    const E = this.config.evalBatchSize;
+    // One history per window bucket: lengths 1, 2, 4, ... up to maxLen land in every window windowFor can pick.
+    const histories = new Map<number, Int32Array>();
+    for (let n = 1; ; n *= 2) {
+      const h = new Int32Array(Math.min(n, this.config.maxLen)).fill(1);
+      histories.set(this.windowFor([h]), h);
+      if (n >= this.config.maxLen) break;
+    }
+    for (let rows = 1; ; rows *= 2) {
+      for (const h of histories.values()) {
+        const batch = new Array<Int32Array>(rowsFor(rows, E)).fill(h);
+        if (options.graphs === "query") this.queryVectors(batch);
+        else this.scoreAllSync(batch);
+      }
+      if (rows >= Math.min(maxRows, E)) break;
+    }
   }
 
   /**
    * The query half of the scores over `rows` histories: the head's input, as scores() hands it to headScores (which
    * captures the head's W and bias); `withHead` also outputs those (itemVectors), copied so ggml allocates them.
    */
-  private compileQueryGraph(rows: number, withHead = false): { graph: Graph; withBias: boolean } {
-    const L = this.ctx.windowLen;
+  private compileQueryGraph(rows: number, withHead = false, L = this.ctx.windowLen): { graph: Graph; withBias: boolean } {
     const capture: NonNullable<ModelContext["headCapture"]> = {};
     const graph = compile(this.engine, {
       mode: "eval",
@@ -264,11 +321,11 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
     return this.outLen;
   }
 
-  private ensureEvalGraph(rows = this.config.evalBatchSize): { graph: Graph; batch: BatchArrays } {
-    const have = this.evalGraphs.get(rows);
+  private ensureEvalGraph(rows = this.config.evalBatchSize, L = this.ctx.windowLen): { graph: Graph; batch: BatchArrays } {
+    const key = `${rows}x${L}`;
+    const have = this.evalGraphs.get(key);
     if (have) return have;
     const E = rows;
-    const L = this.ctx.windowLen;
     const graph = compile(this.engine, {
       mode: "eval",
       params: this.store,
@@ -279,13 +336,13 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
           positions: b.input("positions", [E, L], "i32"),
         };
         const enc = this.def.encode(b, this.params, x, this.ctx, this.config); // [E, L', D] or [E, D]
-        this.outLen = enc.rank === 3 ? enc.shape[1] : 0;
+        if (L === this.ctx.windowLen) this.outLen = enc.rank === 3 ? enc.shape[1] : 0;
         const h = lastHidden(b, enc, E); // [E, D]
         return { outputs: { scores: this.def.scores(b, this.params, h, this.ctx, this.config) } }; // [E, V]
       },
     });
     const entry = { graph, batch: allocBatch(E, L, this.objective) };
-    this.evalGraphs.set(rows, entry);
+    this.evalGraphs.set(key, entry);
     return entry;
   }
 
@@ -331,6 +388,14 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
     this.store.dispose();
     if (this.ownsEngine) this.engine.dispose();
   }
+}
+
+/** The shortest window a window-invariant model runs: below it a graph's fixed costs outweigh the positions saved. */
+const MIN_WINDOW = 8;
+
+/** The graph rows for a chunk of n histories: the next power of two (a batch of 3 runs the graph of 4), at most E. */
+function rowsFor(n: number, E: number): number {
+  return Math.min(E, 2 ** Math.ceil(Math.log2(Math.max(1, n))));
 }
 
 /** The hidden state the scores read: the last position of [B, L, D], or [B, D] as is ("last" encoders). */
