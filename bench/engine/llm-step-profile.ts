@@ -16,6 +16,7 @@ import { openDecoder } from "../../src/llm/train/decoder.ts";
 import { LLM_TRAIN_DEFAULTS } from "../../src/llm/train/trainer.ts";
 import { Rng } from "../../src/rng.ts";
 import { cachedShapeGguf, llmShape } from "../lib/llm-shapes.ts";
+import { printOpTable, totalCpuMs } from "../lib/node-profile.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -78,19 +79,9 @@ if (!args["no-profile"]) {
   const dc = process.cpuUsage(c0);
   console.log(`run(): wall ${(performance.now() - w0).toFixed(0)} ms, cpu ${((dc.user + dc.system) / 1000).toFixed(0)} ms`);
   const { nodes } = graph.profile(inputs);
-  const total = nodes.reduce((s, n) => s + n.cpuMs, 0);
-  const byOp = new Map<string, { cpu: number; n: number }>();
-  for (const n of nodes) {
-    const e = byOp.get(n.op) ?? { cpu: 0, n: 0 };
-    e.cpu += n.cpuMs;
-    e.n++;
-    byOp.set(n.op, e);
-  }
+  const total = totalCpuMs(nodes);
   console.log(`profile: ${nodes.length} nodes, sum of node cpu ${total.toFixed(0)} ms`);
-  for (const [op, e] of [...byOp].sort((a, b) => b[1].cpu - a[1].cpu)) {
-    if (e.cpu < total * 0.005) continue;
-    console.log(`  ${op.padEnd(16)} ${e.cpu.toFixed(0).padStart(7)} ms  ${((100 * e.cpu) / total).toFixed(1).padStart(5)}%  (${e.n} nodes)`);
-  }
+  printOpTable(nodes, total, { minShare: 0.005, digits: 0, width: 7 });
   // Products by output shape class: one line per (op, ne) summed over layers and blocks.
   const byShape = new Map<string, { cpu: number; n: number; macs: number }>();
   for (const n of nodes) {

@@ -11,8 +11,9 @@
  */
 import { parseArgs } from "node:util";
 import { loadDataset } from "../../src/data/index.ts";
-import type { Graph, NodeProfile } from "../../src/engine/index.ts";
+import type { Graph } from "../../src/engine/index.ts";
 import { loadTrained } from "../../src/models/registry.ts";
+import { bestProfile, printOpTable, printTopNodes, totalCpuMs } from "../lib/node-profile.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -69,26 +70,9 @@ const P = Number(args.profile);
 const shape = `${P}x${L}`;
 model.scoreAllSync(histories.slice(0, P), { window: L });
 const { graph, batch } = inner.evalGraphs.get(shape)!;
-let nodes: NodeProfile[] = [];
-for (let r = 0; r < 3; r++) {
-  const p = graph.profile({ ids: batch.ids, mask: batch.mask, positions: batch.positions }).nodes;
-  if (r === 0) nodes = p;
-  else p.forEach((q, i) => (nodes[i].cpuMs = Math.min(nodes[i].cpuMs, q.cpuMs)));
-}
-const byOp = new Map<string, { cpu: number; n: number }>();
-for (const n of nodes) {
-  const e = byOp.get(n.op) ?? { cpu: 0, n: 0 };
-  e.cpu += n.cpuMs;
-  e.n++;
-  byOp.set(n.op, e);
-}
-const total = nodes.reduce((s, n) => s + n.cpuMs, 0);
+const nodes = bestProfile(graph, { ids: batch.ids, mask: batch.mask, positions: batch.positions }, 3);
+const total = totalCpuMs(nodes);
 console.log(`\nshape ${shape} (whole window): ${graph.nodeCount} nodes, sum of node cpu ${total.toFixed(2)} ms`);
-for (const [op, e] of [...byOp].sort((a, b) => b[1].cpu - a[1].cpu)) {
-  if (e.cpu < total * 0.01) continue;
-  console.log(`  ${op.padEnd(16)} ${e.cpu.toFixed(2).padStart(8)} ms  ${((100 * e.cpu) / total).toFixed(1).padStart(5)}%  (${e.n} nodes)`);
-}
-for (const n of [...nodes].sort((a, b) => b.cpuMs - a.cpuMs).slice(0, Number(args.top))) {
-  console.log(`    #${String(n.index).padStart(4)} ${n.op.padEnd(16)} ne [${n.ne.join(",")}] ${n.cpuMs.toFixed(2)} ms`);
-}
+printOpTable(nodes, total, { minShare: 0.01, digits: 2, width: 8 });
+printTopNodes(nodes, Number(args.top), 2);
 model.dispose();

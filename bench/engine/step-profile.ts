@@ -8,7 +8,8 @@
  */
 import { parseArgs } from "node:util";
 import { loadDataset } from "../../src/data/index.ts";
-import type { Graph, NodeProfile } from "../../src/engine/index.ts";
+import type { Graph } from "../../src/engine/index.ts";
+import { bestProfile, printOpTable, printTopNodes, totalCpuMs } from "../lib/node-profile.ts";
 import { fixedTrainStep, ml1mStepConfig, STEP_DATASETS, stepDataset } from "./fixed-step.ts";
 
 const { values: args } = parseArgs({
@@ -35,35 +36,19 @@ for (const name of args.models!.split(",")) {
   const M = step.lastRows;
   const graph = inner.graphs.get(M)!;
   const inputs = { ids: batch.ids, mask: batch.mask, positions: batch.positions, rows: inner.rows.subarray(0, M), labels: inner.labels.subarray(0, M) };
-  const byOp = new Map<string, { cpu: number; n: number }>();
-  let nodes: NodeProfile[] = [];
   let runCpu = Infinity, runWall = Infinity;
-  for (let r = 0; r < reps; r++) {
+  const nodes = bestProfile(graph, inputs, reps, () => {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     graph.run(inputs);
     runWall = Math.min(runWall, performance.now() - t0);
     const dc = process.cpuUsage(c0);
     runCpu = Math.min(runCpu, (dc.user + dc.system) / 1000);
-    const p = graph.profile(inputs).nodes;
-    if (r === 0) nodes = p;
-    else p.forEach((q, i) => (nodes[i].cpuMs = Math.min(nodes[i].cpuMs, q.cpuMs)));
-  }
-  for (const n of nodes) {
-    const e = byOp.get(n.op) ?? { cpu: 0, n: 0 };
-    e.cpu += n.cpuMs;
-    e.n++;
-    byOp.set(n.op, e);
-  }
-  const total = nodes.reduce((s, n) => s + n.cpuMs, 0);
+  });
+  const total = totalCpuMs(nodes);
   console.log(`\n${name}: M=${M} gathered rows, ${graph.nodeCount} nodes, ${threads} thread(s); run(): cpu ${runCpu.toFixed(0)} ms, wall ${runWall.toFixed(0)} ms; sum of node cpu ${total.toFixed(0)} ms (outside compute ~${(runCpu - total).toFixed(0)} ms)`);
-  for (const [op, e] of [...byOp].sort((a, b) => b[1].cpu - a[1].cpu)) {
-    if (e.cpu < total * 0.005) continue;
-    console.log(`  ${op.padEnd(16)} ${e.cpu.toFixed(0).padStart(7)} ms  ${((100 * e.cpu) / total).toFixed(1).padStart(5)}%  (${e.n} nodes)`);
-  }
+  printOpTable(nodes, total, { minShare: 0.005, digits: 0, width: 7 });
   console.log(`  top nodes:`);
-  for (const n of [...nodes].sort((a, b) => b.cpuMs - a.cpuMs).slice(0, top)) {
-    console.log(`    #${String(n.index).padStart(4)} ${n.op.padEnd(16)} ne [${n.ne.join(",")}] ${n.cpuMs.toFixed(1)} ms`);
-  }
+  printTopNodes(nodes, top, 1);
   dispose();
 }

@@ -169,9 +169,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
     for (let start = 0; start < histories.length; start += E) {
       const chunk = histories.slice(start, start + E);
       const window = this.checkWindow(options.window) ?? this.windowFor(chunk);
-      const { graph, batch } = this.ensureEvalGraph(rowsFor(chunk.length, E), window);
-      fillEvalBatch(batch, chunk, this.objective, window, this.config.maxLen, this.nItems);
-      graph.run({ ids: batch.ids, mask: batch.mask, positions: batch.positions });
+      const { graph } = this.runChunk(chunk, window, (rows) => this.ensureEvalGraph(rows, window));
       const scores = graph.read("scores");
       const V = this.vocab;
       for (let b = 0; b < chunk.length; b++) {
@@ -218,9 +216,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
     for (let start = 0; start < histories.length; start += E) {
       const chunk = histories.slice(start, start + E);
       const window = this.windowFor(chunk);
-      const { graph, batch, withBias } = this.ensureQueryGraph(rowsFor(chunk.length, E), window);
-      fillEvalBatch(batch, chunk, this.objective, window, this.config.maxLen, this.nItems);
-      graph.run({ ids: batch.ids, mask: batch.mask, positions: batch.positions });
+      const { graph, batch, withBias } = this.runChunk(chunk, window, (rows) => this.ensureQueryGraph(rows, window));
       const q = graph.read("query");
       const K = q.length / (batch.ids.length / window);
       dim = withBias ? K + 1 : K;
@@ -234,11 +230,14 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
   }
 
   private ensureQueryGraph(rows: number, window: number): { graph: Graph; batch: BatchArrays; withBias: boolean } {
-    const key = `${rows}x${window}`;
-    const have = this.queryGraphs.get(key);
-    if (have) return have;
-    const entry = { ...this.compileQueryGraph(rows, false, window), batch: allocBatch(rows, window, this.objective) };
-    this.queryGraphs.set(key, entry);
+    return cachedShape(this.queryGraphs, rows, window, () => ({ ...this.compileQueryGraph(rows, false, window), batch: allocBatch(rows, window, this.objective) }));
+  }
+
+  /** Fills the graph `ensure` gives for the chunk's rows with the chunk (in `window` positions) and runs it. */
+  private runChunk<T extends { graph: Graph; batch: BatchArrays }>(chunk: readonly Int32Array[], window: number, ensure: (rows: number) => T): T {
+    const entry = ensure(rowsFor(chunk.length, this.config.evalBatchSize));
+    fillEvalBatch(entry.batch, chunk, this.objective, window, this.config.maxLen, this.nItems);
+    entry.graph.run({ ids: entry.batch.ids, mask: entry.batch.mask, positions: entry.batch.positions });
     return entry;
   }
 
@@ -322,10 +321,10 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
   }
 
   private ensureEvalGraph(rows = this.config.evalBatchSize, L = this.ctx.windowLen): { graph: Graph; batch: BatchArrays } {
-    const key = `${rows}x${L}`;
-    const have = this.evalGraphs.get(key);
-    if (have) return have;
-    const E = rows;
+    return cachedShape(this.evalGraphs, rows, L, () => this.compileEvalGraph(rows, L));
+  }
+
+  private compileEvalGraph(E: number, L: number): { graph: Graph; batch: BatchArrays } {
     const graph = compile(this.engine, {
       mode: "eval",
       params: this.store,
@@ -341,9 +340,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
         return { outputs: { scores: this.def.scores(b, this.params, h, this.ctx, this.config) } }; // [E, V]
       },
     });
-    const entry = { graph, batch: allocBatch(E, L, this.objective) };
-    this.evalGraphs.set(key, entry);
-    return entry;
+    return { graph, batch: allocBatch(E, L, this.objective) };
   }
 
   /** Writes model.safetensors + config.json into `dir` (created if needed), atomically each. */
@@ -392,6 +389,14 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
 
 /** The shortest window a window-invariant model runs: below it a graph's fixed costs outweigh the positions saved. */
 const MIN_WINDOW = 8;
+
+/** A graph cache's entry for shape rows x window, built on first use. */
+function cachedShape<T>(cache: Map<string, T>, rows: number, window: number, build: () => T): T {
+  const key = `${rows}x${window}`;
+  let entry = cache.get(key);
+  if (!entry) cache.set(key, (entry = build()));
+  return entry;
+}
 
 /** The graph rows for a chunk of n histories: the next power of two (a batch of 3 runs the graph of 4), at most E. */
 function rowsFor(n: number, E: number): number {
