@@ -5,7 +5,7 @@
  *
  * One sequence decodes at a time. node-llama-cpp (3.21.1) batches what several sequences of a context queue in one
  * event-loop cycle into one llama_decode, and then now and then hands a sequence another one's next-token outputs
- * (measured: 5 of 600 prompts at 4 parallel sequences on an idle machine, more under load; the beam-search and
+ * (5 of 600 prompts at 4 parallel sequences in one scratch run on an idle machine; the beam-search and
  * adapter-parity tests failed on it now and then). Requests still hold their own sequences and KV caches, and run
  * their JavaScript side by side; only their decodes take turns (test/llm/scorer.test.ts "parallel sequences").
  */
