@@ -229,7 +229,7 @@ describe("NextTokenScorer: many requests on one context", () => {
 
 describe("prompts scored at once on parallel sequences", () => {
   // node-llama-cpp 3.21.1 decodes what several sequences queue in one event-loop cycle as one batch, and then, now and
-  // then (5 of 600 prompts here, more under load), hands a sequence another sequence's next-token distribution. The
+  // then (5 of 600 prompts in one scratch run here), hands a sequence another sequence's next-token distribution. The
   // pool decodes one sequence at a time; every prompt must get what it gets alone.
   it("each gets its own next-token distribution, as when scored alone", async () => {
     const file = join(dir, "parallel-peaked.gguf");
