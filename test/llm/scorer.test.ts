@@ -187,6 +187,38 @@ describe("NextTokenScorer: LoRA by file, per-token log-probabilities, continuati
   }, 60_000);
 });
 
+describe("NextTokenScorer: a kept prefix that ends off llama.cpp's 256-cell KV grid", () => {
+  // The pool then evaluates up to the grid in one call and the rest in another (sequence-pool.ts, KV_CELL_GRID): the
+  // outputs of both calls must land at their positions, as if evaluated at once.
+  it("gives every position of a long continuation the log-probability reclm's decoder gives it", async () => {
+    const file = join(dir, "grid.gguf");
+    const config = writeTinyLlamaGguf(file, { seed: 14, contextLength: 1024 });
+    const model = await loadLlamaCppModel(file, { threads: 1 });
+    const scorer = await NextTokenScorer.create(model, { parallel: 1, contextSize: 1024, kvCache: "f32" });
+    try {
+      const r = new Rng(5);
+      const prompt = [1, ...randomTokens(r, 40, config.vocabSize)];
+      // the second continuation finds the prompt's first 40 tokens kept: 216 tokens to the grid, then 394 more
+      const continuations = [randomTokens(r, 300, config.vocabSize), randomTokens(r, 570, config.vocabSize)];
+      const got = await scorer.scoreContinuations(prompt, continuations);
+      for (let i = 0; i < continuations.length; i++) {
+        const rows = await referenceRows(file, [...prompt, ...continuations[i]]);
+        const want = continuations[i].reduce((s, c, k) => s + rows[prompt.length - 1 + k][c], 0);
+        expect(Math.abs(got[i] - want) / continuations[i].length, `continuation ${i}`).toBeLessThan(1e-5);
+      }
+      expect(scorer.stats.evaluatedTokens).toBe(prompt.length + 300 + 1 + 570);
+      // and a prompt after it, on the same sequence, scores as when alone
+      const next = [...prompt.slice(0, 30), ...randomTokens(r, 400, config.vocabSize)];
+      const [scored] = await scorer.score([next], [10, 11, 12]);
+      const alone = await reference(file, next, [10, 11, 12]);
+      scored.forEach((v, j) => expect(Math.abs(v - alone[j])).toBeLessThan(1e-4));
+    } finally {
+      await scorer.dispose();
+      await model.dispose();
+    }
+  }, 120_000);
+});
+
 describe("NextTokenScorer: many requests on one context", () => {
   const file = join(dir, "batching.gguf");
   const config = writeTinyLlamaGguf(file, { seed: 12 });
