@@ -8,7 +8,6 @@ import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { LongWorkOptions, Progress } from "../contracts.ts";
 import { ReclmError, type ReclmErrorCode } from "../errors.ts";
-import { PACKAGE_ROOT } from "../paths.ts";
 
 export interface ChildJobContext {
   progress(p: Progress): void;
@@ -48,8 +47,10 @@ export function runInChild<I, O>(jobModule: string, input: I, options: RunInChil
       return;
     }
     const child = fork(ENTRY, [jobModule], {
-      cwd: PACKAGE_ROOT,
-      execArgv: FROM_SOURCES || /\.[cm]?ts$/.test(jobModule) ? ["--import", "tsx"] : [],
+      // The caller's directory: paths a user gave relative to it (a log file, a run dir) mean the same in the job.
+      // tsx's loader is then named by its absolute URL, as the caller's directory may have no node_modules.
+      cwd: process.cwd(),
+      execArgv: FROM_SOURCES || /\.[cm]?ts$/.test(jobModule) ? ["--import", import.meta.resolve("tsx")] : [],
       stdio: ["ignore", "ignore", "pipe", "ipc"],
       serialization: "advanced",
       env: { ...process.env, ...options.env },

@@ -39,8 +39,9 @@ describe("reclm on the user's own data (--dataset custom)", () => {
   });
 
   it("trains a retriever on it, evaluates the run dir and retrieves candidates under the user's own item ids", async () => {
-    const data = ["--dataset", "custom", "--protocol", "none", "--interactions", interactions, "--items", items];
-    const run = join(tmp, "lru-own");
+    // paths relative to where the user runs reclm (tmp): training runs in a child process, which must read them alike
+    const data = ["--dataset", "custom", "--protocol", "none", "--interactions", "log.csv", "--items", "items.jsonl"];
+    const run = "lru-own";
     const small = ["--set", "maxLen=10", "--set", "hidden=16", "--set", "batchSize=8", "--set", "evalBatchSize=40", "--set", "validateEvery=20", "--set", "lr=0.01"];
     const t = await reclm("train", "--model", "lrurec", ...data, "--preset", "none", ...small, "--max-steps", "40", "--threads", "1", "--out", run);
     expect(t.stderr).not.toMatch(/reclm:/);
