@@ -49,11 +49,23 @@ export function commandLine(argv: readonly string[] = process.argv.slice(2)): st
 /** Where a dataset's files are: your own logs (`--dataset custom`), a cluster's split, or a copy of a known dataset elsewhere. */
 export type DataFileOptions = DataFiles;
 
-/** Adds -d/--dataset (required), -p/--protocol and the data-file options to a command that loads one dataset. */
+/**
+ * Adds -d/--dataset, -p/--protocol and the data-file options to a command that loads one dataset. --dataset is
+ * required unless the user's own files are given (--interactions, --items, --split-dir), which mean "custom", as for
+ * `reclm run` and `reclm data`.
+ */
 export function withDatasetOptions(cmd: Command): Command {
   return withDataFileOptions(cmd)
-    .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
-    .option("-p, --protocol <name>", "data protocol (default: the dataset's default)");
+    .option("-d, --dataset <name>", "dataset name (see `reclm data list`); custom when --interactions or --split-dir is given")
+    .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
+    .hook("preAction", (_, action) => {
+      const opts = action.opts<{ dataset?: string } & DataFileOptions>();
+      if (opts.dataset !== undefined) return;
+      if (opts.interactions === undefined && opts.items === undefined && opts.splitDir === undefined) {
+        action.error("error: required option '-d, --dataset <name>' not specified (or --interactions <file> for your own logs)");
+      }
+      action.setOptionValue("dataset", "custom");
+    });
 }
 
 /** Adds --data-dir, --interactions, --items, --split-dir and --memory-limit to a command that loads a dataset. */

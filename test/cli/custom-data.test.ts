@@ -85,6 +85,18 @@ describe("reclm on the user's own data (--dataset custom)", () => {
     const implied = await reclm("data", "stats", "--protocol", "none", "--interactions", interactions, "--json");
     expect(implied.code).toBe(0);
     expect(JSON.parse(implied.stdout)).toMatchObject({ dataset: "custom", users: 40, interactions: 320 });
+    // every command that loads a dataset: eval, train, retrieve, finetune, export, lm
+    const impliedEval = await reclm("eval", "--protocol", "none", "--interactions", interactions, "--model", "pop", "--ks", "10");
+    expect(impliedEval.stderr).not.toMatch(/reclm:|error:/);
+    expect(impliedEval.stdout).toMatch(/on custom \(protocol none, test split/);
+    const rec = await reclm("recommend", "--protocol", "none", "--interactions", interactions, "--items", items, "--model", "pop", "--ids", "--history", "sku-1", "sku-2", "-k", "3");
+    expect(rec.stderr).not.toMatch(/reclm:|error:/);
+    expect(rec.stdout).toMatch(/^pop on custom, history of 2/m);
+    const recNone = await reclm("recommend", "--model", "pop", "--history", "x");
+    expect(recNone.stderr).toMatch(/--model needs --dataset \(or --interactions <file> for your own logs\)/);
+    const none = await reclm("eval", "--model", "pop");
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toMatch(/required option '-d, --dataset <name>' not specified \(or --interactions <file> for your own logs\)/);
     const named = await reclm("data", "stats", "--dataset", "embedded", "--interactions", interactions);
     expect(named.code).not.toBe(0);
     expect(named.stderr).toContain(`${interactions}, field "interactions"`);

@@ -44,8 +44,13 @@ export function recommendCommand(): Command {
     .action(async (o: RecommendOptions) => {
       if (!o.ranker === !o.model) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "give --ranker <run dir> (LlamaRec) or --model <spec> (a retriever alone)", { field: "--ranker" });
       const run = o.ranker ? readLlamaRecRun(o.ranker) : undefined;
-      const dataset = o.dataset ?? run?.dataset;
-      if (!dataset) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--model needs --dataset", { field: "--dataset" });
+      const ownFiles = o.interactions !== undefined || o.items !== undefined || o.splitDir !== undefined;
+      const dataset = o.dataset ?? run?.dataset ?? (ownFiles ? "custom" : undefined);
+      if (!dataset) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--model needs --dataset (or --interactions <file> for your own logs)", { field: "--dataset" });
+      if (dataset === "custom" && o.interactions === undefined && o.splitDir === undefined) {
+        const whose = run ? `the ranker in ${o.ranker} was fine-tuned on your own data (dataset "custom")` : 'dataset "custom" is your own data';
+        throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${whose}: give its --interactions <file> and --items <file> (or --split-dir <dir>)`, { field: "--interactions" });
+      }
       const ds: SequenceDataset = await loadWithProgress(dataset, { ...o, protocol: o.protocol ?? run?.datasetProtocol }, createProgressReporter());
       const lookup = new CatalogLookup(ds.catalog);
       const history = Int32Array.from(o.history, (h, i) => {

@@ -2,7 +2,7 @@ import { Command } from "commander";
 import type { Ranker } from "../../contracts.ts";
 import { knownModelNames, resolveModel } from "../../models/resolve.ts";
 import { buildApp, closeGracefully, DEFAULT_MAX_BATCH, listen, loadRanker, type ServeModels } from "../../serve/index.ts";
-import { loadWithProgress, parseNonNegativeInt, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
+import { loadWithProgress, parseNonNegativeInt, parsePositiveInt, withDatasetOptions, type DataFileOptions } from "../common.ts";
 import { formatCliError } from "../errors.ts";
 import { createProgressReporter } from "../progress.ts";
 
@@ -22,11 +22,9 @@ interface ServeOptions extends DataFileOptions {
 }
 
 export function serveCommand(): Command {
-  return withDataFileOptions(new Command("serve"))
+  return withDatasetOptions(new Command("serve"))
     .description("HTTP service: recommendations, catalog search, a web page at /, OpenAPI at /openapi.json, Prometheus /metrics")
-    .requiredOption("-d, --dataset <name>", "dataset name (see `reclm data list`)")
     .requiredOption("-m, --model <spec>", `retriever: ${knownModelNames().join(" | ")}`)
-    .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
     .option("--ranker <run dir>", "an LLM ranker's run dir: POST /v1/recommend with rank: true re-orders the retriever's top 20")
     .option("--host <address>", "address to listen on (0.0.0.0 for every interface)", "127.0.0.1")
     .option("--port <n>", "port (0: any free port)", parseNonNegativeInt("--port"), 8080)
