@@ -73,6 +73,7 @@ export interface PoolStats {
  * off this grid (a shared instruction of 40 tokens, a BOS), every batch then attends up to 255 empty cells more:
  * prompts of 700-1,300 tokens after a kept BOS took 15-20% longer than from an empty sequence (scratch comparison, SmolLM2-135M
  * shape, Q8_0, 1 thread). Evaluating up to the next multiple of 256 first puts every later batch back on the grid.
+ * Prompts that fit one batch are evaluated in one call: nothing to realign there.
  */
 const KV_CELL_GRID = 256;
 
@@ -149,10 +150,12 @@ export class SequencePool {
     const generateNext = request.greedy ? { token: true, confidence: true } : { probabilities: true };
     const input = tokens.slice(keep).map((t, i) => (wanted.has(keep + i) ? ([t as Token, { generateNext }] as const) : (t as Token)));
     this.evaluated += input.length;
-    // Up to the KV grid first, when a kept prefix ends off it and the rest goes past it (see KV_CELL_GRID).
+    // Up to the KV grid first, when a kept prefix ends off it and the rest takes more than one batch (see
+    // KV_CELL_GRID; within one batch there is nothing to realign, and a second decode costs its own overhead).
     const toGrid = Math.ceil(keep / KV_CELL_GRID) * KV_CELL_GRID - keep;
-    let out = await seq.controlledEvaluate((toGrid > 0 && toGrid < input.length ? input.slice(0, toGrid) : input) as never);
-    if (toGrid > 0 && toGrid < input.length) {
+    const split = toGrid > 0 && input.length > this.context.batchSize;
+    let out = await seq.controlledEvaluate((split ? input.slice(0, toGrid) : input) as never);
+    if (split) {
       // (controlledEvaluate's array ends at the last position that asked for outputs)
       const rest = await seq.controlledEvaluate(input.slice(toGrid) as never);
       out = Array.from({ length: input.length }, (_, i) => (i < toGrid ? out[i] : rest[i - toGrid]));
