@@ -407,6 +407,23 @@ export class Builder {
     return new Tensor(ptr, shape, x.dtype, st);
   }
 
+  /**
+   * x with `part` added to its slice [start, start + part.shape[dim]) along `dim` (ggml's ACC: one copy of x, the
+   * addition over the slice only; gradients: x gets the output's, part the slice's). Shapes must match outside `dim`.
+   */
+  addInto(x: Tensor, part: Tensor, dim: number, start: number): Tensor {
+    const d = dim < 0 ? x.rank + dim : dim;
+    this.f32("addInto", x, part);
+    if (d < 0 || d >= x.rank) throw shapeError("addInto", `dim ${dim} out of range for ${fmt(x)}`);
+    if (part.rank !== x.rank || part.shape.some((n, i) => i !== d && n !== x.shape[i])) throw shapeError("addInto", `${fmt(part)} does not fit ${fmt(x)} outside dim ${d}`);
+    if (!Number.isInteger(start) || start < 0 || start + part.shape[d] > x.shape[d]) throw shapeError("addInto", `[${start}, ${start + part.shape[d]}) out of range for dim ${d} of ${fmt(x)}`);
+    const xc = this.cont(x);
+    const strides = contiguousStrides(x.shape);
+    const r = x.rank;
+    const nb = [1, 2, 3].map((i) => (i < r ? strides[r - 1 - i] * 4 : x.numel * 4));
+    return this.wrap(this.B.ggml_acc(this.ctx, xc.ptr, this.cont(part).ptr, nb[0], nb[1], nb[2], start * strides[d] * 4), x.shape);
+  }
+
   /** Concatenate along `dim` (composed from ACC into zeros: ggml's CONCAT has no backward). */
   concat(parts: readonly Tensor[], dim: number): Tensor {
     if (parts.length === 0) throw shapeError("concat", "no tensors");

@@ -31,8 +31,8 @@
  *   3. GELU: the engine's `b.gelu` is the tanh approximation (ggml has no erf with backward); PyTorch's nn.GELU() is
  *      exact erf. Max |difference| over x ∈ [−10, 10] is about 4.7e-4 (at |x| ≈ 2.2; test/models/lrurec.test.ts measures
  *      it) — far below the run-to-run noise of training, so it is kept rather than composing a slower erf.
- *   4. The scan's carry is the full block [zeros(l/2) ; λ^{1..l/2}·h1[last]] added to the block, instead of
- *      cat(h1, h2 + carry): the same sum, fewer copies in ggml.
+ *   4. The scan adds the carry λ^{1..l/2}·h1[last] into the second half of each block in place of the copy (ggml's ACC),
+ *      instead of cat(h1, h2 + carry): the same sum, one copy of the block instead of two.
  *
  * Shapes: PyTorch order (src/engine/tensor.ts). B batch, L window (maxLen), Lp = 2^⌈log2 L⌉, D hidden, S = 2D state,
  * C = 2S packed complex, V = N + 1 output columns.
@@ -236,7 +236,7 @@ export interface ScanConstants {
 
 export function scanConstants(b: Builder, B: number, Lp: number, S: number): ScanConstants {
   const rows = Math.max(1, Lp / 2);
-  return { ones: b.constant(1, [B * Lp * 2 * S]), exponents: b.constant(exponentTable(rows, S), [rows, S]) };
+  return { ones: b.constant(1, [B * rows * 2 * S]), exponents: b.constant(exponentTable(rows, S), [rows, S]) };
 }
 
 function exponentTable(rows: number, S: number): Float32Array {
@@ -284,12 +284,11 @@ export function lruScan(b: Builder, u: Tensor, mask: Tensor, nu: Tensor, theta: 
     const carrierReal = b.reshape(b.slice(b.reshape(mask, [nb, l]), 1, half - 1, 1), [nb, 1, 1]); // [nb, 1, 1]
     const y = b.mul(carrier, carrierReal); // [nb, 1, C]: carry dropped at padding
     const ySwap = b.concat([b.slice(y, 2, S, S), b.slice(y, 2, 0, S)], 2); // [nb, 1, C]: [y_i | y_r]
-    const zeros = b.constant(0, [half, C]);
-    const a = b.concat([zeros, b.slice(sameRe, 0, 0, half)], 0); // [l, C]: [0 ; Re λ^{1..half}]
-    const c = b.concat([zeros, b.slice(crossIm, 0, 0, half)], 0); // [l, C]: [0 ; ∓Im λ^{1..half}]
-    const ones = b.reshape(consts.ones, [nb, l, C]); // [nb, l, C]
-    const carry = b.add(b.mul(b.mul(ones, y), a), b.mul(b.mul(ones, ySwap), c)); // [nb, l, C]: λ^k ⊙ h1[last]
-    h = b.reshape(b.add(blocks, carry), [B, Lp, C]); // [B, Lp, C]
+    const ones = b.reshape(consts.ones, [nb, half, C]); // [nb, half, C]
+    const a = b.slice(sameRe, 0, 0, half); // [half, C]: Re λ^{1..half}
+    const c = b.slice(crossIm, 0, 0, half); // [half, C]: ∓Im λ^{1..half}
+    const carry = b.add(b.mul(b.mul(ones, y), a), b.mul(b.mul(ones, ySwap), c)); // [nb, half, C]: λ^k ⊙ h1[last]
+    h = b.reshape(b.addInto(blocks, carry, 1, half), [B, Lp, C]); // [B, Lp, C]: h2 += carry
   }
   return h;
 }

@@ -46,6 +46,7 @@ const cases: Record<string, GradCheckCase> = {
   slice: { params: { x: [3, 5, 2] }, op: (b, p: P) => b.slice(p.x, 1, 1, 3) },
   concat: { params: { a: [2, 3], c: [2, 2] }, op: (b, p: P) => b.concat([p.a, p.c], 1) },
   "concat dim 0": { params: { a: [2, 3], c: [1, 3] }, op: (b, p: P) => b.concat([p.a, p.c], 0) },
+  addInto: { params: { x: [2, 4, 3], c: [2, 2, 3] }, op: (b, p: P) => b.addInto(p.x, p.c, 1, 1) },
   "softmax (scale, causal, additive mask)": {
     params: { x: [2, 2, 4, 4] },
     op: (b, p: P) => b.softmax(p.x, { scale: 0.5, causal: true, mask: b.constant(maskData(), [2, 1, 4, 4]) }),
@@ -176,7 +177,7 @@ describe("forward values", () => {
     expect(() => forward({ x }, (b, p) => b.softmax(p.x, { causal: true, causalOffset: -1 }))).toThrow(/causalOffset must be a non-negative integer/);
   });
 
-  it("matmul, permute, slice, concat follow PyTorch semantics", () => {
+  it("matmul, permute, slice, concat, addInto follow PyTorch semantics", () => {
     const a = { shape: [2, 3], values: [1, 2, 3, 4, 5, 6] };
     expect([...forward({ a, c: { shape: [3, 2], values: [1, 0, 0, 1, 1, 1] } }, (b, p) => b.matmul(p.a, p.c)).out]).toEqual([4, 5, 10, 11]);
     const pt = forward({ a }, (b, p) => b.permute(p.a, [1, 0]));
@@ -184,6 +185,8 @@ describe("forward values", () => {
     expect([...pt.out]).toEqual([1, 4, 2, 5, 3, 6]);
     expect([...forward({ a }, (b, p) => b.slice(p.a, 1, 1, 2)).out]).toEqual([2, 3, 5, 6]);
     expect([...forward({ a, c: { shape: [2, 1], values: [7, 8] } }, (b, p) => b.concat([p.a, p.c], 1)).out]).toEqual([1, 2, 3, 7, 4, 5, 6, 8]);
+    expect([...forward({ a, c: { shape: [2, 2], values: [10, 20, 30, 40] } }, (b, p) => b.addInto(p.a, p.c, 1, 1)).out]).toEqual([1, 12, 23, 4, 35, 46]);
+    expect(() => forward({ a, c: { shape: [2, 2], values: [1, 1, 1, 1] } }, (b, p) => b.addInto(p.a, p.c, 1, 2))).toThrow(/\[2, 4\) out of range for dim 1/);
   });
 
   it("conv1d matches a direct convolution; maxPool1d takes the max", () => {
