@@ -194,6 +194,8 @@ function torchSide(name: string, threads: number, shared: SharedBatches): Side &
   return r;
 }
 
+// The README quotes the run on every core given.
+const headlineThreads = Math.max(...threadCounts);
 const rows: BenchRow[] = [];
 for (const name of models) {
   const shared = buildBatches(name);
@@ -215,8 +217,7 @@ for (const name of models) {
           ...(speedup !== undefined ? { speedup } : {}),
         },
         variant: { threads },
-        // the README quotes the run on every core given
-        headline: threads === Math.max(...threadCounts),
+        headline: threads === headlineThreads,
         notes:
           `reclm engine (ggml CPU, ${threads} threads), trainer step; batch ${BATCH} x max_len ${MAX_LEN}, ${ours.windows} training windows; ` +
           `${steps} timed steps after ${warmup} warm-up; loss over gathered labelled rows (${ours.gatheredRows} in the last step); the same batches as the pytorch row (labelled rows per step checked equal); ` +
@@ -229,7 +230,7 @@ for (const name of models) {
           protocol: "throughput",
           metrics: { seq_per_s: torch.seq_per_s, median_step_ms: torch.median_step_ms, min_step_ms: torch.min_step_ms, final_loss: torch.final_loss, threads },
           variant: { threads },
-          headline: threads === Math.max(...threadCounts),
+          headline: threads === headlineThreads,
           notes: `bench/torch/throughput.py --gather --batches (reclm's batches, read from a file; scores only the labelled rows, the same work as reclm's step), torch ${torch.torch_version}, ${threads} threads, same steps/warm-up, run right after the reclm row`,
         });
       }

@@ -61,7 +61,7 @@ export function withDatasetOptions(cmd: Command): Command {
     .hook("preAction", (_, action) => {
       const opts = action.opts<{ dataset?: string } & DataFileOptions>();
       if (opts.dataset !== undefined) return;
-      if (opts.interactions === undefined && opts.items === undefined && opts.splitDir === undefined) {
+      if (!givesOwnData(opts)) {
         action.error("error: required option '-d, --dataset <name>' not specified (or --interactions <file> for your own logs)");
       }
       action.setOptionValue("dataset", "custom");
@@ -111,9 +111,14 @@ export function maskWindowJson(window: number | undefined): number | "all" {
   return wholeHistory(window) ? "all" : (window as number);
 }
 
+/** Whether the flags name the user's own data files (--interactions, --items, --split-dir): dataset "custom". */
+export function givesOwnData(opts: DataFileOptions): boolean {
+  return opts.interactions !== undefined || opts.items !== undefined || opts.splitDir !== undefined;
+}
+
 /** A command whose --dataset is optional: your own files when --interactions is given, the embedded dataset otherwise. */
 export function datasetNameOrDefault(opts: { dataset?: string } & DataFileOptions): string {
-  return opts.dataset ?? (opts.interactions !== undefined || opts.items !== undefined || opts.splitDir !== undefined ? "custom" : "embedded");
+  return opts.dataset ?? (givesOwnData(opts) ? "custom" : "embedded");
 }
 
 /** The data-file flags a command was given, in the shape loadDataset and the training job take. */

@@ -440,17 +440,12 @@ export class Builder {
     const shape = [...first.shape];
     shape[d] = parts.reduce((s, p) => s + p.shape[d], 0);
     checkShape(shape, "concat");
-    const strides = contiguousStrides(shape);
-    const r = shape.length;
-    const nb = [1, 2, 3].map((i) => (i < r ? strides[r - 1 - i] * 4 : numel(shape) * 4));
     const key = shape.join("x");
     let acc = this.zeroBases.get(key) ?? this.constant(0, shape);
     this.zeroBases.set(key, acc);
     let offset = 0;
     for (const p of parts) {
-      const pc = this.cont(p);
-      const ptr = this.B.ggml_acc(this.ctx, acc.ptr, pc.ptr, nb[0], nb[1], nb[2], offset * strides[d] * 4);
-      acc = this.wrap(ptr, shape);
+      acc = this.addInto(acc, p, d, offset);
       offset += p.shape[d];
     }
     return acc;

@@ -10,7 +10,7 @@ import { openLlamaRec } from "../../methods/llamarec/open.ts";
 import { readLlamaRecRun } from "../../methods/llamarec/run.ts";
 import { TopKRecommender } from "../../models/top-k.ts";
 import { resolveModel } from "../../models/resolve.ts";
-import { loadWithProgress, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
+import { givesOwnData, loadWithProgress, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
 import { createProgressReporter } from "../progress.ts";
 
 interface RecommendOptions extends DataFileOptions {
@@ -44,8 +44,7 @@ export function recommendCommand(): Command {
     .action(async (o: RecommendOptions) => {
       if (!o.ranker === !o.model) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "give --ranker <run dir> (LlamaRec) or --model <spec> (a retriever alone)", { field: "--ranker" });
       const run = o.ranker ? readLlamaRecRun(o.ranker) : undefined;
-      const ownFiles = o.interactions !== undefined || o.items !== undefined || o.splitDir !== undefined;
-      const dataset = o.dataset ?? run?.dataset ?? (ownFiles ? "custom" : undefined);
+      const dataset = o.dataset ?? run?.dataset ?? (givesOwnData(o) ? "custom" : undefined);
       if (!dataset) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--model needs --dataset (or --interactions <file> for your own logs)", { field: "--dataset" });
       if (dataset === "custom" && o.interactions === undefined && o.splitDir === undefined) {
         const whose = run ? `the ranker in ${o.ranker} was fine-tuned on your own data (dataset "custom")` : 'dataset "custom" is your own data';
