@@ -8,6 +8,7 @@ import { resolveConfig } from "../../src/models/neural/config.ts";
 import type { BaseModelConfig } from "../../src/models/neural/contract.ts";
 import { allocBatch, buildExamples, fillTrainBatch, type BatchArrays } from "../../src/models/neural/examples.ts";
 import { NeuralRecommender } from "../../src/models/neural/recommender.ts";
+import { NegativeSampler } from "../../src/models/neural/sampled-softmax.ts";
 import { TrainStep } from "../../src/models/neural/train-step.ts";
 import { getNeuralModel } from "../../src/models/registry.ts";
 import { Rng } from "../../src/rng.ts";
@@ -40,7 +41,8 @@ export function fixedTrainStep(ds: SequenceDataset, model: string, options: { pr
   const engine = Engine.create({ threads: options.threads });
   const rec = new NeuralRecommender(def, config, ds.catalog.size, { engine });
   const opt = new AdamW(rec.store, { lr: 1e-3, eps: 1e-9, weightDecay: 0.01, clipNorm: 5 });
-  const step = new TrainStep(def, rec, opt, new Rng(43));
+  const sampled = (config as { softmax?: string }).softmax === "sampled";
+  const step = new TrainStep(def, rec, opt, new Rng(43), undefined, sampled ? NegativeSampler.forDataset(ds) : undefined);
   const B = config.batchSize;
   const batch = allocBatch(B, rec.ctx.windowLen, rec.objective);
   const ex = buildExamples(ds, rec.objective, config.maxLen);

@@ -5,11 +5,13 @@
  * and the time spent outside ggml compute (inputs, dropout masks).
  *   npx tsx bench/engine/step-profile.ts [--models sasrec,lrurec] [--threads 1] [--reps 2] [--top 15]
  *     [--dataset ml-latest-small --batch 16]   (the small-batch step of LlamaRec's preset instead of ML-1M's)
+ *     [--negatives 512]   (the sampled softmax's step, 512 shared popularity-drawn negatives, instead of the full one)
  */
 import { parseArgs } from "node:util";
 import { loadDataset } from "../../src/data/index.ts";
 import type { Graph } from "../../src/engine/index.ts";
 import { bestProfile, printOpTable, printTopNodes, totalCpuMs } from "../lib/node-profile.ts";
+import { Rng } from "../../src/rng.ts";
 import { fixedTrainStep, ml1mStepConfig, STEP_DATASETS, stepDataset } from "./fixed-step.ts";
 
 const { values: args } = parseArgs({
@@ -20,6 +22,7 @@ const { values: args } = parseArgs({
     top: { type: "string", default: "15" },
     dataset: { type: "string", default: "ml-1m" },
     batch: { type: "string", default: "128" },
+    negatives: { type: "string" },
   },
 });
 const dataset = stepDataset(args.dataset!);
@@ -27,15 +30,18 @@ const threads = Number(args.threads);
 const reps = Number(args.reps);
 const top = Number(args.top);
 const ds = await loadDataset(dataset, { protocol: STEP_DATASETS[dataset] });
+const sampled = args.negatives ? { softmax: "sampled", negatives: Number(args.negatives) } : {};
 
 for (const name of args.models!.split(",")) {
-  const { step, batch, dispose } = fixedTrainStep(ds, name, { preset: dataset, config: { ...ml1mStepConfig(name), batchSize: Number(args.batch) }, threads });
-  step.run(batch); // compiles the graph for this batch's row count
+  const { step, batch, dispose } = fixedTrainStep(ds, name, { preset: dataset, config: { ...ml1mStepConfig(name), batchSize: Number(args.batch), ...sampled }, threads });
+  step.run(batch, new Rng(7)); // compiles the graph for this batch's row count
   // The trainer keeps its graphs and gathered rows private; a benchmark may look inside.
-  const inner = step as unknown as { graphs: Map<number, Graph>; rows: Int32Array; labels: Int32Array };
+  const inner = step as unknown as { graphs: Map<number, Graph>; rows: Int32Array; labels: Int32Array; sampled?: { negatives: Int32Array; correction: Float32Array; targets: Int32Array } };
   const M = step.lastRows;
   const graph = inner.graphs.get(M)!;
-  const inputs = { ids: batch.ids, mask: batch.mask, positions: batch.positions, rows: inner.rows.subarray(0, M), labels: inner.labels.subarray(0, M) };
+  const inputs: Record<string, Int32Array | Float32Array> = { ids: batch.ids, mask: batch.mask, positions: batch.positions, rows: inner.rows.subarray(0, M), labels: inner.labels.subarray(0, M) };
+  const sp = inner.sampled;
+  if (sp) Object.assign(inputs, { negatives: sp.negatives, correction: sp.correction.subarray(0, M * (sp.negatives.length + 1)), targets: sp.targets.subarray(0, M) });
   let runCpu = Infinity, runWall = Infinity;
   const nodes = bestProfile(graph, inputs, reps, () => {
     const c0 = process.cpuUsage();

@@ -132,6 +132,22 @@ export class Builder {
     return this.broadcastBinary("mul", a, b, (x, y) => this.B.ggml_mul(this.ctx, x, y));
   }
 
+  /**
+   * x tiled to `shape` (shapes right-aligned; every dim of x divides the matching one). ggml's REPEAT; the gradient
+   * sums back over the copies. Cheaper than broadcasting through mul(ones, x): no ones to read, and no extra MUL in
+   * the backward.
+   */
+  repeat(x: Tensor, shape: Shape): Tensor {
+    this.f32("repeat", x);
+    checkShape(shape, "repeat");
+    const [sx, st] = rightAlign(x.shape, shape);
+    if (st.length !== shape.length || !canRepeat(sx, st)) throw shapeError("repeat", `cannot tile ${fmt(x)} to ${fmt(shape)}`);
+    if (sameShape(sx, st)) return this.reshapeTo(x, shape);
+    const ne = [...shape].reverse();
+    while (ne.length < 4) ne.push(1);
+    return this.wrap(this.B.ggml_repeat_4d(this.ctx, this.contig(x).ptr, ne[0], ne[1], ne[2], ne[3]), shape);
+  }
+
   /** a / b elementwise; b is broadcast to a's shape first (ggml's DIV backward needs equal shapes). */
   div(a: Tensor, b: Tensor): Tensor {
     this.f32("div", a, b);

@@ -212,7 +212,7 @@ export const LRURec: NeuralModelDefinition<LRURecConfig, LRURecParams> = {
       mask = b.concat([b.constant(0, [B, Lp - L]), mask], 1); // [B, Lp]
     }
 
-    const consts = scanConstants(b, B, Lp, S);
+    const consts = scanConstants(b, Lp, S);
     for (const block of p.blocks) {
       h = lruLayer(b, block, h, mask, consts, config); // [B, Lp, D]
       h = positionwiseFeedForward(b, block, h, config); // [B, Lp, D]
@@ -228,15 +228,13 @@ export const LRURec: NeuralModelDefinition<LRURecConfig, LRURecParams> = {
 
 /** Constants one encoder graph shares between its layers (built once per graph). */
 export interface ScanConstants {
-  /** [B·Lp·C] ones, reshaped per level to broadcast a block's carry over the block. */
-  ones: Tensor;
   /** [Lp/2, S]: row k−1 holds k (the exponent of λ^k). */
   exponents: Tensor;
 }
 
-export function scanConstants(b: Builder, B: number, Lp: number, S: number): ScanConstants {
+export function scanConstants(b: Builder, Lp: number, S: number): ScanConstants {
   const rows = Math.max(1, Lp / 2);
-  return { ones: b.constant(1, [B * rows * 2 * S]), exponents: b.constant(exponentTable(rows, S), [rows, S]) };
+  return { exponents: b.constant(exponentTable(rows, S), [rows, S]) };
 }
 
 function exponentTable(rows: number, S: number): Float32Array {
@@ -284,10 +282,9 @@ export function lruScan(b: Builder, u: Tensor, mask: Tensor, nu: Tensor, theta: 
     const carrierReal = b.reshape(b.slice(b.reshape(mask, [nb, l]), 1, half - 1, 1), [nb, 1, 1]); // [nb, 1, 1]
     const y = b.mul(carrier, carrierReal); // [nb, 1, C]: carry dropped at padding
     const ySwap = b.concat([b.slice(y, 2, S, S), b.slice(y, 2, 0, S)], 2); // [nb, 1, C]: [y_i | y_r]
-    const ones = b.reshape(consts.ones, [nb, half, C]); // [nb, half, C]
     const a = b.slice(sameRe, 0, 0, half); // [half, C]: Re λ^{1..half}
     const c = b.slice(crossIm, 0, 0, half); // [half, C]: ∓Im λ^{1..half}
-    const carry = b.add(b.mul(b.mul(ones, y), a), b.mul(b.mul(ones, ySwap), c)); // [nb, half, C]: λ^k ⊙ h1[last]
+    const carry = b.add(b.mul(b.repeat(y, [nb, half, C]), a), b.mul(b.repeat(ySwap, [nb, half, C]), c)); // [nb, half, C]: λ^k ⊙ h1[last]
     h = b.reshape(b.addInto(blocks, carry, 1, half), [B, Lp, C]); // [B, Lp, C]: h2 += carry
   }
   return h;

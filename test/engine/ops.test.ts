@@ -47,6 +47,7 @@ const cases: Record<string, GradCheckCase> = {
   concat: { params: { a: [2, 3], c: [2, 2] }, op: (b, p: P) => b.concat([p.a, p.c], 1) },
   "concat dim 0": { params: { a: [2, 3], c: [1, 3] }, op: (b, p: P) => b.concat([p.a, p.c], 0) },
   addInto: { params: { x: [2, 4, 3], c: [2, 2, 3] }, op: (b, p: P) => b.addInto(p.x, p.c, 1, 1) },
+  "repeat (a block's carry tiled, as the LRU scan does)": { params: { x: [3, 1, 4], c: [2, 4] }, op: (b, p: P) => b.mul(b.repeat(p.x, [3, 2, 4]), p.c) },
   "softmax (scale, causal, additive mask)": {
     params: { x: [2, 2, 4, 4] },
     op: (b, p: P) => b.softmax(p.x, { scale: 0.5, causal: true, mask: b.constant(maskData(), [2, 1, 4, 4]) }),
@@ -187,6 +188,8 @@ describe("forward values", () => {
     expect([...forward({ a, c: { shape: [2, 1], values: [7, 8] } }, (b, p) => b.concat([p.a, p.c], 1)).out]).toEqual([1, 2, 3, 7, 4, 5, 6, 8]);
     expect([...forward({ a, c: { shape: [2, 2], values: [10, 20, 30, 40] } }, (b, p) => b.addInto(p.a, p.c, 1, 1)).out]).toEqual([1, 12, 23, 4, 35, 46]);
     expect(() => forward({ a, c: { shape: [2, 2], values: [1, 1, 1, 1] } }, (b, p) => b.addInto(p.a, p.c, 1, 2))).toThrow(/\[2, 4\) out of range for dim 1/);
+    expect([...forward({ c: { shape: [2, 1], values: [1, 2] } }, (b, p) => b.repeat(p.c, [2, 2, 3])).out]).toEqual([1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2]);
+    expect(() => forward({ c: { shape: [2, 2], values: [1, 2, 3, 4] } }, (b, p) => b.repeat(p.c, [3, 3]))).toThrow(/cannot tile \[2, 2\] to \[3, 3\]/);
   });
 
   it("conv1d matches a direct convolution; maxPool1d takes the max", () => {

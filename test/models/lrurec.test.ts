@@ -61,7 +61,7 @@ describe("LRURec parallel scan", () => {
       params: store,
       build: (b) => {
         void dummy;
-        const h = lruScan(b, b.input("u", [B, Lp, C]), b.input("mask", [B, Lp]), b.input("nu", [1, S]), b.input("theta", [1, S]), scanConstants(b, B, Lp, S));
+        const h = lruScan(b, b.input("u", [B, Lp, C]), b.input("mask", [B, Lp]), b.input("nu", [1, S]), b.input("theta", [1, S]), scanConstants(b, Lp, S));
         return { outputs: { h } };
       },
     });
@@ -116,7 +116,7 @@ describe("LRURec gradients vs central finite differences", () => {
         const theta = b.exp(b.slice(p.plog, 0, 1, 1));
         const gamma = b.exp(b.slice(p.plog, 0, 2, 1));
         const u = b.mul(b.linear(p.x, p.inW, p.inB), b.concat([gamma, gamma], 1));
-        const h = lruScan(b, u, b.input("mask", [B, L]), nu, theta, scanConstants(b, B, L, S));
+        const h = lruScan(b, u, b.input("mask", [B, L]), nu, theta, scanConstants(b, L, S));
         return b.layerNorm(b.add(b.linear(h, p.outW, p.outB), p.x), p.g, p.c);
       },
     });

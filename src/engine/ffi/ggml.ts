@@ -73,6 +73,7 @@ function bindBase(lib: LibraryHandle) {
     ggml_div: f("ggml_tensor * ggml_div(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b)"),
     ggml_scale: f("ggml_tensor * ggml_scale(ggml_context * ctx, ggml_tensor * a, float s)"),
     ggml_repeat: f("ggml_tensor * ggml_repeat(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b)"),
+    ggml_repeat_4d: f("ggml_tensor * ggml_repeat_4d(ggml_context * ctx, ggml_tensor * a, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3)"),
     ggml_sqr: f("ggml_tensor * ggml_sqr(ggml_context * ctx, ggml_tensor * a)"),
     ggml_sqrt: f("ggml_tensor * ggml_sqrt(ggml_context * ctx, ggml_tensor * a)"),
     ggml_log: f("ggml_tensor * ggml_log(ggml_context * ctx, ggml_tensor * a)"),
