@@ -142,7 +142,7 @@ function reclmSide(name: string, threads: number, shared: SharedBatches): Side &
   const engine = Engine.create({ threads });
   const model = new NeuralRecommender(def, config, ds.catalog.size, { engine });
   const opt = new AdamW(model.store, { lr: 1e-3, eps: 1e-9, weightDecay: 0.01, clipNorm: 5 });
-  const step = new TrainStep(def, model, opt, new Rng(43), Number(args["row-buckets"]));
+  const step = new TrainStep(def, model, opt, new Rng(43), { rowBuckets: Number(args["row-buckets"]) });
   try {
     const { batches } = shared;
     const c0 = performance.now();

@@ -35,14 +35,14 @@ export interface FixedStep {
   dispose(): void;
 }
 
-export function fixedTrainStep(ds: SequenceDataset, model: string, options: { preset: string; config?: Record<string, unknown>; threads: number }): FixedStep {
+export function fixedTrainStep(ds: SequenceDataset, model: string, options: { preset: string; config?: Record<string, unknown>; threads: number; pack?: boolean }): FixedStep {
   const def = getNeuralModel(model);
   const { config } = resolveConfig(def, { preset: options.preset, config: options.config ?? { seed: 42 } });
   const engine = Engine.create({ threads: options.threads });
   const rec = new NeuralRecommender(def, config, ds.catalog.size, { engine });
   const opt = new AdamW(rec.store, { lr: 1e-3, eps: 1e-9, weightDecay: 0.01, clipNorm: 5 });
   const sampled = (config as { softmax?: string }).softmax === "sampled";
-  const step = new TrainStep(def, rec, opt, new Rng(43), undefined, sampled ? NegativeSampler.forDataset(ds) : undefined);
+  const step = new TrainStep(def, rec, opt, new Rng(43), { sampler: sampled ? NegativeSampler.forDataset(ds) : undefined, pack: options.pack });
   const B = config.batchSize;
   const batch = allocBatch(B, rec.ctx.windowLen, rec.objective);
   const ex = buildExamples(ds, rec.objective, config.maxLen);

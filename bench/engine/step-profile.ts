@@ -6,6 +6,7 @@
  *   npx tsx bench/engine/step-profile.ts [--models sasrec,lrurec] [--threads 1] [--reps 2] [--top 15]
  *     [--dataset ml-latest-small --batch 16]   (the small-batch step of LlamaRec's preset instead of ML-1M's)
  *     [--negatives 512]   (the sampled softmax's step, 512 shared popularity-drawn negatives, instead of the full one)
+ *     [--no-pack]   (LRURec: the padded batch as it is, instead of packed rows)
  */
 import { parseArgs } from "node:util";
 import { loadDataset } from "../../src/data/index.ts";
@@ -23,6 +24,7 @@ const { values: args } = parseArgs({
     dataset: { type: "string", default: "ml-1m" },
     batch: { type: "string", default: "128" },
     negatives: { type: "string" },
+    "no-pack": { type: "boolean", default: false },
   },
 });
 const dataset = stepDataset(args.dataset!);
@@ -33,13 +35,24 @@ const ds = await loadDataset(dataset, { protocol: STEP_DATASETS[dataset] });
 const sampled = args.negatives ? { softmax: "sampled", negatives: Number(args.negatives) } : {};
 
 for (const name of args.models!.split(",")) {
-  const { step, batch, dispose } = fixedTrainStep(ds, name, { preset: dataset, config: { ...ml1mStepConfig(name), batchSize: Number(args.batch), ...sampled }, threads });
+  const { step, batch, dispose } = fixedTrainStep(ds, name, { preset: dataset, config: { ...ml1mStepConfig(name), batchSize: Number(args.batch), ...sampled }, threads, pack: !args["no-pack"] });
   step.run(batch, new Rng(7)); // compiles the graph for this batch's row count
   // The trainer keeps its graphs and gathered rows private; a benchmark may look inside.
-  const inner = step as unknown as { graphs: Map<number, Graph>; rows: Int32Array; labels: Int32Array; sampled?: { negatives: Int32Array; correction: Float32Array; targets: Int32Array } };
+  const inner = step as unknown as {
+    graphs: Map<string, Graph>;
+    rows: Int32Array;
+    labels: Int32Array;
+    packer?: { rowLength: number; out: { ids: Int32Array; mask: Float32Array; positions: Int32Array; segments: Float32Array } };
+    sampled?: { negatives: Int32Array; correction: Float32Array; targets: Int32Array };
+  };
   const M = step.lastRows;
-  const graph = inner.graphs.get(M)!;
-  const inputs: Record<string, Int32Array | Float32Array> = { ids: batch.ids, mask: batch.mask, positions: batch.positions, rows: inner.rows.subarray(0, M), labels: inner.labels.subarray(0, M) };
+  const R = step.lastEncoderRows;
+  const graph = inner.graphs.get(`${R}x${M}`)!;
+  const p = inner.packer;
+  const n = p ? R * p.rowLength : batch.ids.length;
+  const x = p?.out ?? batch;
+  const inputs: Record<string, Int32Array | Float32Array> = { ids: x.ids.subarray(0, n), mask: x.mask.subarray(0, n), positions: x.positions.subarray(0, n), rows: inner.rows.subarray(0, M), labels: inner.labels.subarray(0, M) };
+  if (p) inputs.segments = p.out.segments.subarray(0, n);
   const sp = inner.sampled;
   if (sp) Object.assign(inputs, { negatives: sp.negatives, correction: sp.correction.subarray(0, M * (sp.negatives.length + 1)), targets: sp.targets.subarray(0, M) });
   let runCpu = Infinity, runWall = Infinity;
@@ -52,7 +65,7 @@ for (const name of args.models!.split(",")) {
     runCpu = Math.min(runCpu, (dc.user + dc.system) / 1000);
   });
   const total = totalCpuMs(nodes);
-  console.log(`\n${name}: M=${M} gathered rows, ${graph.nodeCount} nodes, ${threads} thread(s); run(): cpu ${runCpu.toFixed(0)} ms, wall ${runWall.toFixed(0)} ms; sum of node cpu ${total.toFixed(0)} ms (outside compute ~${(runCpu - total).toFixed(0)} ms)`);
+  console.log(`\n${name}: ${R} encoder rows${p ? ` (packed, ${p.rowLength} wide)` : ""}, M=${M} gathered rows, ${graph.nodeCount} nodes, ${threads} thread(s); run(): cpu ${runCpu.toFixed(0)} ms, wall ${runWall.toFixed(0)} ms; sum of node cpu ${total.toFixed(0)} ms (outside compute ~${(runCpu - total).toFixed(0)} ms)`);
   printOpTable(nodes, total, { minShare: 0.005, digits: 0, width: 7 });
   console.log(`  top nodes:`);
   printTopNodes(nodes, top, 1);

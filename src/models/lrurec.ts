@@ -166,6 +166,9 @@ export const LRURec: NeuralModelDefinition<LRURecConfig, LRURecParams> = {
   // do; the trainer's window is maxLen.
   windowLength: (config) => config.maxLen,
   windowInvariant: true,
+  // Packed training rows (src/models/neural/packing.ts) as long as the scan's window: the scan drops every carry that
+  // crosses a segment boundary, as it drops one from padding, so each example sees its own items only.
+  packedRowLength: (config) => nextPowerOfTwo(config.maxLen),
 
   declare(store, ctx, config) {
     checkConfig(config);
@@ -207,6 +210,7 @@ export const LRURec: NeuralModelDefinition<LRURecConfig, LRURecParams> = {
     h = b.dropout(h, config.dropout); // [B, L, D]
     h = b.layerNorm(h, p.embNorm.weight, p.embNorm.bias); // [B, L, D]
     let mask = x.mask; // [B, L]
+    if (x.segments && Lp !== L) throw new ReclmError("RECLM_ERR_SHAPE", `lrurec: packed rows must be a power of two long, got ${L}`, { field: "packedRowLength" });
     if (Lp > L) {
       h = b.concat([b.constant(0, [B, Lp - L, D]), h], 1); // [B, Lp, D]
       mask = b.concat([b.constant(0, [B, Lp - L]), mask], 1); // [B, Lp]
@@ -214,7 +218,7 @@ export const LRURec: NeuralModelDefinition<LRURecConfig, LRURecParams> = {
 
     const consts = scanConstants(b, Lp, S);
     for (const block of p.blocks) {
-      h = lruLayer(b, block, h, mask, consts, config); // [B, Lp, D]
+      h = lruLayer(b, block, h, mask, consts, config, x.segments); // [B, Lp, D]
       h = positionwiseFeedForward(b, block, h, config); // [B, Lp, D]
     }
     return Lp > L ? b.slice(h, 1, Lp - L, L) : h; // [B, L, D]
@@ -244,13 +248,13 @@ function exponentTable(rows: number, S: number): Float32Array {
 }
 
 /** One LRU layer: LN(Dropout(Re(W_out · scan(γ ⊙ (W_in x + b_in)) + b_out)) + x). */
-function lruLayer(b: Builder, p: BlockParams, x: Tensor, mask: Tensor, consts: ScanConstants, config: LRURecConfig): Tensor {
+function lruLayer(b: Builder, p: BlockParams, x: Tensor, mask: Tensor, consts: ScanConstants, config: LRURecConfig, segments?: Tensor): Tensor {
   const nu = b.exp(b.slice(p.paramsLog, 0, 0, 1)); // [1, S]
   const theta = b.exp(b.slice(p.paramsLog, 0, 1, 1)); // [1, S]
   const gamma = b.exp(b.slice(p.paramsLog, 0, 2, 1)); // [1, S]
 
   const u = b.mul(b.linear(x, p.inProj.weight, p.inProj.bias), b.concat([gamma, gamma], 1)); // [B, Lp, C]: γ ⊙ (W_in x + b_in)
-  const h = lruScan(b, u, mask, nu, theta, consts); // [B, Lp, C]
+  const h = lruScan(b, u, mask, nu, theta, consts, segments); // [B, Lp, C]
   const y = b.linear(h, p.outProj.weight, p.outProj.bias); // [B, Lp, D]: Re(W_out h + b_out)
   return b.layerNorm(b.add(b.dropout(y, config.lruDropout), x), p.lruNorm.weight, p.lruNorm.bias); // [B, Lp, D]
 }
@@ -259,8 +263,9 @@ function lruLayer(b: Builder, p: BlockParams, x: Tensor, mask: Tensor, consts: S
  * The authors' parallel scan of h_t = λ ⊙ h_{t−1} + u_t over log2(Lp) levels. At level i (blocks of l = 2^i), the
  * second half of each block gets λ^{1..l/2} times the last state of the first half, unless that position is padding.
  * u and the result are packed complex [B, Lp, C = 2S]; nu, theta are e^{ν_log}, e^{θ_log} [1, S].
+ * With `segments` [B, Lp] (packed training rows), a carry also stops at the first position of a later segment.
  */
-export function lruScan(b: Builder, u: Tensor, mask: Tensor, nu: Tensor, theta: Tensor, consts: ScanConstants): Tensor {
+export function lruScan(b: Builder, u: Tensor, mask: Tensor, nu: Tensor, theta: Tensor, consts: ScanConstants, segments?: Tensor): Tensor {
   const [B, Lp, C] = u.shape;
   const S = C / 2;
   if (Lp === 1) return u;
@@ -284,7 +289,13 @@ export function lruScan(b: Builder, u: Tensor, mask: Tensor, nu: Tensor, theta: 
     const ySwap = b.concat([b.slice(y, 2, S, S), b.slice(y, 2, 0, S)], 2); // [nb, 1, C]: [y_i | y_r]
     const a = b.slice(sameRe, 0, 0, half); // [half, C]: Re λ^{1..half}
     const c = b.slice(crossIm, 0, 0, half); // [half, C]: ∓Im λ^{1..half}
-    const carry = b.add(b.mul(b.repeat(y, [nb, half, C]), a), b.mul(b.repeat(ySwap, [nb, half, C]), c)); // [nb, half, C]: λ^k ⊙ h1[last]
+    let carry = b.add(b.mul(b.repeat(y, [nb, half, C]), a), b.mul(b.repeat(ySwap, [nb, half, C]), c)); // [nb, half, C]: λ^k ⊙ h1[last]
+    if (segments) {
+      const seg = b.reshape(segments, [nb, l]); // [nb, l]
+      const later = b.sub(b.slice(seg, 1, half, half), b.slice(seg, 1, half - 1, 1)); // [nb, half]: segments apart (>= 0)
+      const same = b.relu(b.addScalar(b.neg(later), 1)); // [nb, half]: 1 in the carrier's segment, else 0
+      carry = b.mul(carry, b.reshape(same, [nb, half, 1])); // [nb, half, C]
+    }
     h = b.reshape(b.addInto(blocks, carry, 1, half), [B, Lp, C]); // [B, Lp, C]: h2 += carry
   }
   return h;

@@ -97,6 +97,12 @@ export interface SequenceInputs {
   mask: Tensor;
   /** i32 [B, L]: 1-based position counted from the first real item; 0 at padding (SASRec/BERT4Rec positions). */
   positions: Tensor;
+  /**
+   * f32 [R, Lr], packed training batches only (./packing.ts; models that declare `packedRowLength`): several examples
+   * per row, the segment of each position (1, 2, … in a row, the padding tail one more). Each example is still
+   * left-padded inside its segment only where its first label precedes its first item.
+   */
+  segments?: Tensor;
 }
 
 /**
@@ -130,6 +136,12 @@ export interface NeuralModelDefinition<C extends BaseModelConfig = BaseModelConf
    * windowLen. test/models/neural/window-invariance.test.ts checks the declaration of every registered model.
    */
   readonly windowInvariant?: boolean;
+  /**
+   * Optional: the row length of packed training batches (./packing.ts), for a causal encoder that keeps the examples
+   * of one row apart through `SequenceInputs.segments`, so that each position's output depends on its own example
+   * alone. The encoder must then return every position of the [R, Lr] rows.
+   */
+  packedRowLength?(config: C): number;
   /** Declares every parameter (names are stable: checkpoints use them). */
   declare(store: ParamStore, ctx: ModelContext, config: C): P;
   /**

@@ -11,26 +11,44 @@
  *
  * With `softmax: "sampled"` (./sampled-softmax.ts) the head scores S shared negatives and each row's positive instead
  * of all V items: [M, S + 1] logits plus the log-Q correction, one more input per step.
+ *
+ * A model that declares `packedRowLength` (LRURec) gets its batch packed first (./packing.ts): the examples laid end
+ * to end in R <= B rows, so the encoder skips padding as the head does. R is rounded up to a multiple of
+ * B / ROW_BUCKETS (always the default: dropout masks follow R), and graphs are keyed by (R, M).
  */
 import { ReclmError } from "../../errors.ts";
 import type { Rng } from "../../rng.ts";
 import { compile, ComputeAllocator, type AdamW, type Graph } from "../../engine/index.ts";
 import type { BaseModelConfig, NeuralModelDefinition } from "./contract.ts";
 import type { BatchArrays } from "./examples.ts";
+import { SequencePacker } from "./packing.ts";
 import type { NeuralRecommender } from "./recommender.ts";
 import { DEFAULT_NEGATIVES, fillCorrection, type NegativeSampler, type SampledSoftmaxConfig } from "./sampled-softmax.ts";
 
 /** Default number of row-count buckets: at most this many train graphs per model (one shared compute buffer). */
 export const ROW_BUCKETS = 16;
 
+export interface TrainStepOptions {
+  /** Row-count buckets of the head (default ROW_BUCKETS): at most this many graphs per packed row count. */
+  rowBuckets?: number;
+  /** The proposal of a sampled softmax (required with `softmax: "sampled"`). */
+  sampler?: NegativeSampler;
+  /** Pack the batch when the model can take it (default true; false runs the padded batch as it is). */
+  pack?: boolean;
+}
+
 export class TrainStep<C extends BaseModelConfig = BaseModelConfig, P = unknown> {
-  /** Positions the encoder returns (L' <= windowLen), 0 for a [B, D] encoder. */
+  /** Positions the encoder returns per row (L' <= windowLen; the packed row length when packing), 0 for [B, D]. */
   readonly outLen: number;
+  /** Encoder rows of the most recent step: B, or the packed rows (after rounding up). */
+  lastEncoderRows = 0;
   /** Gathered rows of the most recent step (after rounding up). */
   lastRows = 0;
   /** Rows with a real label in the most recent step (before rounding up). */
   lastLabelled = 0;
-  private readonly graphs = new Map<number, Graph>();
+  private readonly graphs = new Map<string, Graph>();
+  private readonly packer?: SequencePacker;
+  private readonly rowQuantum: number;
   private readonly allocator: ComputeAllocator;
   private readonly rows: Int32Array;
   private readonly labels: Int32Array;
@@ -44,21 +62,31 @@ export class TrainStep<C extends BaseModelConfig = BaseModelConfig, P = unknown>
     private readonly model: NeuralRecommender<C, P>,
     private readonly optimizer: AdamW,
     private readonly dropoutRng: Rng,
-    rowBuckets = ROW_BUCKETS,
-    sampler?: NegativeSampler,
+    options: TrainStepOptions = {},
   ) {
+    const { rowBuckets = ROW_BUCKETS, sampler, pack = true } = options;
     if (!Number.isInteger(rowBuckets) || rowBuckets < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `rowBuckets must be a positive integer, got ${rowBuckets}`, { field: "rowBuckets" });
     const config = model.config;
     const L = model.ctx.windowLen;
+    const B = config.batchSize;
     this.last = model.objective.kind === "last";
-    this.outLen = model.encoderPositions();
-    if (!this.last && (this.outLen < config.maxLen || this.outLen > L)) {
+    const packedLen = pack && model.objective.kind === "causal" ? def.packedRowLength?.(config) : undefined;
+    if (packedLen !== undefined) {
+      this.packer = new SequencePacker(B, L, packedLen);
+      this.outLen = packedLen;
+    } else {
+      this.outLen = model.encoderPositions();
+    }
+    // Not from `rowBuckets`: the dropout masks follow the encoder's shape, so the packed row count must not depend on
+    // the head's bucketing (whose count changes speed, not results).
+    this.rowQuantum = this.packer ? Math.ceil(B / ROW_BUCKETS) : B;
+    if (!this.last && !this.packer && (this.outLen < config.maxLen || this.outLen > L)) {
       throw new ReclmError("RECLM_ERR_SHAPE", `${def.name}: encoder returns ${this.outLen} positions; need maxLen (${config.maxLen}) to windowLen (${L})`, { field: "encode" });
     }
     if (this.last && this.outLen !== 0) throw new ReclmError("RECLM_ERR_SHAPE", `${def.name}: objective "last" needs the encoder to return [B, D]`, { field: "encode" });
-    const B = config.batchSize;
     const total = this.last ? B : B * this.outLen;
-    this.quantum = this.last ? B : Math.ceil(total / rowBuckets);
+    // Packed or not, a batch holds at most B windows' labels: the head's quantum stays a share of that.
+    this.quantum = this.last ? B : Math.ceil((B * Math.min(this.outLen, L)) / rowBuckets);
     this.rows = new Int32Array(total);
     this.labels = new Int32Array(total);
     const sc = config as C & SampledSoftmaxConfig;
@@ -76,16 +104,11 @@ export class TrainStep<C extends BaseModelConfig = BaseModelConfig, P = unknown>
    * draws the step's negatives from `negativeRng` (derived from the seed and the step, so a resumed run draws alike).
    */
   run(batch: BatchArrays, negativeRng?: Rng): number {
-    const { rows: M, labelled } = this.gather(batch);
+    const { encoderRows: R, rows: M, labelled, inputs: x } = this.gather(batch);
+    this.lastEncoderRows = R;
     this.lastRows = M;
     this.lastLabelled = labelled;
-    const inputs: Record<string, Int32Array | Float32Array> = {
-      ids: batch.ids,
-      mask: batch.mask,
-      positions: batch.positions,
-      rows: this.rows.subarray(0, M),
-      labels: this.labels.subarray(0, M),
-    };
+    const inputs: Record<string, Int32Array | Float32Array> = { ...x, rows: this.rows.subarray(0, M), labels: this.labels.subarray(0, M) };
     const sp = this.sampled;
     if (sp) {
       if (!negativeRng) throw new ReclmError("RECLM_ERR_INTERNAL", "a sampled-softmax step needs the step's random stream");
@@ -96,7 +119,7 @@ export class TrainStep<C extends BaseModelConfig = BaseModelConfig, P = unknown>
       inputs.correction = sp.correction.subarray(0, M * (S + 1));
       inputs.targets = sp.targets.subarray(0, M);
     }
-    return this.graph(M).run(inputs).loss;
+    return this.graph(R, M).run(inputs).loss;
   }
 
   /**
@@ -105,24 +128,28 @@ export class TrainStep<C extends BaseModelConfig = BaseModelConfig, P = unknown>
    * this first so its timed steps are steady-state ones.
    */
   prepare(batches: readonly BatchArrays[]): number {
-    const sizes = [...new Set(batches.map((b) => this.gather(b).rows))].sort((a, b) => b - a);
+    const shapes = new Map<string, [number, number]>();
+    for (const batch of batches) {
+      const { encoderRows: R, rows: M } = this.gather(batch);
+      shapes.set(`${R}x${M}`, [R, M]);
+    }
     let compiled = 0;
-    for (const M of sizes) {
-      const had = this.graphs.get(M);
+    for (const [R, M] of [...shapes.values()].sort((a, b) => b[0] * this.outLen * 64 + b[1] - (a[0] * this.outLen * 64 + a[1]))) {
+      const had = this.graphs.get(`${R}x${M}`);
       if (had && !had.stale) continue;
-      this.graph(M);
+      this.graph(R, M);
       compiled++;
     }
     return compiled;
   }
 
   /**
-   * Fills rows/labels with the positions that carry a real label; returns their count and M, the count rounded up to
-   * the quantum (the rows the graph scores).
+   * Packs the batch when packing (the encoder then sees R packed rows, rounded up to the row quantum), and fills
+   * rows/labels with the positions that carry a real label; returns R, the labelled count, and M, the count rounded up
+   * to the quantum (the rows the graph scores), with the encoder's inputs.
    */
-  private gather(batch: BatchArrays): { rows: number; labelled: number } {
+  private gather(batch: BatchArrays): { encoderRows: number; rows: number; labelled: number; inputs: Record<string, Int32Array | Float32Array> } {
     const B = this.model.config.batchSize;
-    const L = this.model.ctx.windowLen;
     if (this.last) {
       let n = 0;
       for (let b = 0; b < B; b++) {
@@ -130,14 +157,26 @@ export class TrainStep<C extends BaseModelConfig = BaseModelConfig, P = unknown>
         this.labels[b] = batch.labels[b];
         if (batch.labels[b] !== 0) n++;
       }
-      return { rows: B, labelled: n };
+      return { encoderRows: B, rows: B, labelled: n, inputs: { ids: batch.ids, mask: batch.mask, positions: batch.positions } };
+    }
+    let R = B;
+    let L = this.model.ctx.windowLen;
+    let src: BatchArrays = batch;
+    let inputs: Record<string, Int32Array | Float32Array> = { ids: batch.ids, mask: batch.mask, positions: batch.positions };
+    if (this.packer) {
+      const p = this.packer.out;
+      L = this.packer.rowLength;
+      R = Math.min(B, Math.ceil(this.packer.pack(batch) / this.rowQuantum) * this.rowQuantum);
+      src = p;
+      const n = R * L;
+      inputs = { ids: p.ids.subarray(0, n), mask: p.mask.subarray(0, n), positions: p.positions.subarray(0, n), segments: p.segments.subarray(0, n) };
     }
     const outLen = this.outLen;
     const skip = L - outLen; // window positions the encoder does not return (left of the window: always padding)
     let n = 0;
-    for (let b = 0; b < B; b++) {
+    for (let b = 0; b < R; b++) {
       for (let t = skip; t < L; t++) {
-        const y = batch.labels[b * L + t];
+        const y = src.labels[b * L + t];
         if (y === 0) continue;
         this.rows[n] = b * outLen + (t - skip);
         this.labels[n] = y;
@@ -147,17 +186,18 @@ export class TrainStep<C extends BaseModelConfig = BaseModelConfig, P = unknown>
     const M = Math.min(this.rows.length, Math.max(this.quantum, Math.ceil(n / this.quantum) * this.quantum));
     this.rows.fill(0, n, M);
     this.labels.fill(0, n, M);
-    return { rows: M, labelled: n };
+    return { encoderRows: R, rows: M, labelled: n, inputs };
   }
 
-  private graph(M: number): Graph {
-    let g = this.graphs.get(M);
+  private graph(R: number, M: number): Graph {
+    const key = `${R}x${M}`;
+    let g = this.graphs.get(key);
     if (g && !g.stale) return g;
     g?.dispose(); // a bigger graph moved the shared buffer since this one was placed
     const { def, model } = this;
     const config = model.config;
-    const B = config.batchSize;
-    const L = model.ctx.windowLen;
+    const packed = this.packer !== undefined;
+    const L = packed ? this.outLen : model.ctx.windowLen;
     g = compile(model.engine, {
       mode: "train",
       params: model.store,
@@ -166,13 +206,17 @@ export class TrainStep<C extends BaseModelConfig = BaseModelConfig, P = unknown>
       allocator: this.allocator,
       build: (b) => {
         const x = {
-          ids: b.input("ids", [B, L], "i32"),
-          mask: b.input("mask", [B, L]),
-          positions: b.input("positions", [B, L], "i32"),
+          ids: b.input("ids", [R, L], "i32"),
+          mask: b.input("mask", [R, L]),
+          positions: b.input("positions", [R, L], "i32"),
+          ...(packed ? { segments: b.input("segments", [R, L]) } : {}),
         };
-        const h = def.encode(b, model.params, x, model.ctx, config); // [B, L', D] or [B, D]
+        const h = def.encode(b, model.params, x, model.ctx, config); // [R, L', D] or [B, D]
+        if (packed && (h.rank !== 3 || h.shape[1] !== L)) {
+          throw new ReclmError("RECLM_ERR_SHAPE", `${def.name}: a packed encoder must return every position of its ${L}-wide rows, got [${h.shape}]`, { field: "packedRowLength" });
+        }
         const D = h.shape[h.rank - 1];
-        const flat = h.rank === 3 ? b.reshape(h, [B * h.shape[1], D]) : h; // [B·L', D]
+        const flat = h.rank === 3 ? b.reshape(h, [R * h.shape[1], D]) : h; // [R·L', D]
         const rows = b.input("rows", [M], "i32");
         const labels = b.input("labels", [M], "i32");
         const picked = b.gatherRows(flat, rows); // [M, D]
@@ -190,7 +234,7 @@ export class TrainStep<C extends BaseModelConfig = BaseModelConfig, P = unknown>
         return { loss: b.crossEntropy(logits, labels, { ignoreIndex: 0 }) };
       },
     });
-    this.graphs.set(M, g);
+    this.graphs.set(key, g);
     return g;
   }
 

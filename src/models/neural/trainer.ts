@@ -130,7 +130,7 @@ export async function trainModel<C extends BaseModelConfig, P>(
     const stepsPerEpoch = Math.ceil(examples.length / B);
     const softmax = config as C & SampledSoftmaxConfig;
     const sampler = softmax.softmax === "sampled" ? NegativeSampler.forDataset(ds, softmax.negativeSampler) : undefined;
-    const stepper = new TrainStep(def, model, optimizer, dropoutRng, ROW_BUCKETS, sampler);
+    const stepper = new TrainStep(def, model, optimizer, dropoutRng, { rowBuckets: ROW_BUCKETS, sampler });
     steppers.push(stepper);
     // The schedule's length is part of the config, not of --max-steps: a run stopped and resumed with a larger cap
     // must follow the same learning-rate curve as one run straight through.
