@@ -7,7 +7,9 @@
  * batches on both sides (reclm builds them, PyTorch reads them from a file; labelled rows per step checked equal).
  * reclm compiles its train graphs for the batches' row counts before timing (TrainStep.prepare), as a training run
  * amortizes them over thousands of steps; PyTorch has no compile step.
- * reclm's step is the trainer's own (src/models/neural/train-step.ts).
+ * reclm's step is the trainer's own (src/models/neural/train-step.ts). For a model that packs its batches (LRURec:
+ * the examples end to end in fewer rows, src/models/neural/packing.ts) reclm runs twice: packed, as training does
+ * (the headline), and padded (`packed: false`), the same rows PyTorch computes.
  *
  *   npx tsx bench/throughput.ts [--models sasrec,lrurec] [--steps 10] [--warmup 2] [--threads 2 | --threads 1,2] [--no-torch]
  *     [--row-buckets 16]   (TrainStep's rounding of the labelled-row count; 4 = the rounding before the shared buffer)
@@ -133,7 +135,7 @@ function buildBatches(name: string): SharedBatches {
   return { batches, windows: ex.length, labelled, file };
 }
 
-function reclmSide(name: string, threads: number, shared: SharedBatches): Side & { windows: number; gatheredRows: number } {
+function reclmSide(name: string, threads: number, shared: SharedBatches, pack: boolean): Side & { windows: number; gatheredRows: number; encoderRows: number } {
   const def = getNeuralModel(name);
   const { config } = resolveConfig(def, {
     preset: datasetName,
@@ -142,7 +144,7 @@ function reclmSide(name: string, threads: number, shared: SharedBatches): Side &
   const engine = Engine.create({ threads });
   const model = new NeuralRecommender(def, config, ds.catalog.size, { engine });
   const opt = new AdamW(model.store, { lr: 1e-3, eps: 1e-9, weightDecay: 0.01, clipNorm: 5 });
-  const step = new TrainStep(def, model, opt, new Rng(43), { rowBuckets: Number(args["row-buckets"]) });
+  const step = new TrainStep(def, model, opt, new Rng(43), { rowBuckets: Number(args["row-buckets"]), pack });
   try {
     const { batches } = shared;
     const c0 = performance.now();
@@ -151,15 +153,17 @@ function reclmSide(name: string, threads: number, shared: SharedBatches): Side &
     const times: number[] = [];
     let loss = NaN;
     let rows = 0;
+    let encoderRows = 0;
     batches.forEach((b, s) => {
       const t0 = performance.now();
       loss = step.run(b);
       const ms = performance.now() - t0;
       rows = step.lastRows;
+      encoderRows = step.lastEncoderRows;
       if (step.lastLabelled !== shared.labelled[s]) throw new Error(`${name}: step ${s} gathered ${step.lastLabelled} labelled rows, the batch has ${shared.labelled[s]}`);
       if (!Number.isFinite(loss)) throw new Error(`${name}: loss ${loss} at step ${s}`);
       if (s >= warmup) times.push(ms);
-      process.stderr.write(`reclm ${name} (${threads} threads) step ${s}: ${ms.toFixed(0)} ms loss ${loss.toFixed(4)} (${step.lastLabelled} labelled rows, scored as ${rows})\n`);
+      process.stderr.write(`reclm ${name} (${threads} threads${pack ? "" : ", padded"}) step ${s}: ${ms.toFixed(0)} ms loss ${loss.toFixed(4)} (${step.lastEncoderRows} encoder rows; ${step.lastLabelled} labelled rows, scored as ${rows})\n`);
     });
     const med = median(times);
     return {
@@ -169,6 +173,7 @@ function reclmSide(name: string, threads: number, shared: SharedBatches): Side &
       final_loss: loss,
       windows: shared.windows,
       gatheredRows: rows,
+      encoderRows,
     };
   } finally {
     step.dispose();
@@ -200,29 +205,33 @@ const rows: BenchRow[] = [];
 for (const name of models) {
   const shared = buildBatches(name);
   try {
+    const packable = getNeuralModel(name).packedRowLength !== undefined;
     for (const threads of threadCounts) {
-      const ours = reclmSide(name, threads, shared);
+      const sides = (packable ? [true, false] : [true]).map((pack) => ({ pack, ours: reclmSide(name, threads, shared, pack) }));
       const torch = args["no-torch"] ? undefined : torchSide(name, threads, shared);
-      const speedup = torch ? ours.seq_per_s / torch.seq_per_s : undefined;
-      rows.push({
-        method: name,
-        dataset: datasetName,
-        protocol: "throughput",
-        metrics: {
-          seq_per_s: ours.seq_per_s,
-          median_step_ms: ours.median_step_ms,
-          min_step_ms: ours.min_step_ms,
-          final_loss: ours.final_loss,
-          threads,
-          ...(speedup !== undefined ? { speedup } : {}),
-        },
-        variant: { threads },
-        headline: threads === headlineThreads,
-        notes:
-          `reclm engine (ggml CPU, ${threads} threads), trainer step; batch ${BATCH} x max_len ${MAX_LEN}, ${ours.windows} training windows; ` +
-          `${steps} timed steps after ${warmup} warm-up; loss over gathered labelled rows (${ours.gatheredRows} in the last step); the same batches as the pytorch row (labelled rows per step checked equal); ` +
-          `speedup = reclm seq_per_s / pytorch seq_per_s at the same thread count, measured in this same run`,
-      });
+      for (const { pack, ours } of sides) {
+        const speedup = torch ? ours.seq_per_s / torch.seq_per_s : undefined;
+        rows.push({
+          method: name,
+          dataset: datasetName,
+          protocol: "throughput",
+          metrics: {
+            seq_per_s: ours.seq_per_s,
+            median_step_ms: ours.median_step_ms,
+            min_step_ms: ours.min_step_ms,
+            final_loss: ours.final_loss,
+            threads,
+            ...(speedup !== undefined ? { speedup } : {}),
+          },
+          variant: packable ? { threads, packed: pack } : { threads },
+          headline: threads === headlineThreads && pack,
+          notes:
+            `reclm engine (ggml CPU, ${threads} threads), trainer step; batch ${BATCH} x max_len ${MAX_LEN}, ${ours.windows} training windows; ` +
+            (packable ? (pack ? `packed: the batch's examples end to end in ${ours.encoderRows} encoder rows in the last step (as training runs); ` : `padded: ${BATCH} encoder rows, one window each (the rows PyTorch computes); `) : "") +
+            `${steps} timed steps after ${warmup} warm-up; loss over gathered labelled rows (${ours.gatheredRows} in the last step); the same batches as the pytorch row (labelled rows per step checked equal); ` +
+            `speedup = reclm seq_per_s / pytorch seq_per_s at the same thread count, measured in this same run`,
+        });
+      }
       if (torch) {
         rows.push({
           method: `${name}-pytorch`,
