@@ -96,7 +96,8 @@ async function load(url: string, rate: number, seconds: number, connections: num
         timeout: 15,
         requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
       });
-      run.on("response", (_client: unknown, _status: number, _bytes: number, ms: number) => times.push(ms));
+      // Without a callback autocannon returns its tracker (an EventEmitter) made thenable; its types show the promise only.
+      (run as unknown as { on(event: "response", f: (client: unknown, status: number, bytes: number, ms: number) => void): void }).on("response", (_c, _s, _b, ms) => times.push(ms));
       return await run;
     }),
   );
