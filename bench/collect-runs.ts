@@ -13,6 +13,9 @@
  * (default: the model, or "<model>-pytorch"); runs with the same method name get a mean row.
  * `--carry <result.json>` (repeatable) brings in the single-seed rows of an earlier committed result, whose run dirs may
  * be gone, so that their seeds count in the new mean rows; each carried row says where it came from.
+ * `--variant key=value` (repeatable) adds a setting every collected row shares to its `variant` (e.g. packed=true).
+ * Rows follow ../shared/conventions/bench-results.md: the method is the model (or `=name`), and the seed, the
+ * averaging and the mean of several seeds go in `variant` (`--headline` marks the last mean row, or the only row).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -63,8 +66,26 @@ const { values, positionals } = parseArgs({
     command: { type: "string" },
     input: { type: "string", multiple: true },
     carry: { type: "string", multiple: true },
+    variant: { type: "string", multiple: true },
+    headline: { type: "boolean", default: false },
   },
 });
+/** `--variant k=v` settings: numbers and booleans as JSON reads them, anything else a string. */
+const shared: Record<string, unknown> = Object.fromEntries(
+  (values.variant ?? []).map((kv) => {
+    const eq = kv.indexOf("=");
+    if (eq < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `--variant wants key=value, got "${kv}"`, { field: "variant" });
+    const raw = kv.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      if (typeof parsed === "number" || typeof parsed === "boolean") value = parsed;
+    } catch {
+      // a plain string
+    }
+    return [kv.slice(0, eq), value];
+  }),
+);
 if (!values.benchmark || !values.command || positionals.length === 0) {
   throw new ReclmError("RECLM_ERR_BAD_CONFIG", "usage: collect-runs.ts --benchmark NAME --command CMD [--input FILE ...] RUN_DIR...");
 }
@@ -88,6 +109,8 @@ interface TorchQuality {
 
 interface Run {
   method: string;
+  /** "per-user", or "batch-means-<n>" (the papers' test() figure). */
+  averaging: string;
   dataset: string;
   protocol: string;
   seed: number | null;
@@ -128,7 +151,8 @@ const runs: Run[] = positionals.map((arg) => {
       const e = json as unknown as EvalResult & { meanOfBatchMeans: NonNullable<EvalResult["meanOfBatchMeans"]> };
       const seed = seedOfEvaluatedRun(e.modelSpec ?? /(?:^|\s)(?:-m|--model)\s+(\S+)/.exec(e.command)?.[1]);
       return {
-        method: label ?? `${e.model}-mean-of-batch-means-b${e.meanOfBatchMeans.batchSize}`,
+        method: label ?? e.model,
+        averaging: `batch-means-${e.meanOfBatchMeans.batchSize}`,
         dataset: e.dataset,
         protocol: e.protocol,
         seed,
@@ -146,7 +170,8 @@ const runs: Run[] = positionals.map((arg) => {
     const averaging = wantsBatchMeans ? `mean over batches of ${batchUsers} users (user order) of per-batch means (the papers' test() figure)` : "per-user mean";
     const settings = [t.dropout === undefined ? "" : `dropout ${t.dropout}`, t.split ? `split: ${t.split}` : ""].filter(Boolean).join("; ");
     return {
-      method: label ?? `${t.model}-${t.framework}${wantsBatchMeans ? `-batch-means-b${batchUsers}` : ""}`,
+      method: label ?? `${t.model}-${t.framework}`,
+      averaging: wantsBatchMeans ? `batch-means-${batchUsers}` : "per-user",
       dataset: t.dataset,
       protocol: t.protocol,
       seed: t.seed ?? null,
@@ -165,6 +190,7 @@ const runs: Run[] = positionals.map((arg) => {
   const changed = Object.keys(r.config).filter((k) => k !== "seed" && JSON.stringify(r.config[k]) !== JSON.stringify(preset[k]));
   return {
     method: label ?? r.model,
+    averaging: "per-user",
     dataset: r.dataset,
     protocol: r.test.protocol,
     seed: r.config.seed,
@@ -192,11 +218,13 @@ const carried: Run[] = (values.carry ?? []).flatMap((file) => {
     if (row.seeds !== 1) return [];
     const k = nth.get(row.method) ?? 0;
     nth.set(row.method, k + 1);
-    const seed = /\bseed (\d+)/.exec(row.notes ?? "")?.[1] ?? meanSeeds.get(row.method)?.[k];
+    const variant = (row as BenchRow & { variant?: Record<string, unknown> }).variant ?? {};
+    const seed = (typeof variant.seed === "number" ? String(variant.seed) : undefined) ?? /\bseed (\d+)/.exec(row.notes ?? "")?.[1] ?? meanSeeds.get(row.method)?.[k];
     if (seed === undefined) throw new ReclmError("RECLM_ERR_BAD_DATASET", "a single-seed row whose notes name no seed", { file, field: `rows[${i}].notes` });
     return [
       {
         method: row.method,
+        averaging: typeof variant.averaging === "string" ? variant.averaging : "per-user",
         dataset: row.dataset,
         protocol: row.protocol,
         seed: Number(seed),
@@ -208,10 +236,23 @@ const carried: Run[] = (values.carry ?? []).flatMap((file) => {
 });
 runs.unshift(...carried);
 
-const rows: BenchRow[] = runs.map((r) => ({ method: r.method, dataset: r.dataset, protocol: r.protocol, metrics: r.metrics, seeds: 1, notes: r.notes }));
+type Row = BenchRow & { variant: Record<string, unknown>; headline?: boolean };
+const rows: Row[] = runs.map((r) => ({
+  method: r.method,
+  dataset: r.dataset,
+  protocol: r.protocol,
+  variant: { ...shared, averaging: r.averaging, ...(r.seed === null ? {} : { seed: r.seed }) },
+  metrics: r.metrics,
+  seeds: 1,
+  notes: r.notes,
+}));
 
+// One mean row per method, dataset and averaging with several seeds.
 const groups = new Map<string, Run[]>();
-for (const r of runs) groups.set(`${r.method}\u0000${r.dataset}`, [...(groups.get(`${r.method}\u0000${r.dataset}`) ?? []), r]);
+for (const r of runs) {
+  const key = [r.method, r.dataset, r.protocol, r.averaging].join("\u0000");
+  groups.set(key, [...(groups.get(key) ?? []), r]);
+}
 for (const group of groups.values()) {
   if (group.length < 2) continue;
   const keys = Object.keys(group[0].metrics);
@@ -224,14 +265,19 @@ for (const group of groups.values()) {
     std[k] = Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
   }
   rows.push({
-    method: `${group[0].method}-mean`,
+    method: group[0].method,
     dataset: group[0].dataset,
     protocol: group[0].protocol,
+    variant: { ...shared, averaging: group[0].averaging, seeds: `mean of ${group.length}` },
     metrics: mean,
     metrics_std: std,
     seeds: group.length,
     notes: `mean over seeds ${group.map((r) => r.seed ?? "?").join(", ")} of the rows above; sample std in metrics_std`,
   });
+}
+if (values.headline) {
+  const means = rows.filter((r) => typeof r.variant.seeds === "string" && r.variant.averaging === "per-user");
+  (means.at(-1) ?? rows.at(-1)!).headline = true;
 }
 
 writeBenchResult({ benchmark: values.benchmark, command: values.command, inputs: values.input ?? [], rows });

@@ -34,6 +34,11 @@
  *   4. The scan adds the carry λ^{1..l/2}·h1[last] into the second half of each block in place of the copy (ggml's ACC),
  *      instead of cat(h1, h2 + carry): the same sum, one copy of the block instead of two.
  *
+ * Training batches are packed (src/models/neural/packing.ts, `packedRowLength`): several users' windows end to end in
+ * rows of Lp, the scan dropping a carry that crosses a segment boundary as it drops one from padding; each position
+ * sees its own window only, as in the authors' padded batch (same loss and gradients up to float rounding), with a
+ * fraction of the rows (ML-1M: 56-72 of 128). Evaluation and serving run padded windows.
+ *
  * Shapes: PyTorch order (src/engine/tensor.ts). B batch, L window (maxLen), Lp = 2^⌈log2 L⌉, D hidden, S = 2D state,
  * C = 2S packed complex, V = N + 1 output columns.
  */
@@ -216,9 +221,9 @@ export const LRURec: NeuralModelDefinition<LRURecConfig, LRURecParams> = {
       mask = b.concat([b.constant(0, [B, Lp - L]), mask], 1); // [B, Lp]
     }
 
-    const consts = scanConstants(b, Lp, S);
+    const consts = scanConstants(b, Lp, S, x.segments);
     for (const block of p.blocks) {
-      h = lruLayer(b, block, h, mask, consts, config, x.segments); // [B, Lp, D]
+      h = lruLayer(b, block, h, mask, consts, config); // [B, Lp, D]
       h = positionwiseFeedForward(b, block, h, config); // [B, Lp, D]
     }
     return Lp > L ? b.slice(h, 1, Lp - L, L) : h; // [B, L, D]
@@ -234,11 +239,28 @@ export const LRURec: NeuralModelDefinition<LRURecConfig, LRURecParams> = {
 export interface ScanConstants {
   /** [Lp/2, S]: row k−1 holds k (the exponent of λ^k). */
   exponents: Tensor;
+  /**
+   * Packed rows only, one per scan level l = 2, 4, …, Lp: [B·Lp/l, l/2, 1], 1 where a second-half position is in the
+   * segment of its block's carrier (the last position of the first half), else 0: the carry stops at a later segment.
+   */
+  sameSegment?: Tensor[];
 }
 
-export function scanConstants(b: Builder, Lp: number, S: number): ScanConstants {
+/** `segments` [B, Lp] (packed training rows, ./neural/packing.ts) adds `sameSegment`. */
+export function scanConstants(b: Builder, Lp: number, S: number, segments?: Tensor): ScanConstants {
   const rows = Math.max(1, Lp / 2);
-  return { exponents: b.constant(exponentTable(rows, S), [rows, S]) };
+  const exponents = b.constant(exponentTable(rows, S), [rows, S]);
+  if (!segments) return { exponents };
+  const B = segments.shape[0];
+  const sameSegment: Tensor[] = [];
+  for (let l = 2; l <= Lp; l *= 2) {
+    const half = l / 2;
+    const nb = (B * Lp) / l;
+    const seg = b.reshape(segments, [nb, l]); // [nb, l]
+    const later = b.sub(b.slice(seg, 1, half, half), b.slice(seg, 1, half - 1, 1)); // [nb, half]: segments apart (>= 0)
+    sameSegment.push(b.reshape(b.relu(b.addScalar(b.neg(later), 1)), [nb, half, 1])); // [nb, half, 1]: 1 if apart by 0
+  }
+  return { exponents, sameSegment };
 }
 
 function exponentTable(rows: number, S: number): Float32Array {
@@ -248,13 +270,13 @@ function exponentTable(rows: number, S: number): Float32Array {
 }
 
 /** One LRU layer: LN(Dropout(Re(W_out · scan(γ ⊙ (W_in x + b_in)) + b_out)) + x). */
-function lruLayer(b: Builder, p: BlockParams, x: Tensor, mask: Tensor, consts: ScanConstants, config: LRURecConfig, segments?: Tensor): Tensor {
+function lruLayer(b: Builder, p: BlockParams, x: Tensor, mask: Tensor, consts: ScanConstants, config: LRURecConfig): Tensor {
   const nu = b.exp(b.slice(p.paramsLog, 0, 0, 1)); // [1, S]
   const theta = b.exp(b.slice(p.paramsLog, 0, 1, 1)); // [1, S]
   const gamma = b.exp(b.slice(p.paramsLog, 0, 2, 1)); // [1, S]
 
   const u = b.mul(b.linear(x, p.inProj.weight, p.inProj.bias), b.concat([gamma, gamma], 1)); // [B, Lp, C]: γ ⊙ (W_in x + b_in)
-  const h = lruScan(b, u, mask, nu, theta, consts, segments); // [B, Lp, C]
+  const h = lruScan(b, u, mask, nu, theta, consts); // [B, Lp, C]
   const y = b.linear(h, p.outProj.weight, p.outProj.bias); // [B, Lp, D]: Re(W_out h + b_out)
   return b.layerNorm(b.add(b.dropout(y, config.lruDropout), x), p.lruNorm.weight, p.lruNorm.bias); // [B, Lp, D]
 }
@@ -263,9 +285,9 @@ function lruLayer(b: Builder, p: BlockParams, x: Tensor, mask: Tensor, consts: S
  * The authors' parallel scan of h_t = λ ⊙ h_{t−1} + u_t over log2(Lp) levels. At level i (blocks of l = 2^i), the
  * second half of each block gets λ^{1..l/2} times the last state of the first half, unless that position is padding.
  * u and the result are packed complex [B, Lp, C = 2S]; nu, theta are e^{ν_log}, e^{θ_log} [1, S].
- * With `segments` [B, Lp] (packed training rows), a carry also stops at the first position of a later segment.
+ * With `consts.sameSegment` (packed training rows), a carry also stops at the first position of a later segment.
  */
-export function lruScan(b: Builder, u: Tensor, mask: Tensor, nu: Tensor, theta: Tensor, consts: ScanConstants, segments?: Tensor): Tensor {
+export function lruScan(b: Builder, u: Tensor, mask: Tensor, nu: Tensor, theta: Tensor, consts: ScanConstants): Tensor {
   const [B, Lp, C] = u.shape;
   const S = C / 2;
   if (Lp === 1) return u;
@@ -290,12 +312,8 @@ export function lruScan(b: Builder, u: Tensor, mask: Tensor, nu: Tensor, theta: 
     const a = b.slice(sameRe, 0, 0, half); // [half, C]: Re λ^{1..half}
     const c = b.slice(crossIm, 0, 0, half); // [half, C]: ∓Im λ^{1..half}
     let carry = b.add(b.mul(b.repeat(y, [nb, half, C]), a), b.mul(b.repeat(ySwap, [nb, half, C]), c)); // [nb, half, C]: λ^k ⊙ h1[last]
-    if (segments) {
-      const seg = b.reshape(segments, [nb, l]); // [nb, l]
-      const later = b.sub(b.slice(seg, 1, half, half), b.slice(seg, 1, half - 1, 1)); // [nb, half]: segments apart (>= 0)
-      const same = b.relu(b.addScalar(b.neg(later), 1)); // [nb, half]: 1 in the carrier's segment, else 0
-      carry = b.mul(carry, b.reshape(same, [nb, half, 1])); // [nb, half, C]
-    }
+    const same = consts.sameSegment?.[Math.log2(l) - 1];
+    if (same) carry = b.mul(carry, same); // [nb, half, C]: stopped at a later segment
     h = b.reshape(b.addInto(blocks, carry, 1, half), [B, Lp, C]); // [B, Lp, C]: h2 += carry
   }
   return h;

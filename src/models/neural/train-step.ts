@@ -84,9 +84,9 @@ export class TrainStep<C extends BaseModelConfig = BaseModelConfig, P = unknown>
       throw new ReclmError("RECLM_ERR_SHAPE", `${def.name}: encoder returns ${this.outLen} positions; need maxLen (${config.maxLen}) to windowLen (${L})`, { field: "encode" });
     }
     if (this.last && this.outLen !== 0) throw new ReclmError("RECLM_ERR_SHAPE", `${def.name}: objective "last" needs the encoder to return [B, D]`, { field: "encode" });
-    const total = this.last ? B : B * this.outLen;
-    // Packed or not, a batch holds at most B windows' labels: the head's quantum stays a share of that.
-    this.quantum = this.last ? B : Math.ceil((B * Math.min(this.outLen, L)) / rowBuckets);
+    // Packed or not, a batch holds at most B windows' labels: the gathered rows and the head's quantum count those.
+    const total = this.last ? B : B * Math.min(this.outLen, L);
+    this.quantum = this.last ? B : Math.ceil(total / rowBuckets);
     this.rows = new Int32Array(total);
     this.labels = new Int32Array(total);
     const sc = config as C & SampledSoftmaxConfig;
