@@ -17,6 +17,8 @@
  * The machine's load average (uptime) before and after goes into each row's notes: other work on the box moves
  * these numbers.
  *   npx tsx bench/serve-load.ts --dataset ml-latest-small --methods cooc,lrurec=/work/runs/serve-lrurec --threads 1
+ * A method `name=<retriever>+<ranker run dir>` serves with `--ranker` and sends `"rank": true` (LlamaRec: the LLM
+ * re-orders the retriever's top 20 per request); its capacity search starts at --ranker-start-rate.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -37,6 +39,7 @@ const { values } = parseArgs({
     "max-batch": { type: "string", default: "4" },
     "max-queue": { type: "string", default: "64" },
     "start-rate": { type: "string", default: "20" },
+    "ranker-start-rate": { type: "string", default: "2" },
     "max-rate": { type: "string", default: "4000" },
     "step-s": { type: "string", default: "6" },
     "capacity-s": { type: "string", default: "20" },
@@ -58,7 +61,11 @@ const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/pr
 const ds = await loadDataset(values.dataset!);
 const raw = (i: number) => ds.catalog.items[i].rawId;
 // Histories of real users (their last items, as a client would send them), in a fixed order.
-const bodies = ds.users.map((_, u) => JSON.stringify({ history: Array.from(ds.train[u].subarray(Math.max(0, ds.train[u].length - num("history-len"))), raw), k: 10 }));
+const historyOf = (u: number) => Array.from(ds.train[u].subarray(Math.max(0, ds.train[u].length - num("history-len"))), raw);
+const plainBodies = ds.users.map((_, u) => JSON.stringify({ history: historyOf(u), k: 10 }));
+const rankBodies = ds.users.map((_, u) => JSON.stringify({ history: historyOf(u), k: 10, rank: true }));
+/** The request bodies of the method under test (with `rank: true` when it has a ranker). */
+let bodies = plainBodies;
 
 interface Run {
   offered: number;
@@ -120,9 +127,9 @@ const OVERLOAD_CLIENTS = 128;
 
 const ok2xx = (r: Run) => Object.entries(r.byStatus).every(([c]) => c.startsWith("2")) && r.socketErrors === 0 && r.timeouts === 0;
 
-async function capacity(url: string): Promise<{ rate: number; steps: string[] }> {
+async function capacity(url: string, startRate: number): Promise<{ rate: number; steps: string[] }> {
   const steps: string[] = [];
-  let rate = num("start-rate");
+  let rate = startRate;
   let good = 0;
   while (rate <= num("max-rate")) {
     const r = await load(url, rate, num("step-s"), clients(rate));
@@ -131,16 +138,16 @@ async function capacity(url: string): Promise<{ rate: number; steps: string[] }>
     console.log(`  ${steps.at(-1)}`);
     if (!kept) break;
     good = rate;
-    rate = Math.round(rate * 1.25);
+    rate = Math.max(rate + 1, Math.round(rate * 1.25));
   }
-  if (good === 0) throw new ReclmError("RECLM_ERR_INTERNAL", `the server did not keep up with ${num("start-rate")} req/s: lower --start-rate`);
+  if (good === 0) throw new ReclmError("RECLM_ERR_INTERNAL", `the server did not keep up with ${startRate} req/s: lower --start-rate (or --ranker-start-rate)`);
   return { rate: good, steps };
 }
 
 /** Fixed requests whose answers must survive kill -9: users, raw-id histories. */
 const FIXED = [
   ...ds.users.slice(0, 5).map((u) => ({ path: `/v1/users/${u}/recommendations?k=10` })),
-  ...[0, 7, 42].map((u) => ({ path: "/v1/recommend", body: JSON.parse(bodies[u]) as unknown })),
+  ...[0, 7, 42].map((u) => ({ path: "/v1/recommend", body: JSON.parse(plainBodies[u]) as unknown })),
 ];
 
 async function killNine(s: ServeProcess, args: string[]): Promise<{ identical: boolean; answered: number }> {
@@ -163,8 +170,10 @@ async function killNine(s: ServeProcess, args: string[]): Promise<{ identical: b
 const rows: BenchRow[] = [];
 const commands: string[] = [];
 for (const spec of values.methods!.split(",")) {
-  const [name, model = name] = spec.split("=");
-  const args = ["--dataset", ds.name, "--model", model, "--threads", values.threads!, "--max-batch", values["max-batch"]!, "--max-queue", values["max-queue"]!];
+  const [name, served = name] = spec.split("=");
+  const [model, ranker] = served.split("+");
+  const args = ["--dataset", ds.name, "--model", model, ...(ranker ? ["--ranker", ranker] : []), "--threads", values.threads!, "--max-batch", values["max-batch"]!, "--max-queue", values["max-queue"]!];
+  bodies = ranker ? rankBodies : plainBodies;
   commands.push(`reclm serve ${args.join(" ")}`);
   console.log(`${name}: reclm serve ${args.join(" ")}`);
   const s = await startServe(args, { readyTimeoutMs: 180_000 });
@@ -174,7 +183,7 @@ for (const spec of values.methods!.split(",")) {
   const pid = s.proc.pid!;
   await load(s.url, 20, 2, 4); // warm-up: connections, JIT; not recorded
   const load0 = uptime();
-  const cap = await capacity(s.url);
+  const cap = await capacity(s.url, num(ranker ? "ranker-start-rate" : "start-rate"));
   const atCap = await load(s.url, cap.rate, num("capacity-s"), clients(cap.rate));
   console.log(`  capacity ${cap.rate}/s (${ARRIVALS}): p50 ${atCap.p50} ms, p99 ${atCap.p99} ms, ${atCap.achieved.toFixed(1)} req/s, ${JSON.stringify(atCap.byStatus)}`);
   const other: Arrivals = ARRIVALS === "staggered" ? "bursty" : "staggered";
@@ -192,7 +201,7 @@ for (const spec of values.methods!.split(",")) {
   const k9 = await killNine(s, args);
   process.off("exit", orphanGuard);
   console.log(`  kill -9 under load, restart: ${k9.identical ? "identical" : "DIFFERENT"} answers to ${FIXED.length} requests`);
-  const common = `reclm serve ${args.slice(4).join(" ")} (retriever ${model}); POST /v1/recommend, k 10, histories = the last ${num("history-len")} train items of the dataset's users in turn; autocannon on 127.0.0.1, same machine, latencies as measured (ignoreCoordinatedOmission: its correction assumes a 1 ms interval), one client per 50 req/s (at least 4)`;
+  const common = `reclm serve ${args.slice(4).join(" ")} (retriever ${model}${ranker ? `, ranker ${ranker}` : ""}); POST /v1/recommend${ranker ? ' with "rank": true' : ""}, k 10, histories = the last ${num("history-len")} train items of the dataset's users in turn; autocannon on 127.0.0.1, same machine, latencies as measured (ignoreCoordinatedOmission: its correction assumes a 1 ms interval), one client per 50 req/s (at least 4)`;
   const how = (a: Arrivals) =>
     a === "staggered"
       ? `staggered arrivals: ${num("waves")} autocannon instances started ${1000 / num("waves")} ms apart, each with 1/${num("waves")} of the rate and the clients (autocannon sends a connection's per-second quota back to back from the start of each second)`
@@ -221,8 +230,8 @@ for (const spec of values.methods!.split(",")) {
 const inputs = [
   ...["ratings.csv", "movies.csv"].map((f) => join(sharedDir() ?? "", "data", ds.name, f)).filter((p) => existsSync(p)),
   ...values.methods!.split(",").flatMap((spec) => {
-    const dir = spec.split("=")[1];
-    return dir ? [join(dir, "config.json"), join(dir, "model.safetensors")] : [];
+    const [dir, ranker] = (spec.split("=")[1] ?? "").split("+");
+    return [...(dir ? [join(dir, "config.json"), join(dir, "model.safetensors")] : []), ...(ranker ? [join(ranker, "config.json"), join(ranker, "adapter.gguf")] : [])];
   }),
 ];
 writeBenchResult({
