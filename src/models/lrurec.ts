@@ -37,7 +37,7 @@
  * Training batches are packed (src/models/neural/packing.ts, `packedRowLength`): several users' windows end to end in
  * rows of Lp, the scan dropping a carry that crosses a segment boundary as it drops one from padding; each position
  * sees its own window only, as in the authors' padded batch (same loss and gradients up to float rounding), with a
- * fraction of the rows (ML-1M: 56-72 of 128). Evaluation and serving run padded windows.
+ * fraction of the rows (ML-1M: about 71 of 128 on random batches). Evaluation and serving run padded windows.
  *
  * Shapes: PyTorch order (src/engine/tensor.ts). B batch, L window (maxLen), Lp = 2^⌈log2 L⌉, D hidden, S = 2D state,
  * C = 2S packed complex, V = N + 1 output columns.
