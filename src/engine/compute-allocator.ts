@@ -18,7 +18,7 @@ export class ComputeAllocator extends NativeResource {
   generation = 0;
   private placed = 0;
 
-  private readonly hostBuffers = new Map<string, Float32Array>();
+  private readonly hostBuffers = new Map<number, Float32Array>();
 
   constructor(private readonly engine: Engine) {
     super();
@@ -29,15 +29,15 @@ export class ComputeAllocator extends NativeResource {
   }
 
   /**
-   * @internal One host staging array per (slot, length), shared by the graphs taking turns here: dropout masks of
-   * the same encoder reach 10M values each, and every graph refills them before it runs (keepDropoutMasks refuses to
-   * run a graph another one displaced).
+   * @internal One host staging array per slot, shared by the graphs taking turns here and grown to the longest asked
+   * for (a shorter request gets a view of its start): dropout masks of the same encoder reach 10M values each, graphs
+   * of packed batches differ in length, and every graph refills its masks before it runs (keepDropoutMasks refuses to
+   * run a graph another one displaced). Not kept across runs by the caller: a later, longer request replaces it.
    */
   hostBuffer(slot: number, length: number): Float32Array {
-    const key = `${slot}:${length}`;
-    let b = this.hostBuffers.get(key);
-    if (!b) this.hostBuffers.set(key, (b = new Float32Array(length)));
-    return b;
+    let b = this.hostBuffers.get(slot);
+    if (!b || b.length < length) this.hostBuffers.set(slot, (b = new Float32Array(length)));
+    return b.length === length ? b : b.subarray(0, length);
   }
 
   /** Bytes of the buffer now. */

@@ -100,8 +100,6 @@ export class Graph extends NativeResource {
   private readonly clip: { maxNorm: Ptr; norm: Ptr } | null = null;
   private readonly rng: Rng;
   private readonly lastInputs = new Map<string, InputData>();
-  /** One reused host buffer per dropout mask (attention masks reach 10M values: no per-step allocation). */
-  private readonly maskBuffers = new Map<HiddenInput, Float32Array>();
   /** Inputs the graph reads directly (an i32 target consumed only by crossEntropy's derived inputs is not). */
   private readonly inGraph = new Set<string>();
   private ran = false;
@@ -331,8 +329,8 @@ export class Graph extends NativeResource {
     for (const [slot, h] of this.hidden.entries()) {
       if (h.kind === "dropout") {
         if (options.keepDropoutMasks && this.ran) continue;
-        let m = this.maskBuffers.get(h);
-        if (!m) this.maskBuffers.set(h, (m = this.allocator.hostBuffer(slot, h.tensor.numel)));
+        // The allocator's reused staging array (masks reach 10M values: no per-step allocation).
+        const m = this.allocator.hostBuffer(slot, h.tensor.numel);
         fillDropoutMask(this.rng, m, h.p);
         this.setRaw(h.tensor.ptr, m);
       } else if (h.kind === "derived") {
