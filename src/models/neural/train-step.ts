@@ -123,9 +123,9 @@ export class TrainStep<C extends BaseModelConfig = BaseModelConfig, P = unknown>
   }
 
   /**
-   * Compiles, without running, the train graphs these batches will need, biggest first (so no later placement moves
-   * the shared buffer). Returns how many were compiled. Training compiles lazily; a benchmark that times steps calls
-   * this first so its timed steps are steady-state ones.
+   * Compiles, without running, the train graphs these batches will need, so that none is stale afterwards (no later
+   * placement moves the shared buffer). Returns how many compiles that took. Training compiles lazily; a benchmark
+   * that times steps calls this first so its timed steps are steady-state ones.
    */
   prepare(batches: readonly BatchArrays[]): number {
     const shapes = new Map<string, [number, number]>();
@@ -133,12 +133,17 @@ export class TrainStep<C extends BaseModelConfig = BaseModelConfig, P = unknown>
       const { encoderRows: R, rows: M } = this.gather(batch);
       shapes.set(`${R}x${M}`, [R, M]);
     }
+    // Largest first; which shape needs the biggest buffer depends on the model (encoder rows vs scored rows), so a
+    // second pass compiles again whatever a later, bigger one displaced: after it, the buffer no longer grows.
+    const order = [...shapes.values()].sort((a, b) => b[0] - a[0] || b[1] - a[1]);
     let compiled = 0;
-    for (const [R, M] of [...shapes.values()].sort((a, b) => b[0] * this.outLen * 64 + b[1] - (a[0] * this.outLen * 64 + a[1]))) {
-      const had = this.graphs.get(`${R}x${M}`);
-      if (had && !had.stale) continue;
-      this.graph(R, M);
-      compiled++;
+    for (let pass = 0; pass < 2; pass++) {
+      for (const [R, M] of order) {
+        const had = this.graphs.get(`${R}x${M}`);
+        if (had && !had.stale) continue;
+        this.graph(R, M);
+        compiled++;
+      }
     }
     return compiled;
   }
