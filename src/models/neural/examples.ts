@@ -105,7 +105,7 @@ export function fillTrainBatch(
   windowLen: number,
   rng: Rng,
 ): void {
-  clear(out);
+  clearBatch(out);
   const L = windowLen;
   const nItems = ds.catalog.size;
   for (let b = 0; b < idx.length; b++) {
@@ -152,7 +152,7 @@ export function fillEvalBatch(
   maxLen: number,
   nItems: number,
 ): void {
-  clear(out);
+  clearBatch(out);
   for (let b = 0; b < histories.length; b++) {
     let h = histories[b];
     if (objective.kind === "cloze") {
@@ -166,7 +166,8 @@ export function fillEvalBatch(
   }
 }
 
-function clear(out: BatchArrays): void {
+/** Every array of a batch back to 0 (padding, no label). */
+export function clearBatch(out: BatchArrays): void {
   out.ids.fill(0);
   out.mask.fill(0);
   out.positions.fill(0);

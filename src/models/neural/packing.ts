@@ -16,7 +16,7 @@
  * segment of padding. `segments` are f32 so the encoder can compare them with graph arithmetic.
  */
 import { ReclmError } from "../../errors.ts";
-import type { BatchArrays } from "./examples.ts";
+import { clearBatch, type BatchArrays } from "./examples.ts";
 
 export interface PackedBatch extends BatchArrays {
   /** f32 [R, Lr]: the segment each position belongs to (1, 2, … in a row; the padding tail one more). */
@@ -65,10 +65,9 @@ export class SequencePacker {
     let rows = 0;
     this.used.fill(0);
     this.segCount.fill(0);
-    out.ids.fill(0);
-    out.mask.fill(0);
-    out.positions.fill(0);
-    out.labels.fill(0);
+    clearBatch(out);
+    // Rows past the last used one (the trainer rounds the row count up) are one padding segment.
+    out.segments.fill(1);
     for (const b of order) {
       const len = this.spanLen[b];
       let r = 0;
