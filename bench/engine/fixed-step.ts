@@ -30,6 +30,8 @@ export function ml1mStepConfig(model: string): Record<string, unknown> {
 
 export interface FixedStep {
   config: BaseModelConfig;
+  /** The model the step trains (its objective and window build further batches). */
+  model: NeuralRecommender<BaseModelConfig>;
   step: TrainStep<BaseModelConfig>;
   batch: BatchArrays;
   dispose(): void;
@@ -49,6 +51,7 @@ export function fixedTrainStep(ds: SequenceDataset, model: string, options: { pr
   fillTrainBatch(batch, ds, ex, Int32Array.from({ length: B }, (_, i) => i), rec.objective, config.maxLen, rec.ctx.windowLen, new Rng(0));
   return {
     config,
+    model: rec,
     step,
     batch,
     dispose: () => {

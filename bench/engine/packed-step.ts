@@ -9,15 +9,13 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { loadDataset } from "../../src/data/index.ts";
-import { AdamW, Engine } from "../../src/engine/index.ts";
 import { resolveConfig } from "../../src/models/neural/config.ts";
 import { allocBatch, buildExamples, fillTrainBatch } from "../../src/models/neural/examples.ts";
-import { NeuralRecommender } from "../../src/models/neural/recommender.ts";
-import { TrainStep } from "../../src/models/neural/train-step.ts";
 import { getNeuralModel } from "../../src/models/registry.ts";
 import { sharedDir } from "../../src/paths.ts";
 import { Rng } from "../../src/rng.ts";
 import { writeBenchResult, type BenchRow } from "../lib/results.ts";
+import { fixedTrainStep } from "./fixed-step.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -37,10 +35,7 @@ for (const name of args.datasets!.split(",")) {
   const B = config.batchSize;
   const runs: Record<string, { ms: number[]; rows: number }> = { padded: { ms: [], rows: 0 }, packed: { ms: [], rows: 0 } };
   for (const pack of [false, true, false, true]) {
-    const engine = Engine.create({ threads });
-    const rec = new NeuralRecommender(def, config, ds.catalog.size, { engine });
-    const opt = new AdamW(rec.store, { lr: 1e-3, eps: 1e-9, weightDecay: 0.01, clipNorm: 5 });
-    const step = new TrainStep(def, rec, opt, new Rng(43), { pack });
+    const { model: rec, step, dispose } = fixedTrainStep(ds, "lrurec", { preset: name, config: { seed: 42 }, threads, pack });
     try {
       const ex = buildExamples(ds, rec.objective, config.maxLen);
       const order = new Rng(1).shuffle(Int32Array.from({ length: ex.length }, (_, i) => i)) as Int32Array;
@@ -62,10 +57,7 @@ for (const name of args.datasets!.split(",")) {
       r.rows = encoderRows / steps;
       console.log(`${name} ${pack ? "packed" : "padded"}: ${ms.toFixed(1)} ms/step, ${(encoderRows / steps).toFixed(1)} encoder rows of ${B}`);
     } finally {
-      step.dispose();
-      opt.dispose();
-      rec.dispose();
-      engine.dispose();
+      dispose();
     }
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -9,6 +9,7 @@ import { TrainStep } from "../../../src/models/neural/train-step.ts";
 import { getNeuralModel } from "../../../src/models/registry.ts";
 import { Rng } from "../../../src/rng.ts";
 import { lossGraph } from "../neural-harness.ts";
+import { trainSteps } from "./train-steps.ts";
 
 let ds: SequenceDataset;
 const engine = Engine.create({ threads: 1 });
@@ -19,35 +20,13 @@ afterAll(() => engine.dispose());
 
 /** Trains `batches` (lists of example indices) with the given row bucketing; returns losses, rows and parameters. */
 function train(model: string, rowBuckets: number, batches: number[][], prepare = false) {
-  const def = getNeuralModel(model);
-  const { config } = resolveConfig(def, { preset: "none", config: { maxLen: 12, hidden: 16, batchSize: 8, seed: 3 } });
-  const rec = new NeuralRecommender(def, config, ds.catalog.size, { engine });
-  const opt = new AdamW(rec.store, { lr: 1e-2, eps: 1e-9, weightDecay: 0.01, clipNorm: 5 });
-  const step = new TrainStep(def, rec, opt, new Rng(43), { rowBuckets });
-  const ex = buildExamples(ds, rec.objective, config.maxLen);
-  const losses: number[] = [];
-  const rows: number[] = [];
-  try {
-    const filled = batches.map((idx, s) => {
-      const b = allocBatch(config.batchSize, rec.ctx.windowLen, rec.objective);
-      fillTrainBatch(b, ds, ex, idx, rec.objective, config.maxLen, rec.ctx.windowLen, new Rng(s));
-      return b;
-    });
-    if (prepare) {
-      expect(step.prepare(filled)).toBeGreaterThan(2);
-      expect(step.prepare(filled)).toBe(0); // biggest first: none went stale
-    }
-    filled.forEach((b) => {
-      losses.push(step.run(b));
-      rows.push(step.lastRows);
-      expect(step.lastRows).toBeGreaterThanOrEqual(step.lastLabelled);
-    });
-    return { losses, rows, params: rec.store.list().map((p) => rec.store.read(p)) };
-  } finally {
-    step.dispose();
-    opt.dispose();
-    rec.dispose();
-  }
+  const r = trainSteps(engine, ds, model, { maxLen: 12, hidden: 16, batchSize: 8, seed: 3 }, batches, { rowBuckets }, (step, filled) => {
+    if (!prepare) return;
+    expect(step.prepare(filled)).toBeGreaterThan(2);
+    expect(step.prepare(filled)).toBe(0); // none went stale
+  });
+  r.rows.forEach((rows, i) => expect(rows).toBeGreaterThanOrEqual(r.labelled[i]));
+  return r;
 }
 
 describe("TrainStep row buckets", () => {
