@@ -47,6 +47,7 @@ export {
   declareLlama,
   declareLlamaFromGguf,
   isLlamaArchitecture,
+  LLAMA_OUT_PRODUCTS,
   LLAMA_PROJECTIONS,
   llamaConfigFromGguf,
   llamaDecode,

@@ -81,6 +81,7 @@ export class Builder {
   private readonly engine: Engine;
   /** concat's zero bases, one per shape: ACC copies its base, so every concat of a shape can share one constant. */
   private readonly zeroBases = new Map<string, Tensor>();
+  private readonly causalMasks = new Map<string, Tensor>();
 
   /** @internal */
   constructor(engine: Engine, ctx: Ptr, mode: GraphMode) {
@@ -470,21 +471,15 @@ export class Builder {
   // ---------------------------------------------------------------- attention, pooling, convolution, rope
 
   /**
-   * Softmax over the last dim of x [.., Lq, Lk] with optional scale, causal mask and additive mask.
-   * Native SOFT_MAX (+ DIAG_MASK_INF for causal); the mask gets no gradient.
+   * Softmax over the last dim of x [.., Lq, Lk] with optional scale, causal mask and additive mask, as ONE native
+   * SOFT_MAX: the causal mask is a constant [Lq, Lk] of 0 and -inf (one per shape and offset in a graph) added to the
+   * user's mask, not a DIAG_MASK_INF node, whose backward (DIAG_MASK_ZERO) is a second pass over the scores' gradient:
+   * the same values bit for bit (a visible key adds 0). The mask gets no gradient.
    */
   softmax(x: Tensor, options: SoftmaxOptions = {}): Tensor {
     this.f32("softmax", x);
-    let a = this.contig(x);
-    if (options.causal) {
-      if (x.rank < 2) throw shapeError("softmax", `causal needs rank >= 2, got ${fmt(x)}`);
-      const offset = options.causalOffset ?? 0;
-      if (!(Number.isInteger(offset) && offset >= 0)) throw shapeError("softmax", `causalOffset must be a non-negative integer, got ${offset}`);
-      a = this.wrap(this.B.ggml_diag_mask_inf(this.ctx, a.ptr, offset), x.shape);
-    } else if (options.causalOffset !== undefined) {
-      throw shapeError("softmax", "causalOffset needs causal: true");
-    }
-    let maskPtr: Ptr = null;
+    const a = this.contig(x);
+    let mask: Tensor | undefined;
     if (options.mask) {
       const m = options.mask;
       this.f32("softmax mask", m);
@@ -494,13 +489,36 @@ export class Builder {
         throw shapeError("softmax", `mask ${fmt(m)} must end with [Lq, Lk] = [${sx.slice(-2)}] of x ${fmt(x)}`);
       }
       if (!canRepeat(sm, sx)) throw shapeError("softmax", `mask ${fmt(m)} does not broadcast to ${fmt(x)}`);
-      maskPtr = this.contig(this.reshapeTo(m, sm)).ptr;
+      mask = this.reshapeTo(m, sm);
     }
+    if (options.causal) {
+      if (x.rank < 2) throw shapeError("softmax", `causal needs rank >= 2, got ${fmt(x)}`);
+      const offset = options.causalOffset ?? 0;
+      if (!(Number.isInteger(offset) && offset >= 0)) throw shapeError("softmax", `causalOffset must be a non-negative integer, got ${offset}`);
+      const causal = this.causalMask(x.shape[x.rank - 2], x.shape[x.rank - 1], offset);
+      mask = mask ? this.add(mask, causal) : causal;
+    } else if (options.causalOffset !== undefined) {
+      throw shapeError("softmax", "causalOffset needs causal: true");
+    }
+    const maskPtr: Ptr = mask ? this.contig(mask).ptr : null;
     const y = this.wrap(this.B.ggml_soft_max_ext(this.ctx, a.ptr, maskPtr, options.scale ?? 1, 0), x.shape);
     // SOFT_MAX_BACK reads y after copying dy into dx; gallocr may place dx in y's buffer (in-place) and corrupt
     // the gradient (measured: wrong grads for softmax->reshape). Outputs are never reused, so pin y.
     if (this.training) this.B.ggml_set_output(y.ptr);
     return y;
+  }
+
+  /** The constant [Lq, Lk] mask holding 0 where key k is visible to query row q (k <= q + offset), -inf after; one per shape in a graph. */
+  private causalMask(Lq: number, Lk: number, offset: number): Tensor {
+    const key = `${Lq}x${Lk}+${offset}`;
+    let m = this.causalMasks.get(key);
+    if (!m) {
+      const data = new Float32Array(Lq * Lk);
+      for (let q = 0; q < Lq; q++) data.fill(-Infinity, Math.min(Lk, q + offset + 1) + q * Lk, (q + 1) * Lk);
+      m = this.constant(data, [Lq, Lk]);
+      this.causalMasks.set(key, m);
+    }
+    return m;
   }
 
   /**

@@ -46,6 +46,12 @@ export interface CompileOptions {
    * before it `stale` (compile them again). Default: a buffer of its own.
    */
   allocator?: ComputeAllocator;
+  /**
+   * How a training graph's OUT_PROD gradients are turned into MUL_MATs (src/engine/outprod-rewrite.ts): one is rewritten
+   * when it has at least `minMacsPerCopy` multiply-adds per element the rewrite copies. Default MIN_MACS_PER_COPY
+   * (measured on the retrievers); a decoder's attention gains from a lower one (DecoderGraphs).
+   */
+  outProducts?: { minMacsPerCopy?: number };
 }
 
 export interface RunOptions {
@@ -221,7 +227,7 @@ export class Graph extends NativeResource {
           }
         }
       }
-      if (grads && process.env.RECLM_ENGINE_OUT_PROD !== "native") this.gf = outProductsAsMatmuls(engine.ggml, this.ctx, this.gf, maxNodes);
+      if (grads && process.env.RECLM_ENGINE_OUT_PROD !== "native") this.gf = outProductsAsMatmuls(engine.ggml, this.ctx, this.gf, maxNodes, options.outProducts?.minMacsPerCopy);
       this.nodeCount = Number(B.ggml_graph_n_nodes(this.gf));
       if (this.nodeCount >= maxNodes) throw new ReclmError("RECLM_ERR_ENGINE", `graph has ${this.nodeCount} nodes, over maxNodes ${maxNodes}; raise it`);
       this.ownsAllocator = !options.allocator;

@@ -5,31 +5,17 @@ const MAX_TRANSPOSE_COPY = 4_000_000;
 /** Measured: GRU4Rec's per-time-step gates, 53 ms per step with OUT_PROD, 65 ms rewritten. */
 const MIN_REWRITE_MACS = 8_000_000;
 /**
- * A rewrite pays a copy (~6-11 ns per element) to save ~0.05-0.08 ns per multiply-add (OUT_PROD at ~8-13 GMAC/s vs
- * MUL_MAT at ~30, bench/engine/llm-step-profile.ts): below ~100 multiply-adds per copied element it cannot win.
+ * A rewrite pays a copy (~2-3 ns per element measured inside a step; a transposing CONT) to save ~0.05-0.08 ns per
+ * multiply-add (OUT_PROD at ~8-16 GMAC/s vs MUL_MAT at ~27, bench/engine/llm-step-profile.ts): the break-even is some
+ * tens of multiply-adds per copied element, and where it lies depends on the OUT_PROD's shape, so the default is the
+ * one measured on the retrievers and a graph may choose another (`CompileOptions.outProducts`). Measured in one
+ * process, variants compiled side by side and run alternately (scratch A/B, 1 thread, CPU time): LRURec's ML-1M step
+ * 1,891 ms at 100 vs 1,970 at 40 (median of 7; 40 also rewrites its in/out-projection weight gradients, whose
+ * OUT_PRODs keep a small [64 x 256] result in cache); SASRec's unchanged (2,360 vs 2,367).
  */
-const MIN_MACS_PER_COPY = 100;
+export const MIN_MACS_PER_COPY = 100;
 
-/**
- * ggml's autodiff differentiates MUL_MAT with OUT_PROD (both operands' gradients), whose CPU kernel is a rank-1-update
- * loop several times slower than the tiled sgemm behind MUL_MAT (src/engine/README.md "Where a training step's time
- * goes"). An OUT_PROD node is therefore turned, in place, into the same product as a MUL_MAT:
- *   out_prod(a, b)[i, j] = Σ_k a[i, k]·b[j, k] = mul_mat(cont(aᵀ), cont(bᵀ))   (ggml order, broadcast over dims 2-3 alike)
- * The node keeps its tensor (shape, buffer, and every consumer's pointer to it, gradient slots included); only its op
- * and sources change. The graph is then re-expanded in the original order so the new transposes precede their node.
- * A transpose that is already contiguous (the transposed-gradient operand) costs no copy; any other is a ggml CONT,
- * whose strided copy runs at ~11 ns/element here, so a node whose operands would need more than MAX_TRANSPOSE_COPY
- * elements copied keeps its OUT_PROD (the output head's dE: copying the [rows × items] gradient costs more than the
- * OUT_PROD it replaces), and so do a product under MIN_REWRITE_MACS multiply-adds and one with fewer than
- * MIN_MACS_PER_COPY multiply-adds per copied element (attention's dK and dV, whose inner dimension is the head size:
- * a LoRA step of the SmolLM2-135M shape at 1,536 tokens, attention in blocks of 256, took 26.5 s CPU rewritten and
- * 24.7 s kept; SASRec's step 2.32 -> 2.28 s on ML-1M and 268-282 -> 262-264 ms at batch 16 on ml-latest-small; LRURec's
- * unchanged; bench/engine/llm-step-profile.ts and step-profile.ts, 1 thread, CPU time). Measured
- * (bench/engine/step-time.ts, ML-1M step, 1 thread, same losses): SASRec 4.46 s -> 3.72 s; LRURec unchanged
- * (4.85 s vs 4.91 s); rewriting every node instead made LRURec 57% slower.
- * RECLM_ENGINE_OUT_PROD=native keeps every OUT_PROD (for measuring the difference).
- */
-export function outProductsAsMatmuls(ggml: Ggml, ctx: Ptr, gf: Ptr, maxNodes: number): Ptr {
+export function outProductsAsMatmuls(ggml: Ggml, ctx: Ptr, gf: Ptr, maxNodes: number, minMacsPerCopy = MIN_MACS_PER_COPY): Ptr {
   const B = ggml.base;
   const n = Number(B.ggml_graph_n_nodes(gf));
   const nodes: Ptr[] = [];
@@ -60,7 +46,7 @@ export function outProductsAsMatmuls(ggml: Ggml, ctx: Ptr, gf: Ptr, maxNodes: nu
     const ta = B.ggml_transpose(ctx, a);
     const tb = B.ggml_transpose(ctx, b);
     const copies = (usableAsIs(ta) ? 0 : numel(la.ne)) + (usableAsIs(tb) ? 0 : numel(lb.ne));
-    if (copies > MAX_TRANSPOSE_COPY || copies * MIN_MACS_PER_COPY > macs) continue;
+    if (copies > MAX_TRANSPOSE_COPY || copies * minMacsPerCopy > macs) continue;
     setTensorOp(node, mulMat, usableAsIs(ta) ? ta : B.ggml_cont(ctx, ta), usableAsIs(tb) ? tb : B.ggml_cont(ctx, tb));
   }
   const out = B.ggml_new_graph_custom(ctx, maxNodes, false);

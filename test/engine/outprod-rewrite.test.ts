@@ -15,7 +15,7 @@ const SMALL = { x: [2, 5, 8], w: [6, 8], q: [2, 3, 5, 4], k: [2, 3, 7, 4] };
 // OUT_PROD; dQ copies only k (128 per element) and is rewritten. The linear part is SMALL's (2 OUT_PRODs).
 const HEADS = { ...SMALL, q: [2, 4, 128, 64], k: [2, 4, 160, 64] };
 
-function gradients(native: boolean, size = BIG): { ops: string[]; grads: Float32Array[]; loss: number } {
+function gradients(native: boolean, size = BIG, minMacsPerCopy?: number): { ops: string[]; grads: Float32Array[]; loss: number } {
   const before = process.env.RECLM_ENGINE_OUT_PROD;
   if (native) process.env.RECLM_ENGINE_OUT_PROD = "native";
   else delete process.env.RECLM_ENGINE_OUT_PROD;
@@ -36,6 +36,7 @@ function gradients(native: boolean, size = BIG): { ops: string[]; grads: Float32
     const graph = compile(engine, {
       mode: "grad",
       params: store,
+      outProducts: { minMacsPerCopy },
       build: (b: Builder) => {
         const lin = b.linear(p.x, p.w); // 3D activations × shared weight: broadcast of src0
         const att = b.matmulNT(p.q, p.k); // batched 4D product, both operands trainable
@@ -60,6 +61,22 @@ describe("OUT_PROD → MUL_MAT rewrite of the backward graph", () => {
     expect(gradients(true).ops).toContain("OUT_PROD");
     expect(gradients(false, SMALL).ops.filter((o) => o === "OUT_PROD")).toHaveLength(4); // small products keep it
     expect(gradients(false, HEADS).ops.filter((o) => o === "OUT_PROD")).toHaveLength(3);
+  });
+
+  it("rewrites attention's dK too when a graph asks for fewer multiply-adds per copied element (a decoder's setting)", () => {
+    const fast = gradients(false, HEADS, 40);
+    expect(fast.ops.filter((o) => o === "OUT_PROD")).toHaveLength(2); // only SMALL's linear part keeps it
+    const native = gradients(true, HEADS);
+    expect(fast.loss).toBe(native.loss);
+    const k = 3; // the keys' gradient, the product rewritten here and not by default
+    let maxErr = 0;
+    let maxAbs = 0;
+    for (let j = 0; j < native.grads[k].length; j++) {
+      maxErr = Math.max(maxErr, Math.abs(fast.grads[k][j] - native.grads[k][j]));
+      maxAbs = Math.max(maxAbs, Math.abs(native.grads[k][j]));
+    }
+    expect(maxAbs).toBeGreaterThan(0.1);
+    expect(maxErr).toBeLessThan(1e-4 * maxAbs);
   });
 
   it("gives the same gradients as ggml's OUT_PROD (broadcast weight, batched 4D products)", () => {
