@@ -408,9 +408,9 @@ export const LLAMA_ATTENTION_BLOCK = 128;
  * The OUT_PROD rewrite setting (`CompileOptions.outProducts`) for a training graph of this decoder: attention's key and
  * value gradients (dK = dSᵀ·Q and dV = Pᵀ·dO, each contracting over a block's queries) are OUT_PRODs with ~40-60
  * multiply-adds per element their rewrite copies, under the retrievers' default of 100, and run ~2x faster as
- * MUL_MATs even with the copy. Measured on the SmolLM2-135M-shape LoRA step at 1,536 tokens (scratch A/B: graphs
- * at 40, 100 and 40 again compiled in one process, their steps alternated, 1 thread, CPU time, min of 3): 20.97 and
- * 20.67 s at 40 against 21.83 s at 100 (-4 to -5%).
+ * MUL_MATs even with the copy. Measured on the SmolLM2-135M-shape LoRA step at 1,536 tokens
+ * (`npx tsx bench/engine/llm-step-ab.ts --thresholds 40,100,40 --reps 2`: graphs at 40, 100 and 40 again compiled in
+ * one process, their steps alternated, 1 thread, CPU time, min): 21.12 and 20.76 s at 40 against 21.83 s at 100.
  */
 export const LLAMA_OUT_PRODUCTS = { minMacsPerCopy: 40 } as const;
 
