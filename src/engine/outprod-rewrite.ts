@@ -10,11 +10,27 @@ const MIN_REWRITE_MACS = 8_000_000;
  * tens of multiply-adds per copied element, and where it lies depends on the OUT_PROD's shape, so the default is the
  * one measured on the retrievers and a graph may choose another (`CompileOptions.outProducts`). Measured in one
  * process, variants compiled side by side and run alternately (scratch A/B, 1 thread, CPU time): LRURec's ML-1M step
- * 1,891 ms at 100 vs 1,970 at 40 (median of 7; 40 also rewrites its in/out-projection weight gradients, whose
- * OUT_PRODs keep a small [64 x 256] result in cache); SASRec's unchanged (2,360 vs 2,367).
+ * 1,891 ms at 100 vs 1,970 at 40 (median of 7, without a repeated control; 40 also rewrites its in/out-projection
+ * weight gradients, whose OUT_PRODs keep a small [64 x 256] result in cache); SASRec's unchanged (2,360 vs 2,367).
  */
 export const MIN_MACS_PER_COPY = 100;
 
+/**
+ * ggml's autodiff differentiates MUL_MAT with OUT_PROD (both operands' gradients), whose CPU kernel is a rank-1-update
+ * loop several times slower than the tiled sgemm behind MUL_MAT (src/engine/README.md "Where a training step's time
+ * goes"). An OUT_PROD node is therefore turned, in place, into the same product as a MUL_MAT:
+ *   out_prod(a, b)[i, j] = Σ_k a[i, k]·b[j, k] = mul_mat(cont(aᵀ), cont(bᵀ))   (ggml order, broadcast over dims 2-3 alike)
+ * The node keeps its tensor (shape, buffer, and every consumer's pointer to it, gradient slots included); only its op
+ * and sources change. The graph is then re-expanded in the original order so the new transposes precede their node.
+ * A transpose that is already contiguous (the transposed-gradient operand) costs no copy; any other is a ggml CONT,
+ * so a node whose operands would need more than MAX_TRANSPOSE_COPY elements copied keeps its OUT_PROD (the output
+ * head's dE: copying the [rows × items] gradient, at up to ~11 ns/element, costs more than the OUT_PROD it replaces),
+ * and so do a product under MIN_REWRITE_MACS multiply-adds and one with fewer than `minMacsPerCopy` multiply-adds per
+ * copied element (default MIN_MACS_PER_COPY; the decoder's graphs pass LLAMA_OUT_PRODUCTS, src/llm/llama.ts).
+ * Measured (bench/engine/step-time.ts, ML-1M step, 1 thread, same losses): SASRec 4.46 s -> 3.72 s; LRURec unchanged
+ * (4.85 s vs 4.91 s); rewriting every node instead made LRURec 57% slower.
+ * RECLM_ENGINE_OUT_PROD=native keeps every OUT_PROD (for measuring the difference).
+ */
 export function outProductsAsMatmuls(ggml: Ggml, ctx: Ptr, gf: Ptr, maxNodes: number, minMacsPerCopy = MIN_MACS_PER_COPY): Ptr {
   const B = ggml.base;
   const n = Number(B.ggml_graph_n_nodes(gf));
