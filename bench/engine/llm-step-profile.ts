@@ -7,15 +7,12 @@
  *     [--weight-type f32] [--top 20] [--no-profile]   (--no-profile: compile and report the buffer only)
  */
 import { parseArgs } from "node:util";
-import { AdamW, type Graph } from "../../src/engine/index.ts";
+import type { Graph } from "../../src/engine/index.ts";
 import { tensorLayout, tensorSrc } from "../../src/engine/ffi/ggml.ts";
 import type { GgufTensorType } from "../../src/llm/gguf-writer.ts";
-import { packStep } from "../../src/llm/train/batches.ts";
 import { DecoderGraphs } from "../../src/llm/train/decoder-graphs.ts";
-import { openDecoder } from "../../src/llm/train/decoder.ts";
-import { LLM_TRAIN_DEFAULTS } from "../../src/llm/train/trainer.ts";
 import { Rng } from "../../src/rng.ts";
-import { cachedShapeGguf, llmShape } from "../lib/llm-shapes.ts";
+import { loraStep } from "../lib/lora-step.ts";
 import { printOpTable, totalCpuMs } from "../lib/node-profile.ts";
 
 const { values: args } = parseArgs({
@@ -29,23 +26,11 @@ const { values: args } = parseArgs({
     "no-profile": { type: "boolean", default: false },
   },
 });
-const SHAPE = "smollm2-135m-shape";
-const T = Number(args["seq-len"]);
-const mb = Number(args["micro-batch"]);
 const top = Number(args.top);
-const gguf = await cachedShapeGguf(SHAPE, args["weight-type"] as GgufTensorType);
-const V = llmShape(SHAPE).options.vocabSize!;
-
-const decoder = await openDecoder(gguf, { lora: { rank: 8, alpha: 32, targets: ["q", "v"] }, threads: Number(args.threads) });
-const c = LLM_TRAIN_DEFAULTS;
-const optimizer = new AdamW(decoder.store, { lr: 1e-4, beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay, clipNorm: c.clipNorm });
+const labels = args.labels === "all" ? "all" : "last2";
+const setup = await loraStep({ threads: Number(args.threads), seqLen: Number(args["seq-len"]), microBatch: Number(args["micro-batch"]), labels, weightType: args["weight-type"] as GgufTensorType });
+const { decoder, optimizer, batch } = setup;
 const graphs = new DecoderGraphs({ engine: decoder.engine, store: decoder.store, model: decoder.model, dropoutRng: new Rng(1), optimizer });
-const rng = new Rng(7);
-const labelled = new Uint8Array(T);
-if (args.labels === "all") labelled.fill(1, 1);
-else labelled.fill(1, T - 2);
-const examples = Array.from({ length: mb }, () => ({ tokens: Int32Array.from({ length: T }, () => rng.int(0, V)), labelled }));
-const [batch] = packStep(examples, { microBatch: mb, lengthBucket: 32, maxLength: decoder.maxLength, vocabSize: V });
 
 const t0 = performance.now();
 const loss = graphs.trainStep([batch]);
@@ -109,5 +94,4 @@ if (!args["no-profile"]) {
   }
 }
 graphs.dispose();
-optimizer.dispose();
-decoder.dispose();
+setup.dispose();

@@ -10,7 +10,7 @@
  */
 import { ReclmError } from "../../errors.ts";
 import type { Rng } from "../../rng.ts";
-import { compile, ComputeAllocator, type AdamW, type Engine, type GradAccumulator, type Graph, type GraphMode, type ParamStore } from "../../engine/index.ts";
+import { compile, ComputeAllocator, type AdamW, type CompileOptions, type Engine, type GradAccumulator, type Graph, type GraphMode, type ParamStore } from "../../engine/index.ts";
 import { LLAMA_OUT_PRODUCTS, llamaAttentionBlocks, llamaHidden, type LlamaModel } from "../llama.ts";
 import type { MicroBatch } from "./batches.ts";
 import { NativeResource } from "../../engine/index.ts";
@@ -25,6 +25,8 @@ export interface DecoderGraphsOptions {
   dropoutRng: Rng;
   optimizer?: AdamW;
   accumulator?: GradAccumulator;
+  /** The training graphs' OUT_PROD rewrite (`CompileOptions.outProducts`); default LLAMA_OUT_PRODUCTS. */
+  outProducts?: CompileOptions["outProducts"];
 }
 
 export class DecoderGraphs extends NativeResource {
@@ -140,7 +142,7 @@ export class DecoderGraphs extends NativeResource {
         rng: this.o.dropoutRng,
         allocator: this.allocator,
         maxNodes: this.maxNodes(T),
-        outProducts: LLAMA_OUT_PRODUCTS,
+        outProducts: this.o.outProducts ?? LLAMA_OUT_PRODUCTS,
         build: (bd) => {
           const h = llamaHidden(bd, this.o.model, bd.input("tokens", [b, T], "i32"), bd.input("positions", [T], "i32"));
           const picked = bd.gatherRows(bd.reshape(h, [b * T, h.shape[2]]), bd.input("rows", [rows], "i32"));
