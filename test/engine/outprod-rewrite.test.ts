@@ -55,6 +55,19 @@ function gradients(native: boolean, size = BIG, minMacsPerCopy?: number): { ops:
   }
 }
 
+/** a equals b (ggml's OUT_PROD) to 1e-4 of b's largest magnitude, which must be a real gradient (> 0.1). */
+function expectSameGradient(a: Float32Array, b: Float32Array): void {
+  expect(a.length).toBe(b.length);
+  let maxErr = 0;
+  let maxAbs = 0;
+  for (let j = 0; j < a.length; j++) {
+    maxErr = Math.max(maxErr, Math.abs(a[j] - b[j]));
+    maxAbs = Math.max(maxAbs, Math.abs(b[j]));
+  }
+  expect(maxAbs).toBeGreaterThan(0.1);
+  expect(maxErr).toBeLessThan(1e-4 * maxAbs);
+}
+
 describe("OUT_PROD → MUL_MAT rewrite of the backward graph", () => {
   it("leaves no OUT_PROD node, and RECLM_ENGINE_OUT_PROD=native keeps them", () => {
     expect(gradients(false).ops).not.toContain("OUT_PROD");
@@ -69,32 +82,13 @@ describe("OUT_PROD → MUL_MAT rewrite of the backward graph", () => {
     const native = gradients(true, HEADS);
     expect(fast.loss).toBe(native.loss);
     const k = 3; // the keys' gradient, the product rewritten here and not by default
-    let maxErr = 0;
-    let maxAbs = 0;
-    for (let j = 0; j < native.grads[k].length; j++) {
-      maxErr = Math.max(maxErr, Math.abs(fast.grads[k][j] - native.grads[k][j]));
-      maxAbs = Math.max(maxAbs, Math.abs(native.grads[k][j]));
-    }
-    expect(maxAbs).toBeGreaterThan(0.1);
-    expect(maxErr).toBeLessThan(1e-4 * maxAbs);
+    expectSameGradient(fast.grads[k], native.grads[k]);
   });
 
   it("gives the same gradients as ggml's OUT_PROD (broadcast weight, batched 4D products)", () => {
     const fast = gradients(false);
     const native = gradients(true);
     expect(fast.loss).toBe(native.loss);
-    for (let i = 0; i < native.grads.length; i++) {
-      const a = fast.grads[i];
-      const b = native.grads[i];
-      expect(a.length).toBe(b.length);
-      let maxErr = 0;
-      let maxAbs = 0;
-      for (let j = 0; j < a.length; j++) {
-        maxErr = Math.max(maxErr, Math.abs(a[j] - b[j]));
-        maxAbs = Math.max(maxAbs, Math.abs(b[j]));
-      }
-      expect(maxAbs).toBeGreaterThan(0.1);
-      expect(maxErr).toBeLessThan(1e-4 * maxAbs);
-    }
+    for (let i = 0; i < native.grads.length; i++) expectSameGradient(fast.grads[i], native.grads[i]);
   });
 });
