@@ -4,13 +4,15 @@
  * ggml op (summed over nodes), the biggest nodes, and where the compute buffer goes: the bytes of the nodes' outputs
  * by op (forward nodes an op's backward reads stay alive until then: the buffer's floor).
  *   npx tsx bench/engine/llm-step-profile.ts [--seq-len 1536] [--micro-batch 1] [--threads 1] [--labels last2|all]
- *     [--weight-type f32] [--top 20] [--no-profile]   (--no-profile: compile and report the buffer only)
+ *     [--weight-type f32] [--top 20] [--row-path on|off] [--no-profile]   (--no-profile: compile and report the buffer only;
+ *     --row-path: DecoderGraphs' `rowPath`, the last block at the labelled rows alone, default on)
  */
 import { parseArgs } from "node:util";
 import type { Graph } from "../../src/engine/index.ts";
 import { tensorLayout, tensorSrc } from "../../src/engine/ffi/ggml.ts";
 import type { GgufTensorType } from "../../src/llm/gguf-writer.ts";
-import { DecoderGraphs } from "../../src/llm/train/decoder-graphs.ts";
+import { llamaRowsPayOff } from "../../src/llm/llama.ts";
+import { DecoderGraphs, lossInputs } from "../../src/llm/train/decoder-graphs.ts";
 import { Rng } from "../../src/rng.ts";
 import { loraStep } from "../lib/lora-step.ts";
 import { printOpTable, totalCpuMs } from "../lib/node-profile.ts";
@@ -23,6 +25,7 @@ const { values: args } = parseArgs({
     labels: { type: "string", default: "last2" },
     "weight-type": { type: "string", default: "f32" },
     top: { type: "string", default: "20" },
+    "row-path": { type: "string", default: "on" },
     "no-profile": { type: "boolean", default: false },
   },
 });
@@ -30,7 +33,9 @@ const top = Number(args.top);
 const labels = args.labels === "all" ? "all" : "last2";
 const setup = await loraStep({ threads: Number(args.threads), seqLen: Number(args["seq-len"]), microBatch: Number(args["micro-batch"]), labels, weightType: args["weight-type"] as GgufTensorType });
 const { decoder, optimizer, batch } = setup;
-const graphs = new DecoderGraphs({ engine: decoder.engine, store: decoder.store, model: decoder.model, dropoutRng: new Rng(1), optimizer });
+if (args["row-path"] !== "on" && args["row-path"] !== "off") throw new Error("--row-path takes on or off");
+const rowPath = args["row-path"] === "on";
+const graphs = new DecoderGraphs({ engine: decoder.engine, store: decoder.store, model: decoder.model, dropoutRng: new Rng(1), optimizer, rowPath });
 
 const t0 = performance.now();
 const loss = graphs.trainStep([batch]);
@@ -57,7 +62,7 @@ console.log(`node outputs by op (MiB, all ${graph.nodeCount} nodes; gallocr reus
 for (const [op, e] of [...bytesByOp].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 12)) console.log(`  ${op.padEnd(16)} ${(e.bytes / 2 ** 20).toFixed(0).padStart(7)} MiB (${e.n} nodes)`);
 
 if (!args["no-profile"]) {
-  const inputs = { tokens: batch.tokens, positions: batch.positions, rows: batch.rowIndex, targets: batch.targets, weights: batch.weights };
+  const inputs = lossInputs(batch, rowPath && llamaRowsPayOff(batch.rows, batch.b, batch.T));
   const c0 = process.cpuUsage();
   const w0 = performance.now();
   graph.run(inputs);

@@ -56,10 +56,12 @@ export {
   llamaHidden,
   llamaInjectionIndex,
   llamaLogits,
+  llamaOutputRowsInputs,
+  llamaRowsPayOff,
   llamaSegmentMask,
   llamaTensorShapes,
 } from "../llm/llama.ts";
-export type { DeclareLlamaFromGgufOptions, DeclareLlamaOptions, LlamaArchitecture, LlamaConfig, LlamaDecodeOptions, LlamaModel, LlamaParams, LlamaProjection, LoraOptions, LoraTarget, WeightInit, WeightSource } from "../llm/llama.ts";
+export type { DeclareLlamaFromGgufOptions, DeclareLlamaOptions, LlamaArchitecture, LlamaConfig, LlamaDecodeOptions, LlamaModel, LlamaOutputRows, LlamaParams, LlamaProjection, LoraOptions, LoraTarget, WeightInit, WeightSource } from "../llm/llama.ts";
 export { checkLlmTrainConfig, heldOutLoss, LLM_TRAIN_DEFAULTS, trainLlm } from "../llm/train/trainer.ts";
 export type { LlmTrainConfig, LlmTrainOptions, LlmTrainResult, TrainableDecoder } from "../llm/train/trainer.ts";
 export { openDecoder } from "../llm/train/decoder.ts";

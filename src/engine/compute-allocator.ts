@@ -24,7 +24,7 @@ export class ComputeAllocator extends NativeResource {
     super();
     engine.assertAlive();
     const B = engine.ggml.base;
-    this.gallocr = B.ggml_gallocr_new(B.ggml_backend_get_default_buffer_type(engine.backend));
+    this.gallocr = B.ggml_gallocr_new(engine.bufferType);
     if (!this.gallocr) throw new ReclmError("RECLM_ERR_ENGINE", "ggml_gallocr_new failed (out of memory?)");
   }
 

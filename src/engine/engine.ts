@@ -1,6 +1,6 @@
 import { cpus } from "node:os";
 import { ReclmError } from "../errors.ts";
-import { loadGgml, type Ggml, type Ptr } from "./ffi/ggml.ts";
+import { alignedBufferType, loadGgml, type Ggml, type Ptr } from "./ffi/ggml.ts";
 import { NativeResource } from "./native-resource.ts";
 
 export interface EngineOptions {
@@ -17,12 +17,15 @@ export interface EngineOptions {
 export class Engine extends NativeResource {
   /** @internal */ readonly ggml: Ggml;
   /** @internal */ readonly backend: Ptr;
+  /** @internal The buffer type of every parameter, optimizer and compute buffer: the backend's, 64-byte aligned (`alignedBufferType`). */
+  readonly bufferType: Ptr;
   readonly threads: number;
 
   private constructor(ggml: Ggml, backend: Ptr, threads: number) {
     super();
     this.ggml = ggml;
     this.backend = backend;
+    this.bufferType = alignedBufferType(ggml, ggml.base.ggml_backend_get_default_buffer_type(backend));
     this.threads = threads;
   }
 

@@ -62,7 +62,7 @@ export class AdamW extends NativeResource {
       const v = B.ggml_new_tensor_4d(this.ctx, GGML_TYPE.F32, ne[0], ne[1], ne[2], ne[3]);
       this.moments.set(p, { m, v });
     }
-    this.buffer = B.ggml_backend_alloc_ctx_tensors(this.ctx, this.engine.backend);
+    this.buffer = B.ggml_backend_alloc_ctx_tensors_from_buft(this.ctx, this.engine.bufferType);
     if (!this.buffer) {
       // dispose() is never reached for an object whose constructor threw.
       B.ggml_free(this.ctx);
@@ -174,7 +174,7 @@ export class GradAccumulator extends NativeResource {
       const ne = toNe(p.shape);
       this.buffers.set(p, B.ggml_new_tensor_4d(this.ctx, GGML_TYPE.F32, ne[0], ne[1], ne[2], ne[3]));
     }
-    this.buffer = B.ggml_backend_alloc_ctx_tensors(this.ctx, this.engine.backend);
+    this.buffer = B.ggml_backend_alloc_ctx_tensors_from_buft(this.ctx, this.engine.bufferType);
     if (!this.buffer) {
       B.ggml_free(this.ctx);
       throw new ReclmError("RECLM_ERR_ENGINE", "could not allocate gradient accumulation buffers");

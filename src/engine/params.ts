@@ -107,7 +107,7 @@ export class ParamStore extends NativeResource {
     this.assertAlive();
     if (this.buffer) throw new ReclmError("RECLM_ERR_ENGINE", "ParamStore.initialize called twice");
     if (this.params.length === 0) throw new ReclmError("RECLM_ERR_ENGINE", "ParamStore has no parameters");
-    this.buffer = this.engine.ggml.base.ggml_backend_alloc_ctx_tensors(this.ctx, this.engine.backend);
+    this.buffer = this.engine.ggml.base.ggml_backend_alloc_ctx_tensors_from_buft(this.ctx, this.engine.bufferType);
     if (!this.buffer) throw new ReclmError("RECLM_ERR_ENGINE", "could not allocate parameter buffer");
     for (const p of this.params) {
       if (p.init.kind !== "packed") {

@@ -392,6 +392,54 @@ export interface LlamaDecodeOptions {
   mask?: Tensor;
   /** Query rows per attention block (see `causalAttention`); default LLAMA_ATTENTION_BLOCK. */
   attentionBlock?: number;
+  /**
+   * Only these positions' final hidden states are wanted (a loss on the answer tokens, a verbalizer reading one
+   * position): the last block then computes its queries, attention, output projection and MLP at these rows alone
+   * (keys and values still at every position), and the decoder returns [R, D] instead of [B, T, D]. Nothing else
+   * reads the last block's other rows, so the rows' values and every gradient are the whole window's.
+   * `llamaOutputRowsInputs` builds the positions and mask from the row indices.
+   */
+  outputRows?: LlamaOutputRows;
+}
+
+/** The inputs of `LlamaDecodeOptions.outputRows`. */
+export interface LlamaOutputRows {
+  /** i32 [R]: flat b·T indices of the wanted positions. */
+  rows: Tensor;
+  /** i32 [R]: their rope positions. */
+  positions: Tensor;
+  /** f32 [R, B·T]: additive, 0 where row r sees key (b, t) (its own sequence, t at or before its own index), -1e9 elsewhere. */
+  mask: Tensor;
+}
+
+/**
+ * Whether reading `rows` of a [B, T] window is worth the last block's row path (`outputRows`): it scores each row
+ * against all B·T keys (R·B·T scores against the causal window's ~B·T²/2), so it pays when R is well under T (an
+ * answer, a last position per sequence), not when every position is labelled (pretraining).
+ */
+export function llamaRowsPayOff(rows: number, B: number, T: number): boolean {
+  return rows * 4 <= T;
+}
+
+/**
+ * The data of `outputRows.positions` and `outputRows.mask` for flat row indices `rows` of a [B, T] window whose
+ * tokens sit at `positions` ([T], shared by every sequence, or [B·T]). With `segments` (one id per token, as
+ * `llamaSegmentMask`), a row sees only keys of its own segment, as the decoder's `mask` makes the other rows do.
+ */
+export function llamaOutputRowsInputs(rows: ArrayLike<number>, B: number, T: number, positions: ArrayLike<number>, segments?: ArrayLike<number>): { positions: Int32Array; mask: Float32Array } {
+  if (positions.length !== T && positions.length !== B * T) throw new ReclmError("RECLM_ERR_SHAPE", `llamaOutputRowsInputs: ${positions.length} positions for a ${B}×${T} window`, { field: "positions" });
+  if (segments && segments.length !== B * T) throw new ReclmError("RECLM_ERR_SHAPE", `llamaOutputRowsInputs: ${segments.length} segment ids for a ${B}×${T} window`, { field: "segments" });
+  const R = rows.length;
+  const rowPositions = new Int32Array(R);
+  const mask = new Float32Array(R * B * T).fill(-1e9);
+  for (let i = 0; i < R; i++) {
+    const r = rows[i];
+    if (!(Number.isInteger(r) && r >= 0 && r < B * T)) throw new ReclmError("RECLM_ERR_SHAPE", `llamaOutputRowsInputs: row ${r} is outside the ${B}×${T} window`, { field: "rows" });
+    rowPositions[i] = positions.length === T ? positions[r % T] : positions[r];
+    const start = r - (r % T);
+    for (let k = start; k <= r; k++) if (!segments || segments[k] === segments[r]) mask[i * B * T + k] = 0;
+  }
+  return { positions: rowPositions, mask };
 }
 
 /**
@@ -493,7 +541,8 @@ export function llamaDecode(b: Builder, model: LlamaModel, x0: Tensor, positions
   if (positions.dtype !== "i32" || positions.rank !== 1 || (positions.shape[0] !== T && positions.shape[0] !== B * T)) {
     throw new ReclmError("RECLM_ERR_SHAPE", `llama: positions must be i32 [${T}] or [${B * T}] (one per token), got ${positions.dtype}[${positions.shape}]`, { field: "positions" });
   }
-  const { mask } = options;
+  const { mask, outputRows } = options;
+  if (outputRows) checkOutputRows(outputRows, B, T);
   if (mask && (mask.rank !== 4 || (mask.shape[0] !== 1 && mask.shape[0] !== B) || mask.shape[1] !== 1 || mask.shape[2] !== T || mask.shape[3] !== T)) {
     throw new ReclmError("RECLM_ERR_SHAPE", `llama: attention mask must be [${B} or 1, 1, ${T}, ${T}], got [${mask.shape}]`, { field: "mask" });
   }
@@ -516,18 +565,49 @@ export function llamaDecode(b: Builder, model: LlamaModel, x0: Tensor, positions
   };
   const block = options.attentionBlock ?? LLAMA_ATTENTION_BLOCK;
   if (!(Number.isInteger(block) && block > 0)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `llama: attentionBlock must be a positive integer, got ${block}`, { field: "attentionBlock" });
-  let x = x0; // [B, T, D]
+  let x = x0; // [B, T, D]; [R, D] after the last block when only outputRows are wanted
   for (let i = 0; i < c.layers; i++) {
     const l = p.layers[i];
     const h = b.rmsNorm(x, l.attnNorm, c.rmsEps);
-    const q = rope(proj(h, i, "q"), c.heads); // [B, H, T, Dh]
     const k = rope(proj(h, i, "k"), c.kvHeads); // [B, Hkv, T, Dh]
     const v = b.permute(b.reshape(proj(h, i, "v"), [B, T, c.kvHeads, c.headDim]), [0, 2, 1, 3]);
-    x = b.add(x, proj(causalAttention(b, c, q, k, v, mask, block), i, "o"));
+    if (outputRows && i === c.layers - 1) {
+      const flat = (y: Tensor) => b.reshape(y, [B * T, c.dim]);
+      const R = outputRows.rows.shape[0];
+      const qRows = b.rope(b.reshape(proj(b.gatherRows(flat(h), outputRows.rows), i, "q"), [1, R, c.heads, c.headDim]), outputRows.positions, ropeOptions);
+      x = b.add(b.gatherRows(flat(x), outputRows.rows), proj(rowAttention(b, c, qRows, k, v, outputRows.mask), i, "o"));
+    } else {
+      const q = rope(proj(h, i, "q"), c.heads); // [B, H, T, Dh]
+      x = b.add(x, proj(causalAttention(b, c, q, k, v, mask, block), i, "o"));
+    }
     const h2 = b.rmsNorm(x, l.ffnNorm, c.rmsEps);
     x = b.add(x, proj(b.swiglu(proj(h2, i, "gate"), proj(h2, i, "up")), i, "down"));
   }
   return b.rmsNorm(x, p.outputNorm, c.rmsEps);
+}
+
+function checkOutputRows(o: LlamaOutputRows, B: number, T: number): void {
+  const R = o.rows.shape[0];
+  if (o.rows.dtype !== "i32" || o.rows.rank !== 1) throw new ReclmError("RECLM_ERR_SHAPE", `llama: outputRows.rows must be i32 [R], got ${o.rows.dtype}[${o.rows.shape}]`, { field: "outputRows.rows" });
+  if (o.positions.dtype !== "i32" || o.positions.shape.join("x") !== `${R}`) throw new ReclmError("RECLM_ERR_SHAPE", `llama: outputRows.positions must be i32 [${R}] like the rows, got ${o.positions.dtype}[${o.positions.shape}]`, { field: "outputRows.positions" });
+  if (o.mask.dtype !== "f32" || o.mask.shape.join("x") !== `${R}x${B * T}`) throw new ReclmError("RECLM_ERR_SHAPE", `llama: outputRows.mask must be f32 [${R}, ${B * T}] (rows × the window's keys), got ${o.mask.dtype}[${o.mask.shape}]`, { field: "outputRows.mask" });
+}
+
+/**
+ * Attention of R single query rows q [1, R, H, Dh] (roped) over the whole batch's keys and values k, v
+ * [B, Hkv, T, Dh] -> [R, H·Dh]: the rows come from any of the B sequences, so each scores all B·T keys and `mask`
+ * [R, B·T] keeps its own sequence's past. Grouped-query heads as in `causalAttention`.
+ */
+function rowAttention(b: Builder, c: LlamaConfig, q: Tensor, k: Tensor, v: Tensor, mask: Tensor): Tensor {
+  const [, R, H, Dh] = q.shape;
+  const [B, Hkv, T] = k.shape;
+  const g = H / Hkv;
+  const batchKeys = (y: Tensor) => b.reshape(b.permute(y, [1, 0, 2, 3]), [Hkv, B * T, Dh]); // [Hkv, B·T, Dh]
+  const qg = b.reshape(b.permute(q, [0, 2, 1, 3]), [Hkv, g * R, Dh]);
+  const scores = b.reshape(b.matmulNT(qg, batchKeys(k)), [H, R, B * T]);
+  const att = b.softmax(scores, { scale: 1 / Math.sqrt(Dh), mask });
+  const heads = b.reshape(b.matmul(b.reshape(att, [Hkv, g * R, B * T]), batchKeys(v)), [H, R, Dh]);
+  return b.reshape(b.permute(heads, [1, 0, 2]), [R, H * Dh]);
 }
 
 /**

@@ -147,11 +147,17 @@ function bindBase(lib: LibraryHandle) {
     ggml_graph_add_node: f("void ggml_graph_add_node(ggml_cgraph * g, ggml_tensor * t)"),
     ggml_graph_clear: f("void ggml_graph_clear(ggml_cgraph * g)"),
     ggml_op_desc: f("const char * ggml_op_desc(const ggml_tensor * t)"),
+    ggml_get_data: f("void * ggml_get_data(const ggml_tensor * t)"),
 
     // backends and allocation
     ggml_backend_free: f("void ggml_backend_free(ggml_backend * b)"),
     ggml_backend_get_default_buffer_type: f("ggml_backend_buffer_type * ggml_backend_get_default_buffer_type(ggml_backend * b)"),
     ggml_backend_alloc_ctx_tensors: f("ggml_backend_buffer * ggml_backend_alloc_ctx_tensors(ggml_context * ctx, ggml_backend * b)"),
+    ggml_backend_alloc_ctx_tensors_from_buft: f("ggml_backend_buffer * ggml_backend_alloc_ctx_tensors_from_buft(ggml_context * ctx, ggml_backend_buffer_type * buft)"),
+    ggml_backend_buft_name: f("const char * ggml_backend_buft_name(ggml_backend_buffer_type * buft)"),
+    ggml_backend_buft_get_alignment: f("size_t ggml_backend_buft_get_alignment(ggml_backend_buffer_type * buft)"),
+    ggml_backend_buft_get_max_size: f("size_t ggml_backend_buft_get_max_size(ggml_backend_buffer_type * buft)"),
+    ggml_backend_buft_is_host: f("bool ggml_backend_buft_is_host(ggml_backend_buffer_type * buft)"),
     ggml_backend_buffer_free: f("void ggml_backend_buffer_free(ggml_backend_buffer * buf)"),
     ggml_backend_buffer_get_size: f("size_t ggml_backend_buffer_get_size(ggml_backend_buffer * buf)"),
     ggml_backend_tensor_set: f("void ggml_backend_tensor_set(ggml_tensor * t, const void * data, size_t offset, size_t size)"),
@@ -291,6 +297,45 @@ export function checkTensorLayout(g: Ggml): void {
 export function mulMatOpCode(g: Ggml): number {
   checkTensorLayout(g);
   return mulMatOp;
+}
+
+/**
+ * `struct ggml_backend_buffer_type` (ggml-backend-impl.h): the interface's six function pointers (get_name,
+ * alloc_buffer, get_alignment, get_max_size, get_alloc_size, is_host), then device and context.
+ */
+const BUFT_WORDS = 8;
+const BUFT_GET_ALIGNMENT = 2;
+const GetAlignment = koffi.proto("size_t ggml_buft_get_alignment_t(void * buft)");
+/** The wrappers made so far, by wrapped type and alignment: they and their callbacks live as long as the process. */
+const alignedTypes = new Map<string, Ptr>();
+
+/**
+ * A buffer type that is `buft` in every way but the alignment of the tensors placed in its buffers: `alignment` bytes
+ * instead of the CPU type's 32 (TENSOR_ALIGNMENT, what a GGUF mapping guarantees). A tensor's data at 32 mod 64 makes
+ * every AVX-512 load of a row straddle two cache lines: measured on the SmolLM2-135M-shape LoRA step
+ * (bench/engine/llm-step-profile.ts), products with all operands 64-aligned ran at 33.9 GMAC/s against 30.8-31.2 when
+ * the activations sat at 32 mod 64, which happened or not with the sizes of the graph's small inputs. The buffers'
+ * memory itself comes from the wrapped type's alloc_buffer (ggml_aligned_malloc, 64-aligned). A copy of the struct
+ * with get_alignment pointing to a registered callback; called only where ggml plans memory (gallocr, allocating a
+ * context's tensors), on the JS thread. Checked through ggml's own accessors before use.
+ */
+export function alignedBufferType(g: Ggml, buft: Ptr, alignment = 64): Ptr {
+  const key = `${addressOf(buft)}:${alignment}`;
+  const known = alignedTypes.get(key);
+  if (known) return known;
+  const B = g.base;
+  const words = koffi.decode(buft as never, koffi.array("uint64_t", BUFT_WORDS)) as bigint[];
+  const callback = koffi.register(() => alignment, koffi.pointer(GetAlignment));
+  words[BUFT_GET_ALIGNMENT] = koffi.address(callback) as bigint;
+  const copy = koffi.alloc("uint64_t", BUFT_WORDS);
+  koffi.encode(copy, koffi.array("uint64_t", BUFT_WORDS), words);
+  const wrapped = koffi.as(copy, "ggml_backend_buffer_type *") as Ptr;
+  const same = B.ggml_backend_buft_name(wrapped) === B.ggml_backend_buft_name(buft) && B.ggml_backend_buft_is_host(wrapped) === B.ggml_backend_buft_is_host(buft) && B.ggml_backend_buft_get_max_size(wrapped) === B.ggml_backend_buft_get_max_size(buft);
+  if (!same || Number(B.ggml_backend_buft_get_alignment(wrapped)) !== alignment) {
+    throw new ReclmError("RECLM_ERR_ENGINE", "struct ggml_backend_buffer_type layout differs from the one reclm was written for (is node-llama-cpp pinned to 3.21.1?)");
+  }
+  alignedTypes.set(key, wrapped);
+  return wrapped;
 }
 
 /** Numeric address of a native pointer, for identity comparisons. */

@@ -10,8 +10,8 @@
  */
 import { ReclmError } from "../../errors.ts";
 import type { Rng } from "../../rng.ts";
-import { compile, ComputeAllocator, type AdamW, type CompileOptions, type Engine, type GradAccumulator, type Graph, type GraphMode, type ParamStore } from "../../engine/index.ts";
-import { LLAMA_OUT_PRODUCTS, llamaAttentionBlocks, llamaHidden, type LlamaModel } from "../llama.ts";
+import { compile, ComputeAllocator, type AdamW, type Builder, type CompileOptions, type Engine, type GradAccumulator, type Graph, type GraphMode, type ParamStore, type Tensor } from "../../engine/index.ts";
+import { LLAMA_OUT_PRODUCTS, llamaAttentionBlocks, llamaHidden, llamaOutputRowsInputs, llamaRowsPayOff, type LlamaModel } from "../llama.ts";
 import type { MicroBatch } from "./batches.ts";
 import { NativeResource } from "../../engine/index.ts";
 
@@ -27,6 +27,11 @@ export interface DecoderGraphsOptions {
   accumulator?: GradAccumulator;
   /** The training graphs' OUT_PROD rewrite (`CompileOptions.outProducts`); default LLAMA_OUT_PRODUCTS. */
   outProducts?: CompileOptions["outProducts"];
+  /**
+   * Whether the last block may run at the labelled rows alone when they are few (`llamaRowsPayOff`): default true;
+   * false runs every block at every position, the same values, for comparisons.
+   */
+  rowPath?: boolean;
 }
 
 export class DecoderGraphs extends NativeResource {
@@ -55,7 +60,7 @@ export class DecoderGraphs extends NativeResource {
     if (batches.length > 1 && !this.o.accumulator) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "DecoderGraphs: several micro-batches per step need a gradient accumulator", { field: "accumulator" });
     let loss = 0;
     batches.forEach((mb, i) => {
-      loss += this.lossGraph(i === batches.length - 1 ? "train" : "accumulate", mb).run(lossInputs(mb)).loss;
+      loss += this.lossGraph(i === batches.length - 1 ? "train" : "accumulate", mb).run(lossInputs(mb, this.rowPath(mb.b, mb.T, mb.rows))).loss;
     });
     return loss;
   }
@@ -87,15 +92,14 @@ export class DecoderGraphs extends NativeResource {
         allocator: this.allocator,
         maxNodes: this.maxNodes(T),
         build: (bd) => {
-          const h = llamaHidden(bd, this.o.model, bd.input("tokens", [b, T], "i32"), bd.input("positions", [T], "i32"));
-          const picked = bd.gatherRows(bd.reshape(h, [b * T, h.shape[2]]), bd.input("rows", [n], "i32"));
+          const picked = hiddenAtRows(bd, this.o.model, b, T, n, this.rowPath(b, T, n));
           return { outputs: { logits: bd.linear(picked, this.o.model.params.output) } };
         },
       }),
     );
     const padded = new Int32Array(n);
     padded.set(rows);
-    g.run({ tokens, positions: Int32Array.from({ length: T }, (_, t) => t), rows: padded });
+    g.run(rowInputs({ b, T, tokens, positions: Int32Array.from({ length: T }, (_, t) => t), rowIndex: padded }, this.rowPath(b, T, n)));
     const V = this.o.model.config.vocabSize;
     return g.read("logits").subarray(0, rows.length * V);
   }
@@ -131,6 +135,10 @@ export class DecoderGraphs extends NativeResource {
     return out;
   }
 
+  private rowPath(b: number, T: number, rows: number): boolean {
+    return (this.o.rowPath ?? true) && llamaRowsPayOff(rows, b, T);
+  }
+
   private lossGraph(mode: Extract<GraphMode, "train" | "accumulate" | "eval">, mb: MicroBatch): Graph {
     const { b, T, rows } = mb;
     return this.cached(`${mode}:${b}x${T}:${rows}`, () =>
@@ -144,8 +152,7 @@ export class DecoderGraphs extends NativeResource {
         maxNodes: this.maxNodes(T),
         outProducts: this.o.outProducts ?? LLAMA_OUT_PRODUCTS,
         build: (bd) => {
-          const h = llamaHidden(bd, this.o.model, bd.input("tokens", [b, T], "i32"), bd.input("positions", [T], "i32"));
-          const picked = bd.gatherRows(bd.reshape(h, [b * T, h.shape[2]]), bd.input("rows", [rows], "i32"));
+          const picked = hiddenAtRows(bd, this.o.model, b, T, rows, this.rowPath(b, T, rows));
           const logits = bd.linear(picked, this.o.model.params.output);
           const loss = bd.crossEntropy(logits, bd.input("targets", [rows], "i32"), { weights: bd.input("weights", [rows]) });
           return mode === "eval" ? { outputs: { loss } } : { loss };
@@ -190,6 +197,38 @@ export class DecoderGraphs extends NativeResource {
   }
 }
 
-function lossInputs(mb: MicroBatch): Record<string, Int32Array | Float32Array> {
-  return { tokens: mb.tokens, positions: mb.positions, rows: mb.rowIndex, targets: mb.targets, weights: mb.weights };
+/**
+ * Final hidden states [rows, D] at the flat positions of input "rows" of a [b, T] window (inputs "tokens",
+ * "positions"). On the row path the last block runs at those rows alone (`LlamaDecodeOptions.outputRows`; inputs
+ * "rowPositions", "rowMask"): the same values and gradients, one block's work less per step for an answer-only loss.
+ */
+function hiddenAtRows(bd: Builder, model: LlamaModel, b: number, T: number, rows: number, rowPath: boolean): Tensor {
+  const tokens = bd.input("tokens", [b, T], "i32");
+  const positions = bd.input("positions", [T], "i32");
+  const rowIndex = bd.input("rows", [rows], "i32");
+  if (rowPath) {
+    const outputRows = { rows: rowIndex, positions: bd.input("rowPositions", [rows], "i32"), mask: bd.input("rowMask", [rows, b * T]) };
+    return llamaHidden(bd, model, tokens, positions, { outputRows });
+  }
+  const h = llamaHidden(bd, model, tokens, positions);
+  return bd.gatherRows(bd.reshape(h, [b * T, h.shape[2]]), rowIndex);
+}
+
+/** The inputs `hiddenAtRows` declares. */
+function rowInputs(mb: Pick<MicroBatch, "b" | "T" | "tokens" | "positions" | "rowIndex">, rowPath: boolean): Record<string, Int32Array | Float32Array> {
+  const inputs: Record<string, Int32Array | Float32Array> = { tokens: mb.tokens, positions: mb.positions, rows: mb.rowIndex };
+  if (rowPath) {
+    const { positions, mask } = llamaOutputRowsInputs(mb.rowIndex, mb.b, mb.T, mb.positions);
+    inputs.rowPositions = positions;
+    inputs.rowMask = mask;
+  }
+  return inputs;
+}
+
+/**
+ * A micro-batch as the inputs of its loss graph ("train", "accumulate", "eval"); `rowPath` as the graph was built
+ * (DecoderGraphs' default: `llamaRowsPayOff`).
+ */
+export function lossInputs(mb: MicroBatch, rowPath = llamaRowsPayOff(mb.rows, mb.b, mb.T)): Record<string, Int32Array | Float32Array> {
+  return { ...rowInputs(mb, rowPath), targets: mb.targets, weights: mb.weights };
 }
