@@ -62,7 +62,7 @@ console.log(`node outputs by op (MiB, all ${graph.nodeCount} nodes; gallocr reus
 for (const [op, e] of [...bytesByOp].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 12)) console.log(`  ${op.padEnd(16)} ${(e.bytes / 2 ** 20).toFixed(0).padStart(7)} MiB (${e.n} nodes)`);
 
 if (!args["no-profile"]) {
-  const inputs = lossInputs(batch, rowPath && llamaRowsPayOff(batch.rows, batch.b, batch.T));
+  const inputs = lossInputs(batch, rowPath && llamaRowsPayOff(batch.rows, batch.T));
   const c0 = process.cpuUsage();
   const w0 = performance.now();
   graph.run(inputs);

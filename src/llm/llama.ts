@@ -417,7 +417,7 @@ export interface LlamaOutputRows {
  * against all B·T keys (R·B·T scores against the causal window's ~B·T²/2), so it pays when R is well under T (an
  * answer, a last position per sequence), not when every position is labelled (pretraining).
  */
-export function llamaRowsPayOff(rows: number, B: number, T: number): boolean {
+export function llamaRowsPayOff(rows: number, T: number): boolean {
   return rows * 4 <= T;
 }
 

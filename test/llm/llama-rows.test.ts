@@ -78,8 +78,8 @@ describe.each(Object.entries(TINY_CONFIGS))("the last block at the output rows o
 
 describe("when the row path is used", () => {
   it("pays for a few rows per window, not for every labelled position", () => {
-    expect(llamaRowsPayOff(32, 12, 512)).toBe(true); // 12 answers of 2 tokens, rounded up
-    expect(llamaRowsPayOff(8 * 512, 8, 512)).toBe(false); // pretraining: every position
+    expect(llamaRowsPayOff(32, 512)).toBe(true); // 12 answers of 2 tokens, rounded up
+    expect(llamaRowsPayOff(8 * 512, 512)).toBe(false); // pretraining: every position
   });
 });
 

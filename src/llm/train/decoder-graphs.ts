@@ -3,7 +3,8 @@
  * cache that shares one compute buffer (graphs take turns; see src/engine/README.md "Graphs that take turns").
  *
  * - loss graphs ("train", "accumulate", "eval"): tokens [b, T] -> hidden states -> only the labelled rows -> head ->
- *   weighted cross-entropy (batches.ts explains the rows and weights);
+ *   weighted cross-entropy (batches.ts explains the rows and weights); when the labelled rows are few (an answer),
+ *   the last block runs at them alone (`hiddenAtRows`);
  * - row-logits graphs ("eval"): the logits at chosen positions, e.g. the last position of each prompt (a verbalizer's
  *   scores during validation, next-token log-probabilities).
  * Dropout (LoRA dropout) draws from one Rng shared by every graph, so a checkpoint restores the whole stream.
@@ -136,7 +137,7 @@ export class DecoderGraphs extends NativeResource {
   }
 
   private rowPath(b: number, T: number, rows: number): boolean {
-    return (this.o.rowPath ?? true) && llamaRowsPayOff(rows, b, T);
+    return (this.o.rowPath ?? true) && llamaRowsPayOff(rows, T);
   }
 
   private lossGraph(mode: Extract<GraphMode, "train" | "accumulate" | "eval">, mb: MicroBatch): Graph {
@@ -229,6 +230,6 @@ function rowInputs(mb: Pick<MicroBatch, "b" | "T" | "tokens" | "positions" | "ro
  * A micro-batch as the inputs of its loss graph ("train", "accumulate", "eval"); `rowPath` as the graph was built
  * (DecoderGraphs' default: `llamaRowsPayOff`).
  */
-export function lossInputs(mb: MicroBatch, rowPath = llamaRowsPayOff(mb.rows, mb.b, mb.T)): Record<string, Int32Array | Float32Array> {
+export function lossInputs(mb: MicroBatch, rowPath = llamaRowsPayOff(mb.rows, mb.T)): Record<string, Int32Array | Float32Array> {
   return { ...rowInputs(mb, rowPath), targets: mb.targets, weights: mb.weights };
 }
