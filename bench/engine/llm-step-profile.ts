@@ -11,8 +11,7 @@ import { parseArgs } from "node:util";
 import type { Graph } from "../../src/engine/index.ts";
 import { tensorLayout, tensorSrc } from "../../src/engine/ffi/ggml.ts";
 import type { GgufTensorType } from "../../src/llm/gguf-writer.ts";
-import { llamaRowsPayOff } from "../../src/llm/llama.ts";
-import { DecoderGraphs, lossInputs } from "../../src/llm/train/decoder-graphs.ts";
+import { DecoderGraphs } from "../../src/llm/train/decoder-graphs.ts";
 import { Rng } from "../../src/rng.ts";
 import { loraStep } from "../lib/lora-step.ts";
 import { printOpTable, totalCpuMs } from "../lib/node-profile.ts";
@@ -62,7 +61,7 @@ console.log(`node outputs by op (MiB, all ${graph.nodeCount} nodes; gallocr reus
 for (const [op, e] of [...bytesByOp].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 12)) console.log(`  ${op.padEnd(16)} ${(e.bytes / 2 ** 20).toFixed(0).padStart(7)} MiB (${e.n} nodes)`);
 
 if (!args["no-profile"]) {
-  const inputs = lossInputs(batch, rowPath && llamaRowsPayOff(batch.rows, batch.T));
+  const inputs = graphs.lossInputs(batch);
   const c0 = process.cpuUsage();
   const w0 = performance.now();
   graph.run(inputs);

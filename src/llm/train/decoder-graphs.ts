@@ -61,7 +61,7 @@ export class DecoderGraphs extends NativeResource {
     if (batches.length > 1 && !this.o.accumulator) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "DecoderGraphs: several micro-batches per step need a gradient accumulator", { field: "accumulator" });
     let loss = 0;
     batches.forEach((mb, i) => {
-      loss += this.lossGraph(i === batches.length - 1 ? "train" : "accumulate", mb).run(lossInputs(mb, this.rowPath(mb.b, mb.T, mb.rows))).loss;
+      loss += this.lossGraph(i === batches.length - 1 ? "train" : "accumulate", mb).run(this.lossInputs(mb)).loss;
     });
     return loss;
   }
@@ -71,7 +71,7 @@ export class DecoderGraphs extends NativeResource {
     let loss = 0;
     for (const mb of batches) {
       const g = this.lossGraph("eval", mb);
-      g.run(lossInputs(mb));
+      g.run(this.lossInputs(mb));
       loss += g.read("loss")[0];
     }
     return loss;
@@ -86,6 +86,7 @@ export class DecoderGraphs extends NativeResource {
     let n = 1;
     while (n < rows.length) n *= 2;
     const key = `rows:${b}x${T}:${n}`;
+    const rowPath = this.rowPath(T, n);
     const g = this.cached(key, () =>
       compile(this.o.engine, {
         mode: "eval",
@@ -93,14 +94,14 @@ export class DecoderGraphs extends NativeResource {
         allocator: this.allocator,
         maxNodes: this.maxNodes(T),
         build: (bd) => {
-          const picked = hiddenAtRows(bd, this.o.model, b, T, n, this.rowPath(b, T, n));
+          const picked = hiddenAtRows(bd, this.o.model, b, T, n, rowPath);
           return { outputs: { logits: bd.linear(picked, this.o.model.params.output) } };
         },
       }),
     );
     const padded = new Int32Array(n);
     padded.set(rows);
-    g.run(rowInputs({ b, T, tokens, positions: Int32Array.from({ length: T }, (_, t) => t), rowIndex: padded }, this.rowPath(b, T, n)));
+    g.run(rowInputs({ b, T, tokens, positions: Int32Array.from({ length: T }, (_, t) => t), rowIndex: padded }, rowPath));
     const V = this.o.model.config.vocabSize;
     return g.read("logits").subarray(0, rows.length * V);
   }
@@ -136,7 +137,12 @@ export class DecoderGraphs extends NativeResource {
     return out;
   }
 
-  private rowPath(b: number, T: number, rows: number): boolean {
+  /** A micro-batch as the inputs of its loss graph ("train", "accumulate", "eval"), for the row path that graph takes. */
+  lossInputs(mb: MicroBatch): Record<string, Int32Array | Float32Array> {
+    return { ...rowInputs(mb, this.rowPath(mb.T, mb.rows)), targets: mb.targets, weights: mb.weights };
+  }
+
+  private rowPath(T: number, rows: number): boolean {
     return (this.o.rowPath ?? true) && llamaRowsPayOff(rows, T);
   }
 
@@ -153,7 +159,7 @@ export class DecoderGraphs extends NativeResource {
         maxNodes: this.maxNodes(T),
         outProducts: this.o.outProducts ?? LLAMA_OUT_PRODUCTS,
         build: (bd) => {
-          const picked = hiddenAtRows(bd, this.o.model, b, T, rows, this.rowPath(b, T, rows));
+          const picked = hiddenAtRows(bd, this.o.model, b, T, rows, this.rowPath(T, rows));
           const logits = bd.linear(picked, this.o.model.params.output);
           const loss = bd.crossEntropy(logits, bd.input("targets", [rows], "i32"), { weights: bd.input("weights", [rows]) });
           return mode === "eval" ? { outputs: { loss } } : { loss };
@@ -226,10 +232,3 @@ function rowInputs(mb: Pick<MicroBatch, "b" | "T" | "tokens" | "positions" | "ro
   return inputs;
 }
 
-/**
- * A micro-batch as the inputs of its loss graph ("train", "accumulate", "eval"); `rowPath` as the graph was built
- * (DecoderGraphs' default: `llamaRowsPayOff`).
- */
-export function lossInputs(mb: MicroBatch, rowPath = llamaRowsPayOff(mb.rows, mb.T)): Record<string, Int32Array | Float32Array> {
-  return { ...rowInputs(mb, rowPath), targets: mb.targets, weights: mb.weights };
-}
