@@ -1,5 +1,6 @@
 /** Option parsing and small helpers shared by the subcommands. */
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import type { Command } from "commander";
 import { loadDataset, type DataFiles } from "../data/index.ts";
 import { parseMemoryLimit } from "../data/duck/memory.ts";
@@ -50,22 +51,66 @@ export function commandLine(argv: readonly string[] = process.argv.slice(2)): st
 export type DataFileOptions = DataFiles;
 
 /**
- * Adds -d/--dataset, -p/--protocol and the data-file options to a command that loads one dataset. --dataset is
- * required unless the user's own files are given (--interactions, --items, --split-dir), which mean "custom", as for
- * `reclm run` and `reclm data`.
+ * Adds -d/--dataset, -p/--protocol and the data-file options to a command that loads one dataset. Without --dataset:
+ * the user's own files (--interactions, --items, --split-dir) mean "custom", as for `reclm run` and `reclm data`;
+ * otherwise a run dir the command was given (--model, --ranker, --retriever) names the dataset and protocol it was
+ * trained on (`datasetOfRunFlags`); otherwise --dataset is required.
  */
 export function withDatasetOptions(cmd: Command): Command {
   return withDataFileOptions(cmd)
-    .option("-d, --dataset <name>", "dataset name (see `reclm data list`); custom when --interactions or --split-dir is given")
-    .option("-p, --protocol <name>", "data protocol (default: the dataset's default)")
+    .option("-d, --dataset <name>", "dataset name (see `reclm data list`); custom when --interactions or --split-dir is given; default: that of the run dir given (--model, --ranker, --retriever)")
+    .option("-p, --protocol <name>", "data protocol (default: the run dir's, else the dataset's default)")
     .hook("preAction", (_, action) => {
-      const opts = action.opts<{ dataset?: string } & DataFileOptions>();
+      const opts = action.opts<{ dataset?: string; protocol?: string } & DataFileOptions & RunDirFlags>();
       if (opts.dataset !== undefined) return;
-      if (!givesOwnData(opts)) {
-        action.error("error: required option '-d, --dataset <name>' not specified (or --interactions <file> for your own logs)");
+      if (givesOwnData(opts)) {
+        action.setOptionValue("dataset", "custom");
+        return;
       }
-      action.setOptionValue("dataset", "custom");
+      const fromRun = datasetOfRunFlags(opts);
+      if (!fromRun) {
+        action.error("error: required option '-d, --dataset <name>' not specified (or --interactions <file> for your own logs)");
+        return;
+      }
+      action.setOptionValue("dataset", fromRun.dataset);
+      if (opts.protocol === undefined) action.setOptionValue("protocol", fromRun.protocol);
     });
+}
+
+/** The run-dir flags a command may take; each run dir's config.json names the dataset it was trained on. */
+export interface RunDirFlags {
+  model?: string;
+  ranker?: string;
+  retriever?: string;
+}
+
+/**
+ * The dataset and protocol the first run dir among --ranker, --model, --retriever was trained on (every reclm run
+ * dir's config.json records `dataset` and `datasetProtocol`), or undefined when none is a run dir. A run on the
+ * user's own files (dataset "custom") cannot be reloaded from its name: the error asks for the files.
+ */
+export function datasetOfRunFlags(flags: RunDirFlags): { dataset: string; protocol: string; dir: string } | undefined {
+  for (const [flag, dir] of [["--ranker", flags.ranker], ["--model", flags.model], ["--retriever", flags.retriever]] as const) {
+    if (dir === undefined) continue;
+    const file = join(dir, "config.json");
+    if (!existsSync(file)) continue;
+    let saved: { dataset?: unknown; datasetProtocol?: unknown };
+    try {
+      saved = JSON.parse(readFileSync(file, "utf8")) as typeof saved;
+    } catch (e) {
+      throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `config.json is not valid JSON (${(e as Error).message})`, { file });
+    }
+    if (typeof saved?.dataset !== "string" || typeof saved.datasetProtocol !== "string") continue;
+    if (saved.dataset === "custom") {
+      throw new ReclmError(
+        "RECLM_ERR_BAD_CONFIG",
+        `the run in ${dir} (${flag}) was trained on your own data (dataset "custom"): give its --interactions <file> and --items <file> (or --split-dir <dir>)`,
+        { file, field: "--interactions" },
+      );
+    }
+    return { dataset: saved.dataset, protocol: saved.datasetProtocol, dir };
+  }
+  return undefined;
 }
 
 /** Adds --data-dir, --interactions, --items, --split-dir and --memory-limit to a command that loads a dataset. */

@@ -57,6 +57,12 @@ describe("reclm on the user's own data (--dataset custom)", () => {
     expect(first.user).toBe("u0");
     expect(first.candidateIds).toHaveLength(5);
     for (const id of first.candidateIds) expect(id).toMatch(/^sku-\d+$/);
+    // A run on the user's own files cannot reload them from its name: without them, each command asks for them.
+    for (const args of [["eval", "--model", run], ["recommend", "--model", run, "--history", "Product 1"]]) {
+      const noData = await reclm(...args);
+      expect(noData.code, args[0]).not.toBe(0);
+      expect(noData.stderr).toMatch(/field "--interactions": the run in lru-own \(--model\) was trained on your own data \(dataset "custom"\): give its --interactions <file> and --items <file>/);
+    }
     // Other logs under the same name, same catalogue size: the run dir refuses them instead of scoring another split.
     const other = join(tmp, "log-other.csv");
     writeFileSync(other, readFileSync(interactions, "utf8").replace(/^u0,/gm, "u0-renamed,"));
@@ -93,7 +99,7 @@ describe("reclm on the user's own data (--dataset custom)", () => {
     expect(rec.stderr).not.toMatch(/reclm:|error:/);
     expect(rec.stdout).toMatch(/^pop on custom, history of 2/m);
     const recNone = await reclm("recommend", "--model", "pop", "--history", "x");
-    expect(recNone.stderr).toMatch(/--model needs --dataset \(or --interactions <file> for your own logs\)/);
+    expect(recNone.stderr).toMatch(/--model needs --dataset unless it is a run dir \(or --interactions <file> for your own logs\)/);
     const none = await reclm("eval", "--model", "pop");
     expect(none.code).not.toBe(0);
     expect(none.stderr).toMatch(/required option '-d, --dataset <name>' not specified \(or --interactions <file> for your own logs\)/);

@@ -40,6 +40,14 @@ describe("reclm train (spawned, child-process training)", () => {
     const first = JSON.parse(readFileSync(join(tmp, "top.jsonl"), "utf8").split("\n")[0]);
     expect(first.candidates).toHaveLength(20);
 
+    // Without --dataset, a run dir names the dataset and protocol it was trained on.
+    const implied = await reclm("eval", "-m", run, "--ks", "10");
+    expect(implied.stderr).not.toMatch(/reclm:|error:/);
+    expect(implied.stdout).toMatch(/^full-ranking on embedded \(protocol /m);
+    const rec = await reclm("recommend", "-m", run, "--ids", "--history", String(first.candidateIds[0]), "-k", "2");
+    expect(rec.stderr).not.toMatch(/reclm:|error:/);
+    expect(rec.stdout).toMatch(/^sasrec on embedded, history of 1/m);
+
     // --resume continues the same run dir to more steps
     const more = await reclm("train", "-m", "sasrec", "-d", "embedded", "--max-steps", "6", "-o", run, "--resume");
     expect(more.code).toBe(0);

@@ -10,7 +10,7 @@ import { openLlamaRec } from "../../methods/llamarec/open.ts";
 import { readLlamaRecRun } from "../../methods/llamarec/run.ts";
 import { TopKRecommender } from "../../models/top-k.ts";
 import { resolveModel } from "../../models/resolve.ts";
-import { givesOwnData, loadWithProgress, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
+import { datasetOfRunFlags, givesOwnData, loadWithProgress, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
 import { createProgressReporter } from "../progress.ts";
 
 interface RecommendOptions extends DataFileOptions {
@@ -32,7 +32,7 @@ export function recommendCommand(): Command {
     .description("recommend for a history you give: titles in, titles out (LlamaRec with --ranker, a retriever with --model)")
     .requiredOption("--history <titles...>", "the history, oldest first: titles as the catalog writes them (or item ids with --ids)")
     .option("--ranker <run dir>", "a fine-tuned LlamaRec ranker (`reclm finetune llamarec --out <dir>`); dataset and retriever come from it")
-    .option("-d, --dataset <name>", "dataset (with --model; default: the ranker's)")
+    .option("-d, --dataset <name>", "dataset (default: the one the ranker or the --model run dir was trained on)")
     .option("-p, --protocol <name>", "data protocol (default: the dataset's default, or the ranker's)")
     .option("-m, --model <spec>", "a retriever to recommend with alone (run dir or baseline name)")
     .option("--ids", "--history holds the dataset's own item ids instead of titles")
@@ -44,13 +44,14 @@ export function recommendCommand(): Command {
     .action(async (o: RecommendOptions) => {
       if (!o.ranker === !o.model) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "give --ranker <run dir> (LlamaRec) or --model <spec> (a retriever alone)", { field: "--ranker" });
       const run = o.ranker ? readLlamaRecRun(o.ranker) : undefined;
-      const dataset = o.dataset ?? run?.dataset ?? (givesOwnData(o) ? "custom" : undefined);
-      if (!dataset) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--model needs --dataset (or --interactions <file> for your own logs)", { field: "--dataset" });
+      const fromRun = o.dataset === undefined && !givesOwnData(o) ? datasetOfRunFlags({ ranker: o.ranker, model: o.model }) : undefined;
+      const dataset = o.dataset ?? (givesOwnData(o) ? "custom" : fromRun?.dataset);
+      if (!dataset) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--model needs --dataset unless it is a run dir (or --interactions <file> for your own logs)", { field: "--dataset" });
       if (dataset === "custom" && o.interactions === undefined && o.splitDir === undefined) {
         const whose = run ? `the ranker in ${o.ranker} was fine-tuned on your own data (dataset "custom")` : 'dataset "custom" is your own data';
         throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${whose}: give its --interactions <file> and --items <file> (or --split-dir <dir>)`, { field: "--interactions" });
       }
-      const ds: SequenceDataset = await loadWithProgress(dataset, { ...o, protocol: o.protocol ?? run?.datasetProtocol }, createProgressReporter());
+      const ds: SequenceDataset = await loadWithProgress(dataset, { ...o, protocol: o.protocol ?? run?.datasetProtocol ?? fromRun?.protocol }, createProgressReporter());
       const lookup = new CatalogLookup(ds.catalog);
       const history = Int32Array.from(o.history, (h, i) => {
         if (!o.ids) return lookup.byTitleOrThrow(h, `--history[${i}]`);
