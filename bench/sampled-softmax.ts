@@ -5,6 +5,11 @@
  * The full run's dir is kept for bench/ann.ts (its ml-1m row indexes that model's items).
  *
  *   nice -n 19 npx tsx bench/sampled-softmax.ts --steps 300 --negatives 512,1024 --threads 2
+ *     [--catalogs 10000,30000 --catalog-steps 10]
+ * --catalogs adds throughput rows on larger catalogs, for "when to switch": seeded synthetic logs
+ * (src/data/synthetic-log.ts; ML-1M's 6,040 users, 20-200 interactions each, Zipf items over V ids, protocol none)
+ * trained with ML-1M's preset, full softmax vs each sampled variant, `--catalog-steps` steps each (throughput only:
+ * random logs have nothing to learn).
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -12,6 +17,7 @@ import { loadDataset } from "../src/data/index.ts";
 import { sharedDir } from "../src/paths.ts";
 import { trainModel } from "../src/models/neural/trainer.ts";
 import { getNeuralModel } from "../src/models/registry.ts";
+import { writeSyntheticLog } from "../src/data/synthetic-log.ts";
 import { writeBenchResult, type BenchRow } from "./lib/results.ts";
 
 const { values: args } = parseArgs({
@@ -22,6 +28,8 @@ const { values: args } = parseArgs({
     seed: { type: "string", default: "42" },
     out: { type: "string", default: "/tmp/reclm-bench/sampled-softmax" },
     "no-write": { type: "boolean", default: false },
+    catalogs: { type: "string", default: "" },
+    "catalog-steps": { type: "string", default: "10" },
   },
 });
 
@@ -77,10 +85,55 @@ for (const v of variants) {
     notes: `sequences per second over the ${res.steps} optimizer steps (batch 128, ${threads} threads, validation excluded)`,
   });
 }
+// Larger catalogs: the same step on synthetic logs whose catalog grows, throughput only.
+const catalogs = args.catalogs ? args.catalogs.split(",").map(Number) : [];
+const catalogSteps = Number(args["catalog-steps"]);
+const catalogRatios: { items: number; ratio: Record<string, number> }[] = [];
+for (const items of catalogs) {
+  const log = join(args.out!, `synthetic-${items}-items.csv`);
+  const info = writeSyntheticLog(log, { users: 6040, items, seed, zipf: 0.8 });
+  const synth = await loadDataset("custom", { interactions: log, protocol: "none", cacheDir: join(args.out!, "cache"), refresh: true });
+  const name = `synthetic-${items / 1000}k-items`;
+  console.log(`${name}: ${info.rows} rows, ${synth.catalog.items.length - 1} items in the catalog`);
+  const rates: Record<string, number> = {};
+  for (const v of variants) {
+    const res = await trainModel(getNeuralModel("lrurec"), synth, {
+      config: { seed, validateEvery: catalogSteps, ...v.config },
+      preset: "ml-1m",
+      threads,
+      maxSteps: catalogSteps,
+      outDir: join(args.out!, `lrurec-${name}-${v.name}`),
+      overwrite: true,
+      annMinItems: Infinity,
+      evalTest: false,
+    });
+    res.recommender.dispose();
+    const seqPerS = res.examplesPerSecond;
+    if (seqPerS === undefined) throw new Error(`${name} ${v.name}: the run timed no optimizer step`);
+    rates[v.name] = seqPerS;
+    console.log(`${name} ${v.name}: ${seqPerS.toFixed(1)} seq/s over ${res.steps} steps`);
+    rows.push({
+      method: "lrurec",
+      dataset: name,
+      protocol: "throughput",
+      metrics: { seq_per_s: seqPerS, seconds: res.seconds },
+      variant: { softmax: v.name === "full" ? "full" : "sampled", ...(v.config.negatives ? { negatives: v.config.negatives, negativeSampler: "popularity" } : {}), steps: catalogSteps, seed, threads, items },
+      notes: `seeded synthetic log (writeSyntheticLog: 6,040 users, 20-200 interactions each, Zipf 0.8 over ${items} ids, ${info.rows} rows; ${synth.catalog.items.length - 1} items after protocol none), preset ml-1m (batch 128, maxLen 200); sequences per second over ${res.steps} optimizer steps`,
+    });
+  }
+  catalogRatios.push({ items, ratio: Object.fromEntries(Object.entries(rates).filter(([k]) => k !== "full").map(([k, r]) => [k, r / rates.full])) });
+}
+for (const row of rows) {
+  const v = row.variant as { softmax: string; negatives?: number; items?: number };
+  if (v.items === undefined || v.softmax !== "sampled") continue;
+  const ratio = catalogRatios.find((c) => c.items === v.items)!.ratio[`sampled-${v.negatives}`];
+  row.notes += `; ${ratio.toFixed(2)}x the full softmax's throughput`;
+}
+
 const full = results.full;
 for (const row of rows) {
-  const v = row.variant as { softmax: string; negatives?: number };
-  if (v.softmax !== "sampled") continue;
+  const v = row.variant as { softmax: string; negatives?: number; items?: number };
+  if (v.softmax !== "sampled" || v.items !== undefined) continue;
   const r = results[`sampled-${v.negatives}`];
   row.notes += row.protocol === "throughput"
     ? `; ${(r.seqPerS / full.seqPerS).toFixed(2)}x the full softmax's throughput`
@@ -90,7 +143,7 @@ if (!args["no-write"]) {
   const root = sharedDir();
   writeBenchResult({
     benchmark: "sampled-softmax",
-    command: `nice -n 19 npx tsx bench/sampled-softmax.ts --steps ${steps} --negatives ${args.negatives} --threads ${threads} --seed ${seed}`,
+    command: `nice -n 19 npx tsx bench/sampled-softmax.ts --steps ${steps} --negatives ${args.negatives} --threads ${threads} --seed ${seed}${catalogs.length ? ` --catalogs ${args.catalogs} --catalog-steps ${catalogSteps}` : ""}`,
     inputs: root ? [join(root, "data", "ml-1m", "lrurec", "dataset.json")] : [],
     rows,
   });
