@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { loadDataset, type DataFiles } from "../data/index.ts";
+import { loadDataset, type DataFiles, type DatasetFiles } from "../data/index.ts";
 import { parseMemoryLimit } from "../data/duck/memory.ts";
 import { parseSetFlags } from "../models/neural/config.ts";
 import type { DatasetRef, RunDirOptions } from "../train/child-job.ts";
@@ -62,18 +62,19 @@ export function withDatasetOptions(cmd: Command): Command {
     .option("-p, --protocol <name>", "data protocol (default: the run dir's, else the dataset's default)")
     .hook("preAction", (_, action) => {
       const opts = action.opts<{ dataset?: string; protocol?: string } & DataFileOptions & RunDirFlags>();
-      if (opts.dataset !== undefined) return;
       if (givesOwnData(opts)) {
-        action.setOptionValue("dataset", "custom");
+        if (opts.dataset === undefined) action.setOptionValue("dataset", "custom");
         return;
       }
+      if (opts.dataset !== undefined && opts.dataset !== "custom") return;
       const fromRun = datasetOfRunFlags(opts);
       if (!fromRun) {
-        action.error("error: required option '-d, --dataset <name>' not specified (or --interactions <file> for your own logs)");
+        if (opts.dataset === undefined) action.error("error: required option '-d, --dataset <name>' not specified (or --interactions <file> for your own logs)");
         return;
       }
       action.setOptionValue("dataset", fromRun.dataset);
       if (opts.protocol === undefined) action.setOptionValue("protocol", fromRun.protocol);
+      for (const [k, v] of Object.entries(fromRun.files ?? {})) action.setOptionValue(k, v);
     });
 }
 
@@ -87,28 +88,35 @@ export interface RunDirFlags {
 /**
  * The dataset and protocol the first run dir among --ranker, --model, --retriever was trained on (every reclm run
  * dir's config.json records `dataset` and `datasetProtocol`), or undefined when none is a run dir. A run on the
- * user's own files (dataset "custom") cannot be reloaded from its name: the error asks for the files.
+ * user's own files (dataset "custom") also records them (`dataFiles`, absolute paths); one that does not (made before
+ * reclm recorded them) cannot be reloaded from its name, and the error asks for the files.
  */
-export function datasetOfRunFlags(flags: RunDirFlags): { dataset: string; protocol: string; dir: string } | undefined {
+export function datasetOfRunFlags(flags: RunDirFlags): { dataset: string; protocol: string; dir: string; files?: DatasetFiles } | undefined {
+  let unrecorded: { flag: string; dir: string; file: string } | undefined;
   for (const [flag, dir] of [["--ranker", flags.ranker], ["--model", flags.model], ["--retriever", flags.retriever]] as const) {
     if (dir === undefined) continue;
     const file = join(dir, "config.json");
     if (!existsSync(file)) continue;
-    let saved: { dataset?: unknown; datasetProtocol?: unknown };
+    let saved: { dataset?: unknown; datasetProtocol?: unknown; dataFiles?: unknown };
     try {
       saved = JSON.parse(readFileSync(file, "utf8")) as typeof saved;
     } catch (e) {
       throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `config.json is not valid JSON (${(e as Error).message})`, { file });
     }
     if (typeof saved?.dataset !== "string" || typeof saved.datasetProtocol !== "string") continue;
-    if (saved.dataset === "custom") {
-      throw new ReclmError(
-        "RECLM_ERR_BAD_CONFIG",
-        `the run in ${dir} (${flag}) was trained on your own data (dataset "custom"): give its --interactions <file> and --items <file> (or --split-dir <dir>)`,
-        { file, field: "--interactions" },
-      );
+    if (saved.dataset !== "custom") return { dataset: saved.dataset, protocol: saved.datasetProtocol, dir };
+    const files = saved.dataFiles as DatasetFiles | undefined;
+    if (files && typeof files === "object" && Object.values(files).length > 0 && Object.values(files).every((v) => typeof v === "string")) {
+      return { dataset: "custom", protocol: saved.datasetProtocol, dir, files };
     }
-    return { dataset: saved.dataset, protocol: saved.datasetProtocol, dir };
+    unrecorded ??= { flag, dir, file };
+  }
+  if (unrecorded) {
+    throw new ReclmError(
+      "RECLM_ERR_BAD_CONFIG",
+      `the run in ${unrecorded.dir} (${unrecorded.flag}) was trained on your own data (dataset "custom") and does not record its files: give its --interactions <file> and --items <file> (or --split-dir <dir>)`,
+      { file: unrecorded.file, field: "--interactions" },
+    );
   }
   return undefined;
 }

@@ -2,13 +2,15 @@
  * The data layer's public API: load a named dataset under a named protocol, list datasets, stats, histories.
  * See protocols/README.md for what each protocol does and embedded/README.md for the synthetic dataset.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { LongWorkOptions, SequenceDataset } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
 import { cacheDir as defaultCacheDir, sharedDir } from "../paths.ts";
 import { cacheKey, cachePath, readCachedDataset, writeCachedDataset } from "./cache.ts";
 import { DATASETS, findDataset, type BuildContext, type DatasetDef } from "./registry.ts";
+import { recordDataFiles, type DatasetFiles } from "./dataset-files.ts";
 
+export { dataFilesOf, type DatasetFiles } from "./dataset-files.ts";
 export { datasetStats, historyFor, splitFingerprint, type DatasetStats } from "./stats.ts";
 export { cleanMovieLensTitle, cleanAmazonTitle, decodeHtmlEntities } from "./protocols/titles.ts";
 
@@ -65,6 +67,16 @@ export function listDatasets(): DatasetInfo[] {
 }
 
 export async function loadDataset(name: string, options: LoadDatasetOptions = {}): Promise<SequenceDataset> {
+  const ds = await loadDatasetUnrecorded(name, options);
+  if (name === "custom") {
+    const abs = (p: string | undefined) => (p === undefined ? undefined : resolve(p));
+    const files: DatasetFiles = { interactions: abs(options.interactions), items: abs(options.items), splitDir: abs(options.splitDir) };
+    recordDataFiles(ds, Object.fromEntries(Object.entries(files).filter(([, v]) => v !== undefined)) as DatasetFiles);
+  }
+  return ds;
+}
+
+async function loadDatasetUnrecorded(name: string, options: LoadDatasetOptions): Promise<SequenceDataset> {
   const def = findDataset(name);
   if (!def) {
     const known = DATASETS.map((d) => d.name).join(", ");

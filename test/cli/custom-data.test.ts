@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { spawnedCli } from "../helpers/cli.ts";
@@ -57,11 +57,25 @@ describe("reclm on the user's own data (--dataset custom)", () => {
     expect(first.user).toBe("u0");
     expect(first.candidateIds).toHaveLength(5);
     for (const id of first.candidateIds) expect(id).toMatch(/^sku-\d+$/);
-    // A run on the user's own files cannot reload them from its name: without them, each command asks for them.
-    for (const args of [["eval", "--model", run], ["recommend", "--model", run, "--history", "Product 1"]]) {
+    // The run dir records the user's files (absolute): given the run dir alone, eval and recommend load them again.
+    const saved = JSON.parse(readFileSync(join(tmp, run, "config.json"), "utf8")) as { dataFiles: Record<string, string> };
+    expect(saved.dataFiles).toEqual({ interactions: join(tmp, "log.csv"), items: join(tmp, "items.jsonl") });
+    const alone = await reclm("eval", "--model", run, "--ks", "10", "--out", join(tmp, "own-eval-alone.json"));
+    expect(alone.stderr).not.toMatch(/reclm:|error:/);
+    expect(alone.stdout).toMatch(/on custom \(protocol none, test split/);
+    expect(JSON.parse(readFileSync(join(tmp, "own-eval-alone.json"), "utf8")).metrics).toEqual(JSON.parse(readFileSync(join(tmp, "own-eval.json"), "utf8")).metrics);
+    const recAlone = await reclm("recommend", "--model", run, "--history", "Product 1", "Product 2", "-k", "1");
+    expect(recAlone.stderr).not.toMatch(/reclm:|error:/);
+    expect(recAlone.stdout).toMatch(/^lrurec on custom, history of 2/m);
+    // A run dir that does not record them (made before reclm did) asks for them by name.
+    const older = join(tmp, "lru-own-older");
+    mkdirSync(older);
+    const { dataFiles: _, ...withoutFiles } = JSON.parse(readFileSync(join(tmp, run, "config.json"), "utf8")) as Record<string, unknown>;
+    writeFileSync(join(older, "config.json"), JSON.stringify(withoutFiles));
+    for (const args of [["eval", "--model", older], ["recommend", "--model", older, "--history", "Product 1"]]) {
       const noData = await reclm(...args);
       expect(noData.code, args[0]).not.toBe(0);
-      expect(noData.stderr).toMatch(/field "--interactions": the run in lru-own \(--model\) was trained on your own data \(dataset "custom"\): give its --interactions <file> and --items <file>/);
+      expect(noData.stderr).toMatch(/field "--interactions": the run in .*lru-own-older \(--model\) was trained on your own data \(dataset "custom"\) and does not record its files: give its --interactions <file> and --items <file>/);
     }
     // Other logs under the same name, same catalogue size: the run dir refuses them instead of scoring another split.
     const other = join(tmp, "log-other.csv");

@@ -1,8 +1,8 @@
 import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadDataset } from "../../src/data/index.ts";
+import { dataFilesOf, loadDataset } from "../../src/data/index.ts";
 import { readCachedDataset, writeCachedDataset } from "../../src/data/cache.ts";
 import { packedOf } from "../../src/data/packed.ts";
 
@@ -34,6 +34,16 @@ describe("prepared-dataset cache", () => {
     const third = await loadDataset("custom", { interactions: file, cacheDir: cache });
     expect(readdirSync(cache)).toHaveLength(2);
     expect(third.test[0]).not.toBe(first.test[0]);
+  });
+
+  it("a custom dataset knows its files as absolute paths, from the cache too; a named one has none", async () => {
+    const { file, cache } = fixture();
+    for (let i = 0; i < 2; i++) {
+      // given relative to the working directory; the second load reads the cache
+      const ds = await loadDataset("custom", { interactions: relative(process.cwd(), file), cacheDir: cache });
+      expect(dataFilesOf(ds)).toEqual({ interactions: file });
+    }
+    expect(dataFilesOf(await loadDataset("embedded"))).toBeUndefined();
   });
 
   it("detects truncated and corrupted files and rebuilds them", async () => {

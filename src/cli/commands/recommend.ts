@@ -44,7 +44,8 @@ export function recommendCommand(): Command {
     .action(async (o: RecommendOptions) => {
       if (!o.ranker === !o.model) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "give --ranker <run dir> (LlamaRec) or --model <spec> (a retriever alone)", { field: "--ranker" });
       const run = o.ranker ? readLlamaRecRun(o.ranker) : undefined;
-      const fromRun = o.dataset === undefined && !givesOwnData(o) ? datasetOfRunFlags({ ranker: o.ranker, model: o.model }) : undefined;
+      const fromRun = (o.dataset === undefined || o.dataset === "custom") && !givesOwnData(o) ? datasetOfRunFlags({ ranker: o.ranker, model: o.model }) : undefined;
+      if (fromRun?.files) Object.assign(o, fromRun.files);
       const dataset = o.dataset ?? (givesOwnData(o) ? "custom" : fromRun?.dataset);
       if (!dataset) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--model needs --dataset unless it is a run dir (or --interactions <file> for your own logs)", { field: "--dataset" });
       if (dataset === "custom" && o.interactions === undefined && o.splitDir === undefined) {

@@ -15,6 +15,7 @@ import type { LongWorkOptions, SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import { sha256File, writeFileAtomic, writeJsonAtomic } from "../../io.ts";
 import { splitFingerprint } from "../../data/stats.ts";
+import { dataFilesOf, type DatasetFiles } from "../../data/dataset-files.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
 import { llamaCppTokenizer } from "../../llm/prompt.ts";
 import { loadLlamaCppModel } from "../../llm/runtime.ts";
@@ -51,6 +52,8 @@ export interface LlamaRecRunConfig {
   dataset: string;
   datasetProtocol: string;
   datasetFingerprint: string;
+  /** Dataset "custom": the user's files it was loaded from (absolute), so `--ranker <dir>` alone can reload them. */
+  dataFiles?: DatasetFiles;
   config: LlamaRecFinetuneConfig;
   examples: { used: number; total: number };
 }
@@ -189,6 +192,7 @@ export async function finetuneLlamaRec(o: FinetuneLlamaRecOptions): Promise<Llam
       dataset: o.ds.name,
       datasetProtocol: o.ds.protocol,
       datasetFingerprint: splitFingerprint(o.ds),
+      dataFiles: dataFilesOf(o.ds),
       config,
       examples: { used: train.source.length, total: train.total },
     };

@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SequenceDataset, SequentialRecommender } from "../../contracts.ts";
 import { splitFingerprint } from "../../data/stats.ts";
+import type { DatasetFiles } from "../../data/dataset-files.ts";
 import { ReclmError } from "../../errors.ts";
 import { writeJsonAtomic } from "../../io.ts";
 import { Rng } from "../../rng.ts";
@@ -36,6 +37,8 @@ export interface SavedModelConfig {
   datasetProtocol?: string;
   /** splitFingerprint of the dataset it was trained on (absent in run dirs saved before it existed). */
   datasetFingerprint?: string;
+  /** Dataset "custom": the user's files it was loaded from (absolute), so commands given the run dir can reload them. */
+  dataFiles?: DatasetFiles;
 }
 
 export interface NeuralRecommenderOptions {
@@ -67,7 +70,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
   readonly maskWindow?: number;
   readonly inputWindow: number;
   /** Dataset metadata carried into config.json on save. */
-  meta: { preset?: string; dataset?: string; datasetProtocol?: string; datasetFingerprint?: string } = {};
+  meta: { preset?: string; dataset?: string; datasetProtocol?: string; datasetFingerprint?: string; dataFiles?: DatasetFiles } = {};
   private readonly ownsEngine: boolean;
   /** Eval graphs by shape "rows x window" (see windowFor). */
   private readonly evalGraphs = new Map<string, { graph: Graph; batch: BatchArrays }>();
@@ -119,7 +122,7 @@ export class NeuralRecommender<C extends BaseModelConfig = BaseModelConfig, P = 
     const { config } = resolveConfig(def, { preset: "none", config: savedConfig<C>(saved.config as unknown as Record<string, unknown>), source: join(dir, CONFIG_FILE) });
     const rec = new NeuralRecommender(def, config, saved.nItems, options);
     try {
-      rec.meta = { preset: saved.preset, dataset: saved.dataset, datasetProtocol: saved.datasetProtocol, datasetFingerprint: saved.datasetFingerprint };
+      rec.meta = { preset: saved.preset, dataset: saved.dataset, datasetProtocol: saved.datasetProtocol, datasetFingerprint: saved.datasetFingerprint, dataFiles: saved.dataFiles };
       loadCheckpoint(join(dir, MODEL_FILE), { store: rec.store });
     } catch (e) {
       rec.dispose();
@@ -430,6 +433,10 @@ export function readSavedConfig(dir: string): SavedModelConfig {
   if (typeof saved.config !== "object" || saved.config === null) throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", "missing config", { file: path, field: "config" });
   if (saved.datasetFingerprint !== undefined && typeof saved.datasetFingerprint !== "string") {
     throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", "datasetFingerprint must be a string", { file: path, field: "datasetFingerprint" });
+  }
+  const files = saved.dataFiles as unknown;
+  if (files !== undefined && (typeof files !== "object" || files === null || Object.values(files).some((v) => typeof v !== "string"))) {
+    throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", "dataFiles must map interactions/items/splitDir to paths", { file: path, field: "dataFiles" });
   }
   return saved;
 }

@@ -22,6 +22,7 @@ import { mkdirSync } from "node:fs";
 import type { LongWorkOptions, SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import { splitFingerprint } from "../../data/stats.ts";
+import { dataFilesOf } from "../../data/dataset-files.ts";
 import { Rng } from "../../rng.ts";
 import { AdamW, Engine, type LrSchedule } from "../../engine/index.ts";
 import { derivedRng, runTrainLoop, type ValidationResult } from "../../train/loop.ts";
@@ -118,7 +119,7 @@ export async function trainModel<C extends BaseModelConfig, P>(
   let opt: AdamW | undefined;
   try {
     rec = new NeuralRecommender(def, config, ds.catalog.size, { engine, initRng });
-    rec.meta = { preset, dataset: ds.name, datasetProtocol: ds.protocol, datasetFingerprint: splitFingerprint(ds) };
+    rec.meta = { preset, dataset: ds.name, datasetProtocol: ds.protocol, datasetFingerprint: splitFingerprint(ds), dataFiles: dataFilesOf(ds) };
     const model = rec;
     opt = new AdamW(model.store, { lr: config.lr, eps: config.eps, weightDecay: config.weightDecay, clipNorm: config.clipNorm > 0 ? config.clipNorm : undefined });
     const optimizer = opt;
