@@ -61,13 +61,14 @@ export function withDatasetOptions(cmd: Command): Command {
     .option("-d, --dataset <name>", "dataset name (see `reclm data list`); custom when --interactions or --split-dir is given; default: that of the run dir given (--model, --ranker, --retriever)")
     .option("-p, --protocol <name>", "data protocol (default: the run dir's, else the dataset's default)")
     .hook("preAction", (_, action) => {
-      const opts = action.opts<{ dataset?: string; protocol?: string } & DataFileOptions & RunDirFlags>();
+      const opts = action.opts<{ dataset?: string; protocol?: string; out?: string; resume?: boolean } & DataFileOptions & RunDirFlags>();
       if (givesOwnData(opts)) {
         if (opts.dataset === undefined) action.setOptionValue("dataset", "custom");
         return;
       }
       if (opts.dataset !== undefined && opts.dataset !== "custom") return;
-      const fromRun = datasetOfRunFlags(opts);
+      // --resume continues the run in --out, which names its data as well as any run dir given.
+      const fromRun = datasetOfRunFlags({ ranker: opts.ranker, model: opts.model, retriever: opts.retriever, out: opts.resume ? opts.out : undefined });
       if (!fromRun) {
         if (opts.dataset === undefined) action.error("error: required option '-d, --dataset <name>' not specified (or --interactions <file> for your own logs)");
         return;
@@ -83,6 +84,8 @@ export interface RunDirFlags {
   model?: string;
   ranker?: string;
   retriever?: string;
+  /** The run dir a --resume continues. */
+  out?: string;
 }
 
 /**
@@ -93,7 +96,7 @@ export interface RunDirFlags {
  */
 export function datasetOfRunFlags(flags: RunDirFlags): { dataset: string; protocol: string; dir: string; files?: DatasetFiles } | undefined {
   let unrecorded: { flag: string; dir: string; file: string } | undefined;
-  for (const [flag, dir] of [["--ranker", flags.ranker], ["--model", flags.model], ["--retriever", flags.retriever]] as const) {
+  for (const [flag, dir] of [["--out", flags.out], ["--ranker", flags.ranker], ["--model", flags.model], ["--retriever", flags.retriever]] as const) {
     if (dir === undefined) continue;
     const file = join(dir, "config.json");
     if (!existsSync(file)) continue;

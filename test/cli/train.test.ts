@@ -48,9 +48,13 @@ describe("reclm train (spawned, child-process training)", () => {
     expect(rec.stderr).not.toMatch(/reclm:|error:/);
     expect(rec.stdout).toMatch(/^sasrec on embedded, history of 1/m);
 
-    // --resume continues the same run dir to more steps
-    const more = await reclm("train", "-m", "sasrec", "-d", "embedded", "--max-steps", "6", "-o", run, "--resume");
+    // --resume continues the same run dir to more steps; the run dir names its model and dataset
+    const more = await reclm("train", "--max-steps", "6", "-o", run, "--resume");
+    expect(more.stderr).not.toMatch(/reclm:|error:/);
     expect(more.code).toBe(0);
+    expect(more.stdout).toMatch(/^sasrec on embedded \(protocol /m);
+    const noModel = await reclm("train", "-d", "embedded", "-o", join(tmp, "fresh"));
+    expect(noModel.stderr).toMatch(/field "--model": give --model <name> \(or --out <run dir> --resume to continue a run\)/);
     expect(JSON.parse(readFileSync(join(run, "report.json"), "utf8")).resumedFromStep).toBe(3);
     // without --resume the used dir is refused (nothing overwritten); --resume with --force is a contradiction
     const again = await reclm("train", "-m", "sasrec", "-d", "embedded", ...TINY, "--max-steps", "2", "-o", run);

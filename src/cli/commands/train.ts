@@ -1,5 +1,7 @@
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
+import { ReclmError } from "../../errors.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
 import { trainInChild, type TrainJobInput } from "../../models/neural/train-job.ts";
 import type { TrainReport } from "../../models/neural/report.ts";
@@ -8,7 +10,7 @@ import { checkRunFlags, configFromFlags, runJobInput, runStamp, withDatasetOptio
 import { createProgressReporter } from "../progress.ts";
 
 interface TrainOptions extends RunFlags, ConfigFlags {
-  model: string;
+  model?: string;
   preset?: string;
   out?: string;
 }
@@ -25,10 +27,15 @@ export function trainCommand(): Command {
     force: "start over in an --out that already holds a run (deletes its checkpoint, model and report)",
   })
     .description("train a sequential retriever (validation, early stopping, checkpoints) and evaluate it on test")
-    .requiredOption("-m, --model <name>", `model: ${NEURAL_MODEL_NAMES.join(" | ")} (aliases: ${Object.keys(MODEL_ALIASES).join(", ")})`, canonicalModelName)
+    .option("-m, --model <name>", `model: ${NEURAL_MODEL_NAMES.join(" | ")} (aliases: ${Object.keys(MODEL_ALIASES).join(", ")}); with --resume, default: the run's`, canonicalModelName)
     .option("--preset <name>", "hyper-parameter preset (default: the dataset's, if the model has one; 'none' = defaults)")
     .option("-o, --out <dir>", "run dir (checkpoint, model, config.json, report.json, report.md); default runs/<model>-<dataset>-<time>")
     .action(async (opts: TrainOptions) => {
+      if (opts.model === undefined) {
+        const saved = opts.resume && opts.out !== undefined ? savedModelName(opts.out) : undefined;
+        if (saved === undefined) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "give --model <name> (or --out <run dir> --resume to continue a run)", { field: "--model" });
+        opts.model = saved;
+      }
       checkRunFlags(opts);
       const { config, source } = configFromFlags(opts);
       const outDir = resolve(opts.out ?? defaultRunDir(opts.model, opts.dataset));
@@ -56,4 +63,16 @@ export function trainCommand(): Command {
       process.stdout.write(`${formatMetricsTable(rows)}\n`);
       process.stdout.write(`run dir: ${outDir}\n`);
     });
+}
+
+/** The model a run dir holds (its config.json `model`), or undefined when the dir holds no retriever run. */
+function savedModelName(dir: string): string | undefined {
+  const file = join(dir, "config.json");
+  if (!existsSync(file)) return undefined;
+  try {
+    const model = (JSON.parse(readFileSync(file, "utf8")) as { model?: unknown }).model;
+    return typeof model === "string" ? model : undefined;
+  } catch (e) {
+    throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `config.json is not valid JSON (${(e as Error).message})`, { file });
+  }
 }
