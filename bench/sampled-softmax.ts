@@ -88,7 +88,6 @@ for (const v of variants) {
 // Larger catalogs: the same step on synthetic logs whose catalog grows, throughput only.
 const catalogs = args.catalogs ? args.catalogs.split(",").map(Number) : [];
 const catalogSteps = Number(args["catalog-steps"]);
-const catalogRatios: { items: number; ratio: Record<string, number> }[] = [];
 for (const items of catalogs) {
   const log = join(args.out!, `synthetic-${items}-items.csv`);
   const info = writeSyntheticLog(log, { users: 6040, items, seed, zipf: 0.8 });
@@ -123,13 +122,10 @@ for (const items of catalogs) {
       notes: `seeded synthetic log (writeSyntheticLog: 6,040 users, 20-200 interactions each, Zipf 0.8 over ${items} ids, ${info.rows} rows; ${synth.catalog.items.length - 1} items after protocol none), preset ml-1m (batch 128, maxLen 200); sequences per second over ${res.steps} optimizer steps`,
     });
   }
-  catalogRatios.push({ items, ratio: Object.fromEntries(Object.entries(rates).filter(([k]) => k !== "full").map(([k, r]) => [k, r / rates.full])) });
-}
-for (const row of rows) {
-  const v = row.variant as { softmax: string; negatives?: number; items?: number };
-  if (v.items === undefined || v.softmax !== "sampled") continue;
-  const ratio = catalogRatios.find((c) => c.items === v.items)!.ratio[`sampled-${v.negatives}`];
-  row.notes += `; ${ratio.toFixed(2)}x the full softmax's throughput`;
+  for (const row of rows.slice(-variants.length)) {
+    const v = row.variant as { softmax: string; negatives?: number };
+    if (v.softmax === "sampled") row.notes += `; ${(rates[`sampled-${v.negatives}`] / rates.full).toFixed(2)}x the full softmax's throughput`;
+  }
 }
 
 const full = results.full;

@@ -42,7 +42,7 @@ interface Piece {
   dispose: () => void;
 }
 
-function piece(name: string, shapes: Record<string, number[]>, trainable: string[], mode: "eval" | "grad", build: (b: Builder, p: Record<string, Tensor>) => { loss?: Tensor; out?: Tensor }, inputs: Record<string, Int32Array> = {}, floatInputs: Record<string, Float32Array> = {}): Piece {
+function piece(name: string, shapes: Record<string, number[]>, trainable: string[], mode: "eval" | "grad", build: (b: Builder, p: Record<string, Tensor>) => { loss?: Tensor; out?: Tensor }, inputs: Record<string, Int32Array | Float32Array> = {}): Piece {
   const store = new ParamStore(engine);
   const p: Record<string, Tensor> = {};
   for (const [n, s] of Object.entries(shapes)) p[n] = store.add(n, s, { init: { kind: "normal", std: 0.5 }, trainable: trainable.includes(n) });
@@ -55,7 +55,7 @@ function piece(name: string, shapes: Record<string, number[]>, trainable: string
       return r.loss ? { loss: r.loss } : { outputs: { out: r.out! } };
     },
   });
-  return { name, graph, inputs: { ...inputs, ...floatInputs }, dispose: () => (graph.dispose(), store.dispose()) };
+  return { name, graph, inputs, dispose: () => (graph.dispose(), store.dispose()) };
 }
 
 const mmShapes = { h: [R, D], E: [V, D] };
@@ -95,13 +95,12 @@ builders["gelu.softplus"] = () =>
 const [SB, SL, SC] = [Number(arg("SB", "56")), 256, 256];
 const scanShapes = { u: [SB, SL, SC], nu: [1, SC / 2], theta: [1, SC / 2] };
 const scanMask = Float32Array.from({ length: SB * SL }, (_, i) => (i % SL < 20 ? 0 : 1));
-const scanPiece = (name: string, scan: typeof lruScan) => () =>
-  piece(name, scanShapes, ["u", "nu", "theta"], "grad", (b, p) => {
+builders["scan.tree"] = () =>
+  piece("scan.tree", scanShapes, ["u", "nu", "theta"], "grad", (b, p) => {
     const mask = b.input("mask", [SB, SL]);
     const consts = scanConstants(b, SL, SC / 2);
-    return { loss: b.sum(b.sqr(scan(b, p.u, mask, b.exp(b.scale(p.nu, 0.1)), b.exp(b.scale(p.theta, 0.1)), consts))) };
-  }, {}, { mask: scanMask });
-builders["scan.tree"] = scanPiece("scan.tree", lruScan);
+    return { loss: b.sum(b.sqr(lruScan(b, p.u, mask, b.exp(b.scale(p.nu, 0.1)), b.exp(b.scale(p.theta, 0.1)), consts))) };
+  }, { mask: scanMask });
 
 const names = only ? only.split(",") : Object.keys(builders);
 const pieces = names.map((n) => {

@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
 import { ReclmError } from "../../errors.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
 import { trainInChild, type TrainJobInput } from "../../models/neural/train-job.ts";
 import type { TrainReport } from "../../models/neural/report.ts";
+import { CONFIG_FILE, readSavedConfig } from "../../models/neural/recommender.ts";
 import { canonicalModelName, MODEL_ALIASES, NEURAL_MODEL_NAMES } from "../../models/registry.ts";
 import { checkRunFlags, configFromFlags, runJobInput, runStamp, withDatasetOptions, withRunOptions, type ConfigFlags, type RunFlags } from "../common.ts";
 import { createProgressReporter } from "../progress.ts";
@@ -32,7 +33,7 @@ export function trainCommand(): Command {
     .option("-o, --out <dir>", "run dir (checkpoint, model, config.json, report.json, report.md); default runs/<model>-<dataset>-<time>")
     .action(async (opts: TrainOptions) => {
       if (opts.model === undefined) {
-        const saved = opts.resume && opts.out !== undefined ? savedModelName(opts.out) : undefined;
+        const saved = opts.resume && opts.out !== undefined && existsSync(join(opts.out, CONFIG_FILE)) ? readSavedConfig(opts.out).model : undefined;
         if (saved === undefined) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "give --model <name> (or --out <run dir> --resume to continue a run)", { field: "--model" });
         opts.model = saved;
       }
@@ -63,16 +64,4 @@ export function trainCommand(): Command {
       process.stdout.write(`${formatMetricsTable(rows)}\n`);
       process.stdout.write(`run dir: ${outDir}\n`);
     });
-}
-
-/** The model a run dir holds (its config.json `model`), or undefined when the dir holds no retriever run. */
-function savedModelName(dir: string): string | undefined {
-  const file = join(dir, "config.json");
-  if (!existsSync(file)) return undefined;
-  try {
-    const model = (JSON.parse(readFileSync(file, "utf8")) as { model?: unknown }).model;
-    return typeof model === "string" ? model : undefined;
-  } catch (e) {
-    throw new ReclmError("RECLM_ERR_BAD_CHECKPOINT", `config.json is not valid JSON (${(e as Error).message})`, { file });
-  }
 }
