@@ -31,6 +31,22 @@ export interface RankingExamplesOptions {
   candidates?: number;
 }
 
+/** Every training prefix of length >= 2: prefix i is user users[i]'s first ends[i] training items. */
+export function trainingPrefixes(ds: SequenceDataset): { users: Int32Array; ends: Int32Array } {
+  let n = 0;
+  for (const seq of ds.train) n += Math.max(0, seq.length - 1);
+  const users = new Int32Array(n);
+  const ends = new Int32Array(n);
+  let i = 0;
+  ds.train.forEach((seq, u) => {
+    for (let end = 2; end <= seq.length; end++, i++) {
+      users[i] = u;
+      ends[i] = end;
+    }
+  });
+  return { users, ends };
+}
+
 export class RankingExamples {
   /** Example i is user users[i]'s training prefix of length ends[i]. */
   private readonly users: Int32Array;
@@ -52,17 +68,7 @@ export class RankingExamples {
       throw new ReclmError("RECLM_ERR_BAD_CONFIG", `candidates must be a positive integer, got ${candidates}`, { field: "candidates" });
     }
     this.negatives = candidates - 1;
-    let n = 0;
-    for (const seq of ds.train) n += Math.max(0, seq.length - 1);
-    this.users = new Int32Array(n);
-    this.ends = new Int32Array(n);
-    let i = 0;
-    ds.train.forEach((seq, u) => {
-      for (let end = 2; end <= seq.length; end++, i++) {
-        this.users[i] = u;
-        this.ends[i] = end;
-      }
-    });
+    ({ users: this.users, ends: this.ends } = trainingPrefixes(ds));
   }
 
   get length(): number {

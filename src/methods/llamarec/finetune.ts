@@ -14,7 +14,7 @@
  * The trainer is the LLM layer's (src/llm/train); this file only says what LlamaRec trains and how it is validated.
  * Where a run uses fewer examples or steps than the paper (a CPU budget), the config records it (`maxExamples`).
  */
-import type { SequenceDataset, SequentialRecommender } from "../../contracts.ts";
+import type { LongWorkOptions, SequenceDataset, SequentialRecommender } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import { Rng } from "../../rng.ts";
 import { candidateRanking } from "../../eval/candidates.ts";
@@ -28,6 +28,7 @@ import type { LoraTarget } from "../../llm/llama.ts";
 import { RankingExamples } from "./examples.ts";
 import type { LlamaRecPrompter } from "./prompter.ts";
 import { LLAMAREC_CANDIDATES } from "./prompt.ts";
+import { scanRetrievedExamples, type TrainCandidates } from "./retrieved-examples.ts";
 
 export interface LlamaRecFinetuneConfig extends LlmTrainConfig {
   loraRank: number;
@@ -42,6 +43,12 @@ export interface LlamaRecFinetuneConfig extends LlmTrainConfig {
   ks: number[];
   /** The selection metric (the paper: NDCG@10). */
   selectMetric: string;
+  /**
+   * The training examples' candidates: "uniform" (the paper: the answer and 19 uniform negatives, shuffled), or the
+   * retriever's top-20 for each training prefix whose answer is among them, in its order ("retriever") or shuffled
+   * ("retriever-shuffled"); see retrieved-examples.ts. Older run dirs: uniform.
+   */
+  trainCandidates?: TrainCandidates;
 }
 
 /** The paper's recipe (§1.2), before per-dataset batch sizes. */
@@ -65,6 +72,7 @@ export const LLAMAREC_RECIPE: Readonly<LlamaRecFinetuneConfig> = Object.freeze({
   maxValUsers: 0,
   ks: [1, 5, 10],
   selectMetric: "NDCG@10",
+  trainCandidates: "uniform",
 });
 
 /** The authors' per-dataset micro-batch (lora_micro_batch_size): 16 on ML-100k, 12 on Beauty and Games. */
@@ -81,11 +89,38 @@ export function sampleIndices(total: number, n: number, seed: number): Int32Arra
   return all.subarray(0, n).sort();
 }
 
+/** The fine-tuning examples as token sequences, of `total` training prefixes; with the retriever's candidates, how they were found. */
+export interface LlamaRecTrainingSet {
+  source: LmExampleSource;
+  total: number;
+  /** trainCandidates other than "uniform": prefixes retrieved, those with the answer in the top-20, those with it first. */
+  scanned?: number;
+  hits?: number;
+  answerFirst?: number;
+}
+
 /** The fine-tuning examples as token sequences (built on demand: ~90k prompts on ml-latest-small). */
-export function llamarecTrainingSet(ds: SequenceDataset, prompter: LlamaRecPrompter, config: Pick<LlamaRecFinetuneConfig, "seed" | "maxExamples">): { source: LmExampleSource; total: number } {
+export function llamarecTrainingSet(ds: SequenceDataset, prompter: LlamaRecPrompter, config: Pick<LlamaRecFinetuneConfig, "seed" | "maxExamples">): LlamaRecTrainingSet {
   const all = new RankingExamples(ds, { seed: config.seed, maxHistory: prompter.maxHistory, candidates: LLAMAREC_CANDIDATES });
   const chosen = sampleIndices(all.length, config.maxExamples, config.seed ^ 0x5eed);
   return { source: { length: chosen.length, example: (i) => prompter.trainingExample(all.example(chosen[i])) }, total: all.length };
+}
+
+/**
+ * The fine-tuning examples with the retriever's candidates (config.trainCandidates "retriever" or
+ * "retriever-shuffled"): retrieved up front, since the retriever is asynchronous and the trainer reads examples by
+ * index. `scanned` of the `total` prefixes were retrieved to find them.
+ */
+export async function llamarecRetrievedTrainingSet(
+  ds: SequenceDataset,
+  retriever: SequentialRecommender,
+  prompter: LlamaRecPrompter,
+  config: Pick<LlamaRecFinetuneConfig, "seed" | "maxExamples" | "trainCandidates">,
+  options: LongWorkOptions = {},
+): Promise<LlamaRecTrainingSet> {
+  const order = config.trainCandidates === "retriever-shuffled" ? "shuffled" : "retriever";
+  const r = await scanRetrievedExamples(ds, retriever, { seed: config.seed, order, maxExamples: config.maxExamples, maxHistory: prompter.maxHistory, ...options });
+  return { source: { length: r.examples.length, example: (i) => prompter.trainingExample(r.examples[i]) }, total: r.total, scanned: r.scanned, hits: r.hits, answerFirst: r.answerFirst };
 }
 
 /** The users LlamaRec validates (or tests) on: those whose answer is in the retriever's top-20. */
@@ -123,10 +158,20 @@ export async function rankingSubset(
 export function scoreSubsetOnDecoder(graphs: DecoderGraphs, subset: RankingSubset, prompter: LlamaRecPrompter, ks: readonly number[], batch: number): Metrics {
   const letters = prompter.letters.slice(0, LLAMAREC_CANDIDATES);
   const logits = graphs.nextTokenLogits(subset.prompts, letters, { batch, lengthBucket: 32 });
+  return rankSubset(subset, (j, i) => logits[j].subarray(0, subset.retrieval.candidates[i].length), ks);
+}
+
+/** The retriever's own order on the same subset users: what the ranker has to beat. */
+export function scoreSubsetByRetriever(subset: RankingSubset, ks: readonly number[]): Metrics {
+  return rankSubset(subset, (_, i) => subset.retrieval.scores[i], ks);
+}
+
+/** R/N/M@k over the subset users, candidate scores of the j-th subset user (retrieval position i) from `scoresOf`. */
+function rankSubset(subset: RankingSubset, scoresOf: (j: number, i: number) => Float32Array, ks: readonly number[]): Metrics {
   const { retrieval, positions } = subset;
   return candidateRanking({
     candidates: Array.from(positions, (i) => retrieval.candidates[i]),
-    scores: Array.from(positions, (_, j) => logits[j].subarray(0, retrieval.candidates[positions[j]].length)),
+    scores: Array.from(positions, (i, j) => scoresOf(j, i)),
     positives: Int32Array.from(positions, (i) => retrieval.positives[i]),
     ks,
   }).metrics;

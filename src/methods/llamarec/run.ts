@@ -23,12 +23,14 @@ import { writeLoraGguf } from "../../llm/lora-gguf.ts";
 import { openDecoder } from "../../llm/train/decoder.ts";
 import { checkLlmTrainConfig, trainLlm } from "../../llm/train/trainer.ts";
 import type { ValidationRecord } from "../../train/loop.ts";
+import type { Metrics } from "../../eval/metrics.ts";
 import { clearRunDir } from "../../train/run-dir.ts";
 import { resolveModel } from "../../models/resolve.ts";
-import { llamarecRecipeFor, llamarecTrainingSet, rankingSubset, scoreSubsetOnDecoder, type LlamaRecFinetuneConfig } from "./finetune.ts";
+import { llamarecRecipeFor, llamarecRetrievedTrainingSet, llamarecTrainingSet, rankingSubset, scoreSubsetByRetriever, scoreSubsetOnDecoder, type LlamaRecFinetuneConfig, type LlamaRecTrainingSet } from "./finetune.ts";
 import { LlamaRecPrompter } from "./prompter.ts";
 import { chatRenderer } from "./verbalizer.ts";
 import { LLAMAREC_PROMPT, type LlamaRecPromptOptions } from "./prompt.ts";
+import { TRAIN_CANDIDATES } from "./retrieved-examples.ts";
 
 export const RANKER_CONFIG = "config.json";
 export const ADAPTER_FILE = "adapter.gguf";
@@ -55,7 +57,11 @@ export interface LlamaRecRunConfig {
   /** Dataset "custom": the user's files it was loaded from (absolute), so `--ranker <dir>` alone can reload them. */
   dataFiles?: DatasetFiles;
   config: LlamaRecFinetuneConfig;
-  examples: { used: number; total: number };
+  /**
+   * With trainCandidates other than "uniform": `scanned` training prefixes were retrieved to find the `used` examples;
+   * `hits` of them had the answer in the top-20, `answerFirst` as the retriever's first candidate.
+   */
+  examples: { used: number; total: number; scanned?: number; hits?: number; answerFirst?: number };
 }
 
 /** `config`: fields over the recipe (llamarecRecipeFor(dataset)). */
@@ -73,8 +79,10 @@ export interface LlamaRecFinetuneReport {
   runDir: string;
   llm: LlamaRecRunConfig["llm"];
   config: LlamaRecFinetuneConfig;
-  examples: { used: number; total: number };
+  examples: LlamaRecRunConfig["examples"];
   valUsers: number;
+  /** The retriever's own order on the same validation users (absent in older run dirs). */
+  retrieverValidation?: Metrics;
   steps: number;
   stoppedBy: string;
   best: { step: number; value: number; metrics: Record<string, number> };
@@ -108,6 +116,9 @@ export function resolveFinetuneConfig(dataset: string, overrides: Record<string,
   if (!(Number.isInteger(c.loraRank) && c.loraRank > 0)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `loraRank must be a positive integer, got ${c.loraRank}`, { file: source, field: "loraRank" });
   if (!(c.loraDropout >= 0 && c.loraDropout < 1)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `loraDropout must be in [0, 1), got ${c.loraDropout}`, { file: source, field: "loraDropout" });
   for (const k of ["maxExamples", "maxValUsers"] as const) if (!(Number.isInteger(c[k]) && c[k] >= 0)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${k} must be a non-negative integer, got ${c[k]}`, { file: source, field: k });
+  if (!TRAIN_CANDIDATES.includes(c.trainCandidates ?? "uniform")) {
+    throw new ReclmError("RECLM_ERR_BAD_CONFIG", `trainCandidates must be one of ${TRAIN_CANDIDATES.join(", ")}, got ${JSON.stringify(c.trainCandidates)}`, { file: source, field: "trainCandidates" });
+  }
   if (!c.ks.includes(Number(/@(\d+)$/.exec(c.selectMetric)?.[1]))) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `selectMetric ${c.selectMetric} needs its k among ks [${c.ks}]`, { file: source, field: "selectMetric" });
   return c;
 }
@@ -176,7 +187,10 @@ export async function finetuneLlamaRec(o: FinetuneLlamaRecOptions): Promise<Llam
       prompt: { ...LLAMAREC_PROMPT, maxPromptTokens: Math.min(LLAMAREC_PROMPT.maxPromptTokens, decoder.maxLength - 1) },
       chat: layout === "chat" ? chatRenderer(vocab) : undefined,
     });
-    const train = llamarecTrainingSet(o.ds, prompter, config);
+    const train: LlamaRecTrainingSet =
+      (config.trainCandidates ?? "uniform") === "uniform"
+        ? llamarecTrainingSet(o.ds, prompter, config)
+        : await llamarecRetrievedTrainingSet(o.ds, retriever, prompter, config, { onProgress: o.onProgress, signal: o.signal });
     o.onProgress?.({ stage: "validation candidates", done: 0, total: 1, unit: "retrievals" });
     const subset = await rankingSubset(o.ds, retriever, prompter, "val", { maxUsers: config.maxValUsers, seed: config.seed });
     const run: LlamaRecRunConfig = {
@@ -194,7 +208,7 @@ export async function finetuneLlamaRec(o: FinetuneLlamaRecOptions): Promise<Llam
       datasetFingerprint: splitFingerprint(o.ds),
       dataFiles: dataFilesOf(o.ds),
       config,
-      examples: { used: train.source.length, total: train.total },
+      examples: { used: train.source.length, total: train.total, ...(train.scanned === undefined ? {} : { scanned: train.scanned, hits: train.hits, answerFirst: train.answerFirst }) },
     };
     if (!o.resume) writeJsonAtomic(join(outDir, RANKER_CONFIG), run);
     const res = await trainLlm({
@@ -222,6 +236,7 @@ export async function finetuneLlamaRec(o: FinetuneLlamaRecOptions): Promise<Llam
       config,
       examples: run.examples,
       valUsers: subset.positions.length,
+      retrieverValidation: scoreSubsetByRetriever(subset, config.ks),
       steps: res.state.step,
       stoppedBy: res.stoppedBy,
       best: res.best,
@@ -241,9 +256,12 @@ export async function finetuneLlamaRec(o: FinetuneLlamaRecOptions): Promise<Llam
   }
 }
 
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
 function reportMarkdown(r: LlamaRecFinetuneReport, ds: SequenceDataset): string {
   const first = r.validations[0];
   const rows = [
+    ...(r.retrieverValidation ? [{ method: "the retriever's own order", metrics: r.retrieverValidation }] : []),
     { method: `zero-shot (step 0, ${r.valUsers} validation-subset users)`, metrics: first.metrics },
     { method: `fine-tuned (best, step ${r.best.step})`, metrics: r.best.metrics },
   ];
@@ -252,7 +270,9 @@ function reportMarkdown(r: LlamaRecFinetuneReport, ds: SequenceDataset): string 
     "",
     `Base LLM: \`${r.llm.file}\` (sha256 ${r.llm.sha256}); LoRA r ${r.config.loraRank}, alpha ${r.config.loraAlpha}, dropout ${r.config.loraDropout} on ${r.config.loraTargets.join(", ")}.`,
     "",
-    `${r.examples.used} of ${r.examples.total} training examples; ${r.steps} steps of ${r.config.batchSize} (micro-batch ${r.config.microBatch}); stopped by ${r.stoppedBy}; ` +
+    `${r.examples.used} of ${r.examples.total} training examples (candidates: ${r.config.trainCandidates ?? "uniform"}` +
+      `${r.examples.scanned === undefined ? "" : `, found among ${r.examples.scanned} prefixes retrieved: the answer in the top-20 for ${pct((r.examples.hits ?? 0) / r.examples.scanned)}, first for ${pct((r.examples.answerFirst ?? 0) / (r.examples.hits ?? 1))} of those`}); ` +
+      `${r.steps} steps of ${r.config.batchSize} (micro-batch ${r.config.microBatch}); stopped by ${r.stoppedBy}; ` +
       `${r.seconds.toFixed(0)} s on ${r.threads} threads; ${r.inputTokensPerSecond?.toFixed(0) ?? "(not timed)"} prompt tokens/s.`,
     "",
     "Validation subset (the retriever's top-20 re-ordered by the verbalizer on reclm's decoder):",

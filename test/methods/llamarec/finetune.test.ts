@@ -6,6 +6,7 @@ import type { SequenceDataset } from "../../../src/contracts.ts";
 import { loadDataset } from "../../../src/data/index.ts";
 import { readGgufHeader } from "../../../src/llm/runtime.ts";
 import { writeTinyLlamaGguf } from "../../../src/llm/tiny-llama.ts";
+import { scoreSubsetByRetriever, type RankingSubset } from "../../../src/methods/llamarec/finetune.ts";
 import { ADAPTER_FILE, finetuneLlamaRec, readLlamaRecRun, resolveFinetuneConfig } from "../../../src/methods/llamarec/run.ts";
 import { indexLetter, LLAMAREC_PROMPT } from "../../../src/methods/llamarec/prompt.ts";
 import { VerbalizerRanker } from "../../../src/methods/llamarec/verbalizer.ts";
@@ -40,6 +41,8 @@ describe("LlamaRec fine-tuning (tiny model, embedded data, pop as the retriever)
     expect(first.valUsers).toBeLessThanOrEqual(24);
     expect(first.examples.used).toBe(48);
     expect(first.examples.total).toBeGreaterThan(10_000);
+    expect(first.retrieverValidation!["NDCG@10"]).toBeGreaterThan(0);
+    expect(readFileSync(join(out, "report.md"), "utf8")).toContain("the retriever's own order");
     expect(Object.keys(first.best.metrics)).toEqual(expect.arrayContaining(["NDCG@10", "Recall@1", "MRR@5"]));
     const run = readLlamaRecRun(out);
     expect(run.llm.sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -92,6 +95,31 @@ describe("LlamaRec fine-tuning (tiny model, embedded data, pop as the retriever)
       decoder.dispose();
       await model.dispose();
     }
+  });
+
+  it("fine-tunes on the retriever's candidates (trainCandidates retriever), recorded in the run and resumed on the same examples", async () => {
+    const out = join(dir, "ranker-retrieved");
+    const cfg = { ...config, trainCandidates: "retriever" };
+    const first = await finetuneLlamaRec({ ds, retriever: "pop", llm, outDir: out, config: cfg, maxSteps: 2, threads: 1 });
+    expect(first.examples.used).toBe(48);
+    expect(first.examples.scanned).toBeGreaterThanOrEqual(48);
+    expect(first.examples.scanned).toBeLessThan(first.examples.total);
+    expect(readLlamaRecRun(out).config.trainCandidates).toBe("retriever");
+    expect(readLlamaRecRun(out).examples).toEqual(first.examples);
+    expect(first.examples.hits).toBeGreaterThanOrEqual(48);
+    expect(first.examples.answerFirst).toBeLessThanOrEqual(first.examples.hits!);
+    expect(readFileSync(join(out, "report.md"), "utf8")).toMatch(/candidates: retriever, found among \d+ prefixes retrieved: the answer in the top-20 for [\d.]+%, first for [\d.]+% of those/);
+    const second = await finetuneLlamaRec({ ds, retriever: "pop", llm, outDir: out, config: cfg, maxSteps: 3, resume: true, threads: 1 });
+    expect(second.steps).toBe(3);
+    expect(second.examples).toEqual(first.examples);
+  });
+
+  it("scores the retriever's own order on the validation subset (the ranker's bar), by its scores", () => {
+    const retrieval = { candidates: [Int32Array.from([5, 6, 7]), Int32Array.from([8, 9])], scores: [Float32Array.from([3, 2, 1]), Float32Array.from([2, 1])], positives: Int32Array.from([6, 8]) };
+    const subset = { retrieval, positions: Int32Array.from([0, 1]), prompts: [] } as unknown as RankingSubset;
+    const m = scoreSubsetByRetriever(subset, [1, 10]);
+    expect(m["Recall@1"]).toBeCloseTo(0.5, 12);
+    expect(m["NDCG@10"]).toBeCloseTo((1 / Math.log2(3) + 1) / 2, 12);
   });
 
   it("fits every training example, EOS included, into a model whose context is shorter than the prompts", async () => {
