@@ -17,6 +17,19 @@ describe("reclm CLI (spawned)", () => {
     }
   });
 
+  it("export llamarec writes the retriever's candidates with --candidates retriever, and asks for the retriever without one", async () => {
+    const out = join(tmp, "retrieved.jsonl");
+    const r = await reclm("export", "llamarec", "--dataset", "embedded", "--format", "trl", "--candidates", "retriever", "--retriever", "cooc", "--max-examples", "12", "--out", out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/wrote 12 examples of \d+ training prefixes \(trl, candidates retriever\)/);
+    const rows = readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { prompt: string; completion: string });
+    expect(rows).toHaveLength(12);
+    for (const row of rows) expect(row.prompt).toContain("Candidate pool: (A) ");
+    const missing = await reclm("export", "llamarec", "--dataset", "embedded", "--format", "trl", "--candidates", "retriever", "--out", out);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain("--candidates retriever needs --retriever <run dir>");
+  });
+
   it("data stats prints the embedded dataset's numbers, as a table and as JSON", async () => {
     const json = await reclm("data", "stats", "--dataset", "embedded", "--json");
     expect(json.code).toBe(0);

@@ -7,6 +7,10 @@ import { llamaCppTokenizer } from "../../llm/prompt.ts";
 import { loadLlamaCppModel } from "../../llm/runtime.ts";
 import { exportLlamaRecExamples, type ExportFormat } from "../../methods/llamarec/export.ts";
 import { writeFileAtomic } from "../../io.ts";
+import type { SequenceDataset } from "../../contracts.ts";
+import { ReclmError } from "../../errors.ts";
+import { resolveModel } from "../../models/resolve.ts";
+import { scanRetrievedExamples, TRAIN_CANDIDATES, type TrainCandidates } from "../../methods/llamarec/retrieved-examples.ts";
 import { loadWithProgress, parseNonNegativeInt, withDatasetOptions, type DataFileOptions } from "../common.ts";
 import { createProgressReporter } from "../progress.ts";
 
@@ -18,6 +22,8 @@ interface ExportFlags extends DataFileOptions {
   llm?: string;
   maxExamples: number;
   seed: number;
+  candidates: TrainCandidates;
+  retriever?: string;
   out: string;
 }
 
@@ -31,22 +37,45 @@ export function exportCommand(): Command {
       .option("--llm <gguf>", "cut titles to 32 tokens of this model's tokenizer (the paper's llm_max_title_len); the EOS text too")
       .option("--max-examples <n>", "a seeded sample of the examples (0: all)", parseNonNegativeInt("--max-examples"), 0)
       .option("--seed <n>", "seed of the negatives and the sample", parseNonNegativeInt("--seed"), 42)
+      .addOption(
+        new Option("--candidates <kind>", "uniform: the paper's 19 uniform negatives; retriever / retriever-shuffled: the --retriever's top-20 (fine-tuning's trainCandidates)")
+          .choices([...TRAIN_CANDIDATES])
+          .default("uniform"),
+      )
+      .option("--retriever <run dir>", "the trained retriever whose top-20 are the candidates (with --candidates retriever*)")
       .requiredOption("-o, --out <file.jsonl>", "output file")
       .action(async (o: ExportFlags) => {
+        if (o.candidates !== "uniform" && !o.retriever) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `--candidates ${o.candidates} needs --retriever <run dir>`, { field: "--retriever" });
         const ds = await loadWithProgress(o.dataset, o, createProgressReporter());
+        const examples = o.candidates === "uniform" ? undefined : await retrievedExamples(ds, o);
         const model = o.llm ? await loadLlamaCppModel(o.llm, { vocabOnly: true }) : undefined;
         try {
           const tokenizer = model ? llamaCppTokenizer(model) : undefined;
           const eosText = model && tokenizer ? model.detokenize([tokenizer.eos as never], true) : undefined;
-          const { rows, count, total } = exportLlamaRecExamples(ds, { format: o.format, chat: o.chat, seed: o.seed, maxExamples: o.maxExamples, tokenizer, eosText });
+          const { rows, count, total } = exportLlamaRecExamples(ds, { format: o.format, chat: o.chat, seed: o.seed, maxExamples: o.maxExamples, tokenizer, eosText, examples });
           const lines: string[] = [];
           for (const r of rows) lines.push(`${JSON.stringify(r)}\n`);
           const path = writeFileAtomic(resolve(o.out), lines);
-          process.stdout.write(`wrote ${count} of ${total} examples (${o.format}${o.chat ? ", chat" : ""}) to ${path}${tokenizer ? "" : "; titles not cut (no --llm)"}\n`);
+          process.stdout.write(
+            `wrote ${count} examples of ${total} training prefixes (${o.format}${o.chat ? ", chat" : ""}, candidates ${o.candidates}) to ${path}${tokenizer ? "" : "; titles not cut (no --llm)"}\n`,
+          );
         } finally {
           await model?.dispose();
         }
       }),
   );
   return cmd;
+}
+
+/** The retriever's candidates for the training prefixes, as fine-tuning with trainCandidates finds them. */
+async function retrievedExamples(ds: SequenceDataset, o: ExportFlags) {
+  const retriever = await resolveModel(o.retriever!, ds, { split: "val" });
+  const progress = createProgressReporter();
+  try {
+    const order = o.candidates === "retriever-shuffled" ? "shuffled" : "retriever";
+    return await scanRetrievedExamples(ds, retriever, { seed: o.seed, order, maxExamples: o.maxExamples, onProgress: progress.onProgress });
+  } finally {
+    progress.stop();
+    await retriever.dispose?.();
+  }
 }

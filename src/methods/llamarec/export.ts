@@ -10,12 +10,13 @@
  * - axolotl, template-free `input_output`: {"segments": [{"label": false, "text": <prompt>}, {"label": true, "text":
  *   <letter><eos>}]} — the exact prompt and labels of the paper; with `chat`: `chat_template` rows {"messages": ...}.
  *
- * Examples are the same every-prefix, 19-negative, seeded draws the built-in fine-tuning uses (examples.ts).
+ * Examples are the same every-prefix, 19-negative, seeded draws the built-in fine-tuning uses (examples.ts), or the
+ * examples with the retriever's candidates it uses under `trainCandidates` (retrieved-examples.ts), given ready-made.
  */
 import type { SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import type { PromptTokenizer } from "../../llm/prompt.ts";
-import { RankingExamples } from "./examples.ts";
+import { RankingExamples, type RankingExample } from "./examples.ts";
 import { sampleIndices } from "./finetune.ts";
 import { indexLetter, LLAMAREC_CANDIDATES, LLAMAREC_MAX_HISTORY, LLAMAREC_PROMPT, promptTextWithCutTitles } from "./prompt.ts";
 
@@ -32,6 +33,11 @@ export interface ExportOptions {
   tokenizer?: PromptTokenizer;
   /** The model's end-of-sequence text, for axolotl's labelled segment (default "</s>"). */
   eosText?: string;
+  /**
+   * Ready-made examples of `total` training prefixes (scanRetrievedExamples: the retriever's candidates) instead of
+   * the paper's uniform draws; `seed` and `maxExamples` then played their part when they were made.
+   */
+  examples?: { examples: readonly RankingExample[]; total: number };
 }
 
 export interface ExportedRows {
@@ -42,13 +48,20 @@ export interface ExportedRows {
 
 export function exportLlamaRecExamples(ds: SequenceDataset, o: ExportOptions): ExportedRows {
   if (o.format !== "trl" && o.format !== "axolotl") throw new ReclmError("RECLM_ERR_BAD_CONFIG", `unknown export format "${o.format}" (trl, axolotl)`, { field: "format" });
-  const all = new RankingExamples(ds, { seed: o.seed, maxHistory: LLAMAREC_MAX_HISTORY, candidates: LLAMAREC_CANDIDATES });
-  const chosen = sampleIndices(all.length, o.maxExamples ?? 0, o.seed ^ 0x5eed);
+  let source: { count: number; total: number; example: (j: number) => RankingExample };
+  if (o.examples) {
+    const { examples, total } = o.examples;
+    source = { count: examples.length, total, example: (j) => examples[j] };
+  } else {
+    const all = new RankingExamples(ds, { seed: o.seed, maxHistory: LLAMAREC_MAX_HISTORY, candidates: LLAMAREC_CANDIDATES });
+    const chosen = sampleIndices(all.length, o.maxExamples ?? 0, o.seed ^ 0x5eed);
+    source = { count: chosen.length, total: all.length, example: (j) => all.example(chosen[j]) };
+  }
   const title = (i: number) => ds.catalog.items[i].title;
   const eos = o.eosText ?? "</s>";
   function* rows(): Iterable<Record<string, unknown>> {
-    for (const i of chosen) {
-      const ex = all.example(i);
+    for (let j = 0; j < source.count; j++) {
+      const ex = source.example(j);
       const prompt = promptTextWithCutTitles({ history: Array.from(ex.history, title), candidates: Array.from(ex.candidates, title) }, o.tokenizer, LLAMAREC_PROMPT);
       const letter = indexLetter(ex.answer);
       const messages = [
@@ -59,5 +72,5 @@ export function exportLlamaRecExamples(ds: SequenceDataset, o: ExportOptions): E
       else yield o.chat ? { messages } : { segments: [{ label: false, text: prompt }, { label: true, text: `${letter}${eos}` }] };
     }
   }
-  return { rows: rows(), count: chosen.length, total: all.length };
+  return { rows: rows(), count: source.count, total: source.total };
 }

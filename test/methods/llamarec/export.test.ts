@@ -43,6 +43,19 @@ describe("exporting LlamaRec's examples for TRL and axolotl", () => {
     });
   });
 
+  it("writes ready-made examples (the retriever's candidates) in their given letter order", () => {
+    const title = (i: number) => ds.catalog.items[i].title;
+    const examples = [
+      { user: 0, history: Int32Array.from([1, 2]), candidates: Int32Array.from([5, 3, 9]), answer: 1 },
+      { user: 1, history: Int32Array.from([4]), candidates: Int32Array.from([7, 8]), answer: 0 },
+    ];
+    const out = exportLlamaRecExamples(ds, { format: "trl", seed: 7, examples: { examples, total: 99 } });
+    expect([out.count, out.total]).toEqual([2, 99]);
+    const rows = [...out.rows].map((r) => trlPromptCompletion.parse(r));
+    expect(rows[0]).toEqual({ prompt: llamarecPromptText([1, 2].map(title), [5, 3, 9].map(title)), completion: "B" });
+    expect(rows[1]).toEqual({ prompt: llamarecPromptText([4].map(title), [7, 8].map(title)), completion: "A" });
+  });
+
   it("refuses an unknown format, naming the field", () => {
     expect(() => exportLlamaRecExamples(ds, { format: "peft" as "trl", seed: 1 })).toThrow(expect.objectContaining({ code: "RECLM_ERR_BAD_CONFIG", location: { field: "format" } }));
   });
