@@ -87,6 +87,7 @@ export function finetuneCommand(): Command {
         process.stdout.write(`validation subset (${rep.valUsers} users; the retriever's top-20 re-ordered on reclm's decoder)\n`);
         process.stdout.write(
           `${formatMetricsTable([
+            ...(rep.retrieverValidation ? [{ method: "the retriever's own order", metrics: rep.retrieverValidation }] : []),
             { method: "zero-shot (step 0)", metrics: rep.validations[0].metrics },
             { method: `fine-tuned (best, step ${rep.best.step})`, metrics: rep.best.metrics },
           ])}\n`,
