@@ -40,10 +40,11 @@ const dirs = a.ranker;
 // One zero-shot row per base LLM; every fine-tuned ranker after it, all on the first ranker's retriever.
 const seenLlms = new Set<string>();
 const entries = dirs.flatMap((dir) => {
-  const { run, specs } = rankerSpecsOf(dir, { zeroShot: !seenLlms.has(rankerSpecsOf(dir, { zeroShot: false }).run.llm.sha256) });
+  const { run, specs } = rankerSpecsOf(dir);
   checkRunDataset(run, dir, ds);
+  const zeroShotSeen = seenLlms.has(run.llm.sha256);
   seenLlms.add(run.llm.sha256);
-  return specs.map((spec) => ({ dir, run, spec }));
+  return specs.filter((spec) => spec.adapter || !zeroShotSeen).map((spec) => ({ dir, run, spec }));
 });
 const retriever = entries[0].run.retriever;
 for (const e of entries) if (e.run.retriever !== retriever) throw new Error(`${e.dir} re-orders ${e.run.retriever}, not ${retriever}: one retriever per comparison`);

@@ -47,7 +47,7 @@ export function exportCommand(): Command {
       .action(async (o: ExportFlags) => {
         if (o.candidates !== "uniform" && !o.retriever) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `--candidates ${o.candidates} needs --retriever <run dir>`, { field: "--retriever" });
         const ds = await loadWithProgress(o.dataset, o, createProgressReporter());
-        const examples = o.candidates === "uniform" ? undefined : await retrievedExamples(ds, o);
+        const examples = o.candidates === "uniform" ? undefined : await retrievedExamples(ds, o, o.candidates);
         const model = o.llm ? await loadLlamaCppModel(o.llm, { vocabOnly: true }) : undefined;
         try {
           const tokenizer = model ? llamaCppTokenizer(model) : undefined;
@@ -68,12 +68,11 @@ export function exportCommand(): Command {
 }
 
 /** The retriever's candidates for the training prefixes, as fine-tuning with trainCandidates finds them. */
-async function retrievedExamples(ds: SequenceDataset, o: ExportFlags) {
+async function retrievedExamples(ds: SequenceDataset, o: ExportFlags, candidates: Exclude<TrainCandidates, "uniform">) {
   const retriever = await resolveModel(o.retriever!, ds, { split: "val" });
   const progress = createProgressReporter();
   try {
-    const order = o.candidates === "retriever-shuffled" ? "shuffled" : "retriever";
-    return await scanRetrievedExamples(ds, retriever, { seed: o.seed, order, maxExamples: o.maxExamples, onProgress: progress.onProgress });
+    return await scanRetrievedExamples(ds, retriever, { seed: o.seed, candidates, maxExamples: o.maxExamples, onProgress: progress.onProgress });
   } finally {
     progress.stop();
     await retriever.dispose?.();

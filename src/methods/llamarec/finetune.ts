@@ -115,11 +115,10 @@ export async function llamarecRetrievedTrainingSet(
   ds: SequenceDataset,
   retriever: SequentialRecommender,
   prompter: LlamaRecPrompter,
-  config: Pick<LlamaRecFinetuneConfig, "seed" | "maxExamples" | "trainCandidates">,
+  config: Pick<LlamaRecFinetuneConfig, "seed" | "maxExamples"> & { trainCandidates: Exclude<TrainCandidates, "uniform"> },
   options: LongWorkOptions = {},
 ): Promise<LlamaRecTrainingSet> {
-  const order = config.trainCandidates === "retriever-shuffled" ? "shuffled" : "retriever";
-  const r = await scanRetrievedExamples(ds, retriever, { seed: config.seed, order, maxExamples: config.maxExamples, maxHistory: prompter.maxHistory, ...options });
+  const r = await scanRetrievedExamples(ds, retriever, { seed: config.seed, candidates: config.trainCandidates, maxExamples: config.maxExamples, maxHistory: prompter.maxHistory, ...options });
   return { source: { length: r.examples.length, example: (i) => prompter.trainingExample(r.examples[i]) }, total: r.total, scanned: r.scanned, hits: r.hits, answerFirst: r.answerFirst };
 }
 

@@ -14,12 +14,11 @@
  * ranked higher); `scanRetrievedExamples` reports how many prefixes it retrieved and how often the answer came first,
  * so a run can say how far the two differ.
  */
-import type { SequenceDataset, SequentialRecommender } from "../../contracts.ts";
+import type { LongWorkOptions, SequenceDataset, SequentialRecommender } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import { Rng } from "../../rng.ts";
 import { candidateRng } from "../../eval/candidates.ts";
 import { retrieveTopK } from "../../eval/full-ranking.ts";
-import type { LongWorkOptions } from "../../contracts.ts";
 import { trainingPrefixes, type RankingExample } from "./examples.ts";
 import { LLAMAREC_CANDIDATES, LLAMAREC_MAX_HISTORY } from "./prompt.ts";
 
@@ -28,7 +27,8 @@ export const TRAIN_CANDIDATES: readonly TrainCandidates[] = ["uniform", "retriev
 
 export interface RetrievedExamplesOptions extends LongWorkOptions {
   seed: number;
-  order: "retriever" | "shuffled";
+  /** "retriever": the candidates in the retriever's order; "retriever-shuffled": shuffled. */
+  candidates: Exclude<TrainCandidates, "uniform">;
   /** Stop once this many examples are found (0 = scan every prefix). */
   maxExamples: number;
   maxHistory?: number;
@@ -86,7 +86,7 @@ export async function scanRetrievedExamples(ds: SequenceDataset, retriever: Sequ
       if (o.maxExamples > 0 && found.length >= o.maxExamples) continue;
       const p = picks[i];
       const seen = view.train[i];
-      if (o.order === "shuffled") {
+      if (o.candidates === "retriever-shuffled") {
         candidates = Int32Array.from(candidates);
         candidateRng(o.seed, users[p], ends[p]).shuffle(candidates);
       }
@@ -102,7 +102,7 @@ export async function scanRetrievedExamples(ds: SequenceDataset, retriever: Sequ
     o.onProgress?.({ stage: "training candidates", done: scanned, total: users.length, unit: "prefixes", info: { found: found.length } });
   }
   if (found.length === 0) {
-    throw new ReclmError("RECLM_ERR_BAD_DATASET", `no training prefix has its answer in ${retriever.name}'s top-${LLAMAREC_CANDIDATES}: nothing to fine-tune on with trainCandidates "retriever"`, { field: "trainCandidates" });
+    throw new ReclmError("RECLM_ERR_BAD_DATASET", `no training prefix has its answer in ${retriever.name}'s top-${LLAMAREC_CANDIDATES}: nothing to fine-tune on with trainCandidates "${o.candidates}"`, { field: "trainCandidates" });
   }
   found.sort((a, b) => a.prefix - b.prefix);
   return { examples: found.map((f) => f.example), scanned, total: users.length, hits, answerFirst };

@@ -187,10 +187,11 @@ export async function finetuneLlamaRec(o: FinetuneLlamaRecOptions): Promise<Llam
       prompt: { ...LLAMAREC_PROMPT, maxPromptTokens: Math.min(LLAMAREC_PROMPT.maxPromptTokens, decoder.maxLength - 1) },
       chat: layout === "chat" ? chatRenderer(vocab) : undefined,
     });
+    const candidates = config.trainCandidates ?? "uniform";
     const train: LlamaRecTrainingSet =
-      (config.trainCandidates ?? "uniform") === "uniform"
+      candidates === "uniform"
         ? llamarecTrainingSet(o.ds, prompter, config)
-        : await llamarecRetrievedTrainingSet(o.ds, retriever, prompter, config, { onProgress: o.onProgress, signal: o.signal });
+        : await llamarecRetrievedTrainingSet(o.ds, retriever, prompter, { ...config, trainCandidates: candidates }, { onProgress: o.onProgress, signal: o.signal });
     o.onProgress?.({ stage: "validation candidates", done: 0, total: 1, unit: "retrievals" });
     const subset = await rankingSubset(o.ds, retriever, prompter, "val", { maxUsers: config.maxValUsers, seed: config.seed });
     const run: LlamaRecRunConfig = {

@@ -41,7 +41,7 @@ const seqs = [Array.from({ length: 30 }, (_, i) => 1 + i), [3, 45], [10, 11, 10]
 
 describe("LlamaRec training examples with the retriever's candidates (trainCandidates retriever / retriever-shuffled)", () => {
   it("keeps the prefixes whose answer is in the retriever's top-20 (history masked), candidates in its order", async () => {
-    const r = await scanRetrievedExamples(dataset(seqs), nextIdRetriever(), { seed: 3, order: "retriever", maxExamples: 0 });
+    const r = await scanRetrievedExamples(dataset(seqs), nextIdRetriever(), { seed: 3, candidates: "retriever", maxExamples: 0 });
     expect(r.total).toBe(29 + 1 + 2);
     expect(r.scanned).toBe(r.total);
     expect(r.hits).toBe(30);
@@ -65,9 +65,9 @@ describe("LlamaRec training examples with the retriever's candidates (trainCandi
   });
 
   it("shuffles the same candidates deterministically with retriever-shuffled, and stops at maxExamples", async () => {
-    const a = await scanRetrievedExamples(dataset(seqs), nextIdRetriever(), { seed: 3, order: "shuffled", maxExamples: 0 });
-    const b = await scanRetrievedExamples(dataset(seqs), nextIdRetriever(), { seed: 3, order: "shuffled", maxExamples: 0 });
-    const ordered = await scanRetrievedExamples(dataset(seqs), nextIdRetriever(), { seed: 3, order: "retriever", maxExamples: 0 });
+    const a = await scanRetrievedExamples(dataset(seqs), nextIdRetriever(), { seed: 3, candidates: "retriever-shuffled", maxExamples: 0 });
+    const b = await scanRetrievedExamples(dataset(seqs), nextIdRetriever(), { seed: 3, candidates: "retriever-shuffled", maxExamples: 0 });
+    const ordered = await scanRetrievedExamples(dataset(seqs), nextIdRetriever(), { seed: 3, candidates: "retriever", maxExamples: 0 });
     expect(a.examples.map((e) => Array.from(e.candidates))).toEqual(b.examples.map((e) => Array.from(e.candidates)));
     a.examples.forEach((ex, i) => {
       expect([...ex.candidates].sort((x, y) => x - y)).toEqual([...ordered.examples[i].candidates].sort((x, y) => x - y));
@@ -76,7 +76,7 @@ describe("LlamaRec training examples with the retriever's candidates (trainCandi
     expect(a.examples.filter((e) => e.answer !== 0).length).toBeGreaterThan(10);
 
     const retriever = nextIdRetriever();
-    const few = await scanRetrievedExamples(dataset(seqs), retriever, { seed: 3, order: "retriever", maxExamples: 5, chunk: 4 });
+    const few = await scanRetrievedExamples(dataset(seqs), retriever, { seed: 3, candidates: "retriever", maxExamples: 5, chunk: 4 });
     expect(few.examples).toHaveLength(5);
     expect(few.scanned).toBeLessThan(few.total);
     expect(few.hits).toBeGreaterThanOrEqual(5); // hits of the whole last chunk are counted, only 5 kept
@@ -84,7 +84,7 @@ describe("LlamaRec training examples with the retriever's candidates (trainCandi
   });
 
   it("says so when no training prefix has its answer among the candidates", async () => {
-    await expect(scanRetrievedExamples(dataset([[3, 45], [5, 50]]), nextIdRetriever(), { seed: 1, order: "retriever", maxExamples: 0 })).rejects.toThrow(
+    await expect(scanRetrievedExamples(dataset([[3, 45], [5, 50]]), nextIdRetriever(), { seed: 1, candidates: "retriever", maxExamples: 0 })).rejects.toThrow(
       /no training prefix has its answer in next-id's top-20/,
     );
   });
