@@ -4,12 +4,14 @@
  * valid-retrieval subset and overall, R/N/M@1/5/10. Every row names the LLM file and its sha256.
  *
  *   npx tsx bench/llamarec.ts --dataset ml-latest-small --ranker /work/runs/llamarec-mls [--ranker <dir> ...]
- *       [--name llamarec-<dataset>] [--headline first|none] [--threads 2] [--parallel 4]
+ *       [--name llamarec-<dataset>] [--headline first|none] [--fusion] [--threads 2] [--parallel 4]
  *
  * Several --ranker run dirs (fine-tuning variants on one retriever) are scored on the same users in one run: the
  * zero-shot row once per base LLM, each fine-tuned row with its variant (training candidates, steps, run dir).
  * `--headline first` (the default) marks the retriever's rows and the first ranker's; `none` marks no row (a comparison
- * beside a file that holds the headline figures). Writes bench/results/<name>.json (default llamarec-<dataset>). The paper's lift (LlamaRec over its own LRURec, overall NDCG@10):
+ * beside a file that holds the headline figures). `--fusion` adds, per ranker, rows of its scores fused with the
+ * retriever's (src/eval/fusion.ts; not the paper's method, never a headline): the weight is chosen on the validation
+ * split's subset users, which each ranker scores too, and applied unchanged to the test users. Writes bench/results/<name>.json (default llamarec-<dataset>). The paper's lift (LlamaRec over its own LRURec, overall NDCG@10):
  * +7.7% on ML-100k (.0705 -> .0759), +3.9% on Beauty (.0533 -> .0554); each fine-tuned row carries its own lift.
  */
 import { readFileSync } from "node:fs";
@@ -28,6 +30,7 @@ const { values: a } = parseArgs({
     ranker: { type: "string", multiple: true },
     name: { type: "string" },
     headline: { type: "string", default: "first" },
+    fusion: { type: "boolean", default: false },
     threads: { type: "string" },
     parallel: { type: "string" },
   },
@@ -49,7 +52,7 @@ const entries = dirs.flatMap((dir) => {
 const retriever = entries[0].run.retriever;
 for (const e of entries) if (e.run.retriever !== retriever) throw new Error(`${e.dir} re-orders ${e.run.retriever}, not ${retriever}: one retriever per comparison`);
 const started = performance.now();
-const ev = await evaluateLlamaRec({ ds, retriever, rankers: entries.map((e) => e.spec), split: "test", threads: a.threads ? Number(a.threads) : undefined, parallel: a.parallel ? Number(a.parallel) : undefined });
+const ev = await evaluateLlamaRec({ ds, retriever, rankers: entries.map((e) => e.spec), split: "test", ...(a.fusion ? { fusion: "validation" as const } : {}), threads: a.threads ? Number(a.threads) : undefined, parallel: a.parallel ? Number(a.parallel) : undefined });
 const seconds = (performance.now() - started) / 1000;
 const rows: BenchRow[] = [];
 const ks = ["Recall", "NDCG", "MRR"].flatMap((m) => [1, 5, 10].map((k) => `${m}@${k}`));
@@ -93,12 +96,37 @@ ev.results.forEach((r, i) => {
     });
   }
 });
+ev.fused?.forEach((f, i) => {
+  const { dir, run, spec } = entries[i];
+  const sel = f.selection!;
+  const variant = {
+    ...(spec.adapter ? { train_candidates: run.config.trainCandidates ?? "uniform", ranker: basename(dir) } : {}),
+    fusion_weight: f.weight,
+    fusion_chosen_on: `val subset, ${sel.users} users, ${sel.metric}`,
+  };
+  const curve = sel.curve.map((c) => `${c.weight}: ${c.value.toFixed(4)}`).join(", ");
+  for (const [protocol, metrics, users, retr] of [["llamarec-subset", f.result.subset.ranker, f.result.nSubset, f.result.subset.retriever], ["llamarec-overall", f.result.overall.ranker, f.result.nTotal, f.result.overall.retriever]] as const) {
+    rows.push({
+      method: ev.results[i].ranker,
+      dataset: ds.name,
+      protocol,
+      variant,
+      metrics: { ...pick(metrics), ndcg10_lift_over_lrurec: retr["NDCG@10"] > 0 ? metrics["NDCG@10"] / retr["NDCG@10"] - 1 : 0 },
+      llm: run.llm.file,
+      llm_sha256: run.llm.sha256,
+      adapter: spec.adapter ?? null,
+      notes:
+        `${users} users; NOT the paper's method: the ranker's log-softmax over the 20 candidates interpolated with the retriever's, ` +
+        `(1 - w) log p_ranker + w log p_retriever, w = ${f.weight} chosen on the validation subset (NDCG@10 by w: ${curve}) and applied unchanged to the test users`,
+    });
+  }
+});
 const def = findDataset(ds.name);
 const folder = def?.folder && sharedDir() ? join(sharedDir() as string, "data", def.folder) : undefined;
 const llmFiles = [...new Set(entries.map((e) => e.run.llm.file))];
 const inputs = [...(def ? def.inputFiles(ds.protocol, { dataDir: folder }) : []), ...llmFiles, ...entries.flatMap((e) => (e.spec.adapter ? [e.spec.adapter] : []))];
 const command =
   `npx tsx bench/llamarec.ts --dataset ${a.dataset} ${dirs.map((d) => `--ranker ${d}`).join(" ")}` +
-  `${a.name ? ` --name ${a.name}` : ""}${a.headline !== "first" ? ` --headline ${a.headline}` : ""}${a.threads ? ` --threads ${a.threads}` : ""}`;
+  `${a.name ? ` --name ${a.name}` : ""}${a.headline !== "first" ? ` --headline ${a.headline}` : ""}${a.fusion ? " --fusion" : ""}${a.threads ? ` --threads ${a.threads}` : ""}`;
 writeBenchResult({ benchmark: a.name ?? `llamarec-${ds.name}`, command, inputs, rows });
 process.stdout.write(`${seconds.toFixed(0)} s\n`);

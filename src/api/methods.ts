@@ -19,7 +19,7 @@ export type { FinetuneJobInput } from "../methods/llamarec/finetune-job.ts";
 export { LLAMAREC_RECIPE, llamarecRecipeFor } from "../methods/llamarec/finetune.ts";
 export type { LlamaRecFinetuneConfig } from "../methods/llamarec/finetune.ts";
 export { evaluateLlamaRec } from "../methods/llamarec/evaluate.ts";
-export type { EvaluateLlamaRecOptions, LlamaRecEvaluation, RankerSpec } from "../methods/llamarec/evaluate.ts";
+export type { EvaluateLlamaRecOptions, FusedEvaluation, LlamaRecEvaluation, RankerSpec } from "../methods/llamarec/evaluate.ts";
 export { embeddedRankerSpecs } from "../methods/llamarec/embedded.ts";
 export { openLlamaRec, openLlamaRecRanker } from "../methods/llamarec/open.ts";
 export type { OpenRankerOptions } from "../methods/llamarec/open.ts";

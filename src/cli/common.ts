@@ -35,6 +35,20 @@ function parseIntFlag(flag: string, min: number, what: string): (value: string) 
   };
 }
 
+/** A fusion weight in [0, 1] (src/eval/fusion.ts). */
+export function parseFusionWeight(flag: string): (value: string) => number {
+  return (value) => {
+    const n = /^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(value.trim()) ? Number(value) : Number.NaN;
+    if (!(n >= 0 && n <= 1)) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `${flag} must be a number in [0, 1] (0: the ranker alone, 1: the retriever's order), got "${value}"`, { field: flag });
+    return n;
+  };
+}
+
+/** `--fusion`: a weight, or "validation" to choose it on the validation split. */
+export function parseFusion(value: string): number | "validation" {
+  return value.trim() === "validation" ? "validation" : parseFusionWeight("--fusion")(value);
+}
+
 export function parseSplit(value: string): EvalSplit {
   if (value !== "val" && value !== "test") {
     throw new ReclmError("RECLM_ERR_BAD_CONFIG", `--split must be "val" or "test", got "${value}"`, { field: "--split" });

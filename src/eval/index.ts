@@ -5,3 +5,4 @@ export * from "./candidates.ts";
 export * from "./llamarec.ts";
 export * from "./generation.ts";
 export * from "./report.ts";
+export * from "./fusion.ts";

@@ -10,6 +10,7 @@ import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Ranker, SequenceDataset, SequentialRecommender } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
+import { checkFusionWeight } from "../eval/fusion.ts";
 import { ScoreBatcher, type BatcherOptions } from "./batcher.ts";
 import { CatalogIndex } from "./catalog.ts";
 import { errorBody, RETRY_AFTER_S } from "./errors.ts";
@@ -33,6 +34,8 @@ export interface AppOptions {
   requestTimeoutMs?: number;
   /** Candidates the ranker re-orders. Default 20 (LlamaRec). */
   candidates?: number;
+  /** The ranker's scores fused with the retriever's (src/eval/fusion.ts): 0, the default, is the ranker alone. */
+  fusionWeight?: number;
   /** Ranker calls that may wait while one runs (one at a time: an LLM is not re-entrant); more get 503. Default 16. */
   maxRankWaiting?: number;
   /** Fastify's logger (pino); off by default. */
@@ -56,6 +59,7 @@ const PAGE_FILES: Record<string, { file: string; type: string }> = {
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
   const candidates = options.candidates ?? 20;
+  const fusionWeight = checkFusionWeight(options.fusionWeight ?? 0);
   let loaded: Loaded | undefined;
   let loadError: unknown;
   const startedAt = Date.now();
@@ -168,6 +172,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       users: dataset.users.length,
       model: retriever.name,
       ranker: ranker?.name,
+      ...(ranker ? { fusionWeight } : {}),
       inputWindow: retriever.inputWindow,
       queueDepth: batcher.depth,
       uptimeS: (Date.now() - startedAt) / 1000,
@@ -196,7 +201,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const answer = async (history: Int32Array, q: { k: number; excludeSeen: boolean; rank: boolean }) => {
     const m = need();
     const t0 = performance.now();
-    const res = await withDeadline(timeoutMs, (signal) => recommend({ history, k: q.k, excludeSeen: q.excludeSeen, rank: q.rank }, { retriever: m.retriever, batcher: m.batcher, ranker: m.ranker, candidates }, signal));
+    const res = await withDeadline(timeoutMs, (signal) => recommend({ history, k: q.k, excludeSeen: q.excludeSeen, rank: q.rank }, { retriever: m.retriever, batcher: m.batcher, ranker: m.ranker, candidates, fusionWeight }, signal));
     metrics.stage.observe({ stage: "queue" }, res.timings.queueMs / 1000);
     if (res.timings.rankMs !== undefined) metrics.stage.observe({ stage: "rank" }, res.timings.rankMs / 1000);
     return toApi(m, res, performance.now() - t0);

@@ -81,6 +81,8 @@ export interface RecommendDeps {
   ranker?: Ranker;
   /** Candidates the ranker re-orders (LlamaRec: 20). */
   candidates: number;
+  /** See RetrieveThenRankOptions.fusionWeight. Default 0. */
+  fusionWeight?: number;
 }
 
 export async function recommend(req: RecommendRequest, deps: RecommendDeps, signal?: AbortSignal): Promise<RecommendAnswer> {
@@ -105,7 +107,7 @@ export async function recommend(req: RecommendRequest, deps: RecommendDeps, sign
   // RetrieveThenRank does LlamaRec's candidate selection and ordering; it reads the row already scored in the batch
   // rather than running a second forward. One instance per request keeps its lastTimings this request's own.
   const scoredRow: SequentialRecommender = { name: retriever.name, nItems: retriever.nItems, scoreAll: async () => row.slice() };
-  const rtr = new RetrieveThenRank(scoredRow, ranker, { candidates: deps.candidates });
+  const rtr = new RetrieveThenRank(scoredRow, ranker, { candidates: deps.candidates, fusionWeight: deps.fusionWeight });
   const ranked = await abortable(rtr.recommend(req.history, { k: req.k, excludeSeen: req.excludeSeen }), signal);
   timings.rankMs = rtr.lastTimings.rankMs;
   return { items: ranked, retrieved, historyUsed: input.length, warnings, timings };
@@ -122,7 +124,7 @@ async function recommendApproximate(req: RecommendRequest, deps: RecommendDeps, 
   const retrieved = Array.from(top.items, (item, j) => ({ item, score: top.scores[j] }));
   const timings: RecommendAnswer["timings"] = { queueMs: 0, retrieveMs: performance.now() - started, batchSize: 1 };
   if (!req.rank || !ranker) return { items: retrieved, historyUsed: input.length, warnings, timings };
-  const rtr = new RetrieveThenRank(retriever, ranker, { candidates: deps.candidates });
+  const rtr = new RetrieveThenRank(retriever, ranker, { candidates: deps.candidates, fusionWeight: deps.fusionWeight });
   const ranked = await abortable(rtr.recommend(req.history, { k: req.k, excludeSeen: req.excludeSeen }), signal);
   timings.rankMs = rtr.lastTimings.rankMs;
   return { items: ranked, retrieved, historyUsed: input.length, warnings, timings };

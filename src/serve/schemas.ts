@@ -107,6 +107,7 @@ export const healthSchema = {
         users: { type: "integer" },
         model: { type: "string" },
         ranker: { type: "string" },
+        fusionWeight: { type: "number", description: "the ranker's scores fused with the retriever's: 0 the ranker alone, 1 the retriever's order" },
         inputWindow: { type: "integer" },
         queueDepth: { type: "integer" },
         uptimeS: { type: "number" },

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { PACKAGE_ROOT } from "../../src/paths.ts";
 import { spawnedCli } from "../helpers/cli.ts";
 
 const { tmp, reclm } = spawnedCli("reclm-cli-");
@@ -29,6 +30,32 @@ describe("reclm CLI (spawned)", () => {
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain("--candidates retriever needs --retriever <run dir>");
   });
+
+  it("eval --method llamarec --fusion validation chooses the weight on the validation users and scores the test users with it", async () => {
+    const out = join(tmp, "fusion.json");
+    const lm = join(PACKAGE_ROOT, "assets", "embedded", "lm-tiny.gguf");
+    const r = await reclm("eval", "--dataset", "embedded", "--method", "llamarec", "--llm", lm, "--zero-shot", "--retriever", "pop", "--fusion", "validation", "--threads", "1", "--out", out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/llamarec-zero-shot \+ retriever \(fusion w [01](\.\d+)?\) +│ llamarec-overall/);
+    type Res = { nSubset: number; subset: { ranker: Record<string, number> }; overall: { ranker: Record<string, number> } };
+    const json = JSON.parse(readFileSync(out, "utf8")) as { results: Res[]; fused: { weight: number; selection: { users: number; curve: { weight: number; value: number }[] }; result: Res }[] };
+    const [f] = json.fused;
+    const best = Math.max(...f.selection.curve.map((c) => c.value));
+    expect(f.selection.curve).toHaveLength(21);
+    expect(f.weight).toBe(f.selection.curve.find((c) => c.value === best)?.weight);
+    expect(f.result.nSubset).toBe(json.results[0].nSubset);
+    // Validation users are not the test users: the curve's values are not the test figures.
+    expect(f.selection.users).not.toBe(f.result.nSubset);
+    const inSample = await reclm("eval", "--dataset", "embedded", "--method", "llamarec", "--llm", lm, "--zero-shot", "--retriever", "pop", "--fusion", "validation", "--split", "val");
+    expect(inSample.code).not.toBe(0);
+    expect(inSample.stderr).toContain("cannot be evaluated on it too");
+    const bad = await reclm("eval", "--dataset", "embedded", "--method", "llamarec", "--llm", lm, "--zero-shot", "--retriever", "pop", "--fusion", "1.5");
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--fusion must be a number in [0, 1]');
+    const noRanker = await reclm("recommend", "--model", "pop", "--dataset", "embedded", "--history", "x", "--fusion-weight", "0.5");
+    expect(noRanker.code).not.toBe(0);
+    expect(noRanker.stderr).toContain("--fusion-weight fuses a ranker with its retriever: give --ranker <run dir>");
+  }, 240_000);
 
   it("data stats prints the embedded dataset's numbers, as a table and as JSON", async () => {
     const json = await reclm("data", "stats", "--dataset", "embedded", "--json");

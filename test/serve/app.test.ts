@@ -225,6 +225,22 @@ describe("serve: the ranker re-orders the retriever's top candidates", () => {
   });
 });
 
+describe("serve: fusion", () => {
+  it("answers the retriever's order at fusion weight 1 and says the weight in /health; refuses a weight outside [0, 1]", async () => {
+    const ds = tinyDataset();
+    const retriever = new ScriptedRetriever(8);
+    const app = await buildApp({ models: { dataset: ds, retriever, ranker: lowIdsFirstRanker() }, candidates: 4, fusionWeight: 1 });
+    try {
+      const body = (await post(app, { history: ["a", "b"], k: 3, rank: true })).json();
+      expect(body.items.map((i: { id: string }) => i.id)).toEqual(body.retrieved.map((i: { id: string }) => i.id));
+      expect((await app.inject({ url: "/health" })).json()).toMatchObject({ status: "ok", fusionWeight: 1 });
+    } finally {
+      await app.close();
+    }
+    await expect(buildApp({ models: { dataset: ds, retriever, ranker: lowIdsFirstRanker() }, fusionWeight: 2 })).rejects.toThrow(/fusionWeight must be a number in \[0, 1\]/);
+  });
+});
+
 describe("serve: loading", () => {
   it("answers 503 with Retry-After until the models are loaded, then 200", async () => {
     const ds = tinyDataset();

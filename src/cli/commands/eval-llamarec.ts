@@ -26,6 +26,8 @@ export interface EvalLlamaRecFlags {
   parallel?: number;
   batchMeans?: number;
   out?: string;
+  /** Also score each ranker fused with the retriever (src/eval/fusion.ts). */
+  fusion?: number | "validation";
   /** With --llm: the prompt layout ("alpaca" or "chat"); a ranker run dir keeps its own. */
   prompt?: "alpaca" | "chat";
 }
@@ -50,14 +52,17 @@ export async function evalLlamaRec(ds: SequenceDataset, o: EvalLlamaRecFlags): P
   const progress = createProgressReporter();
   let ev;
   try {
-    ev = await evaluateLlamaRec({ ds, retriever, rankers: specs, split: o.split, threads: o.threads, parallel: o.parallel, batchSize: o.batchMeans, onProgress: progress.onProgress });
+    ev = await evaluateLlamaRec({ ds, retriever, rankers: specs, split: o.split, threads: o.threads, parallel: o.parallel, batchSize: o.batchMeans, fusion: o.fusion, onProgress: progress.onProgress });
   } finally {
     progress.stop();
   }
   const rows = ev.results.flatMap((r, i) => {
     const all = llamarecRows(r);
     // The retriever's rows are the same for every ranker: print them once.
-    return all.filter((row) => row.labels.averaging === "per-user" && (i === 0 || row.method === r.ranker));
+    const mine = all.filter((row) => row.labels.averaging === "per-user" && (i === 0 || row.method === r.ranker));
+    const f = ev.fused?.[i];
+    const fusedRows = f ? llamarecRows(f.result).filter((row) => row.labels.averaging === "per-user" && row.method === f.result.ranker).map((row) => ({ ...row, method: `${r.ranker} + retriever (fusion w ${f.weight})` })) : [];
+    return [...mine, ...fusedRows];
   });
   const r0 = ev.results[0];
   process.stdout.write(
@@ -65,6 +70,10 @@ export async function evalLlamaRec(ds: SequenceDataset, o: EvalLlamaRecFlags): P
   );
   process.stdout.write(`${formatMetricsTable(rows)}\n`);
   ev.results.forEach((r, i) => process.stdout.write(`${r.ranker}: ${(ev.secondsPerUser[i] * 1000).toFixed(1)} ms per ranked user\n`));
+  ev.fused?.forEach((f, i) => {
+    const how = f.selection ? `chosen on ${f.selection.users} validation users (${f.selection.metric} ${f.selection.curve.map((c) => `${c.weight}: ${c.value.toFixed(4)}`).join(", ")})` : "given";
+    process.stdout.write(`${ev.results[i].ranker} fused with ${r0.retriever}: weight ${f.weight} ${how}\n`);
+  });
   if (o.out) {
     const json = {
       command: commandLine(),
@@ -75,6 +84,9 @@ export async function evalLlamaRec(ds: SequenceDataset, o: EvalLlamaRecFlags): P
       retriever,
       rankers: specs.map((s, i) => ({ ...s, llmSha256: sha256File(s.llm), msPerUser: ev.secondsPerUser[i] * 1000 })),
       results: ev.results.map((r) => ({ ...r, subsetIndex: undefined, subset: { ...r.subset, rankerRanks: Array.from(r.subset.rankerRanks) } })),
+      ...(ev.fused
+        ? { fused: ev.fused.map((f) => ({ weight: f.weight, selection: f.selection, result: { ...f.result, subsetIndex: undefined, subset: { ...f.result.subset, rankerRanks: Array.from(f.result.subset.rankerRanks) } } })) }
+        : {}),
     };
     process.stdout.write(`wrote ${writeFileAtomic(o.out, `${JSON.stringify(json, null, 2)}\n`)}\n`);
   }

@@ -4,7 +4,7 @@ import { evalLlamaRec, type EvalLlamaRecFlags } from "./eval-llamarec.ts";
 import { fullRanking, DEFAULT_KS } from "../../eval/full-ranking.ts";
 import { metricsMeanOfBatchMeans } from "../../eval/metrics.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
-import { commandLine, loadWithProgress, parseKs, parsePositiveInt, parseSplit, withDatasetOptions, maskWindowJson, maskWindowText, withMaskWindowOption, type DataFileOptions } from "../common.ts";
+import { commandLine, loadWithProgress, parseFusion, parseKs, parsePositiveInt, parseSplit, withDatasetOptions, maskWindowJson, maskWindowText, withMaskWindowOption, type DataFileOptions } from "../common.ts";
 import { writeFileAtomic } from "../../io.ts";
 import { knownModelNames, resolveModel } from "../../models/resolve.ts";
 import { createProgressReporter } from "../progress.ts";
@@ -35,6 +35,11 @@ export function evalCommand(): Command {
     .option("--llm <gguf>", "llamarec: any GGUF LLM, with --zero-shot or --lora")
     .option("--lora <gguf>", "llamarec: a LoRA adapter for --llm (e.g. trained with TRL/axolotl and converted by llama.cpp)")
     .option("--zero-shot", "llamarec: the LLM without fine-tuning only")
+    .option(
+      "--fusion <weight|validation>",
+      "llamarec: also score each ranker fused with the retriever's own scores ((1-w) log p_ranker + w log p_retriever over the 20; not the paper's method): a weight in [0, 1], or validation to choose it on the validation split",
+      parseFusion,
+    )
     .option("--threads <n>", "CPU threads", parsePositiveInt("--threads"))
     .option("--parallel <n>", "llamarec: prompts llama.cpp evaluates side by side", parsePositiveInt("--parallel"))
     .addOption(new Option("--prompt <layout>", "llamarec with --llm: alpaca (the paper's prompt) or chat (the model's chat template)").choices(["alpaca", "chat"]))

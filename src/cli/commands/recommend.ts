@@ -10,7 +10,7 @@ import { openLlamaRec } from "../../methods/llamarec/open.ts";
 import { readLlamaRecRun } from "../../methods/llamarec/run.ts";
 import { TopKRecommender } from "../../models/top-k.ts";
 import { resolveModel } from "../../models/resolve.ts";
-import { datasetOfRunFlags, givesOwnData, loadWithProgress, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
+import { datasetOfRunFlags, givesOwnData, loadWithProgress, parseFusionWeight, parsePositiveInt, withDataFileOptions, type DataFileOptions } from "../common.ts";
 import { createProgressReporter } from "../progress.ts";
 
 interface RecommendOptions extends DataFileOptions {
@@ -22,6 +22,7 @@ interface RecommendOptions extends DataFileOptions {
   ids?: boolean;
   k: number;
   zeroShot?: boolean;
+  fusionWeight?: number;
   seen?: boolean;
   threads?: number;
   json?: boolean;
@@ -38,10 +39,12 @@ export function recommendCommand(): Command {
     .option("--ids", "--history holds the dataset's own item ids instead of titles")
     .option("-k, --k <n>", "how many items", parsePositiveInt("--k"), 10)
     .option("--zero-shot", "with --ranker: the base LLM without the adapter")
+    .option("--fusion-weight <w>", "with --ranker: fuse its scores with the retriever's, 0 (the ranker alone, default) to 1 (the retriever's order); `reclm eval --method llamarec --fusion validation` chooses one", parseFusionWeight("--fusion-weight"))
     .option("--no-seen", "allow items already in the history (default: excluded)")
     .option("--threads <n>", "CPU threads", parsePositiveInt("--threads"))
     .option("--json", "print JSON")
     .action(async (o: RecommendOptions) => {
+      if (o.fusionWeight !== undefined && !o.ranker) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--fusion-weight fuses a ranker with its retriever: give --ranker <run dir>", { field: "--fusion-weight" });
       if (!o.ranker === !o.model) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "give --ranker <run dir> (LlamaRec) or --model <spec> (a retriever alone)", { field: "--ranker" });
       const run = o.ranker ? readLlamaRecRun(o.ranker) : undefined;
       const fromRun = (o.dataset === undefined || o.dataset === "custom") && !givesOwnData(o) ? datasetOfRunFlags({ ranker: o.ranker, model: o.model }) : undefined;
@@ -61,7 +64,7 @@ export function recommendCommand(): Command {
         return id;
       });
       let rec: Recommender;
-      if (o.ranker) rec = await openLlamaRec(o.ranker, ds, { threads: o.threads, zeroShot: o.zeroShot, parallel: 1 });
+      if (o.ranker) rec = await openLlamaRec(o.ranker, ds, { threads: o.threads, zeroShot: o.zeroShot, parallel: 1, fusionWeight: o.fusionWeight });
       else {
         const model = await resolveModel(o.model!, ds, { split: "test" });
         rec = new TopKRecommender(model);

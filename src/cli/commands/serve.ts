@@ -2,7 +2,8 @@ import { Command } from "commander";
 import type { Ranker } from "../../contracts.ts";
 import { knownModelNames, resolveModel } from "../../models/resolve.ts";
 import { buildApp, closeGracefully, DEFAULT_MAX_BATCH, listen, loadRanker, type ServeModels } from "../../serve/index.ts";
-import { loadWithProgress, parseNonNegativeInt, parsePositiveInt, withDatasetOptions, type DataFileOptions } from "../common.ts";
+import { loadWithProgress, parseFusionWeight, parseNonNegativeInt, parsePositiveInt, withDatasetOptions, type DataFileOptions } from "../common.ts";
+import { ReclmError } from "../../errors.ts";
 import { formatCliError } from "../errors.ts";
 import { createProgressReporter } from "../progress.ts";
 
@@ -11,6 +12,7 @@ interface ServeOptions extends DataFileOptions {
   model: string;
   protocol?: string;
   ranker?: string;
+  fusionWeight?: number;
   host: string;
   port: number;
   threads?: number;
@@ -26,6 +28,7 @@ export function serveCommand(): Command {
     .description("HTTP service: recommendations, catalog search, a web page at /, OpenAPI at /openapi.json, Prometheus /metrics")
     .requiredOption("-m, --model <spec>", `retriever: ${knownModelNames().join(" | ")}`)
     .option("--ranker <run dir>", "an LLM ranker's run dir: POST /v1/recommend with rank: true re-orders the retriever's top 20")
+    .option("--fusion-weight <w>", "with --ranker: fuse its scores with the retriever's, 0 (the ranker alone, default) to 1 (the retriever's order)", parseFusionWeight("--fusion-weight"))
     .option("--host <address>", "address to listen on (0.0.0.0 for every interface)", "127.0.0.1")
     .option("--port <n>", "port (0: any free port)", parseNonNegativeInt("--port"), 8080)
     .option("--threads <n>", "ggml CPU threads of the models (retriever default: 1, or $RECLM_THREADS; see the README's serving section)", parsePositiveInt("--threads"))
@@ -35,6 +38,7 @@ export function serveCommand(): Command {
     .option("--timeout-ms <n>", "requests unanswered after this long get 503 + Retry-After", parsePositiveInt("--timeout-ms"), 10_000)
     .option("--grace-ms <n>", "on SIGTERM/SIGINT, how long in-flight requests may take to finish", parsePositiveInt("--grace-ms"), 10_000)
     .action(async (opts: ServeOptions) => {
+      if (opts.fusionWeight !== undefined && opts.ranker === undefined) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--fusion-weight fuses a ranker with the retriever: give --ranker <run dir>", { field: "--fusion-weight" });
       // Listen first and load behind it: /health says 503 "loading" until the models are in, so a load balancer
       // or an orchestrator can tell a starting replica from a dead one.
       const models = (async (): Promise<ServeModels> => {
@@ -58,6 +62,7 @@ export function serveCommand(): Command {
         models,
         batch: { maxBatch: opts.maxBatch, maxQueue: opts.maxQueue, windowMs: opts.batchWindowMs },
         requestTimeoutMs: opts.timeoutMs,
+        fusionWeight: opts.fusionWeight,
       });
       let url: string;
       try {

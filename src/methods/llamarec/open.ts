@@ -50,12 +50,12 @@ export async function openLlamaRecRanker(dir: string, ds: SequenceDataset, optio
 }
 
 /** LlamaRec end to end from a ranker run dir: its retriever's top-20 re-ordered by its fine-tuned ranker. */
-export async function openLlamaRec(dir: string, ds: SequenceDataset, options: OpenRankerOptions & { retriever?: string } = {}): Promise<RetrieveThenRank> {
+export async function openLlamaRec(dir: string, ds: SequenceDataset, options: OpenRankerOptions & { retriever?: string; fusionWeight?: number } = {}): Promise<RetrieveThenRank> {
   const { run } = rankerSpecsOf(dir, { zeroShot: options.zeroShot });
   const retriever = await resolveModel(options.retriever ?? run.retriever, ds, { split: "test" });
   try {
     const ranker = await openLlamaRecRanker(dir, ds, options);
-    return new RetrieveThenRank(retriever, ranker, { name: options.zeroShot ? "llamarec-zero-shot" : "llamarec" });
+    return new RetrieveThenRank(retriever, ranker, { name: options.zeroShot ? "llamarec-zero-shot" : "llamarec", fusionWeight: options.fusionWeight });
   } catch (e) {
     await retriever.dispose?.();
     throw e;

@@ -6,6 +6,7 @@
  */
 import type { Ranker, Recommendation, Recommender, RecommendOptions, SequentialRecommender } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
+import { checkFusionWeight, fuseCandidateScores } from "../../eval/fusion.ts";
 import { TopKRecommender } from "../../models/top-k.ts";
 import { LLAMAREC_CANDIDATES } from "./prompt.ts";
 
@@ -13,6 +14,11 @@ export interface RetrieveThenRankOptions {
   /** Candidates the ranker re-orders (LlamaRec: 20). */
   candidates?: number;
   name?: string;
+  /**
+   * Interpolate the ranker's scores with the retriever's own (src/eval/fusion.ts): 0 (the default, LlamaRec as
+   * published) is the ranker alone, 1 the retriever's order. `reclm eval --method llamarec --fusion validation` chooses it.
+   */
+  fusionWeight?: number;
 }
 
 /** What one recommendation took, per stage (the service reports it). */
@@ -25,6 +31,7 @@ export class RetrieveThenRank implements Recommender {
   private freed = false;
   readonly name: string;
   readonly candidates: number;
+  readonly fusionWeight: number;
   /** Timings of the most recent `recommend`. */
   lastTimings: StageTimings = { retrieveMs: 0, rankMs: 0 };
   private readonly stage1: TopKRecommender;
@@ -36,6 +43,7 @@ export class RetrieveThenRank implements Recommender {
   ) {
     this.candidates = options.candidates ?? LLAMAREC_CANDIDATES;
     if (!Number.isInteger(this.candidates) || this.candidates < 1) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `candidates must be a positive integer, got ${this.candidates}`, { field: "candidates" });
+    this.fusionWeight = checkFusionWeight(options.fusionWeight ?? 0);
     this.name = options.name ?? `${retriever.name}+${ranker.name}`;
     this.stage1 = new TopKRecommender(retriever);
   }
@@ -47,10 +55,11 @@ export class RetrieveThenRank implements Recommender {
     const { items, scores } = await this.stage1.top(history, Math.max(k, this.candidates), options.excludeSeen ?? true);
     const t1 = performance.now();
     const head = items.subarray(0, Math.min(this.candidates, items.length));
-    const ranked = await this.ranker.rank(history, head);
+    const raw = await this.ranker.rank(history, head);
     const t2 = performance.now();
     this.lastTimings = { retrieveMs: t1 - t0, rankMs: t2 - t1 };
-    if (ranked.length !== head.length) throw new ReclmError("RECLM_ERR_SHAPE", `ranker "${this.ranker.name}" returned ${ranked.length} scores for ${head.length} candidates`, { field: "rank" });
+    if (raw.length !== head.length) throw new ReclmError("RECLM_ERR_SHAPE", `ranker "${this.ranker.name}" returned ${raw.length} scores for ${head.length} candidates`, { field: "rank" });
+    const ranked = this.fusionWeight > 0 ? fuseCandidateScores(raw, scores.subarray(0, head.length), this.fusionWeight) : raw;
     // Ranker order (ties keep the retriever's order), then whatever the retriever ranks below its candidates.
     const order = Array.from(head, (_, j) => j).sort((a, b) => ranked[b] - ranked[a] || a - b);
     const out: Recommendation[] = order.map((j) => ({ item: head[j], score: ranked[j] }));

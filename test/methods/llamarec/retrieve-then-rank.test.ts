@@ -31,6 +31,16 @@ describe("RetrieveThenRank", () => {
     expect(seen.map((r) => r.item)).toEqual([26, 28, 30]);
   });
 
+  it("fuses the ranker's scores with the retriever's when asked: 1 keeps the retriever's order, between trades them off", async () => {
+    const history = Int32Array.from([30, 27]);
+    const items = async (fusionWeight: number) => (await new RetrieveThenRank(retriever, ranker, { candidates: 5, fusionWeight }).recommend(history, { k: 5 })).map((r) => r.item);
+    expect(await items(0)).toEqual([24, 26, 28, 25, 29]);
+    expect(await items(1)).toEqual([29, 28, 26, 25, 24]);
+    // The ranker's 100-point gap between even and odd outweighs the retriever's 1-point steps until w is near 1.
+    expect(await items(0.5)).toEqual([28, 26, 24, 29, 25]);
+    expect(() => new RetrieveThenRank(retriever, ranker, { fusionWeight: -0.1 })).toThrow(/fusionWeight must be a number in \[0, 1\]/);
+  });
+
   it("refuses an empty history and a bad k, naming the field", async () => {
     const rec = new RetrieveThenRank(retriever, ranker);
     await expect(rec.recommend(new Int32Array(0), { k: 5 })).rejects.toMatchObject({ location: { field: "history" } });
