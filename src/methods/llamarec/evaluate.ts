@@ -90,9 +90,17 @@ export async function evaluateLlamaRec(o: EvaluateLlamaRecOptions): Promise<Llam
   let valRetrieval: Retrieval | undefined;
   try {
     retrieval = await retrieveTopK(retriever, o.ds, split, LLAMAREC_CANDIDATES, { maskHistory: true, onProgress: o.onProgress, signal: o.signal });
-    if (o.fusion === "validation") valRetrieval = await retrieveTopK(retriever, o.ds, "val", LLAMAREC_CANDIDATES, { maskHistory: true, onProgress: o.onProgress, signal: o.signal });
   } finally {
     await retriever.dispose?.();
+  }
+  if (o.fusion === "validation") {
+    // Resolved for the validation split: a training-free baseline then learns only from what that split may see.
+    const valRetriever = await resolveModel(o.retriever, o.ds, { split: "val" });
+    try {
+      valRetrieval = await retrieveTopK(valRetriever, o.ds, "val", LLAMAREC_CANDIDATES, { maskHistory: true, onProgress: o.onProgress, signal: o.signal });
+    } finally {
+      await valRetriever.dispose?.();
+    }
   }
   const fused: FusedEvaluation[] = [];
   const results: LlamaRecSubsetOverall[] = [];
