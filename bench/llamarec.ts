@@ -19,6 +19,8 @@ import { parseArgs } from "node:util";
 import { basename, join } from "node:path";
 import { loadDataset } from "../src/data/index.ts";
 import { findDataset } from "../src/data/registry.ts";
+import type { LlamaRecSubsetOverall } from "../src/eval/llamarec.ts";
+import { ndcgPerUser, pairedComparison } from "../src/eval/significance.ts";
 import { evaluateLlamaRec } from "../src/methods/llamarec/evaluate.ts";
 import { checkRunDataset, RANKER_REPORT_JSON, rankerSpecsOf } from "../src/methods/llamarec/run.ts";
 import { sharedDir } from "../src/paths.ts";
@@ -55,6 +57,22 @@ const started = performance.now();
 const ev = await evaluateLlamaRec({ ds, retriever, rankers: entries.map((e) => e.spec), split: "test", ...(a.fusion ? { fusion: "validation" as const } : {}), threads: a.threads ? Number(a.threads) : undefined, parallel: a.parallel ? Number(a.parallel) : undefined });
 const seconds = (performance.now() - started) / 1000;
 const rows: BenchRow[] = [];
+// Each ranker row against the retriever on the same users, paired per user (NDCG@10): is the difference more than the
+// users drawn? Overall, the users outside the subset have the retriever's value in both.
+const SIGNIFICANCE = { resamples: 10_000, seed: 0 };
+const retrieverNdcg = ndcgPerUser(ev.retrieval.ranks, 10);
+function versusRetriever(r: LlamaRecSubsetOverall, protocol: "llamarec-subset" | "llamarec-overall"): Record<string, number> {
+  const ranker = ndcgPerUser(r.subset.rankerRanks, 10);
+  let c;
+  if (protocol === "llamarec-subset") c = pairedComparison(ranker, Array.from(r.subsetIndex, (i) => retrieverNdcg[i]), SIGNIFICANCE);
+  else {
+    const overall = Float64Array.from(retrieverNdcg);
+    r.subsetIndex.forEach((i, j) => (overall[i] = ranker[j]));
+    c = pairedComparison(overall, retrieverNdcg, SIGNIFICANCE);
+  }
+  return { ndcg10_diff_vs_lrurec: c.diff, ndcg10_diff_ci95_low: c.ci95[0], ndcg10_diff_ci95_high: c.ci95[1], ndcg10_diff_p: c.pValue };
+}
+const significanceNote = `; ndcg10_diff_*: paired per user against the retriever (percentile bootstrap, sign-flip permutation p; ${SIGNIFICANCE.resamples} resamples, seed ${SIGNIFICANCE.seed})`;
 const ks = ["Recall", "NDCG", "MRR"].flatMap((m) => [1, 5, 10].map((k) => `${m}@${k}`));
 const pick = (m: Record<string, number>) => Object.fromEntries(ks.map((k) => [k, m[k]]));
 const r0 = ev.results[0];
@@ -87,12 +105,12 @@ ev.results.forEach((r, i) => {
       dataset: ds.name,
       protocol,
       ...(variant ? { variant } : {}),
-      metrics: { ...pick(metrics), ndcg10_lift_over_lrurec: lift },
+      metrics: { ...pick(metrics), ndcg10_lift_over_lrurec: lift, ...versusRetriever(r, protocol) },
       ...(isHeadline ? { headline: true } : {}),
       ...base,
-      notes: spec.adapter
+      notes: (spec.adapter
         ? `${users} users; the retriever's top-20 re-ordered by the verbalizer on llama.cpp; fine-tuning: ${trained}, config in the run dir's config.json`
-        : `${users} users; the retriever's top-20 re-ordered by the base LLM's verbalizer on llama.cpp, no fine-tuning`,
+        : `${users} users; the retriever's top-20 re-ordered by the base LLM's verbalizer on llama.cpp, no fine-tuning`) + significanceNote,
     });
   }
 });
@@ -111,13 +129,14 @@ ev.fused?.forEach((f, i) => {
       dataset: ds.name,
       protocol,
       variant,
-      metrics: { ...pick(metrics), ndcg10_lift_over_lrurec: retr["NDCG@10"] > 0 ? metrics["NDCG@10"] / retr["NDCG@10"] - 1 : 0 },
+      metrics: { ...pick(metrics), ndcg10_lift_over_lrurec: retr["NDCG@10"] > 0 ? metrics["NDCG@10"] / retr["NDCG@10"] - 1 : 0, ...versusRetriever(f.result, protocol) },
       llm: run.llm.file,
       llm_sha256: run.llm.sha256,
       adapter: spec.adapter ?? null,
       notes:
         `${users} users; NOT the paper's method: the ranker's log-softmax over the 20 candidates interpolated with the retriever's, ` +
-        `(1 - w) log p_ranker + w log p_retriever, w = ${f.weight} chosen on the validation subset (NDCG@10 by w: ${curve}) and applied unchanged to the test users`,
+        `(1 - w) log p_ranker + w log p_retriever, w = ${f.weight} chosen on the validation subset (NDCG@10 by w: ${curve}) and applied unchanged to the test users` +
+        significanceNote,
     });
   }
 });

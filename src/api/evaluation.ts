@@ -1,7 +1,7 @@
 /**
  * Evaluation: the protocols the papers measure by, never mixed in one table. Full ranking (every item scored, the
  * history masked), candidate ranking (LLaRA's 1 + 19), LlamaRec's subset + overall over a retriever's top-20,
- * score fusion of a ranker with its retriever, GenRec's generation exact match; the metrics over ranks; tables and JSON.
+ * score fusion of a ranker with its retriever, paired significance of a difference, GenRec's generation exact match; the metrics over ranks; tables and JSON.
  *
  * ```ts
  * import { loadDataset, resolveModel, fullRanking, formatMetricsTable } from "reclm";
@@ -19,6 +19,8 @@ export { llamarecRows, llamarecSubsetOverall, rankRetrievedCandidates } from "..
 export type { LlamaRecSubsetOverall, LlamaRecSubsetOverallOptions } from "../eval/llamarec.ts";
 export { checkFusionWeight, FUSION_WEIGHT_GRID, fuseCandidateScores, fuseRetrievalScores, selectFusionWeight } from "../eval/fusion.ts";
 export type { FusionWeightSelection } from "../eval/fusion.ts";
+export { ndcgPerUser, pairedComparison } from "../eval/significance.ts";
+export type { PairedComparison } from "../eval/significance.ts";
 export { generationExactMatch, llaraHitRatio } from "../eval/generation.ts";
 export type { GenerationExactMatch, LlaraHitRatio } from "../eval/generation.ts";
 export { METRIC_NAMES, metricsFromRanks, metricsMeanOfBatchMeans, mrrAt, ndcgAt, rankOfPositive, recallAt, validateKs } from "../eval/metrics.ts";

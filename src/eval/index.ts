@@ -6,3 +6,4 @@ export * from "./llamarec.ts";
 export * from "./generation.ts";
 export * from "./report.ts";
 export * from "./fusion.ts";
+export * from "./significance.ts";
