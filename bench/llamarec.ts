@@ -20,7 +20,7 @@ import { basename, join } from "node:path";
 import { loadDataset } from "../src/data/index.ts";
 import { findDataset } from "../src/data/registry.ts";
 import type { LlamaRecSubsetOverall } from "../src/eval/llamarec.ts";
-import { ndcgPerUser, pairedComparison } from "../src/eval/significance.ts";
+import { rankerVersusRetriever } from "../src/eval/significance.ts";
 import { evaluateLlamaRec } from "../src/methods/llamarec/evaluate.ts";
 import { checkRunDataset, RANKER_REPORT_JSON, rankerSpecsOf } from "../src/methods/llamarec/run.ts";
 import { sharedDir } from "../src/paths.ts";
@@ -60,16 +60,8 @@ const rows: BenchRow[] = [];
 // Each ranker row against the retriever on the same users, paired per user (NDCG@10): is the difference more than the
 // users drawn? Overall, the users outside the subset have the retriever's value in both.
 const SIGNIFICANCE = { resamples: 10_000, seed: 0 };
-const retrieverNdcg = ndcgPerUser(ev.retrieval.ranks, 10);
 function versusRetriever(r: LlamaRecSubsetOverall, protocol: "llamarec-subset" | "llamarec-overall"): Record<string, number> {
-  const ranker = ndcgPerUser(r.subset.rankerRanks, 10);
-  let c;
-  if (protocol === "llamarec-subset") c = pairedComparison(ranker, Array.from(r.subsetIndex, (i) => retrieverNdcg[i]), SIGNIFICANCE);
-  else {
-    const overall = Float64Array.from(retrieverNdcg);
-    r.subsetIndex.forEach((i, j) => (overall[i] = ranker[j]));
-    c = pairedComparison(overall, retrieverNdcg, SIGNIFICANCE);
-  }
+  const c = rankerVersusRetriever(r, ev.retrieval, SIGNIFICANCE)[protocol === "llamarec-subset" ? "subset" : "overall"];
   return { ndcg10_diff_vs_lrurec: c.diff, ndcg10_diff_ci95_low: c.ci95[0], ndcg10_diff_ci95_high: c.ci95[1], ndcg10_diff_p: c.pValue };
 }
 const significanceNote = `; ndcg10_diff_*: paired per user against the retriever (percentile bootstrap, sign-flip permutation p; ${SIGNIFICANCE.resamples} resamples, seed ${SIGNIFICANCE.seed})`;

@@ -19,7 +19,7 @@ export { llamarecRows, llamarecSubsetOverall, rankRetrievedCandidates } from "..
 export type { LlamaRecSubsetOverall, LlamaRecSubsetOverallOptions } from "../eval/llamarec.ts";
 export { checkFusionWeight, FUSION_WEIGHT_GRID, fuseCandidateScores, fuseRetrievalScores, selectFusionWeight } from "../eval/fusion.ts";
 export type { FusionWeightSelection } from "../eval/fusion.ts";
-export { ndcgPerUser, pairedComparison } from "../eval/significance.ts";
+export { ndcgPerUser, pairedComparison, rankerVersusRetriever } from "../eval/significance.ts";
 export type { PairedComparison } from "../eval/significance.ts";
 export { generationExactMatch, llaraHitRatio } from "../eval/generation.ts";
 export type { GenerationExactMatch, LlaraHitRatio } from "../eval/generation.ts";

@@ -56,6 +56,27 @@ export function pairedComparison(a: ArrayLike<number>, b: ArrayLike<number>, opt
   return { n, diff, ci95: [at(0.025), at(0.975)], pValue: (hits + 1) / (resamples + 1), resamples, seed };
 }
 
+/**
+ * A LlamaRec ranker against its retriever on the same users, NDCG@k per user: on the subset (the ranker's ranks
+ * against the retriever's own), and overall (the users outside the subset keep the retriever's value in both).
+ */
+export function rankerVersusRetriever(
+  result: { subsetIndex: Int32Array; subset: { rankerRanks: Int32Array } },
+  retrieval: { ranks: Int32Array },
+  options: { k?: number; resamples?: number; seed?: number } = {},
+): { subset: PairedComparison; overall: PairedComparison } {
+  const k = options.k ?? 10;
+  const retriever = ndcgPerUser(retrieval.ranks, k);
+  const ranker = ndcgPerUser(result.subset.rankerRanks, k);
+  if (ranker.length !== result.subsetIndex.length) throw new ReclmError("RECLM_ERR_SHAPE", `${ranker.length} ranker ranks for ${result.subsetIndex.length} subset users`, { field: "rankerRanks" });
+  const overall = Float64Array.from(retriever);
+  result.subsetIndex.forEach((i, j) => (overall[i] = ranker[j]));
+  return {
+    subset: pairedComparison(ranker, Array.from(result.subsetIndex, (i) => retriever[i]), options),
+    overall: pairedComparison(overall, retriever, options),
+  };
+}
+
 /** Per-user NDCG@k from 1-based ranks (the values `pairedComparison` takes for two rankings of the same users). */
 export function ndcgPerUser(ranks: ArrayLike<number>, k: number): Float64Array {
   return Float64Array.from(ranks as ArrayLike<number>, (r) => ndcgAt(r, k));

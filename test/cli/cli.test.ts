@@ -44,6 +44,12 @@ describe("reclm CLI (spawned)", () => {
     expect(f.selection.curve).toHaveLength(21);
     expect(f.weight).toBe(f.selection.curve.find((c) => c.value === best)?.weight);
     expect(f.result.nSubset).toBe(json.results[0].nSubset);
+    // Each ranker (and its fused version) against the retriever, paired per user: the difference is the table's.
+    expect(r.stdout).toMatch(/llamarec-zero-shot vs pop, overall NDCG@10: [-+]\d\.\d{4} \(95% interval [-+]\d\.\d{4} to [-+]\d\.\d{4}, p \d\.\d{3}, 1500 paired users\)/);
+    const versus = (JSON.parse(readFileSync(out, "utf8")) as { versusRetriever: { name: string; overall: { diff: number } }[]; results: (Res & { overall: { retriever: Record<string, number> } })[] }).versusRetriever;
+    expect(versus.map((v) => v.name)).toEqual(["llamarec-zero-shot", `llamarec-zero-shot + retriever (fusion w ${f.weight})`]);
+    const res0 = (JSON.parse(readFileSync(out, "utf8")) as { results: (Res & { overall: { retriever: Record<string, number> } })[] }).results[0];
+    expect(versus[0].overall.diff).toBeCloseTo(res0.overall.ranker["NDCG@10"] - res0.overall.retriever["NDCG@10"], 10);
     // Validation users are not the test users: the curve's values are not the test figures.
     expect(f.selection.users).not.toBe(f.result.nSubset);
     const inSample = await reclm("eval", "--dataset", "embedded", "--method", "llamarec", "--llm", lm, "--zero-shot", "--retriever", "pop", "--fusion", "validation", "--split", "val");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { metricsFromRanks } from "../../src/eval/metrics.ts";
-import { ndcgPerUser, pairedComparison } from "../../src/eval/significance.ts";
+import { ndcgPerUser, pairedComparison, rankerVersusRetriever } from "../../src/eval/significance.ts";
 import { Rng } from "../../src/rng.ts";
 
 describe("pairedComparison", () => {
@@ -48,5 +48,21 @@ describe("ndcgPerUser", () => {
     const per = ndcgPerUser(ranks, 10);
     expect(per.reduce((s, v) => s + v, 0) / per.length).toBeCloseTo(metricsFromRanks(ranks, [10])["NDCG@10"], 12);
     expect(per[4]).toBe(0);
+  });
+});
+
+describe("rankerVersusRetriever", () => {
+  it("pairs the ranker's subset ranks with the retriever's, and overall keeps the retriever's value outside the subset", () => {
+    // 4 users; users 0 and 2 are in the subset. The ranker moves user 0 from rank 3 to 1, user 2 from 1 to 2.
+    const retrieval = { ranks: Int32Array.from([3, 50, 1, 40]) };
+    const result = { subsetIndex: Int32Array.from([0, 2]), subset: { rankerRanks: Int32Array.from([1, 2]) } };
+    const v = rankerVersusRetriever(result, retrieval, { resamples: 200 });
+    const gain0 = 1 - 1 / Math.log2(4);
+    const loss2 = 1 / Math.log2(3) - 1;
+    expect(v.subset.n).toBe(2);
+    expect(v.subset.diff).toBeCloseTo((gain0 + loss2) / 2, 12);
+    expect(v.overall.n).toBe(4);
+    expect(v.overall.diff).toBeCloseTo((gain0 + loss2) / 4, 12);
+    expect(() => rankerVersusRetriever({ ...result, subsetIndex: Int32Array.from([0]) }, retrieval)).toThrow(/2 ranker ranks for 1 subset users/);
   });
 });

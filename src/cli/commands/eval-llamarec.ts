@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import type { SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import { llamarecRows } from "../../eval/llamarec.ts";
+import { rankerVersusRetriever } from "../../eval/significance.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
 import { evaluateLlamaRec, type RankerSpec } from "../../methods/llamarec/evaluate.ts";
 import { checkRunDataset, rankerSpecsOf } from "../../methods/llamarec/run.ts";
@@ -70,6 +71,16 @@ export async function evalLlamaRec(ds: SequenceDataset, o: EvalLlamaRecFlags): P
   );
   process.stdout.write(`${formatMetricsTable(rows)}\n`);
   ev.results.forEach((r, i) => process.stdout.write(`${r.ranker}: ${(ev.secondsPerUser[i] * 1000).toFixed(1)} ms per ranked user\n`));
+  // Is each ranker's difference from its retriever more than the users drawn? (paired per user, NDCG@10)
+  const versus = [...ev.results.map((r) => ({ name: r.ranker, r })), ...(ev.fused ?? []).map((f, i) => ({ name: `${ev.results[i].ranker} + retriever (fusion w ${f.weight})`, r: f.result }))].map(({ name, r }) => ({
+    name,
+    ...rankerVersusRetriever(r, ev.retrieval),
+  }));
+  const signed = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(4)}`;
+  for (const v of versus) {
+    const c = v.overall;
+    process.stdout.write(`${v.name} vs ${r0.retriever}, overall NDCG@10: ${signed(c.diff)} (95% interval ${signed(c.ci95[0])} to ${signed(c.ci95[1])}, p ${c.pValue.toFixed(3)}, ${c.n} paired users)\n`);
+  }
   ev.fused?.forEach((f, i) => {
     const how = f.selection ? `chosen on ${f.selection.users} validation users (${f.selection.metric} ${f.selection.curve.map((c) => `${c.weight}: ${c.value.toFixed(4)}`).join(", ")})` : "given";
     process.stdout.write(`${ev.results[i].ranker} fused with ${r0.retriever}: weight ${f.weight} ${how}\n`);
@@ -83,6 +94,7 @@ export async function evalLlamaRec(ds: SequenceDataset, o: EvalLlamaRecFlags): P
       split: o.split,
       retriever,
       rankers: specs.map((s, i) => ({ ...s, llmSha256: sha256File(s.llm), msPerUser: ev.secondsPerUser[i] * 1000 })),
+      versusRetriever: versus,
       results: ev.results.map((r) => ({ ...r, subsetIndex: undefined, subset: { ...r.subset, rankerRanks: Array.from(r.subset.rankerRanks) } })),
       ...(ev.fused
         ? { fused: ev.fused.map((f) => ({ weight: f.weight, selection: f.selection, result: { ...f.result, subsetIndex: undefined, subset: { ...f.result.subset, rankerRanks: Array.from(f.result.subset.rankerRanks) } } })) }
