@@ -60,13 +60,27 @@ const rows: BenchRow[] = [];
 // Each ranker row against the retriever on the same users, paired per user (NDCG@10): is the difference more than the
 // users drawn? Overall, the users outside the subset have the retriever's value in both.
 const SIGNIFICANCE = { resamples: 10_000, seed: 0 };
-function versusRetriever(r: LlamaRecSubsetOverall, protocol: "llamarec-subset" | "llamarec-overall"): Record<string, number> {
-  const c = rankerVersusRetriever(r, ev.retrieval, SIGNIFICANCE)[protocol === "llamarec-subset" ? "subset" : "overall"];
-  return { ndcg10_diff_vs_lrurec: c.diff, ndcg10_diff_ci95_low: c.ci95[0], ndcg10_diff_ci95_high: c.ci95[1], ndcg10_diff_p: c.pValue };
-}
 const significanceNote = `; ndcg10_diff_*: paired per user against the retriever (percentile bootstrap, sign-flip permutation p; ${SIGNIFICANCE.resamples} resamples, seed ${SIGNIFICANCE.seed})`;
 const ks = ["Recall", "NDCG", "MRR"].flatMap((m) => [1, 5, 10].map((k) => `${m}@${k}`));
 const pick = (m: Record<string, number>) => Object.fromEntries(ks.map((k) => [k, m[k]]));
+/** A ranker's (or a fused ranker's) subset and overall metrics, each with its lift over the retriever and the paired difference. */
+function rankerProtocolRows(r: LlamaRecSubsetOverall) {
+  const versus = rankerVersusRetriever(r, ev.retrieval, SIGNIFICANCE);
+  return ([["llamarec-subset", r.subset.ranker, r.nSubset, r.subset.retriever, versus.subset], ["llamarec-overall", r.overall.ranker, r.nTotal, r.overall.retriever, versus.overall]] as const).map(
+    ([protocol, metrics, users, retr, c]) => ({
+      protocol,
+      users,
+      metrics: {
+        ...pick(metrics),
+        ndcg10_lift_over_lrurec: retr["NDCG@10"] > 0 ? metrics["NDCG@10"] / retr["NDCG@10"] - 1 : 0,
+        ndcg10_diff_vs_lrurec: c.diff,
+        ndcg10_diff_ci95_low: c.ci95[0],
+        ndcg10_diff_ci95_high: c.ci95[1],
+        ndcg10_diff_p: c.pValue,
+      },
+    }),
+  );
+}
 const r0 = ev.results[0];
 const headline = a.headline === "first";
 const lrurecName = "lrurec";
@@ -87,8 +101,7 @@ ev.results.forEach((r, i) => {
     `adapter of step ${report.best.step} (best validation NDCG@10)` +
     (report.examples.scanned === undefined ? "" : `; of the retrieved training prefixes, ${report.examples.hits} had the answer in the top-20 and ${report.examples.answerFirst} had it first`);
   const variant = spec.adapter ? { train_candidates: candidates, steps: report.steps, best_step: report.best.step, ranker: basename(dir) } : undefined;
-  for (const [protocol, metrics, users, retr] of [["llamarec-subset", r.subset.ranker, r.nSubset, r.subset.retriever], ["llamarec-overall", r.overall.ranker, r.nTotal, r.overall.retriever]] as const) {
-    const lift = retr["NDCG@10"] > 0 ? metrics["NDCG@10"] / retr["NDCG@10"] - 1 : 0;
+  for (const { protocol, metrics, users } of rankerProtocolRows(r)) {
     const key = `${r.ranker}|${protocol}`;
     const isHeadline = headline && !headlined.has(key);
     headlined.add(key);
@@ -97,7 +110,7 @@ ev.results.forEach((r, i) => {
       dataset: ds.name,
       protocol,
       ...(variant ? { variant } : {}),
-      metrics: { ...pick(metrics), ndcg10_lift_over_lrurec: lift, ...versusRetriever(r, protocol) },
+      metrics,
       ...(isHeadline ? { headline: true } : {}),
       ...base,
       notes: (spec.adapter
@@ -115,13 +128,13 @@ ev.fused?.forEach((f, i) => {
     fusion_chosen_on: `val subset, ${sel.users} users, ${sel.metric}`,
   };
   const curve = sel.curve.map((c) => `${c.weight}: ${c.value.toFixed(4)}`).join(", ");
-  for (const [protocol, metrics, users, retr] of [["llamarec-subset", f.result.subset.ranker, f.result.nSubset, f.result.subset.retriever], ["llamarec-overall", f.result.overall.ranker, f.result.nTotal, f.result.overall.retriever]] as const) {
+  for (const { protocol, metrics, users } of rankerProtocolRows(f.result)) {
     rows.push({
       method: ev.results[i].ranker,
       dataset: ds.name,
       protocol,
       variant,
-      metrics: { ...pick(metrics), ndcg10_lift_over_lrurec: retr["NDCG@10"] > 0 ? metrics["NDCG@10"] / retr["NDCG@10"] - 1 : 0, ...versusRetriever(f.result, protocol) },
+      metrics,
       llm: run.llm.file,
       llm_sha256: run.llm.sha256,
       adapter: spec.adapter ?? null,
