@@ -6,7 +6,7 @@
 import { resolve } from "node:path";
 import type { SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
-import { llamarecRows } from "../../eval/llamarec.ts";
+import { llamarecRows, type LlamaRecSubsetOverall } from "../../eval/llamarec.ts";
 import { rankerVersusRetriever } from "../../eval/significance.ts";
 import { formatMetricsTable } from "../../eval/report.ts";
 import { evaluateLlamaRec, type RankerSpec } from "../../methods/llamarec/evaluate.ts";
@@ -31,6 +31,11 @@ export interface EvalLlamaRecFlags {
   fusion?: number | "validation";
   /** With --llm: the prompt layout ("alpaca" or "chat"); a ranker run dir keeps its own. */
   prompt?: "alpaca" | "chat";
+}
+
+/** A result as JSON: typed arrays as plain arrays, the subset's positions left out. */
+function resultJson(r: LlamaRecSubsetOverall) {
+  return { ...r, subsetIndex: undefined, subset: { ...r.subset, rankerRanks: Array.from(r.subset.rankerRanks) } };
 }
 
 export async function evalLlamaRec(ds: SequenceDataset, o: EvalLlamaRecFlags): Promise<void> {
@@ -95,10 +100,8 @@ export async function evalLlamaRec(ds: SequenceDataset, o: EvalLlamaRecFlags): P
       retriever,
       rankers: specs.map((s, i) => ({ ...s, llmSha256: sha256File(s.llm), msPerUser: ev.secondsPerUser[i] * 1000 })),
       versusRetriever: versus,
-      results: ev.results.map((r) => ({ ...r, subsetIndex: undefined, subset: { ...r.subset, rankerRanks: Array.from(r.subset.rankerRanks) } })),
-      ...(ev.fused
-        ? { fused: ev.fused.map((f) => ({ weight: f.weight, selection: f.selection, result: { ...f.result, subsetIndex: undefined, subset: { ...f.result.subset, rankerRanks: Array.from(f.result.subset.rankerRanks) } } })) }
-        : {}),
+      results: ev.results.map(resultJson),
+      ...(ev.fused ? { fused: ev.fused.map((f) => ({ weight: f.weight, selection: f.selection, result: resultJson(f.result) })) } : {}),
     };
     process.stdout.write(`wrote ${writeFileAtomic(o.out, `${JSON.stringify(json, null, 2)}\n`)}\n`);
   }
