@@ -16,18 +16,25 @@ export type HistoryEntry = string | number | { title: string };
 
 /** Problems listed in one answer; a 4,096-entry history of unknown ids gets the first ones and a count. */
 const MAX_PROBLEMS = 50;
+/** Unknown titles answered with the closest titles (the rest are named only). */
+const MAX_SUGGESTED = 3;
 
 /** Dense ids of the client's history, oldest first. Throws one RequestError listing every entry that cannot be used. */
 export function resolveHistory(entries: readonly HistoryEntry[], index: CatalogIndex): Int32Array {
   const ids = new Int32Array(entries.length);
   const problems: Problem[] = [];
   const firstAt = new Map<number, number>();
+  let suggested = 0;
   entries.forEach((e, j) => {
     const field = `history[${j}]`;
     let id: number | undefined;
     if (typeof e === "object") {
       const matches = index.idsWithTitle(e.title);
-      if (matches.length === 0) problems.push({ field, code: "RECLM_ERR_UNKNOWN_ITEM", message: `no item has the title ${JSON.stringify(e.title)}` });
+      if (matches.length === 0) {
+        // Suggestions cost a pass over the titles: the first few unknown titles get them, not a 4,096-entry history.
+        const message = suggested++ < MAX_SUGGESTED ? index.lookup.unknownTitleMessage(e.title) : `no item titled ${JSON.stringify(e.title)}`;
+        problems.push({ field, code: "RECLM_ERR_UNKNOWN_ITEM", message });
+      }
       else if (matches.length > 1) {
         const which = matches.slice(0, 5).map((m) => JSON.stringify(index.item(m).rawId)).join(", ");
         problems.push({ field, code: "RECLM_ERR_BAD_REQUEST", message: `${matches.length} items have the title ${JSON.stringify(e.title)} (ids ${which}): give the id` });

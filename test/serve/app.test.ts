@@ -57,6 +57,10 @@ describe("serve: tiny catalog, scripted retriever", () => {
     expect(body.problems[1].message).toMatch(/2 items have the title "Twin \(2000\)" \(ids "f", "g"\)/);
     expect(body.problems[2].message).toMatch(/already history\[0\]/);
     expect(body.problems[3]).toMatchObject({ code: "RECLM_ERR_UNKNOWN_ITEM" });
+    // An unknown title is answered with the closest titles (the CLI's lookup): a wrong year, a typo.
+    const near = await post(app, { history: [{ title: "Omega (1998)" }, { title: "Gama Ray (1992)" }] });
+    expect(near.json().problems[0].message).toMatch(/^no item titled "Omega \(1998\)" \(closest: "Omega \(1999\)"/);
+    expect(near.json().problems[1].message).toMatch(/\(closest: "Gamma Ray \(1992\)"/);
     const unknownOnly = await post(app, { history: ["nope"] });
     expect(unknownOnly.json()).toMatchObject({ statusCode: 400, code: "RECLM_ERR_UNKNOWN_ITEM", field: "history[0]" });
   });
