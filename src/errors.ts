@@ -28,7 +28,8 @@ export type ReclmErrorCode =
   | "RECLM_ERR_UNSUPPORTED_MEDIA_TYPE"
   | "RECLM_ERR_NOT_READY"
   | "RECLM_ERR_OVERLOADED"
-  | "RECLM_ERR_TIMEOUT";
+  | "RECLM_ERR_TIMEOUT"
+  | "RECLM_ERR_DOWNLOAD";
 
 const HTTP_STATUS: Record<ReclmErrorCode, number> = {
   RECLM_ERR_FILE_NOT_FOUND: 404,
@@ -58,6 +59,8 @@ const HTTP_STATUS: Record<ReclmErrorCode, number> = {
   RECLM_ERR_NOT_READY: 503,
   RECLM_ERR_OVERLOADED: 503,
   RECLM_ERR_TIMEOUT: 503,
+  // A model URI whose host cannot be reached or whose download failed: an upstream's failure, not the request's.
+  RECLM_ERR_DOWNLOAD: 502,
 };
 
 /** Every code a ReclmError can carry (its `statusCode` is the HTTP status `serve` answers it with). */

@@ -28,6 +28,8 @@ export {
   vocabularySize,
 } from "../llm/runtime.ts";
 export type { GgufHeader, GgufTensor, LlmRuntimeOptions } from "../llm/runtime.ts";
+export { hostOf, isModelUri, modelsDir, resolveLlmFile } from "../llm/model-source.ts";
+export type { ResolveLlmOptions } from "../llm/model-source.ts";
 export { NextTokenScorer } from "../llm/scorer.ts";
 export type { NextTokenScorerOptions, TextPerplexity, TokenLogProbs } from "../llm/scorer.ts";
 export { TextGenerator } from "../llm/generate.ts";

@@ -8,7 +8,8 @@ import { parseSetFlags } from "../models/neural/config.ts";
 import type { DatasetRef, RunDirOptions } from "../train/child-job.ts";
 import type { EvalSplit, SequenceDataset } from "../contracts.ts";
 import { ReclmError } from "../errors.ts";
-import type { ProgressReporter } from "./progress.ts";
+import { isModelUri, resolveLlmFile } from "../llm/model-source.ts";
+import { createProgressReporter, type ProgressReporter } from "./progress.ts";
 
 export function parseKs(value: string): number[] {
   const ks = value.split(",").map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
@@ -203,6 +204,17 @@ export async function loadWithProgress(
 ): Promise<SequenceDataset> {
   try {
     return await loadDataset(name, { ...dataFileOptions(options), protocol: options.protocol, refresh: options.refresh, onProgress: progress.onProgress });
+  } finally {
+    progress.stop();
+  }
+}
+
+/** `--llm`: a GGUF path, or a model URI downloaded (once, with a progress bar) into reclm's models folder. */
+export async function resolveLlmFileWithProgress(spec: string, field = "--llm"): Promise<string> {
+  if (!isModelUri(spec)) return resolveLlmFile(spec);
+  const progress = createProgressReporter();
+  try {
+    return await resolveLlmFile(spec, { field, onProgress: progress.onProgress });
   } finally {
     progress.stop();
   }

@@ -58,6 +58,10 @@ describe("reclm CLI (spawned)", () => {
     const bad = await reclm("eval", "--dataset", "embedded", "--method", "llamarec", "--llm", lm, "--zero-shot", "--retriever", "pop", "--fusion", "1.5");
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('--fusion must be a number in [0, 1]');
+    // A model URI whose host cannot be reached fails at once with the reason, not after minutes of retries.
+    const offline = await reclm("eval", "--dataset", "embedded", "--method", "llamarec", "--llm", "http://127.0.0.1:1/model.gguf", "--zero-shot", "--retriever", "pop");
+    expect(offline.code).not.toBe(0);
+    expect(offline.stderr).toMatch(/reclm: RECLM_ERR_DOWNLOAD: field "--llm": cannot download http:\/\/127\.0\.0\.1:1\/model\.gguf: http:\/\/127\.0\.0\.1:1 is not reachable from here/);
     const noRanker = await reclm("recommend", "--model", "pop", "--dataset", "embedded", "--history", "x", "--fusion-weight", "0.5");
     expect(noRanker.code).not.toBe(0);
     expect(noRanker.stderr).toContain("--fusion-weight fuses a ranker with its retriever: give --ranker <run dir>");

@@ -12,7 +12,7 @@ import { formatMetricsTable } from "../../eval/report.ts";
 import { evaluateLlamaRec, type RankerSpec } from "../../methods/llamarec/evaluate.ts";
 import { checkRunDataset, rankerSpecsOf } from "../../methods/llamarec/run.ts";
 import { sha256File } from "../../io.ts";
-import { commandLine } from "../common.ts";
+import { commandLine, resolveLlmFileWithProgress } from "../common.ts";
 import { writeFileAtomic } from "../../io.ts";
 import { createProgressReporter } from "../progress.ts";
 
@@ -50,7 +50,7 @@ export async function evalLlamaRec(ds: SequenceDataset, o: EvalLlamaRecFlags): P
   } else {
     if (!o.llm) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--method llamarec needs --ranker <run dir>, or --llm <gguf> (with --zero-shot or --lora)", { field: "--ranker" });
     if (!o.zeroShot && !o.lora) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "with --llm, say --zero-shot (no adapter) or give --lora <adapter.gguf>", { field: "--zero-shot" });
-    const llm = resolve(o.llm);
+    const llm = await resolveLlmFileWithProgress(o.llm);
     const layout = o.prompt ?? "alpaca";
     specs = [{ name: "llamarec-zero-shot", llm, layout }, ...(o.lora ? [{ name: "llamarec", llm, adapter: resolve(o.lora), layout }] : [])];
   }

@@ -32,7 +32,7 @@ export function evalCommand(): Command {
     .addOption(new Option("--method <name>", "an LLM method instead of one model: llamarec (subset + overall, with --ranker or --llm)").choices(["llamarec"]))
     .option("--ranker <run dir>", "llamarec: a fine-tuned ranker (`reclm finetune llamarec --out <dir>`); its zero-shot base LLM is evaluated too")
     .option("--retriever <run dir>", "llamarec: the retriever whose top-20 are re-ordered (default: the ranker's own)")
-    .option("--llm <gguf>", "llamarec: any GGUF LLM, with --zero-shot or --lora")
+    .option("--llm <gguf|uri>", "llamarec: any GGUF LLM (a file, or hf:user/repo:quant / https://.../x.gguf downloaded once), with --zero-shot or --lora")
     .option("--lora <gguf>", "llamarec: a LoRA adapter for --llm (e.g. trained with TRL/axolotl and converted by llama.cpp)")
     .option("--zero-shot", "llamarec: the LLM without fine-tuning only")
     .option(

@@ -11,7 +11,7 @@ import type { SequenceDataset } from "../../contracts.ts";
 import { ReclmError } from "../../errors.ts";
 import { resolveModel } from "../../models/resolve.ts";
 import { scanRetrievedExamples, TRAIN_CANDIDATES, type TrainCandidates } from "../../methods/llamarec/retrieved-examples.ts";
-import { loadWithProgress, parseNonNegativeInt, withDatasetOptions, type DataFileOptions } from "../common.ts";
+import { loadWithProgress, parseNonNegativeInt, resolveLlmFileWithProgress, withDatasetOptions, type DataFileOptions } from "../common.ts";
 import { createProgressReporter } from "../progress.ts";
 
 interface ExportFlags extends DataFileOptions {
@@ -34,7 +34,7 @@ export function exportCommand(): Command {
       .description("LlamaRec's fine-tuning examples as JSONL: TRL (prompt-completion) or axolotl (input_output segments); --chat for chat-template rows")
       .addOption(new Option("--format <name>", "trl or axolotl").choices(["trl", "axolotl"]).makeOptionMandatory())
       .option("--chat", "conversational rows ({messages: [...]}) for an instruct model's chat template")
-      .option("--llm <gguf>", "cut titles to 32 tokens of this model's tokenizer (the paper's llm_max_title_len); the EOS text too")
+      .option("--llm <gguf|uri>", "cut titles to 32 tokens of this model's tokenizer (the paper's llm_max_title_len); the EOS text too")
       .option("--max-examples <n>", "a seeded sample of the examples (0: all)", parseNonNegativeInt("--max-examples"), 0)
       .option("--seed <n>", "seed of the negatives and the sample", parseNonNegativeInt("--seed"), 42)
       .addOption(
@@ -48,7 +48,7 @@ export function exportCommand(): Command {
         if (o.candidates !== "uniform" && !o.retriever) throw new ReclmError("RECLM_ERR_BAD_CONFIG", `--candidates ${o.candidates} needs --retriever <run dir>`, { field: "--retriever" });
         const ds = await loadWithProgress(o.dataset, o, createProgressReporter());
         const examples = o.candidates === "uniform" ? undefined : await retrievedExamples(ds, o, o.candidates);
-        const model = o.llm ? await loadLlamaCppModel(o.llm, { vocabOnly: true }) : undefined;
+        const model = o.llm ? await loadLlamaCppModel(await resolveLlmFileWithProgress(o.llm), { vocabOnly: true }) : undefined;
         try {
           const tokenizer = model ? llamaCppTokenizer(model) : undefined;
           const eosText = model && tokenizer ? model.detokenize([tokenizer.eos as never], true) : undefined;

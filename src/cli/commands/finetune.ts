@@ -10,7 +10,7 @@ import { ownLmState } from "../../llm/own-lm/cache.ts";
 import { pretrainLmInChild } from "../../llm/own-lm/pretrain-job.ts";
 import type { LmSize } from "../../llm/own-lm/pretrain.ts";
 import { finetuneLlamaRecInChild } from "../../methods/llamarec/finetune-job.ts";
-import { checkRunFlags, configFromFlags, dataFileOptions, loadWithProgress, runJobInput, runStamp, withDatasetOptions, withRunOptions, type ConfigFlags, type DataFileOptions, type RunFlags } from "../common.ts";
+import { checkRunFlags, configFromFlags, dataFileOptions, loadWithProgress, resolveLlmFileWithProgress, runJobInput, runStamp, withDatasetOptions, withRunOptions, type ConfigFlags, type DataFileOptions, type RunFlags } from "../common.ts";
 import { createProgressReporter } from "../progress.ts";
 
 interface FinetuneOptions extends RunFlags, ConfigFlags {
@@ -23,7 +23,7 @@ interface FinetuneOptions extends RunFlags, ConfigFlags {
 
 /** The LLM to fine-tune: the user's GGUF, or reclm's own LM of the dataset (pretrained now if it is not cached). */
 export async function llmOrOwnLm(opts: { llm?: string; lmSize?: LmSize; protocol?: string; threads?: number; dataset: string } & DataFileOptions, ds: SequenceDataset): Promise<string> {
-  if (opts.llm) return resolve(opts.llm);
+  if (opts.llm) return resolveLlmFileWithProgress(opts.llm);
   const size = opts.lmSize ?? (ds.name === "embedded" ? "tiny" : "small");
   const state = ownLmState(ds, size);
   if (state.kind === "ready") {
@@ -54,7 +54,7 @@ export function finetuneCommand(): Command {
     })
       .description("LlamaRec's ranker: LoRA on the answer letter over prompts of 20 candidates, validated on the retriever's top-20")
       .requiredOption("--retriever <run dir>", "the trained retriever (`reclm train --model lrurec ... --out <dir>`) whose top-20 the ranker re-orders")
-      .option("--llm <gguf>", "base LLM (any llama/qwen2 GGUF); default: reclm's own LM for the dataset, pretrained first if needed")
+      .option("--llm <gguf|uri>", "base LLM: any llama/qwen2 GGUF file, or a model URI downloaded once (hf:user/repo:quant, https://.../x.gguf); default: reclm's own LM for the dataset, pretrained first if needed")
       .addOption(new Option("--lm-size <size>", "size of reclm's own LM when --llm is not given (default tiny on embedded, small otherwise)").choices(["tiny", "small"]))
       .option("-o, --out <dir>", "run dir (config.json, adapter.gguf, checkpoints, report); default runs/llamarec-<dataset>-<time>")
       .addOption(new Option("--prompt <layout>", "alpaca: the paper's prompt; chat: the same instruction in the model's own chat template (instruct models)").choices(["alpaca", "chat"]).default("alpaca"))
