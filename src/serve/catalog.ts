@@ -28,6 +28,7 @@ export class CatalogIndex {
       if (ds.test[u] > 0) this.popularity[ds.test[u]]++;
     }
     this.lookup = new CatalogLookup(ds.catalog, this.popularity);
+    this.lookup.prepareSuggestions();
   }
 
   get size(): number {
