@@ -78,9 +78,9 @@ export class CatalogLookup {
     throw new ReclmError("RECLM_ERR_BAD_CONFIG", this.unknownTitleMessage(title), { field });
   }
 
-  /** `no item titled "…"`, with the closest titles when there are any. */
-  unknownTitleMessage(title: string): string {
-    const suggestions = this.closest(title, 3).map((i) => JSON.stringify(this.catalog.items[i].title));
+  /** `no item titled "…"`, with up to `suggest` closest titles when there are any (0: the title alone, no search). */
+  unknownTitleMessage(title: string, suggest = 3): string {
+    const suggestions = this.closest(title, suggest).map((i) => JSON.stringify(this.catalog.items[i].title));
     return `no item titled ${JSON.stringify(title)}${suggestions.length ? ` (closest: ${suggestions.join(", ")})` : ""}`;
   }
 

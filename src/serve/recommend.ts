@@ -32,10 +32,9 @@ export function resolveHistory(entries: readonly HistoryEntry[], index: CatalogI
       const matches = index.idsWithTitle(e.title);
       if (matches.length === 0) {
         // Suggestions cost a pass over the titles: the first few unknown titles get them, not a 4,096-entry history.
-        const message = suggested++ < MAX_SUGGESTED ? index.lookup.unknownTitleMessage(e.title) : `no item titled ${JSON.stringify(e.title)}`;
+        const message = index.lookup.unknownTitleMessage(e.title, suggested++ < MAX_SUGGESTED ? 3 : 0);
         problems.push({ field, code: "RECLM_ERR_UNKNOWN_ITEM", message });
-      }
-      else if (matches.length > 1) {
+      } else if (matches.length > 1) {
         const which = matches.slice(0, 5).map((m) => JSON.stringify(index.item(m).rawId)).join(", ");
         problems.push({ field, code: "RECLM_ERR_BAD_REQUEST", message: `${matches.length} items have the title ${JSON.stringify(e.title)} (ids ${which}): give the id` });
       } else id = matches[0];

@@ -34,6 +34,7 @@ describe("CatalogLookup: titles as people type them", () => {
     expect(lookup.closest("Fargoo", 1)).toEqual([1]);
     expect(lookup.closest("", 3)).toEqual([]);
     expect(lookup.unknownTitleMessage("")).toBe('no item titled ""');
+    expect(lookup.unknownTitleMessage("Heat (1996)", 0)).toBe('no item titled "Heat (1996)"');
   });
 
   it("puts a title that exists first among its own suggestions (property)", () => {
