@@ -82,6 +82,8 @@ export class Builder {
   /** concat's zero bases, one per shape: ACC copies its base, so every concat of a shape can share one constant. */
   private readonly zeroBases = new Map<string, Tensor>();
   private readonly causalMasks = new Map<string, Tensor>();
+  /** swapHalves' row indexes, one per row count. */
+  private readonly swapIndexes = new Map<number, Tensor>();
 
   /** @internal */
   constructor(engine: Engine, ctx: Ptr, mode: GraphMode) {
@@ -357,6 +359,26 @@ export class Builder {
     return this.embedding(this.contig(x), idx);
   }
 
+  /**
+   * x [.., 2h] with the two halves of its last dim swapped: [b | a] for [a | b]. One GET_ROWS over rows of h (the
+   * gradient scatters back) instead of concat's two copies through zeros; complex vectors stored [re | im] use it for
+   * the cross terms of a product.
+   */
+  swapHalves(x: Tensor): Tensor {
+    this.f32("swapHalves", x);
+    const C = x.shape[x.rank - 1];
+    if (x.rank < 1 || C % 2 !== 0) throw shapeError("swapHalves", `the last dim of ${fmt(x)} must be even`);
+    const rows = x.numel / (C / 2);
+    let idx = this.swapIndexes.get(rows);
+    if (!idx) {
+      idx = this.newTensor([rows], "i32", "swapHalves index");
+      this.hidden.push({ kind: "constant", tensor: idx, data: Int32Array.from({ length: rows }, (_, i) => i ^ 1) });
+      this.swapIndexes.set(rows, idx);
+    }
+    const swapped = this.wrap(this.B.ggml_get_rows(this.ctx, this.reshape(x, [rows, C / 2]).ptr, idx.ptr), [rows, C / 2]);
+    return this.reshape(swapped, x.shape);
+  }
+
   // ---------------------------------------------------------------- layout
 
   /** Same data, new shape (numel must match). Non-contiguous inputs are copied first. */
@@ -417,7 +439,10 @@ export class Builder {
     const esz = 4;
     const st = x.strides;
     const r = x.rank;
-    const nb = [1, 2, 3].map((i) => (i < r ? st[r - 1 - i] * esz : (i === r ? numel(x.shape) * esz : numel(x.shape) * esz)));
+    // Past the rank, each stride spans the view's own previous dim (ggml_is_padded_1d checks that, e.g. in SCALE).
+    const nb = [esz, 0, 0, 0];
+    for (let i = 1; i < 4; i++) nb[i] = i < r ? st[r - 1 - i] * esz : nb[i - 1] * ne[i - 1];
+    nb.shift();
     if (st[r - 1] !== 1) throw shapeError("slice", `innermost dim of ${fmt(x)} is strided; call cont() first`);
     const ptr = this.B.ggml_view_4d(this.ctx, x.ptr, ne[0], ne[1], ne[2], ne[3], nb[0], nb[1], nb[2], start * st[d] * esz);
     this.tensorsCreated++;

@@ -95,7 +95,7 @@ export class Graph extends NativeResource {
   private readonly generation: number;
   private gf: Ptr;
   private readonly inputs: Map<string, Tensor>;
-  private readonly hidden: HiddenInput[];
+  private hidden: HiddenInput[];
   private readonly outputs: Map<string, Tensor>;
   private readonly loss?: Tensor;
   private readonly lossGrad: Ptr | null;
@@ -241,6 +241,8 @@ export class Graph extends NativeResource {
       // By pointer, not by ggml_graph_get_tensor(name): names are cut to ggml's 63 bytes and shared with parameters
       // and other inputs, and a lookup that found the wrong tensor left an input unwritten (stale memory).
       for (const [name, t] of this.inputs) if (tensorHasBuffer(t.ptr)) this.inGraph.add(name);
+      // A constant or mask that no output depends on was never allocated: nothing to write (ggml would abort).
+      this.hidden = this.hidden.filter((h) => tensorHasBuffer(h.tensor.ptr));
       this.computeBytes = this.allocator.bytes;
     } catch (e) {
       B.ggml_free(this.ctx);

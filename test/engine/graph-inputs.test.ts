@@ -26,6 +26,28 @@ describe("graph inputs", () => {
     store.dispose();
   });
 
+  // A model may build a constant (or a dropout mask) that a particular shape of its graph never reads, e.g. a scan's
+  // tables for a window of one chunk: ggml does not allocate it, and writing it aborted the process.
+  it("compiles and runs a graph with a constant and a dropout mask nothing reads", () => {
+    const store = new ParamStore(engine);
+    const w = store.add("w", [3], { init: { kind: "data", data: new Float32Array([1, 1, 1]) }, trainable: false });
+    store.initialize(new Rng(1));
+    const g = compile(engine, {
+      mode: "eval",
+      params: store,
+      build: (b) => {
+        const x = b.mul(b.input("x", [3]), w);
+        b.constant(new Float32Array([1, 2]), [2]);
+        b.dropout(b.input("unused", [4]), 0.5);
+        return { outputs: { y: b.scale(x, 2) } };
+      },
+    });
+    g.run({ x: new Float32Array([1, 2, 3]), unused: new Float32Array(4) });
+    expect([...g.read("y")]).toEqual([2, 4, 6]);
+    g.dispose();
+    store.dispose();
+  });
+
   it("writes an input named like a (frozen) parameter", () => {
     const store = new ParamStore(engine);
     const w = store.add("w", [3], { init: { kind: "data", data: new Float32Array([100, 200, 300]) }, trainable: false });

@@ -47,6 +47,9 @@ const cases: Record<string, GradCheckCase> = {
   concat: { params: { a: [2, 3], c: [2, 2] }, op: (b, p: P) => b.concat([p.a, p.c], 1) },
   "concat dim 0": { params: { a: [2, 3], c: [1, 3] }, op: (b, p: P) => b.concat([p.a, p.c], 0) },
   addInto: { params: { x: [2, 4, 3], c: [2, 2, 3] }, op: (b, p: P) => b.addInto(p.x, p.c, 1, 1) },
+  swapHalves: { params: { x: [2, 3, 4] }, op: (b, p: P) => b.swapHalves(p.x) },
+  // A one-row slice of a matrix fed to SCALE (which asserts ggml_is_padded_1d on its input and its gradient).
+  "scale of a row slice": { params: { x: [4, 3] }, op: (b, p: P) => b.neg(b.slice(p.x, 0, 3, 1)) },
   "repeat (a block's carry tiled, as the LRU scan does)": { params: { x: [3, 1, 4], c: [2, 4] }, op: (b, p: P) => b.mul(b.repeat(p.x, [3, 2, 4]), p.c) },
   "softmax (scale, causal, additive mask)": {
     params: { x: [2, 2, 4, 4] },
@@ -189,6 +192,8 @@ describe("forward values", () => {
     expect([...forward({ a, c: { shape: [2, 2], values: [10, 20, 30, 40] } }, (b, p) => b.addInto(p.a, p.c, 1, 1)).out]).toEqual([1, 12, 23, 4, 35, 46]);
     expect(() => forward({ a, c: { shape: [2, 2], values: [1, 1, 1, 1] } }, (b, p) => b.addInto(p.a, p.c, 1, 2))).toThrow(/\[2, 4\) out of range for dim 1/);
     expect([...forward({ c: { shape: [2, 1], values: [1, 2] } }, (b, p) => b.repeat(p.c, [2, 2, 3])).out]).toEqual([1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2]);
+    expect([...forward({ a: { shape: [2, 4], values: [1, 2, 3, 4, 5, 6, 7, 8] } }, (b, p) => b.swapHalves(p.a)).out]).toEqual([3, 4, 1, 2, 7, 8, 5, 6]);
+    expect(() => forward({ a }, (b, p) => b.swapHalves(p.a))).toThrow(/the last dim of \[2, 3\] must be even/);
     expect(() => forward({ c: { shape: [2, 2], values: [1, 2, 3, 4] } }, (b, p) => b.repeat(p.c, [3, 3]))).toThrow(/cannot tile \[2, 2\] to \[3, 3\]/);
   });
 
