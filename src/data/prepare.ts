@@ -100,7 +100,7 @@ export async function prepareSplit(duck: Duck, opts: PrepareOptions): Promise<Se
 export async function readOutSplit(duck: Duck, opts: ReadOutOptions, nUsers: number): Promise<SequenceDataset> {
   const file = opts.source;
   opts.signal?.throwIfAborted();
-  opts.onStage?.("read out");
+  opts.onStage?.("load the split");
   const total = Number(await duck.value("SELECT COUNT(*) FROM split"));
   const nItems = Number(await duck.value("SELECT COUNT(*) FROM split_items"));
   checkFits(file ?? opts.name, { rows: total, users: nUsers, items: nItems }, duck.memoryLimit, `${total} interactions of ${nUsers} users over ${nItems} items after the protocol`);

@@ -40,7 +40,12 @@ export function resolveHistory(entries: readonly HistoryEntry[], index: CatalogI
       } else id = matches[0];
     } else {
       id = index.idOf(String(e));
-      if (id === undefined) problems.push({ field, code: "RECLM_ERR_UNKNOWN_ITEM", message: `unknown item id ${JSON.stringify(String(e))}` });
+      if (id === undefined) {
+        // A title sent as a plain string is the likeliest slip: say how to send it.
+        const titled = index.idsWithTitle(String(e)).length > 0;
+        const hint = titled ? `; it is a title: send {"title": ${JSON.stringify(String(e))}}` : "";
+        problems.push({ field, code: "RECLM_ERR_UNKNOWN_ITEM", message: `unknown item id ${JSON.stringify(String(e))}${hint}` });
+      }
     }
     if (id === undefined) return;
     const before = firstAt.get(id);

@@ -63,6 +63,10 @@ describe("serve: tiny catalog, scripted retriever", () => {
     expect(near.json().problems[1].message).toMatch(/\(closest: "Gamma Ray \(1992\)"/);
     const unknownOnly = await post(app, { history: ["nope"] });
     expect(unknownOnly.json()).toMatchObject({ statusCode: 400, code: "RECLM_ERR_UNKNOWN_ITEM", field: "history[0]" });
+    expect(unknownOnly.json().message).not.toMatch(/it is a title/);
+    // A title sent where an id goes: the answer says how to send it.
+    const titleAsId = await post(app, { history: ["Omega (1999)"] });
+    expect(titleAsId.json().problems[0].message).toBe('unknown item id "Omega (1999)"; it is a title: send {"title": "Omega (1999)"}');
   });
 
   it("reads only the model's window of a long history, says so, and still leaves out all of it", async () => {

@@ -11,6 +11,7 @@ import { indexLetter } from "../../src/methods/llamarec/prompt.ts";
 import { resolveModel } from "../../src/models/resolve.ts";
 import { buildApp } from "../../src/serve/app.ts";
 import { loadRanker } from "../../src/serve/rankers.ts";
+import { killStartedServers, startServe } from "../helpers/serve-process.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "reclm-serve-llamarec-"));
 let ds: SequenceDataset;
@@ -24,7 +25,10 @@ beforeAll(async () => {
   rankerDir = join(dir, "ranker");
   await finetuneLlamaRec({ ds, retriever: "pop", llm, outDir: rankerDir, config: { maxExamples: 16, batchSize: 8, microBatch: 8, validateEvery: 2, maxValUsers: 8 }, maxSteps: 2, threads: 1 });
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  killStartedServers();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe("serve with a LlamaRec ranker run dir (reclm serve --ranker)", () => {
   it("answers rank: true with the fine-tuned verbalizer's order of the retriever's top-20, as `reclm recommend` computes it", async () => {
@@ -51,5 +55,17 @@ describe("serve with a LlamaRec ranker run dir (reclm serve --ranker)", () => {
   it("refuses a ranker fine-tuned on another dataset, naming the field", async () => {
     const other: SequenceDataset = { ...ds, users: ds.users.slice(1), train: ds.train.slice(1), val: ds.val.subarray(1), test: ds.test.subarray(1) };
     await expect(loadRanker(rankerDir, other)).rejects.toMatchObject({ location: expect.objectContaining({ field: "datasetFingerprint" }) });
+  });
+
+  it("as a process: --ranker alone serves the ranker with the retriever it was fine-tuned on", async () => {
+    const s = await startServe(["--ranker", rankerDir, "--threads", "1"], { env: { RECLM_CACHE: join(dir, "cache") } });
+    try {
+      expect(s.output()).toMatch(/loading embedded and pop/);
+      const h = await fetch(`${s.url}/health`);
+      expect(await h.json()).toMatchObject({ status: "ok", dataset: "embedded", model: "pop", ranker: "llamarec" });
+    } finally {
+      s.proc.kill("SIGTERM");
+      await s.exited;
+    }
   });
 });

@@ -4,12 +4,13 @@ import { knownModelNames, resolveModel } from "../../models/resolve.ts";
 import { buildApp, closeGracefully, DEFAULT_MAX_BATCH, listen, loadRanker, type ServeModels } from "../../serve/index.ts";
 import { loadWithProgress, parseFusionWeight, parseNonNegativeInt, parsePositiveInt, withDatasetOptions, type DataFileOptions } from "../common.ts";
 import { ReclmError } from "../../errors.ts";
+import { readLlamaRecRun } from "../../methods/llamarec/run.ts";
 import { formatCliError } from "../errors.ts";
 import { createProgressReporter } from "../progress.ts";
 
 interface ServeOptions extends DataFileOptions {
   dataset: string;
-  model: string;
+  model?: string;
   protocol?: string;
   ranker?: string;
   fusionWeight?: number;
@@ -26,7 +27,7 @@ interface ServeOptions extends DataFileOptions {
 export function serveCommand(): Command {
   return withDatasetOptions(new Command("serve"))
     .description("HTTP service: recommendations, catalog search, a web page at /, OpenAPI at /openapi.json, Prometheus /metrics")
-    .requiredOption("-m, --model <spec>", `retriever: ${knownModelNames().join(" | ")}`)
+    .option("-m, --model <spec>", `retriever: ${knownModelNames().join(" | ")} (default with --ranker: the retriever it was fine-tuned on)`)
     .option("--ranker <run dir>", "an LLM ranker's run dir: POST /v1/recommend with rank: true re-orders the retriever's top 20")
     .option("--fusion-weight <w>", "with --ranker: fuse its scores with the retriever's, 0 (the ranker alone, default) to 1 (the retriever's order)", parseFusionWeight("--fusion-weight"))
     .option("--host <address>", "address to listen on (0.0.0.0 for every interface)", "127.0.0.1")
@@ -39,6 +40,9 @@ export function serveCommand(): Command {
     .option("--grace-ms <n>", "on SIGTERM/SIGINT, how long in-flight requests may take to finish", parsePositiveInt("--grace-ms"), 10_000)
     .action(async (opts: ServeOptions) => {
       if (opts.fusionWeight !== undefined && opts.ranker === undefined) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "--fusion-weight fuses a ranker with the retriever: give --ranker <run dir>", { field: "--fusion-weight" });
+      // A ranker re-orders the top 20 of the retriever it was fine-tuned on: that one unless --model says otherwise.
+      const model = opts.model ?? (opts.ranker !== undefined ? readLlamaRecRun(opts.ranker).retriever : undefined);
+      if (model === undefined) throw new ReclmError("RECLM_ERR_BAD_CONFIG", "give --model <spec> (a retriever), or --ranker <run dir> to serve a ranker with its retriever", { field: "--model" });
       // Listen first and load behind it: /health says 503 "loading" until the models are in, so a load balancer
       // or an orchestrator can tell a starting replica from a dead one.
       const models = (async (): Promise<ServeModels> => {
@@ -47,7 +51,7 @@ export function serveCommand(): Command {
         // forward, and waking one on an idle core cost ~15 ms per forward on a 2-core VM (a 0.5 ms forward on one
         // thread; bench/engine/query-profile.ts --gap-ms 20). One thread, the caller's, is the default.
         const threads = opts.threads ?? (process.env.RECLM_THREADS ? undefined : 1);
-        const retriever = await resolveModel(opts.model, dataset, { split: "test", threads });
+        const retriever = await resolveModel(model, dataset, { split: "test", threads });
         let ranker: Ranker | undefined;
         try {
           if (opts.ranker !== undefined) ranker = await loadRanker(opts.ranker, dataset, { threads: opts.threads });
@@ -71,7 +75,7 @@ export function serveCommand(): Command {
         await app.close();
         throw e;
       }
-      process.stdout.write(`listening on ${url} (loading ${opts.dataset} and ${opts.model})\n`);
+      process.stdout.write(`listening on ${url} (loading ${opts.dataset} and ${model})\n`);
       let stopping = false;
       let stopped!: () => void;
       const closed = new Promise<void>((resolve) => (stopped = resolve));
