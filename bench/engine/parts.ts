@@ -14,11 +14,13 @@
  *   att.view      causal attention (B 128, L 200, 2 heads of 32) on permuted-view heads, as SASRec builds it
  *   att.contQ     the same with the query heads made contiguous first
  *   gelu, gelu.softplus  GELU fwd+bwd on [128, 256, 256]: the builder's composition (SiLU) vs the previous one
+ *   scan.tree, scan.chunked  LRURec's scan on a packed ML-1M activation [56, 256, 256]: the authors' log2(L) tree vs
+ *                 reclm's chunks of 16 (src/models/lrurec.ts lruScanChunked)
  * --profile prints each piece's nodes (Graph.profile) after the timings.
  */
 import { compile, Engine, ParamStore, type Builder, type Graph, type Tensor } from "../../src/engine/index.ts";
 import { Rng } from "../../src/rng.ts";
-import { lruScan, scanConstants } from "../../src/models/lrurec.ts";
+import { chunkedScanConstants, lruScan, lruScanChunked, scanConstants } from "../../src/models/lrurec.ts";
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -100,6 +102,13 @@ builders["scan.tree"] = () =>
     const mask = b.input("mask", [SB, SL]);
     const consts = scanConstants(b, SL, SC / 2);
     return { loss: b.sum(b.sqr(lruScan(b, p.u, mask, b.exp(b.scale(p.nu, 0.1)), b.exp(b.scale(p.theta, 0.1)), consts))) };
+  }, { mask: scanMask });
+
+builders["scan.chunked"] = () =>
+  piece("scan.chunked", scanShapes, ["u", "nu", "theta"], "grad", (b, p) => {
+    const mask = b.input("mask", [SB, SL]);
+    const consts = chunkedScanConstants(b, mask, SC / 2);
+    return { loss: b.sum(b.sqr(lruScanChunked(b, p.u, b.exp(b.scale(p.nu, 0.1)), b.exp(b.scale(p.theta, 0.1)), consts))) };
   }, { mask: scanMask });
 
 const names = only ? only.split(",") : Object.keys(builders);

@@ -33,6 +33,9 @@
  *      it) — far below the run-to-run noise of training, so it is kept rather than composing a slower erf.
  *   4. The scan adds the carry λ^{1..l/2}·h1[last] into the second half of each block in place of the copy (ggml's ACC),
  *      instead of cat(h1, h2 + carry): the same sum, one copy of the block instead of two.
+ *   5. By default (`scan: "chunked"`) the recurrence runs in chunks of 16 positions (`lruScanChunked`): one small matrix
+ *      product per chunk and the authors' tree scan over the chunk ends only, the same states as their scan up to f32
+ *      rounding (test/models/lrurec.test.ts compares states and gradients); `scan: "tree"` runs theirs.
  *
  * Training batches are packed (src/models/neural/packing.ts, `packedRowLength`): several users' windows end to end in
  * rows of Lp, the scan dropping a carry that crosses a segment boundary as it drops one from padding; each position
@@ -61,7 +64,16 @@ export interface LRURecConfig extends BaseModelConfig {
   rMin: number;
   /** Largest |λ| of the ring init. Defaults to 0.99. */
   rMax: number;
+  /**
+   * How the recurrence is computed: "chunked" (default; chunks of 16 positions, `lruScanChunked`) or "tree" (the
+   * authors' log2(L)-level parallel scan, `lruScan`). The same states up to float rounding; "tree" follows the
+   * authors' order of operations, for comparisons with their code.
+   */
+  scan: LRUScanKind;
 }
+
+export const LRU_SCANS = ["chunked", "tree"] as const;
+export type LRUScanKind = (typeof LRU_SCANS)[number];
 
 /** LlamaRec's ml-latest-small ("ML-100k") setting: docs/model-recipes.md §1 presets, LlamaRec config.py `set_template`. */
 export const LRUREC_DEFAULTS: LRURecConfig = {
@@ -72,6 +84,7 @@ export const LRUREC_DEFAULTS: LRURecConfig = {
   blocks: 2,
   rMin: 0.8,
   rMax: 0.99,
+  scan: "chunked",
   batchSize: 16,
   evalBatchSize: 16,
   ...LLAMAREC_TRAINER,
@@ -164,7 +177,7 @@ export const LRURec: NeuralModelDefinition<LRURecConfig, LRURecParams> = {
     "Deviations: tanh-approx GELU (|Δ| < 5e-4), λ^k computed in closed form, out_proj stored as [Re W | −Im W] without Im b.",
   defaults: LRUREC_DEFAULTS,
   presets: LRUREC_PRESETS,
-  fieldSchemas: { lruDropout: FIELD.probability, blocks: FIELD.positiveInt, rMin: FIELD.positive, rMax: FIELD.positive },
+  fieldSchemas: { lruDropout: FIELD.probability, blocks: FIELD.positiveInt, rMin: FIELD.positive, rMax: FIELD.positive, scan: FIELD.oneOf(LRU_SCANS) },
   objective: () => ({ kind: "causal" }),
   vocabSize: (nItems) => nItems + 1,
   // The power-of-two padding happens inside `encode` with zero vectors after the embedding LayerNorm, as the authors
@@ -221,7 +234,7 @@ export const LRURec: NeuralModelDefinition<LRURecConfig, LRURecParams> = {
       mask = b.concat([b.constant(0, [B, Lp - L]), mask], 1); // [B, Lp]
     }
 
-    const consts = scanConstants(b, Lp, S, x.segments);
+    const consts = config.scan === "tree" ? scanConstants(b, Lp, S, x.segments) : chunkedScanConstants(b, mask, S, x.segments);
     for (const block of p.blocks) {
       h = lruLayer(b, block, h, mask, consts, config); // [B, Lp, D]
       h = positionwiseFeedForward(b, block, h, config); // [B, Lp, D]
@@ -258,25 +271,135 @@ export function scanConstants(b: Builder, Lp: number, S: number, segments?: Tens
     const nb = (B * Lp) / l;
     const seg = b.reshape(segments, [nb, l]); // [nb, l]
     const later = b.sub(b.slice(seg, 1, half, half), b.slice(seg, 1, half - 1, 1)); // [nb, half]: segments apart (>= 0)
-    sameSegment.push(b.reshape(b.relu(b.addScalar(b.neg(later), 1)), [nb, half, 1])); // [nb, half, 1]: 1 if apart by 0
+    sameSegment.push(b.reshape(sameSegmentFlag(b, later), [nb, half, 1])); // [nb, half, 1]: 1 if apart by 0
   }
   return { exponents, sameSegment };
 }
 
-function exponentTable(rows: number, S: number): Float32Array {
+/** 1 where `later` (a later position's segment minus an earlier one's, >= 0: segments only grow along a row) is 0, else 0. */
+function sameSegmentFlag(b: Builder, later: Tensor): Tensor {
+  return b.relu(b.addScalar(b.neg(later), 1));
+}
+
+/** [rows, S]: row k holds k + first. */
+function exponentTable(rows: number, S: number, first = 1): Float32Array {
   const t = new Float32Array(rows * S);
-  for (let k = 0; k < rows; k++) t.fill(k + 1, k * S, (k + 1) * S);
+  for (let k = 0; k < rows; k++) t.fill(k + first, k * S, (k + 1) * S);
   return t;
 }
 
+/** Positions per chunk of `lruScanChunked`: one [K, K] product per chunk, then the tree scan over chunk ends. */
+export const SCAN_CHUNK = 16;
+
+/** Constants of the chunked scan, built once per encoder graph from its mask (and packed rows' segments). */
+export interface ChunkedScanConstants {
+  /** Positions per chunk (K) and chunks per row (Lc); K · Lc = Lp. */
+  chunk: number;
+  chunks: number;
+  /** [K, S]: row k holds k (the exponents of λ^k and λ^−k within a chunk). */
+  local: Tensor;
+  /** [B·Lc, K, K]: coefficient of position j's input in position t's state: 1 at j = t, mask_j·[same segment] at j < t. */
+  within: Tensor;
+  /** Packed rows: [B·Lc, K, 1], 1 where position t is in the segment of the previous chunk's last position. */
+  carryGate?: Tensor;
+  /** [B, Lc]: the mask at each chunk's last position (its state carries on only when it is a real item). */
+  endMask: Tensor;
+  /** The tree scan's constants over the Lc chunk ends. */
+  ends: ScanConstants;
+}
+
+/** `mask` [B, Lp]; `segments` [B, Lp] for packed training rows. */
+export function chunkedScanConstants(b: Builder, mask: Tensor, S: number, segments?: Tensor): ChunkedScanConstants {
+  const [B, Lp] = mask.shape;
+  const K = Math.min(SCAN_CHUNK, Lp);
+  const Lc = Lp / K;
+  const nc = B * Lc;
+  const local = b.constant(exponentTable(K, S, 0), [K, S]);
+  const endOf = (x: Tensor) => b.reshape(b.slice(b.reshape(x, [B, Lc, K]), 2, K - 1, 1), [B, Lc]); // [B, Lc]
+  let below = b.mul(b.repeat(b.reshape(mask, [nc, 1, K]), [nc, K, K]), b.constant(lowerTable(K), [K, K])); // [nc, K, K]: mask_j, j < t
+  if (!segments) {
+    return { chunk: K, chunks: Lc, local, within: b.add(below, b.constant(identityTable(K), [K, K])), endMask: endOf(mask), ends: scanConstants(b, Lc, S) };
+  }
+  const same = (later: Tensor) => sameSegmentFlag(b, later);
+  const segT = b.reshape(segments, [nc, K, 1]);
+  below = b.mul(below, same(b.sub(b.repeat(segT, [nc, K, K]), b.repeat(b.reshape(segments, [nc, 1, K]), [nc, K, K])))); // [nc, K, K]
+  const segEnds = endOf(segments); // [B, Lc]
+  // The first chunk of a row has no carry; any finite segment there does.
+  const prevEnd = Lc > 1 ? b.concat([b.slice(segEnds, 1, 0, 1), b.slice(segEnds, 1, 0, Lc - 1)], 1) : segEnds; // [B, Lc]
+  return {
+    chunk: K,
+    chunks: Lc,
+    local,
+    within: b.add(below, b.constant(identityTable(K), [K, K])),
+    carryGate: same(b.sub(segT, b.reshape(prevEnd, [nc, 1, 1]))), // [nc, K, 1]
+    endMask: endOf(mask),
+    ends: scanConstants(b, Lc, S, segEnds),
+  };
+}
+
+function lowerTable(K: number): Float32Array {
+  const t = new Float32Array(K * K);
+  for (let i = 0; i < K; i++) t.fill(1, i * K, i * K + i);
+  return t;
+}
+
+function identityTable(K: number): Float32Array {
+  const t = new Float32Array(K * K);
+  for (let i = 0; i < K; i++) t[i * K + i] = 1;
+  return t;
+}
+
+/** Multiplies packed complex x [.., C = 2S] by the complex (re, im) [.., S] (broadcast): x ⊙ [re | re] + swap(x) ⊙ [−im | im]. */
+function complexScale(b: Builder, x: Tensor, re: Tensor, im: Tensor): Tensor {
+  return b.add(b.mul(x, b.concat([re, re], -1)), b.mul(b.swapHalves(x), b.concat([b.neg(im), im], -1)));
+}
+
+/**
+ * The same function as `lruScan` (same states at every real position; a padding position keeps its own input), in
+ * chunks of K positions: within a chunk, h_t = λ^t · Σ_{j <= t} G[t, j] · λ^−j u_j (local t, j) is ONE batched [K, K]
+ * product with G = the mask and segment gates; the chunks' last states then go through the tree scan with λ^K, and
+ * each chunk adds λ^{t+1} times the previous chunk's end. The tree scan touches the whole activation at each of its
+ * log2(Lp) levels; this touches it a fixed few times. λ^−j stays within λ^−(K−1): e^{15ν} is finite for any |λ| above
+ * 0.003 (trained LRURec layers keep |λ| near the ring init's [0.8, 0.99]). `gamma` [1, S] (real), when given, scales
+ * the input first (γ ⊙ u), folded into the λ^−j table instead of a pass over u.
+ */
+export function lruScanChunked(b: Builder, u: Tensor, nu: Tensor, theta: Tensor, cc: ChunkedScanConstants, gamma?: Tensor): Tensor {
+  const [B, Lp, C] = u.shape;
+  if (Lp === 1) return gamma ? b.mul(u, b.concat([gamma, gamma], 1)) : u;
+  const { chunk: K, chunks: Lc } = cc;
+  const nc = B * Lc;
+  const decay = b.mul(cc.local, nu); // [K, S]: kν
+  const angle = b.mul(cc.local, theta); // [K, S]: kθ
+  const cos = b.cos(angle), sin = b.sin(angle);
+  const shrink = b.exp(b.neg(decay)), grow = b.exp(decay);
+  const powRe = b.mul(shrink, cos), powIm = b.mul(shrink, sin); // [K, S]: λ^k
+  const inverse = gamma ? b.mul(grow, gamma) : grow; // [K, S]: |λ^−j|, times γ when given
+  const v = complexScale(b, b.reshape(u, [nc, K, C]), b.mul(inverse, cos), b.neg(b.mul(inverse, sin))); // [nc, K, C]: λ^−j (γ) u_j
+  let x = b.matmul(cc.within, v); // [nc, K, C]: Σ_j G[t, j] λ^−j u_j
+  if (Lc > 1) {
+    const last = (t: Tensor) => b.slice(t, 0, K - 1, 1); // [1, S]
+    const endLocal = complexScale(b, b.slice(x, 1, K - 1, 1), last(powRe), last(powIm)); // [nc, 1, C]: a chunk's own end state
+    const ends = lruScan(b, b.reshape(endLocal, [B, Lc, C]), cc.endMask, b.scale(nu, K), b.scale(theta, K), cc.ends); // [B, Lc, C]
+    const one = (t: Tensor) => b.slice(t, 0, 1, 1); // [1, S]: λ^1
+    const carried = complexScale(b, b.mul(ends, b.reshape(cc.endMask, [B, Lc, 1])), one(powRe), one(powIm)); // [B, Lc, C]
+    const fromPrevious = b.concat([b.constant(0, [B, 1, C]), b.slice(carried, 1, 0, Lc - 1)], 1); // [B, Lc, C]
+    let carry = b.repeat(b.reshape(fromPrevious, [nc, 1, C]), [nc, K, C]); // [nc, K, C]
+    if (cc.carryGate) carry = b.mul(carry, cc.carryGate);
+    x = b.add(x, carry); // [nc, K, C]: λ^{−t}·(the earlier chunks' part of h_t) added
+  }
+  return b.reshape(complexScale(b, x, powRe, powIm), [B, Lp, C]); // [B, Lp, C]
+}
+
 /** One LRU layer: LN(Dropout(Re(W_out · scan(γ ⊙ (W_in x + b_in)) + b_out)) + x). */
-function lruLayer(b: Builder, p: BlockParams, x: Tensor, mask: Tensor, consts: ScanConstants, config: LRURecConfig): Tensor {
+function lruLayer(b: Builder, p: BlockParams, x: Tensor, mask: Tensor, consts: ScanConstants | ChunkedScanConstants, config: LRURecConfig): Tensor {
   const nu = b.exp(b.slice(p.paramsLog, 0, 0, 1)); // [1, S]
   const theta = b.exp(b.slice(p.paramsLog, 0, 1, 1)); // [1, S]
   const gamma = b.exp(b.slice(p.paramsLog, 0, 2, 1)); // [1, S]
 
-  const u = b.mul(b.linear(x, p.inProj.weight, p.inProj.bias), b.concat([gamma, gamma], 1)); // [B, Lp, C]: γ ⊙ (W_in x + b_in)
-  const h = lruScan(b, u, mask, nu, theta, consts); // [B, Lp, C]
+  const projected = b.linear(x, p.inProj.weight, p.inProj.bias); // [B, Lp, C]: W_in x + b_in
+  const h = "chunk" in consts
+    ? lruScanChunked(b, projected, nu, theta, consts, gamma) // γ folded into the scan's first product
+    : lruScan(b, b.mul(projected, b.concat([gamma, gamma], 1)), mask, nu, theta, consts); // [B, Lp, C]: scan of γ ⊙ (W_in x + b_in)
   const y = b.linear(h, p.outProj.weight, p.outProj.bias); // [B, Lp, D]: Re(W_out h + b_out)
   return b.layerNorm(b.add(b.dropout(y, config.lruDropout), x), p.lruNorm.weight, p.lruNorm.bias); // [B, Lp, D]
 }

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { AdamW, compile, Engine, ParamStore, type Builder, type Param } from "../../src/engine/index.ts";
 import { loadDataset } from "../../src/data/index.ts";
-import { LRURec, lruScan, nextPowerOfTwo, ringInit, scanConstants, type LRURecConfig } from "../../src/models/lrurec.ts";
+import { chunkedScanConstants, LRURec, lruScan, lruScanChunked, nextPowerOfTwo, ringInit, scanConstants, type LRURecConfig } from "../../src/models/lrurec.ts";
 import type { ModelContext, SequenceInputs } from "../../src/models/neural/contract.ts";
 import { Rng } from "../../src/rng.ts";
 import { gradCheck } from "../engine/gradcheck.ts";
@@ -95,6 +95,86 @@ describe("LRURec parallel scan", () => {
       }
     }
     expect(maxErr).toBeLessThan(Lp > 16 ? 3e-4 : 1e-4);
+  });
+});
+
+describe("LRURec chunked scan", () => {
+  // Packed rows: segments 1, 2, ... end to end, each starting with a padding position (the empty-history label slot)
+  // or not, the row's unused tail one more segment; padded rows: a left-padding prefix, no segments.
+  function rowsOf(Lp: number, layout: number[][]): { mask: Float32Array; segments: Float32Array } {
+    const B = layout.length;
+    const mask = new Float32Array(B * Lp);
+    const segments = new Float32Array(B * Lp);
+    layout.forEach((spans, r) => {
+      let t = 0;
+      spans.forEach((len, k) => {
+        // a negative length is a span whose first position is padding
+        const n = Math.abs(len);
+        for (let i = 0; i < n; i++, t++) {
+          segments[r * Lp + t] = k + 1;
+          mask[r * Lp + t] = len < 0 && i === 0 ? 0 : 1;
+        }
+      });
+      for (; t < Lp; t++) segments[r * Lp + t] = spans.length + 1;
+    });
+    return { mask, segments };
+  }
+
+  it.each([
+    { Lp: 256, layout: [[-200, 40, 16], [17, -3, 5, 1, 100, 64], [256]], packed: true },
+    { Lp: 64, layout: [[-16, 16, 15, 1], [33], [2, 2, 2, 2]], packed: true },
+    { Lp: 8, layout: [[-3, 4], [8]], packed: true },
+    { Lp: 256, layout: [], packed: false, lengths: [256, 200, 17, 16, 1, 0] },
+    { Lp: 16, layout: [], packed: false, lengths: [16, 9, 1] },
+    { Lp: 2, layout: [], packed: false, lengths: [2, 1] },
+  ])("computes the tree scan's states and gradients (Lp $Lp, packed $packed)", ({ Lp, layout, packed, lengths }) => {
+    const S = 3, C = 2 * S;
+    let mask: Float32Array, segments: Float32Array | undefined;
+    if (packed) ({ mask, segments } = rowsOf(Lp, layout));
+    else {
+      mask = new Float32Array(lengths!.length * Lp);
+      lengths!.forEach((n, r) => mask.fill(1, r * Lp + Lp - n, (r + 1) * Lp));
+    }
+    const B = mask.length / Lp;
+    const rng = new Rng(9);
+    const ring = ringInit(S, 0.8, 0.99, rng);
+    const results = (["tree", "chunked"] as const).map((kind) => {
+      const store = new ParamStore(engine);
+      const u = store.add("u", [B, Lp, C], { init: { kind: "normal", std: 1 } });
+      const plog = store.add("plog", [2, S], { init: { kind: "zeros" } });
+      const w = store.add("w", [B, Lp, C], { init: { kind: "normal", std: 1 } });
+      store.initialize(new Rng(4));
+      store.write(plog, ring.slice(0, 2 * S));
+      const g = compile(engine, {
+        mode: "grad",
+        params: store,
+        build: (b) => {
+          const m = b.input("mask", [B, Lp]);
+          const seg = segments ? b.input("segments", [B, Lp]) : undefined;
+          const nu = b.exp(b.slice(plog, 0, 0, 1));
+          const theta = b.exp(b.slice(plog, 0, 1, 1));
+          const h = kind === "tree" ? lruScan(b, u, m, nu, theta, scanConstants(b, Lp, S, seg)) : lruScanChunked(b, u, nu, theta, chunkedScanConstants(b, m, S, seg));
+          // a weighted sum over the real positions only: what a padding position holds reaches no output
+          return { loss: b.sum(b.mul(b.mul(h, w), b.reshape(m, [B, Lp, 1]))) };
+        },
+      });
+      const { loss } = g.run({ mask, ...(segments ? { segments } : {}) });
+      const out = { loss, du: g.grad(u), dplog: g.grad(plog) };
+      g.dispose();
+      store.dispose();
+      return out;
+    });
+    const [tree, chunked] = results;
+    const rel = (a: Float32Array, b: Float32Array) => {
+      let worst = 0, scale = 0;
+      for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(a[i]));
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+      return worst / Math.max(scale, 1e-6);
+    };
+    // float rounding only (seen: 1e-7 to 1.3e-5): the two sum the same terms in different orders
+    expect(Math.abs(chunked.loss - tree.loss) / Math.max(1, Math.abs(tree.loss))).toBeLessThan(1e-4);
+    expect(rel(tree.du, chunked.du)).toBeLessThan(1e-4);
+    expect(rel(tree.dplog, chunked.dplog)).toBeLessThan(1e-4);
   });
 });
 
@@ -243,6 +323,39 @@ describe("LRURec model", () => {
     const a = run(4);
     const c = run(11);
     for (let i = 0; i < a.length; i++) expect(c[i]).toBeCloseTo(a[i], 4);
+    store.dispose();
+  });
+
+  it("scores the same with the chunked scan (default) and the authors' tree scan", () => {
+    // A window over two chunks (Lp 32), histories of different lengths: every position's scores.
+    const config = tiny({ hidden: 8, maxLen: 20 });
+    const ctx = { nItems: 9, windowLen: 20 };
+    const store = new ParamStore(engine);
+    const params = LRURec.declare(store, ctx, config);
+    const initRng = new Rng(6);
+    store.initialize(initRng);
+    LRURec.afterInit!(store, params, config, initRng);
+    const seqs = [[3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4], [2, 7, 1], [5]];
+    const run = (scan: LRURecConfig["scan"]) => {
+      const g = compile(engine, {
+        mode: "eval",
+        params: store,
+        build: (b) => {
+          const h = LRURec.encode(b, params, sequenceInputs(b, seqs.length, 20), ctx, { ...config, scan });
+          return { outputs: { s: LRURec.scores(b, params, b.reshape(h, [seqs.length * 20, 8]), ctx, config) } };
+        },
+      });
+      g.run(windowInputs(seqs, 20));
+      const s = g.read("s");
+      g.dispose();
+      return s;
+    };
+    const chunked = run("chunked");
+    const tree = run("tree");
+    expect(config.scan).toBe("chunked");
+    let worst = 0;
+    for (let i = 0; i < tree.length; i++) worst = Math.max(worst, Math.abs(chunked[i] - tree[i]));
+    expect(worst).toBeLessThan(1e-5);
     store.dispose();
   });
 
