@@ -100,7 +100,7 @@ ev.results.forEach((r, i) => {
     `${report.examples.scanned === undefined ? "" : `${report.examples.scanned} retrieved of `}${report.examples.total} training prefixes; candidates ${candidates}; stopped by ${report.stoppedBy}), ` +
     `adapter of step ${report.best.step} (best validation NDCG@10)` +
     (report.examples.scanned === undefined ? "" : `; of the retrieved training prefixes, ${report.examples.hits} had the answer in the top-20 and ${report.examples.answerFirst} had it first`);
-  const variant = spec.adapter ? { train_candidates: candidates, steps: report.steps, best_step: report.best.step, ranker: basename(dir) } : undefined;
+  const variant = spec.adapter ? { train_candidates: candidates, seed: run.config.seed, steps: report.steps, best_step: report.best.step, ranker: basename(dir) } : undefined;
   for (const { protocol, metrics, users } of rankerProtocolRows(r)) {
     const key = `${r.ranker}|${protocol}`;
     const isHeadline = headline && !headlined.has(key);
@@ -123,7 +123,7 @@ ev.fused?.forEach((f, i) => {
   const { dir, run, spec } = entries[i];
   const sel = f.selection!;
   const variant = {
-    ...(spec.adapter ? { train_candidates: run.config.trainCandidates ?? "uniform", ranker: basename(dir) } : {}),
+    ...(spec.adapter ? { train_candidates: run.config.trainCandidates ?? "uniform", seed: run.config.seed, ranker: basename(dir) } : {}),
     fusion_weight: f.weight,
     fusion_chosen_on: `val subset, ${sel.users} users, ${sel.metric}`,
   };
