@@ -174,7 +174,8 @@ export const LRURec: NeuralModelDefinition<LRURecConfig, LRURecParams> = {
   reference:
     "LRURec (Yue et al., WSDM'24, arXiv 2310.02367 §3) as in the authors' model/lru.py (LlamaRec = LRURec repo): " +
     "emb+dropout+LN, pow2 left-pad, 2×[complex LRU with mask-aware log2(L) parallel scan + GELU PFFN], tied scores + bias. " +
-    "Deviations: tanh-approx GELU (|Δ| < 5e-4), λ^k computed in closed form, out_proj stored as [Re W | −Im W] without Im b.",
+    "Deviations: tanh-approx GELU (|Δ| < 5e-4), λ^k computed in closed form, out_proj stored as [Re W | −Im W] without Im b, " +
+    "the scan in chunks of 16 with the tree over chunk ends (same states up to f32 rounding; scan: \"tree\" runs theirs).",
   defaults: LRUREC_DEFAULTS,
   presets: LRUREC_PRESETS,
   fieldSchemas: { lruDropout: FIELD.probability, blocks: FIELD.positiveInt, rMin: FIELD.positive, rMax: FIELD.positive, scan: FIELD.oneOf(LRU_SCANS) },
