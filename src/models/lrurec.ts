@@ -318,21 +318,22 @@ export function chunkedScanConstants(b: Builder, mask: Tensor, S: number, segmen
   const local = b.constant(exponentTable(K, S, 0), [K, S]);
   const endOf = (x: Tensor) => b.reshape(b.slice(b.reshape(x, [B, Lc, K]), 2, K - 1, 1), [B, Lc]); // [B, Lc]
   let below = b.mul(b.repeat(b.reshape(mask, [nc, 1, K]), [nc, K, K]), b.constant(lowerTable(K), [K, K])); // [nc, K, K]: mask_j, j < t
-  if (!segments) {
-    return { chunk: K, chunks: Lc, local, within: b.add(below, b.constant(identityTable(K), [K, K])), endMask: endOf(mask), ends: scanConstants(b, Lc, S) };
+  let carryGate: Tensor | undefined;
+  let segEnds: Tensor | undefined;
+  if (segments) {
+    const segT = b.reshape(segments, [nc, K, 1]);
+    below = b.mul(below, sameSegmentFlag(b, b.sub(b.repeat(segT, [nc, K, K]), b.repeat(b.reshape(segments, [nc, 1, K]), [nc, K, K])))); // [nc, K, K]
+    segEnds = endOf(segments); // [B, Lc]
+    // The first chunk of a row has no carry; any finite segment there does.
+    const prevEnd = Lc > 1 ? b.concat([b.slice(segEnds, 1, 0, 1), b.slice(segEnds, 1, 0, Lc - 1)], 1) : segEnds; // [B, Lc]
+    carryGate = sameSegmentFlag(b, b.sub(segT, b.reshape(prevEnd, [nc, 1, 1]))); // [nc, K, 1]
   }
-  const same = (later: Tensor) => sameSegmentFlag(b, later);
-  const segT = b.reshape(segments, [nc, K, 1]);
-  below = b.mul(below, same(b.sub(b.repeat(segT, [nc, K, K]), b.repeat(b.reshape(segments, [nc, 1, K]), [nc, K, K])))); // [nc, K, K]
-  const segEnds = endOf(segments); // [B, Lc]
-  // The first chunk of a row has no carry; any finite segment there does.
-  const prevEnd = Lc > 1 ? b.concat([b.slice(segEnds, 1, 0, 1), b.slice(segEnds, 1, 0, Lc - 1)], 1) : segEnds; // [B, Lc]
   return {
     chunk: K,
     chunks: Lc,
     local,
     within: b.add(below, b.constant(identityTable(K), [K, K])),
-    carryGate: same(b.sub(segT, b.reshape(prevEnd, [nc, 1, 1]))), // [nc, K, 1]
+    ...(carryGate ? { carryGate } : {}),
     endMask: endOf(mask),
     ends: scanConstants(b, Lc, S, segEnds),
   };
@@ -413,7 +414,6 @@ function lruLayer(b: Builder, p: BlockParams, x: Tensor, mask: Tensor, consts: S
  */
 export function lruScan(b: Builder, u: Tensor, mask: Tensor, nu: Tensor, theta: Tensor, consts: ScanConstants): Tensor {
   const [B, Lp, C] = u.shape;
-  const S = C / 2;
   if (Lp === 1) return u;
   const half0 = Lp / 2;
   const exps = b.slice(consts.exponents, 0, 0, half0); // [Lp/2, S]: k
@@ -432,7 +432,7 @@ export function lruScan(b: Builder, u: Tensor, mask: Tensor, nu: Tensor, theta: 
     const carrier = b.slice(blocks, 1, half - 1, 1); // [nb, 1, C]: h1[last]
     const carrierReal = b.reshape(b.slice(b.reshape(mask, [nb, l]), 1, half - 1, 1), [nb, 1, 1]); // [nb, 1, 1]
     const y = b.mul(carrier, carrierReal); // [nb, 1, C]: carry dropped at padding
-    const ySwap = b.concat([b.slice(y, 2, S, S), b.slice(y, 2, 0, S)], 2); // [nb, 1, C]: [y_i | y_r]
+    const ySwap = b.swapHalves(y); // [nb, 1, C]: [y_i | y_r]
     const a = b.slice(sameRe, 0, 0, half); // [half, C]: Re λ^{1..half}
     const c = b.slice(crossIm, 0, 0, half); // [half, C]: ∓Im λ^{1..half}
     let carry = b.add(b.mul(b.repeat(y, [nb, half, C]), a), b.mul(b.repeat(ySwap, [nb, half, C]), c)); // [nb, half, C]: λ^k ⊙ h1[last]
