@@ -1,5 +1,5 @@
 /**
- * Llama-family models (the architectures reclm's decoder runs: llama, qwen2) as GGUF files llama.cpp loads: the
+ * Llama-family models (the architectures reclm's decoder runs: llama, qwen2, qwen3) as GGUF files llama.cpp loads: the
  * architecture metadata under `{arch}.*` as llama.cpp's converters write it, and a writer that takes the weights by
  * GGUF tensor name, checked against the set the config implies (llama.ts `llamaTensorShapes`, the same table the
  * reader checks a file against). Used for the tiny test models (tiny-llama.ts) and for exporting an LM reclm trained.

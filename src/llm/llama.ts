@@ -2,7 +2,8 @@
  * reclm's own llama-architecture decoder on the training engine: the forward llama.cpp runs (RMSNorm, rotary
  * position embedding, grouped-query causal attention, SwiGLU MLP, final RMSNorm, output head), built with engine ops
  * that all have a backward, plus LoRA adapters (W + (alpha/r)·B·A, B = 0 at init, as PEFT) on any projection.
- * The base weights come from a GGUF file of a llama-family architecture (llama incl. Llama 3.x, qwen2), kept in their
+ * The base weights come from a GGUF file of a llama-family architecture (llama incl. Llama 3.x and SmolLM, qwen2
+ * incl. Qwen2.5, qwen3), kept in their
  * stored type where ggml multiplies them as stored (F16, Q8_0, the K-quants...) or dequantized to F32, and stay
  * frozen unless asked; the LoRA factors are the trainable parameters. This is the decoder forward the LLM methods
  * (src/methods) share: one forward, one LoRA, one trainer.
@@ -13,8 +14,11 @@ import { dequantize, ggmlTypeBytes, ggmlTypeName, PACKED_TYPE_ID, packedTypeOf, 
 import { ReclmError } from "../errors.ts";
 import type { GgufHeader, GgufTensor } from "./runtime.ts";
 
-/** The GGUF architectures reclm's decoder runs: the same block, told apart by rope layout and biases. */
-export type LlamaArchitecture = "llama" | "qwen2";
+/**
+ * The GGUF architectures reclm's decoder runs: the same block, told apart by rope layout, biases and qwen3's
+ * per-head RMSNorm of the queries and keys.
+ */
+export type LlamaArchitecture = "llama" | "qwen2" | "qwen3";
 
 /** A block's linear projections (LoRA targets, bias holders). */
 export type LlamaProjection = "q" | "k" | "v" | "o" | "gate" | "up" | "down";
@@ -32,7 +36,7 @@ export interface LlamaConfig {
   ffnDim: number;
   rmsEps: number;
   ropeBase: number;
-  /** Rotated dims per head (llama.cpp requires all of them for llama and qwen2). */
+  /** Rotated dims per head (llama.cpp requires all of them for llama, qwen2 and qwen3). */
   ropeDims: number;
   /**
    * "normal" rotates adjacent pairs (llama: llama.cpp's converter permutes the q/k rows of HF checkpoints into this
@@ -47,6 +51,11 @@ export interface LlamaConfig {
   biases: readonly LlamaProjection[];
   /** No output.weight in the file: the head reuses token_embd (tied). */
   tiedOutput: boolean;
+  /**
+   * Each query and key head is RMS-normalized (weights attn_q_norm / attn_k_norm [headDim], shared by the heads)
+   * before rope: qwen3. Implied by the architecture; absent means false.
+   */
+  qkNorm?: boolean;
 }
 
 export interface LoraOptions {
@@ -65,6 +74,9 @@ type LayerMatrices = Record<LlamaProjection, Param>;
 interface LayerParams extends LayerMatrices {
   attnNorm: Param;
   ffnNorm: Param;
+  /** qwen3's per-head query and key norms (`config.qkNorm`). */
+  qNorm?: Param;
+  kNorm?: Param;
   /** The biases `config.biases` names. */
   bias: Partial<Record<LlamaProjection, Param>>;
 }
@@ -97,9 +109,11 @@ export const PROJECTION_TENSOR: Record<LlamaProjection, string> = { q: "attn_q",
  * What each architecture's llama.cpp loader builds (llama-model.cpp load_tensors and llama_model_rope_type): its rope
  * layout, the biases it requires and the ones it takes if present, and whether it reads rope_freqs.weight.
  */
-const ARCHITECTURES: Record<LlamaArchitecture, { ropeMode: "normal" | "neox"; requiredBiases: readonly LlamaProjection[]; optionalBiases: readonly LlamaProjection[]; ropeFreqs: boolean }> = {
-  llama: { ropeMode: "normal", requiredBiases: [], optionalBiases: LLAMA_PROJECTIONS, ropeFreqs: true },
-  qwen2: { ropeMode: "neox", requiredBiases: ["q", "k", "v"], optionalBiases: [], ropeFreqs: false },
+const ARCHITECTURES: Record<LlamaArchitecture, { ropeMode: "normal" | "neox"; requiredBiases: readonly LlamaProjection[]; optionalBiases: readonly LlamaProjection[]; ropeFreqs: boolean; qkNorm: boolean; headsSpanDim: boolean }> = {
+  llama: { ropeMode: "normal", requiredBiases: [], optionalBiases: LLAMA_PROJECTIONS, ropeFreqs: true, qkNorm: false, headsSpanDim: false },
+  // qwen2's loader builds attn_q as [dim, dim]: its heads must span the model dimension exactly.
+  qwen2: { ropeMode: "neox", requiredBiases: ["q", "k", "v"], optionalBiases: [], ropeFreqs: false, qkNorm: false, headsSpanDim: true },
+  qwen3: { ropeMode: "neox", requiredBiases: [], optionalBiases: [], ropeFreqs: false, qkNorm: true, headsSpanDim: false },
 };
 
 export function isLlamaArchitecture(a: string): a is LlamaArchitecture {
@@ -126,7 +140,13 @@ export function llamaTensorShapes(c: LlamaConfig): Map<string, readonly number[]
       const shape = projectionShape(c, p);
       out.set(`blk.${i}.${PROJECTION_TENSOR[p]}.weight`, shape);
       if (c.biases.includes(p)) out.set(`blk.${i}.${PROJECTION_TENSOR[p]}.bias`, [shape[0]]);
-      if (p === "o") out.set(`blk.${i}.ffn_norm.weight`, [c.dim]);
+      if (p === "o") {
+        if (c.qkNorm) {
+          out.set(`blk.${i}.attn_q_norm.weight`, [c.headDim]);
+          out.set(`blk.${i}.attn_k_norm.weight`, [c.headDim]);
+        }
+        out.set(`blk.${i}.ffn_norm.weight`, [c.dim]);
+      }
     }
   }
   out.set("output_norm.weight", [c.dim]);
@@ -148,6 +168,7 @@ export function checkLlamaConfig(c: LlamaConfig, file?: string): void {
   if (c.heads % c.kvHeads !== 0) throw bad(`heads (${c.heads}) must be a multiple of kvHeads (${c.kvHeads})`, "kvHeads");
   if (c.ropeDims !== c.headDim) throw bad(`rope dimension count ${c.ropeDims} differs from the head size ${c.headDim} (llama.cpp refuses it for ${c.architecture})`, "ropeDims");
   if (c.headDim % 2 !== 0) throw bad(`head size ${c.headDim} must be even (rope rotates pairs)`, "headDim");
+  if (arch.headsSpanDim && c.heads * c.headDim !== c.dim) throw bad(`${c.architecture} needs heads × head size = dim (llama.cpp builds its attn_q as [dim, dim]); ${c.heads} × ${c.headDim} != ${c.dim}`, "headDim");
   if (c.ropeMode !== arch.ropeMode) throw bad(`${c.architecture} uses ${arch.ropeMode} rope, the config says ${c.ropeMode}`, "ropeMode");
   if (!(Number.isFinite(c.freqScale) && c.freqScale > 0)) throw bad(`freqScale must be a positive number, got ${c.freqScale}`, "freqScale");
   if (!(c.rmsEps > 0) || !(c.ropeBase > 0)) throw bad("rmsEps and ropeBase must be positive", c.rmsEps > 0 ? "ropeBase" : "rmsEps");
@@ -157,6 +178,7 @@ export function checkLlamaConfig(c: LlamaConfig, file?: string): void {
     if (!arch.requiredBiases.includes(p) && !arch.optionalBiases.includes(p)) throw bad(`${c.architecture} has no ${PROJECTION_TENSOR[p]} bias`, "biases");
   }
   for (const p of arch.requiredBiases) if (!c.biases.includes(p)) throw bad(`${c.architecture} requires the ${PROJECTION_TENSOR[p]} bias`, "biases");
+  if ((c.qkNorm ?? false) !== arch.qkNorm) throw bad(`${c.architecture} ${arch.qkNorm ? "normalizes" : "does not normalize"} query and key heads (qkNorm ${arch.qkNorm}), the config says qkNorm ${c.qkNorm ?? false}`, "qkNorm");
 }
 
 /** The block's metadata key prefix, "<arch>." (llama.cpp reads every hyperparameter under the file's own architecture). */
@@ -226,6 +248,7 @@ export function llamaConfigFromGguf(h: GgufHeader, file: string): LlamaConfig {
     // Optional biases come as a set over all layers; the ones of block 0 say which (the tensor check finds a gap).
     biases: LLAMA_PROJECTIONS.filter((p) => arch.requiredBiases.includes(p) || (arch.optionalBiases.includes(p) && has.has(`blk.0.${PROJECTION_TENSOR[p]}.bias`))),
     tiedOutput: !has.has("output.weight"),
+    ...(arch.qkNorm ? { qkNorm: true } : {}),
   };
   checkLlamaConfig(config, file);
   checkLlamaTensors(config, h.tensors, file);
@@ -320,7 +343,8 @@ export function declareLlama(store: ParamStore, config: LlamaConfig, source: Wei
     const ffnNorm = weight(`blk.${i}.ffn_norm.weight`);
     const m = Object.fromEntries(LLAMA_PROJECTIONS.map((p) => [p, weight(`blk.${i}.${PROJECTION_TENSOR[p]}.weight`)])) as LayerMatrices;
     const bias = Object.fromEntries(config.biases.map((p) => [p, weight(`blk.${i}.${PROJECTION_TENSOR[p]}.bias`)]));
-    layers.push({ ...m, attnNorm, ffnNorm, bias });
+    const qkNorms = config.qkNorm ? { qNorm: weight(`blk.${i}.attn_q_norm.weight`), kNorm: weight(`blk.${i}.attn_k_norm.weight`) } : {};
+    layers.push({ ...m, attnNorm, ffnNorm, bias, ...qkNorms });
   }
   const outputNorm = weight("output_norm.weight");
   const output = config.tiedOutput ? tokenEmbedding : weight("output.weight");
@@ -550,8 +574,11 @@ export function llamaDecode(b: Builder, model: LlamaModel, x0: Tensor, positions
   // ggml's rope takes one position per row of its third dimension.
   const perToken = positions.shape[0] !== T;
   const ropeOptions = { mode: c.ropeMode, base: c.ropeBase, nDims: c.ropeDims, freqScale: c.freqScale, freqFactors: p.ropeFreqs };
-  const rope = (y: Tensor, n: number) => {
-    const flat = b.rope(b.reshape(y, perToken ? [1, B * T, n, c.headDim] : [B, T, n, c.headDim]), positions, ropeOptions);
+  // qwen3 RMS-normalizes each head (over its Dh values, one weight vector for all heads) before rope.
+  const headNorm = (y: Tensor, norm: Param | undefined) => (norm ? b.rmsNorm(y, norm, c.rmsEps) : y);
+  const rope = (y: Tensor, n: number, norm: Param | undefined) => {
+    const heads = headNorm(b.reshape(y, perToken ? [1, B * T, n, c.headDim] : [B, T, n, c.headDim]), norm);
+    const flat = b.rope(heads, positions, ropeOptions);
     return b.permute(b.reshape(flat, [B, T, n, c.headDim]), [0, 2, 1, 3]); // [B, n, T, Dh]
   };
   // A bias is added to W·x and the adapter's (alpha/r)·B·A·x beside it: llama.cpp's build_lora_mm adapts W only.
@@ -569,15 +596,15 @@ export function llamaDecode(b: Builder, model: LlamaModel, x0: Tensor, positions
   for (let i = 0; i < c.layers; i++) {
     const l = p.layers[i];
     const h = b.rmsNorm(x, l.attnNorm, c.rmsEps);
-    const k = rope(proj(h, i, "k"), c.kvHeads); // [B, Hkv, T, Dh]
+    const k = rope(proj(h, i, "k"), c.kvHeads, l.kNorm); // [B, Hkv, T, Dh]
     const v = b.permute(b.reshape(proj(h, i, "v"), [B, T, c.kvHeads, c.headDim]), [0, 2, 1, 3]);
     if (outputRows && i === c.layers - 1) {
       const flat = (y: Tensor) => b.reshape(y, [B * T, c.dim]);
       const R = outputRows.rows.shape[0];
-      const qRows = b.rope(b.reshape(proj(b.gatherRows(flat(h), outputRows.rows), i, "q"), [1, R, c.heads, c.headDim]), outputRows.positions, ropeOptions);
+      const qRows = b.rope(headNorm(b.reshape(proj(b.gatherRows(flat(h), outputRows.rows), i, "q"), [1, R, c.heads, c.headDim]), l.qNorm), outputRows.positions, ropeOptions);
       x = b.add(b.gatherRows(flat(x), outputRows.rows), proj(rowAttention(b, c, qRows, k, v, outputRows.mask), i, "o"));
     } else {
-      const q = rope(proj(h, i, "q"), c.heads); // [B, H, T, Dh]
+      const q = rope(proj(h, i, "q"), c.heads, l.qNorm); // [B, H, T, Dh]
       x = b.add(x, proj(causalAttention(b, c, q, k, v, mask, block), i, "o"));
     }
     const h2 = b.rmsNorm(x, l.ffnNorm, c.rmsEps);

@@ -1,5 +1,5 @@
 /**
- * Tiny llama-family (llama, qwen2) GGUF models with random weights and a small vocabulary, written by reclm itself: tests
+ * Tiny llama-family (llama, qwen2, qwen3) GGUF models with random weights and a small vocabulary, written by reclm itself: tests
  * exercise real GGUF loading (reclm's reader and llama.cpp's), the decoder forward and LoRA on a fresh machine, without
  * downloaded weights. Two tokenizer kinds, as real models ship them:
  * - "spm" (Llama 1/2, SentencePiece): control tokens, the 256 byte tokens <0x00>..<0xFF> (so any text tokenizes) and
@@ -14,7 +14,7 @@ import { gguf, type GgufValue } from "./gguf-writer.ts";
 import { llamaTensorShapes, type LlamaArchitecture, type LlamaConfig, type LlamaProjection } from "./llama.ts";
 
 export interface TinyLlamaOptions {
-  /** "llama" (default: NORM rope) or "qwen2" (NEOX rope, q/k/v biases). */
+  /** "llama" (default: NORM rope), "qwen2" (NEOX rope, q/k/v biases) or "qwen3" (NEOX rope, per-head q/k RMSNorm). */
   architecture?: LlamaArchitecture;
   dim?: number;
   layers?: number;
@@ -93,11 +93,12 @@ export function writeTinyLlamaGguf(path: string, options: TinyLlamaOptions = {})
     rmsEps: Math.fround(1e-5),
     ropeBase: Math.fround(options.ropeBase ?? 10000),
     ropeDims: headDim,
-    ropeMode: architecture === "qwen2" ? "neox" : "normal",
+    ropeMode: architecture === "llama" ? "normal" : "neox",
     freqScale: options.ropeScalingFactor === undefined ? 1 : 1 / Math.fround(options.ropeScalingFactor),
     ropeFreqs: options.ropeFreqs !== undefined,
     biases: options.biases ?? (architecture === "qwen2" ? ["q", "k", "v"] : []),
     tiedOutput: options.tiedOutput ?? false,
+    ...(architecture === "qwen3" ? { qkNorm: true } : {}),
   };
   const tensors = new Map<string, Float32Array>();
   for (const [name, shape] of llamaTensorShapes(config)) {

@@ -3,7 +3,7 @@ import { declareLlama, type DeclareLlamaOptions, type LlamaConfig, type LlamaMod
 import { Rng } from "../../src/rng.ts";
 
 /** A small decoder config of each architecture, for tests that need no file (values as a GGUF would hold them). */
-export const TINY_CONFIGS: Record<"llama3" | "qwen2", LlamaConfig> = {
+export const TINY_CONFIGS: Record<"llama3" | "qwen2" | "qwen3", LlamaConfig> = {
   llama3: {
     architecture: "llama",
     vocabSize: 23,
@@ -39,6 +39,25 @@ export const TINY_CONFIGS: Record<"llama3" | "qwen2", LlamaConfig> = {
     ropeFreqs: false,
     biases: ["q", "k", "v"],
     tiedOutput: true,
+  },
+  qwen3: {
+    architecture: "qwen3",
+    vocabSize: 23,
+    dim: 16,
+    layers: 2,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 8,
+    ffnDim: 24,
+    rmsEps: 1e-6,
+    ropeBase: 1e6,
+    ropeDims: 8,
+    ropeMode: "neox",
+    freqScale: 1,
+    ropeFreqs: false,
+    biases: [],
+    tiedOutput: true,
+    qkNorm: true,
   },
 };
 

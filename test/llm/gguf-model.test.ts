@@ -11,9 +11,10 @@ const dir = mkdtempSync(join(tmpdir(), "reclm-gguf-model-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("llama-family GGUF models written by reclm", () => {
-  it("each kind reads back as the config it was written from (qwen2, rope_freqs + linear scaling, head size != dim/heads, biases)", async () => {
+  it("each kind reads back as the config it was written from (qwen2, qwen3, rope_freqs + linear scaling, head size != dim/heads, biases)", async () => {
     const kinds: Record<string, TinyLlamaOptions> = {
       qwen2: { architecture: "qwen2", heads: 4, kvHeads: 1, tiedOutput: true },
+      qwen3: { architecture: "qwen3", dim: 24, heads: 4, kvHeads: 2, headDim: 8, tiedOutput: true },
       llama3: { ropeFreqs: [1, 1.5, 4, 8], ropeScalingFactor: 4, ropeBase: 500000 },
       headDim: { dim: 24, heads: 3, kvHeads: 1, headDim: 16 },
       biases: { biases: ["o", "gate", "down"], weightType: "f16" },

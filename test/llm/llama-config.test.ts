@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { llamaConfigFromGguf, llamaTensorShapes, type LlamaConfig } from "../../src/llm/llama.ts";
+import { checkLlamaConfig, llamaConfigFromGguf, llamaTensorShapes, type LlamaConfig } from "../../src/llm/llama.ts";
 import type { GgufHeader } from "../../src/llm/runtime.ts";
 
 const FILE = "/models/m.gguf";
@@ -41,10 +41,14 @@ function header(c: LlamaConfig, extra: Record<string, unknown> = {}, tensors = [
 }
 
 describe("llamaConfigFromGguf: the decoder's shape from any llama-family file's own keys", () => {
-  it("reads llama and qwen2 under their own key prefix: rope layout, biases, head size, rope scaling, rope_freqs", () => {
+  it("reads llama, qwen2 and qwen3 under their own key prefix: rope layout, biases, q/k norms, head size, rope scaling, rope_freqs", () => {
     expect(llamaConfigFromGguf(header(LLAMA), FILE)).toEqual(LLAMA);
     const qwen: LlamaConfig = { ...LLAMA, architecture: "qwen2", ropeMode: "neox", biases: ["q", "k", "v"], tiedOutput: true, ropeBase: 1e6 };
     expect(llamaConfigFromGguf(header(qwen), FILE)).toEqual(qwen);
+    // qwen3 (Qwen3-0.6B's layout): head size 128 from key_length with dim 1024 and 16 heads, per-head q/k norms, no biases
+    const qwen3: LlamaConfig = { ...LLAMA, architecture: "qwen3", ropeMode: "neox", headDim: 16, ropeDims: 16, tiedOutput: true, ropeBase: 1e6, qkNorm: true };
+    expect(llamaTensorShapes(qwen3).get("blk.1.attn_k_norm.weight")).toEqual([16]);
+    expect(llamaConfigFromGguf(header(qwen3, { "qwen3.attention.key_length": 16, "qwen3.attention.value_length": 16 }), FILE)).toEqual(qwen3);
     // head size from key_length/value_length (SmolLM2 writes them), not dim / heads
     const wide: LlamaConfig = { ...LLAMA, headDim: 16, ropeDims: 16 };
     expect(llamaConfigFromGguf(header(wide, { "llama.attention.key_length": 16, "llama.attention.value_length": 16 }), FILE)).toEqual(wide);
@@ -82,5 +86,14 @@ describe("llamaConfigFromGguf: the decoder's shape from any llama-family file's 
     refuse(header(LLAMA, { "llama.attention.head_count": [4, 4] })).toThrow(/"llama\.attention\.head_count" is a per-layer array/);
     refuse(header(LLAMA, { "llama.rope.dimension_count": 4 })).toThrow(/rope dimension count 4 differs from the head size 8/);
     refuse(header(LLAMA, {}, stray.filter((t) => t.name !== "blk.1.ffn_down.weight"))).toThrow(/lacks tensor "blk\.1\.ffn_down\.weight"/);
+    // qwen3: its q/k norms are required, and it has no q/k/v biases (llama.cpp would leave them unread)
+    const qwen3: LlamaConfig = { ...LLAMA, architecture: "qwen3", ropeMode: "neox", qkNorm: true };
+    const qwen3Tensors = [...llamaTensorShapes(qwen3)].map(([name, shape]) => ({ name, shape }));
+    refuse(header(qwen3, {}, qwen3Tensors.filter((t) => t.name !== "blk.0.attn_q_norm.weight"))).toThrow(/lacks tensor "blk\.0\.attn_q_norm\.weight"/);
+    refuse(header(qwen3, {}, [...qwen3Tensors, { name: "blk.0.attn_q.bias", shape: [32] }])).toThrow(/"blk\.0\.attn_q\.bias" is not part of a qwen3 model/);
+    expect(() => checkLlamaConfig({ ...qwen3, qkNorm: false })).toThrow(/qwen3 normalizes query and key heads \(qkNorm true\), the config says qkNorm false/);
+    expect(() => checkLlamaConfig({ ...LLAMA, qkNorm: true })).toThrow(/llama does not normalize query and key heads/);
+    // llama.cpp refuses a qwen2 whose heads do not span dim (attn_q is [dim, dim] there); llama and qwen3 take any head size
+    expect(() => checkLlamaConfig({ ...LLAMA, architecture: "qwen2", ropeMode: "neox", biases: ["q", "k", "v"], headDim: 16, ropeDims: 16 })).toThrow(/qwen2 needs heads × head size = dim .*4 × 16 != 32/);
   });
 });

@@ -69,6 +69,13 @@ describe("reclm's decoder equals llama.cpp on every llama-family kind it reads (
     expect(r.adapted).toBeLessThan(TOL);
   }, 60_000);
 
+  it("qwen3: per-head RMSNorm of queries and keys before rope, NEOX rope, no biases, head size != dim/heads, GQA, tied output", async () => {
+    const r = await parity("qwen3", { architecture: "qwen3", dim: 24, heads: 4, kvHeads: 2, headDim: 8, tiedOutput: true, std: 0.3, seed: 14 });
+    expect(r.base).toBeLessThan(TOL);
+    expect(r.moved).toBeGreaterThan(1e-2);
+    expect(r.adapted).toBeLessThan(TOL);
+  }, 60_000);
+
   it("llama 3.x: rope_freqs per-frequency factors and linear rope scaling", async () => {
     const r = await parity("llama3", { ropeFreqs: [1, 3, 8, 20], ropeScalingFactor: 2, ropeBase: 500000, std: 0.3, seed: 12 });
     expect(r.base).toBeLessThan(TOL);

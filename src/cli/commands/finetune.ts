@@ -54,7 +54,7 @@ export function finetuneCommand(): Command {
     })
       .description("LlamaRec's ranker: LoRA on the answer letter over prompts of 20 candidates, validated on the retriever's top-20")
       .requiredOption("--retriever <run dir>", "the trained retriever (`reclm train --model lrurec ... --out <dir>`) whose top-20 the ranker re-orders")
-      .option("--llm <gguf|uri>", "base LLM: any llama/qwen2 GGUF file, or a model URI downloaded once (hf:user/repo:quant, https://.../x.gguf); default: reclm's own LM for the dataset, pretrained first if needed")
+      .option("--llm <gguf|uri>", "base LLM: any llama/qwen2/qwen3 GGUF file, or a model URI downloaded once (hf:user/repo:quant, https://.../x.gguf); default: reclm's own LM for the dataset, pretrained first if needed")
       .addOption(new Option("--lm-size <size>", "size of reclm's own LM when --llm is not given (default tiny on embedded, small otherwise)").choices(["tiny", "small"]))
       .option("-o, --out <dir>", "run dir (config.json, adapter.gguf, checkpoints, report); default runs/llamarec-<dataset>-<time>")
       .addOption(new Option("--prompt <layout>", "alpaca: the paper's prompt; chat: the same instruction in the model's own chat template (instruct models)").choices(["alpaca", "chat"]).default("alpaca"))
