@@ -106,8 +106,11 @@ export class SequencePool {
     let context: LlamaContext;
     try {
       context = await model.createContext({
-        // node-llama-cpp's contextSize is per sequence: it allocates contextSize x sequences KV cells.
-        contextSize,
+        // node-llama-cpp's contextSize is per sequence: it allocates contextSize x sequences KV cells. One cell more than
+        // the tokens a sequence may hold: node-llama-cpp shifts a sequence (erases its first tokens, silently) as soon as
+        // its tokens reach the context size, so a prompt of exactly contextSize tokens (any prompt cut to its budget)
+        // would be scored without its beginning (test/llm/scorer.test.ts).
+        contextSize: contextSize + 1,
         sequences,
         threads,
         flashAttention: false,

@@ -161,6 +161,29 @@ describe("NextTokenScorer: LoRA by file, per-token log-probabilities, continuati
     }
   }, 60_000);
 
+  it("scores a prompt of exactly contextSize tokens (a prompt cut to its budget) whole, not shifted out of the context", async () => {
+    // node-llama-cpp erases a sequence's first tokens once they reach its context size: the pool keeps a spare cell.
+    // (256: node-llama-cpp pads a smaller size up to a multiple of 256, which would leave room by itself.)
+    const model = await loadLlamaCppModel(base, { threads: 1 });
+    const scorer = await NextTokenScorer.create(model, { parallel: 2, contextSize: 256, kvCache: "f32" });
+    try {
+      const r = new Rng(21);
+      const prompts = [256, 255, 256].map((n) => [1, ...randomTokens(r, n - 1, config.vocabSize)]);
+      const candidates = [10, 11, 12, 40];
+      const got = await scorer.score(prompts, candidates);
+      for (let i = 0; i < prompts.length; i++) {
+        const want = await reference(base, prompts[i], candidates);
+        for (let j = 0; j < candidates.length; j++) expect(Math.abs(got[i][j] - want[j]), `prompt ${i} (${prompts[i].length} tokens)`).toBeLessThan(1e-4);
+      }
+      const full = await scorer.tokenLogProbs(prompts[0]);
+      const rows = await referenceRows(base, prompts[0]);
+      expect(Math.abs(full.logProbs[254] - rows[254][prompts[0][255]])).toBeLessThan(1e-4);
+    } finally {
+      await scorer.dispose();
+      await model.dispose();
+    }
+  }, 60_000);
+
   it("scoreContinuations sums each continuation's token log-probabilities, evaluating the prompt once per sequence", async () => {
     const model = await loadLlamaCppModel(base, { threads: 1 });
     const scorer = await NextTokenScorer.create(model, { parallel: 2, contextSize: 48, kvCache: "f32" });

@@ -12,17 +12,10 @@ import { checkFusionWeight, fuseRetrievalScores, selectFusionWeight, type Fusion
 import { llamarecSubsetOverall, type LlamaRecSubsetOverall } from "../../eval/llamarec.ts";
 import { loadLlamaCppModel } from "../../llm/runtime.ts";
 import { resolveModel } from "../../models/resolve.ts";
-import { LLAMAREC_CANDIDATES, LLAMAREC_PROMPT } from "./prompt.ts";
-import { VerbalizerRanker } from "./verbalizer.ts";
+import { LLAMAREC_CANDIDATES } from "./prompt.ts";
+import { verbalizerForSpec, type RankerSpec, type VerbalizerRanker } from "./verbalizer.ts";
 
-/** One LLM to rank with: a base GGUF, with a LoRA adapter for the fine-tuned ranker or without for zero-shot. */
-export interface RankerSpec {
-  name: string;
-  llm: string;
-  adapter?: string;
-  /** Prompt layout (default "alpaca", the paper's). */
-  layout?: "alpaca" | "chat";
-}
+export type { RankerSpec } from "./verbalizer.ts";
 
 export interface EvaluateLlamaRecOptions extends LongWorkOptions {
   ds: SequenceDataset;
@@ -110,15 +103,7 @@ export async function evaluateLlamaRec(o: EvaluateLlamaRecOptions): Promise<Llam
   for (const spec of o.rankers) {
     const model = await loadLlamaCppModel(spec.llm, { threads: o.threads });
     try {
-      const maxPromptTokens = Math.min(LLAMAREC_PROMPT.maxPromptTokens, model.trainContextSize);
-      const ranker = await VerbalizerRanker.create(model, o.ds.catalog, {
-        name: spec.name,
-        parallel,
-        contextSize: maxPromptTokens,
-        prompt: { ...LLAMAREC_PROMPT, maxPromptTokens },
-        layout: spec.layout,
-        ...(spec.adapter ? { lora: { file: spec.adapter } } : {}),
-      });
+      const ranker = await verbalizerForSpec(model, o.ds.catalog, spec, { parallel });
       try {
         const t0 = performance.now();
         const scores = await rankSubset(ranker, o.ds, retrieval, { chunk: parallel * 4, stage: `rank (${spec.name})`, onProgress: o.onProgress, signal: o.signal });

@@ -6,10 +6,9 @@
 import type { Ranker, SequenceDataset } from "../../contracts.ts";
 import { loadLlamaCppModel, type LlmRuntimeOptions } from "../../llm/runtime.ts";
 import { resolveModel } from "../../models/resolve.ts";
-import { LLAMAREC_PROMPT } from "./prompt.ts";
 import { RetrieveThenRank } from "./retrieve-then-rank.ts";
 import { checkRunDataset, rankerSpecsOf } from "./run.ts";
-import { VerbalizerRanker } from "./verbalizer.ts";
+import { verbalizerForSpec } from "./verbalizer.ts";
 
 export interface OpenRankerOptions extends LlmRuntimeOptions {
   /** Prompts llama.cpp evaluates side by side (concurrent requests). Default 4. */
@@ -25,16 +24,7 @@ export async function openLlamaRecRanker(dir: string, ds: SequenceDataset, optio
   const spec = options.zeroShot ? specs[0] : specs[specs.length - 1];
   const model = await loadLlamaCppModel(spec.llm, { threads: options.threads, gpu: options.gpu });
   try {
-    const maxPromptTokens = Math.min(run.prompt.maxPromptTokens ?? LLAMAREC_PROMPT.maxPromptTokens, model.trainContextSize);
-    const verbalizer = await VerbalizerRanker.create(model, ds.catalog, {
-      name: spec.name,
-      parallel: options.parallel ?? 4,
-      contextSize: maxPromptTokens,
-      prompt: { ...run.prompt, maxPromptTokens },
-      maxHistory: run.maxHistory,
-      layout: run.layout,
-      ...(spec.adapter ? { lora: { file: spec.adapter } } : {}),
-    });
+    const verbalizer = await verbalizerForSpec(model, ds.catalog, spec, { parallel: options.parallel ?? 4 });
     return {
       name: verbalizer.name,
       rank: (history, candidates) => verbalizer.rank(history, candidates),

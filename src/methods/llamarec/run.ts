@@ -28,7 +28,7 @@ import { clearRunDir } from "../../train/run-dir.ts";
 import { resolveModel } from "../../models/resolve.ts";
 import { llamarecRecipeFor, llamarecRetrievedTrainingSet, llamarecTrainingSet, rankingSubset, scoreSubsetByRetriever, scoreSubsetOnDecoder, type LlamaRecFinetuneConfig, type LlamaRecTrainingSet } from "./finetune.ts";
 import { LlamaRecPrompter } from "./prompter.ts";
-import { chatRenderer } from "./verbalizer.ts";
+import { chatRenderer, type RankerSpec } from "./verbalizer.ts";
 import { LLAMAREC_PROMPT, type LlamaRecPromptOptions } from "./prompt.ts";
 import { TRAIN_CANDIDATES } from "./retrieved-examples.ts";
 
@@ -286,13 +286,15 @@ function reportMarkdown(r: LlamaRecFinetuneReport, ds: SequenceDataset): string 
 }
 
 /** What a ranker run dir evaluates as: its base LLM zero-shot (optional) and with its fine-tuned adapter. */
-export function rankerSpecsOf(dir: string, options: { zeroShot?: boolean } = {}): { run: LlamaRecRunConfig; specs: { name: string; llm: string; adapter?: string; layout?: "alpaca" | "chat" }[] } {
+export function rankerSpecsOf(dir: string, options: { zeroShot?: boolean } = {}): { run: LlamaRecRunConfig; specs: RankerSpec[] } {
   const run = readLlamaRecRun(dir);
   const llm = checkBaseModel(run, dir);
   const adapter = join(dir, run.adapter);
   if (!existsSync(adapter)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", "the run has no adapter yet: finish it (`reclm finetune llamarec --resume --out <dir>`)", { file: adapter });
   const layout = run.layout ?? "alpaca";
-  const specs = [...(options.zeroShot ?? true ? [{ name: "llamarec-zero-shot", llm, layout }] : []), { name: "llamarec", llm, adapter, layout }];
+  // Zero-shot scores the prompts the adapter was fine-tuned on too: the two rows differ by the adapter alone.
+  const prompt = { prompt: run.prompt, maxHistory: run.maxHistory, layout };
+  const specs: RankerSpec[] = [...(options.zeroShot ?? true ? [{ name: "llamarec-zero-shot", llm, ...prompt }] : []), { name: "llamarec", llm, adapter, ...prompt }];
   return { run, specs };
 }
 

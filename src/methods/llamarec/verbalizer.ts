@@ -9,7 +9,21 @@ import type { Catalog, Ranker } from "../../contracts.ts";
 import { llamaCppTokenizer } from "../../llm/prompt.ts";
 import { NextTokenScorer, type NextTokenScorerOptions } from "../../llm/scorer.ts";
 import { chatPromptTokens, endOfTurnToken } from "../../llm/runtime.ts";
+import { LLAMAREC_PROMPT, type LlamaRecPromptOptions } from "./prompt.ts";
 import { LlamaRecPrompter, type ChatRenderer, type LlamaRecPrompterOptions } from "./prompter.ts";
+
+/** One LLM to rank with: a base GGUF, with a LoRA adapter for the fine-tuned ranker or without for zero-shot. */
+export interface RankerSpec {
+  name: string;
+  llm: string;
+  adapter?: string;
+  /** Prompt layout (default "alpaca", the paper's). */
+  layout?: "alpaca" | "chat";
+  /** The prompt the adapter was fine-tuned with (a run's `prompt`); default LLAMAREC_PROMPT. */
+  prompt?: LlamaRecPromptOptions;
+  /** History items a prompt shows (a run's `maxHistory`); default LLAMAREC_MAX_HISTORY. */
+  maxHistory?: number;
+}
 
 /** The model's chat template as a ChatRenderer (node-llama-cpp renders it). */
 export function chatRenderer(model: LlamaModel): ChatRenderer {
@@ -19,6 +33,25 @@ export function chatRenderer(model: LlamaModel): ChatRenderer {
 export interface VerbalizerRankerOptions extends NextTokenScorerOptions, Omit<LlamaRecPrompterOptions, "chat"> {
   /** "alpaca" (the paper's prompt, default) or "chat" (the model's own chat template). */
   layout?: "alpaca" | "chat";
+}
+
+/**
+ * The verbalizer of a ranker spec on its loaded base model: the prompt, history length and layout it was fine-tuned
+ * with (the budget capped at the model's training context), its adapter, and a scorer whose sequences hold a whole
+ * prompt. Evaluation and serving both open rankers here, so they score exactly the prompts the adapter learned on.
+ */
+export function verbalizerForSpec(model: LlamaModel, catalog: Catalog, spec: RankerSpec, options: { parallel: number }): Promise<VerbalizerRanker> {
+  const prompt = spec.prompt ?? LLAMAREC_PROMPT;
+  const maxPromptTokens = Math.min(prompt.maxPromptTokens ?? LLAMAREC_PROMPT.maxPromptTokens, model.trainContextSize);
+  return VerbalizerRanker.create(model, catalog, {
+    name: spec.name,
+    parallel: options.parallel,
+    contextSize: maxPromptTokens,
+    prompt: { ...prompt, maxPromptTokens },
+    maxHistory: spec.maxHistory,
+    layout: spec.layout,
+    ...(spec.adapter ? { lora: { file: spec.adapter } } : {}),
+  });
 }
 
 export class VerbalizerRanker implements Ranker {

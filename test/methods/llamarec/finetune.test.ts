@@ -7,7 +7,7 @@ import { loadDataset } from "../../../src/data/index.ts";
 import { readGgufHeader } from "../../../src/llm/runtime.ts";
 import { writeTinyLlamaGguf } from "../../../src/llm/tiny-llama.ts";
 import { scoreSubsetByRetriever, type RankingSubset } from "../../../src/methods/llamarec/finetune.ts";
-import { ADAPTER_FILE, finetuneLlamaRec, readLlamaRecRun, resolveFinetuneConfig } from "../../../src/methods/llamarec/run.ts";
+import { ADAPTER_FILE, finetuneLlamaRec, rankerSpecsOf, readLlamaRecRun, resolveFinetuneConfig } from "../../../src/methods/llamarec/run.ts";
 import { indexLetter, LLAMAREC_PROMPT } from "../../../src/methods/llamarec/prompt.ts";
 import { VerbalizerRanker } from "../../../src/methods/llamarec/verbalizer.ts";
 import { openDecoder } from "../../../src/llm/train/decoder.ts";
@@ -22,12 +22,57 @@ let llm: string;
 beforeAll(async () => {
   ds = await loadDataset("embedded");
   // A tiny model whose vocabulary holds the catalog's title words, so prompts stay short.
-  const words = new Set<string>(["###", "Instruction", "Input", "Response", "User", "history", "Candidate", "pool", ...Array.from({ length: 20 }, (_, i) => indexLetter(i))]);
-  for (const it of ds.catalog.items.slice(1)) for (const w of it.title.split(/\s+/)) words.add(w);
   llm = join(dir, "tiny.gguf");
-  writeTinyLlamaGguf(llm, { words: [...words], dim: 32, layers: 2, seed: 11 });
+  writeTinyLlamaGguf(llm, { words: titleWords(), dim: 32, layers: 2, seed: 11 });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The prompt's words and the catalog's title words: whole tokens of a tiny model, so prompts stay short. */
+function titleWords(): string[] {
+  const words = new Set<string>(["###", "Instruction", "Input", "Response", "User", "history", "Candidate", "pool", ...Array.from({ length: 20 }, (_, i) => indexLetter(i))]);
+  for (const it of ds.catalog.items.slice(1)) for (const w of it.title.split(/\s+/)) words.add(w);
+  return [...words];
+}
+
+/**
+ * An exported adapter, applied by llama.cpp, scores the letters as reclm's decoder with that LoRA does. A run's best
+ * adapter may be its step 0 (B = 0, a no-op): the factors get values first so the check has something to see.
+ */
+async function expectAdapterRanksAsDecoder(llm: string, adapterFile: string): Promise<void> {
+  const decoder = await openDecoder(llm, { lora: { rank: 8, alpha: 32, targets: ["q", "v"] }, adapterFile, threads: 1 });
+  const r = new Rng(5);
+  for (const { b } of decoder.model.params.lora.values()) decoder.store.write(b, Float32Array.from({ length: b.numel }, () => 0.05 * r.normal()));
+  const adapter = `${adapterFile}.perturbed.gguf`;
+  writeLoraGguf(adapter, decoder.store, decoder.model);
+  const model = await loadLlamaCppModel(llm, { threads: 1 });
+  const graphs = new DecoderGraphs({ engine: decoder.engine, store: decoder.store, model: decoder.model, dropoutRng: new Rng(0) });
+  try {
+    const ranker = await VerbalizerRanker.create(model, ds.catalog, { parallel: 2, contextSize: 512, prompt: { ...LLAMAREC_PROMPT, maxPromptTokens: 512 }, lora: { file: adapter }, kvCache: "f32" });
+    const plain = await VerbalizerRanker.create(model, ds.catalog, { parallel: 1, contextSize: 512, prompt: { ...LLAMAREC_PROMPT, maxPromptTokens: 512 }, kvCache: "f32" });
+    try {
+      const requests = [3, 40, 77].map((u) => ({ history: ds.train[u], candidates: Int32Array.from({ length: 20 }, (_, j) => 1 + ((u * 31 + j * 17) % ds.catalog.size)) }));
+      const cpp = await ranker.rankMany(requests);
+      const base = await plain.rankMany(requests);
+      const ours = graphs.nextTokenLogits(requests.map((r) => ranker.promptTokens(r.history, r.candidates)), ranker.prompter.letters, { batch: 3, lengthBucket: 32 });
+      let moved = 0;
+      requests.forEach((_, i) => {
+        const logSoftmaxShift = cpp[i][0] - ours[i][0]; // log-probs = logits - logsumexp: one constant per prompt
+        for (let j = 0; j < 20; j++) expect(Math.abs(cpp[i][j] - ours[i][j] - logSoftmaxShift)).toBeLessThan(2e-4);
+        const order = (xs: ArrayLike<number>) => Array.from(xs, (_, k) => k).sort((x, y) => xs[y] - xs[x]);
+        expect(order(cpp[i])).toEqual(order(ours[i]));
+        for (let j = 0; j < 20; j++) moved = Math.max(moved, Math.abs(cpp[i][j] - base[i][j]));
+      });
+      expect(moved).toBeGreaterThan(1e-3); // the adapter is applied (it changed the scores)
+    } finally {
+      await ranker.dispose();
+      await plain.dispose();
+    }
+  } finally {
+    graphs.dispose();
+    decoder.dispose();
+    await model.dispose();
+  }
+}
 
 const config = { maxExamples: 48, batchSize: 8, microBatch: 4, validateEvery: 3, maxValUsers: 24, lr: 5e-3, warmupSteps: 2, lengthBucket: 64 };
 
@@ -48,6 +93,10 @@ describe("LlamaRec fine-tuning (tiny model, embedded data, pop as the retriever)
     expect(run.llm.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(run.lora).toEqual({ rank: 8, alpha: 32, dropout: 0.05, targets: ["q", "v"] });
     expect(run.retriever).toBe("pop");
+    // evaluation and serving score the prompts the adapter was fine-tuned on (budget, history), zero-shot as well
+    const { specs } = rankerSpecsOf(out);
+    expect(specs.map((x) => x.name)).toEqual(["llamarec-zero-shot", "llamarec"]);
+    for (const spec of specs) expect(spec).toMatchObject({ prompt: run.prompt, maxHistory: run.maxHistory, layout: "alpaca" });
     const header = await readGgufHeader(join(out, ADAPTER_FILE));
     expect(header.metadata["adapter.type"]).toBe("lora");
     expect(header.tensors.map((t) => t.name)).toContain("blk.0.attn_q.weight.lora_a");
@@ -60,41 +109,18 @@ describe("LlamaRec fine-tuning (tiny model, embedded data, pop as the retriever)
     // a fresh run into the same dir is refused without --force
     await expect(finetuneLlamaRec({ ds, retriever: "pop", llm, outDir: out, config, maxSteps: 1, threads: 1 })).rejects.toThrow(/already holds a run/);
 
-    // An exported adapter, applied by llama.cpp, scores the letters as reclm's decoder with that LoRA does. The run's
-    // best adapter may be its step 0 (B = 0, a no-op): give the factors values so the check has something to see.
-    const decoder = await openDecoder(llm, { lora: { rank: 8, alpha: 32, targets: ["q", "v"] }, adapterFile: join(out, ADAPTER_FILE), threads: 1 });
-    const r = new Rng(5);
-    for (const { b } of decoder.model.params.lora.values()) decoder.store.write(b, Float32Array.from({ length: b.numel }, () => 0.05 * r.normal()));
-    const adapter = join(dir, "perturbed.gguf");
-    writeLoraGguf(adapter, decoder.store, decoder.model);
-    const model = await loadLlamaCppModel(llm, { threads: 1 });
-    const graphs = new DecoderGraphs({ engine: decoder.engine, store: decoder.store, model: decoder.model, dropoutRng: new Rng(0) });
-    try {
-      const ranker = await VerbalizerRanker.create(model, ds.catalog, { parallel: 2, contextSize: 512, prompt: { ...LLAMAREC_PROMPT, maxPromptTokens: 512 }, lora: { file: adapter }, kvCache: "f32" });
-      const plain = await VerbalizerRanker.create(model, ds.catalog, { parallel: 1, contextSize: 512, prompt: { ...LLAMAREC_PROMPT, maxPromptTokens: 512 }, kvCache: "f32" });
-      try {
-        const requests = [3, 40, 77].map((u) => ({ history: ds.train[u], candidates: Int32Array.from({ length: 20 }, (_, j) => 1 + ((u * 31 + j * 17) % ds.catalog.size)) }));
-        const cpp = await ranker.rankMany(requests);
-        const base = await plain.rankMany(requests);
-        const ours = graphs.nextTokenLogits(requests.map((r) => ranker.promptTokens(r.history, r.candidates)), ranker.prompter.letters, { batch: 3, lengthBucket: 32 });
-        let moved = 0;
-        requests.forEach((_, i) => {
-          const logSoftmaxShift = cpp[i][0] - ours[i][0]; // log-probs = logits - logsumexp: one constant per prompt
-          for (let j = 0; j < 20; j++) expect(Math.abs(cpp[i][j] - ours[i][j] - logSoftmaxShift)).toBeLessThan(2e-4);
-          const order = (xs: ArrayLike<number>) => Array.from(xs, (_, k) => k).sort((x, y) => xs[y] - xs[x]);
-          expect(order(cpp[i])).toEqual(order(ours[i]));
-          for (let j = 0; j < 20; j++) moved = Math.max(moved, Math.abs(cpp[i][j] - base[i][j]));
-        });
-        expect(moved).toBeGreaterThan(1e-3); // the adapter is applied (it changed the scores)
-      } finally {
-        await ranker.dispose();
-        await plain.dispose();
-      }
-    } finally {
-      graphs.dispose();
-      decoder.dispose();
-      await model.dispose();
-    }
+    await expectAdapterRanksAsDecoder(llm, join(out, ADAPTER_FILE));
+  });
+
+  it("fine-tunes a qwen3 model (per-head q/k norms, NEOX rope, byte-level BPE vocabulary): its adapter, applied by llama.cpp, ranks as reclm's decoder", async () => {
+    const qwen3 = join(dir, "tiny-qwen3.gguf");
+    writeTinyLlamaGguf(qwen3, { architecture: "qwen3", tokenizer: "bpe", words: titleWords(), dim: 32, heads: 4, kvHeads: 2, headDim: 16, tiedOutput: true, layers: 2, seed: 15 });
+    const out = join(dir, "ranker-qwen3");
+    const run = await finetuneLlamaRec({ ds, retriever: "pop", llm: qwen3, outDir: out, config, maxSteps: 2, threads: 1 });
+    expect(run.steps).toBe(2);
+    const header = await readGgufHeader(join(out, ADAPTER_FILE));
+    expect(header.metadata["general.architecture"]).toBe("qwen3");
+    await expectAdapterRanksAsDecoder(qwen3, join(out, ADAPTER_FILE));
   });
 
   it("fine-tunes on the retriever's candidates (trainCandidates retriever), recorded in the run and resumed on the same examples", async () => {
