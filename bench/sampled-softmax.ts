@@ -4,7 +4,9 @@
  * history masked as the preset masks it) and training throughput (sequences per second over the optimizer steps).
  * The full run's dir is kept for bench/ann.ts (its ml-1m row indexes that model's items).
  *
- *   nice -n 19 npx tsx bench/sampled-softmax.ts --steps 300 --negatives 512,1024 --threads 2
+ *   nice -n 19 npx tsx bench/sampled-softmax.ts --steps 300 --negatives 512,1024,uniform:1024 --threads 2
+ * --negatives lists the sampled variants: "N" draws N negatives from the popularity proposal (the default sampler),
+ * "uniform:N" from the uniform one.
  *     [--catalogs 10000,30000 --catalog-steps 10]
  * --catalogs adds throughput rows on larger catalogs, for "when to switch": seeded synthetic logs
  * (src/data/synthetic-log.ts; ML-1M's 6,040 users, 20-200 interactions each, Zipf items over V ids, protocol none)
@@ -39,9 +41,16 @@ const threads = Number(args.threads);
 const ds = await loadDataset("ml-1m");
 const variants: { name: string; config: Record<string, unknown> }[] = [
   { name: "full", config: {} },
-  ...args.negatives!.split(",").map((n) => ({ name: `sampled-${n}`, config: { softmax: "sampled", negatives: Number(n) } })),
+  ...args.negatives!.split(",").map((entry) => {
+    const [sampler, n] = entry.includes(":") ? entry.split(":") : ["popularity", entry];
+    if (sampler !== "popularity" && sampler !== "uniform") throw new Error(`--negatives: unknown sampler "${sampler}" in "${entry}" (popularity, uniform)`);
+    if (!(Number(n) > 0)) throw new Error(`--negatives: "${entry}" needs a positive count`);
+    return { name: sampler === "popularity" ? `sampled-${n}` : `sampled-${sampler}-${n}`, config: { softmax: "sampled", negatives: Number(n), negativeSampler: sampler } };
+  }),
 ];
 const rows: BenchRow[] = [];
+// Which variant each row measured (its name keys `results` and `rates`).
+const variantOf = new Map<BenchRow, string>();
 const results: Record<string, { ndcg: number; recall: number; seqPerS: number }> = {};
 for (const v of variants) {
   const outDir = join(args.out!, `lrurec-ml-1m-${v.name}`);
@@ -66,7 +75,7 @@ for (const v of variants) {
   results[v.name] = { ndcg: m["NDCG@10"], recall: m["Recall@10"], seqPerS };
   console.log(`${v.name}: N@10 ${m["NDCG@10"].toFixed(4)} R@10 ${m["Recall@10"].toFixed(4)} ${seqPerS.toFixed(1)} seq/s (${res.steps} steps, ${res.seconds.toFixed(0)} s)`);
   res.recommender.dispose();
-  const variant = { softmax: v.name === "full" ? "full" : "sampled", ...(v.config.negatives ? { negatives: v.config.negatives, negativeSampler: "popularity" } : {}), steps, seed, threads };
+  const variant = { softmax: v.name === "full" ? "full" : "sampled", ...(v.config.negatives ? { negatives: v.config.negatives, negativeSampler: v.config.negativeSampler } : {}), steps, seed, threads };
   rows.push({
     method: "lrurec",
     dataset: "ml-1m",
@@ -84,6 +93,7 @@ for (const v of variants) {
     variant,
     notes: `sequences per second over the ${res.steps} optimizer steps (batch 128, ${threads} threads, validation excluded)`,
   });
+  for (const row of rows.slice(-2)) variantOf.set(row, v.name);
 }
 // Larger catalogs: the same step on synthetic logs whose catalog grows, throughput only.
 const catalogs = args.catalogs ? args.catalogs.split(",").map(Number) : [];
@@ -116,23 +126,24 @@ for (const items of catalogs) {
       dataset: name,
       protocol: "throughput",
       metrics: { seq_per_s: seqPerS, seconds: res.seconds },
-      variant: { softmax: v.name === "full" ? "full" : "sampled", ...(v.config.negatives ? { negatives: v.config.negatives, negativeSampler: "popularity" } : {}), steps: catalogSteps, seed, threads, items },
+      variant: { softmax: v.name === "full" ? "full" : "sampled", ...(v.config.negatives ? { negatives: v.config.negatives, negativeSampler: v.config.negativeSampler } : {}), steps: catalogSteps, seed, threads, items },
       // The README quotes the first sampled variant's ratio on each synthetic catalog (no other file has these datasets).
       ...(v === variants[1] ? { headline: true } : {}),
       notes: `seeded synthetic log (writeSyntheticLog: 6,040 users, 20-200 interactions each, Zipf 0.8 over ${items} ids, ${info.rows} rows; ${synth.catalog.items.length - 1} items after protocol none), preset ml-1m (batch 128, maxLen 200); sequences per second over ${res.steps} optimizer steps`,
     });
+    variantOf.set(rows[rows.length - 1], v.name);
   }
   for (const row of rows.slice(-variants.length)) {
-    const v = row.variant as { softmax: string; negatives?: number };
-    if (v.softmax === "sampled") row.notes += `; ${(rates[`sampled-${v.negatives}`] / rates.full).toFixed(2)}x the full softmax's throughput`;
+    const name = variantOf.get(row)!;
+    if (name !== "full") row.notes += `; ${(rates[name] / rates.full).toFixed(2)}x the full softmax's throughput`;
   }
 }
 
 const full = results.full;
 for (const row of rows) {
-  const v = row.variant as { softmax: string; negatives?: number; items?: number };
+  const v = row.variant as { softmax: string; items?: number };
   if (v.softmax !== "sampled" || v.items !== undefined) continue;
-  const r = results[`sampled-${v.negatives}`];
+  const r = results[variantOf.get(row)!];
   row.notes += row.protocol === "throughput"
     ? `; ${(r.seqPerS / full.seqPerS).toFixed(2)}x the full softmax's throughput`
     : `; ${((100 * r.ndcg) / full.ndcg).toFixed(1)}% of the full softmax's N@10, ${((100 * r.recall) / full.recall).toFixed(1)}% of its R@10`;
