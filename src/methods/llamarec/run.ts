@@ -293,8 +293,8 @@ export function rankerSpecsOf(dir: string, options: { zeroShot?: boolean } = {})
   if (!existsSync(adapter)) throw new ReclmError("RECLM_ERR_FILE_NOT_FOUND", "the run has no adapter yet: finish it (`reclm finetune llamarec --resume --out <dir>`)", { file: adapter });
   const layout = run.layout ?? "alpaca";
   // Zero-shot scores the prompts the adapter was fine-tuned on too: the two rows differ by the adapter alone.
-  const prompt = { prompt: run.prompt, maxHistory: run.maxHistory, layout };
-  const specs: RankerSpec[] = [...(options.zeroShot ?? true ? [{ name: "llamarec-zero-shot", llm, ...prompt }] : []), { name: "llamarec", llm, adapter, ...prompt }];
+  const asTrained = { prompt: run.prompt, maxHistory: run.maxHistory, layout };
+  const specs: RankerSpec[] = [...(options.zeroShot ?? true ? [{ name: "llamarec-zero-shot", llm, ...asTrained }] : []), { name: "llamarec", llm, adapter, ...asTrained }];
   return { run, specs };
 }
 

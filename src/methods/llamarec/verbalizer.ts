@@ -37,8 +37,8 @@ export interface VerbalizerRankerOptions extends NextTokenScorerOptions, Omit<Ll
 
 /**
  * The verbalizer of a ranker spec on its loaded base model: the prompt, history length and layout it was fine-tuned
- * with (the budget capped at the model's training context), its adapter, and a scorer whose sequences hold a whole
- * prompt. Evaluation and serving both open rankers here, so they score exactly the prompts the adapter learned on.
+ * with (the budget capped at the model's training context) and its adapter; `create` sizes the scorer's sequences to
+ * that budget. Evaluation and serving both open rankers here, so they score exactly the prompts the adapter learned on.
  */
 export function verbalizerForSpec(model: LlamaModel, catalog: Catalog, spec: RankerSpec, options: { parallel: number }): Promise<VerbalizerRanker> {
   const prompt = spec.prompt ?? LLAMAREC_PROMPT;
@@ -46,7 +46,6 @@ export function verbalizerForSpec(model: LlamaModel, catalog: Catalog, spec: Ran
   return VerbalizerRanker.create(model, catalog, {
     name: spec.name,
     parallel: options.parallel,
-    contextSize: maxPromptTokens,
     prompt: { ...prompt, maxPromptTokens },
     maxHistory: spec.maxHistory,
     layout: spec.layout,
